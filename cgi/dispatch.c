@@ -1,0 +1,118 @@
+/* dispatch.c -- the generic rules every request passes before a handler:
+ * the route exists, the method is allowed on it, the registry is not
+ * read-only for a write, deletes are enabled for a DELETE, and the
+ * repository name and the path argument are valid.  Then the handler runs
+ * and, when it returns an error, this is the one place that answers it.
+ * Called by server.c once per request. */
+#include "dispatch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "blob.h"
+#include "handlers.h"
+
+typedef enum reg_err (*handler_fn)(struct req *);
+
+static const handler_fn handlers[ROUTE_COUNT] = {
+	[ROUTE_BASE] = h_base,
+	[ROUTE_CATALOG] = h_catalog,
+	[ROUTE_TAGS] = h_tags,
+	[ROUTE_MANIFEST] = h_manifest,
+	[ROUTE_BLOB] = h_blob,
+	[ROUTE_UPLOAD_START] = h_upload_start,
+	[ROUTE_UPLOAD] = h_upload,
+	[ROUTE_REFERRERS] = h_referrers,
+};
+
+/* Validate what the route carries; copy it into r->name and r->arg. */
+static enum reg_err
+check_values(struct req *r)
+{
+	const struct route_match *m = &r->match;
+	enum route_id id = m->route->id;
+
+	if (id == ROUTE_BASE || id == ROUTE_CATALOG)
+		return E_OK;
+	if (!valid_name(m->name, m->name_len))
+		return E_NAME_INVALID;
+	memcpy(r->name, m->name, m->name_len);
+	r->name[m->name_len] = '\0';
+	memcpy(r->arg, m->arg, m->arg_len);
+	r->arg[m->arg_len] = '\0';
+	switch (id) {
+	case ROUTE_BLOB:
+	case ROUTE_REFERRERS:
+		if (check_digest(m->arg, m->arg_len) != DIGEST_OK)
+			return E_DIGEST_INVALID;
+		break;
+	case ROUTE_MANIFEST:
+		/* A reference is a digest when it has ':', else a tag. */
+		if (memchr(m->arg, ':', m->arg_len) != NULL) {
+			if (check_digest(m->arg, m->arg_len) != DIGEST_OK)
+				return E_DIGEST_INVALID;
+		} else if (!valid_tag(m->arg, m->arg_len)) {
+			/* Clients probe with invalid tags and expect 404 on
+			 * reads (oci-spec.md 2.2). */
+			return r->method_bit & (M_GET | M_HEAD) ?
+			    E_MANIFEST_UNKNOWN : E_TAG_INVALID;
+		}
+		break;
+	case ROUTE_UPLOAD:
+		if (!valid_upload_id(m->arg, m->arg_len))
+			return E_BLOB_UPLOAD_UNKNOWN;
+		break;
+	default:
+		break;
+	}
+	return E_OK;
+}
+
+void
+dispatch(struct req *r)
+{
+	const struct route *route = route_match(r->path, &r->match);
+	const char *detail = NULL;
+	enum reg_err err;
+
+	if (route == NULL) {
+		err = E_NOT_FOUND;
+		goto fail;
+	}
+	if (!(route->methods & r->method_bit)) {
+		resp_header(r, "Allow", "%s%s%s%s%s%s",
+		    route->methods & M_GET ? "GET, " : "",
+		    route->methods & M_HEAD ? "HEAD, " : "",
+		    route->methods & M_POST ? "POST, " : "",
+		    route->methods & M_PUT ? "PUT, " : "",
+		    route->methods & M_PATCH ? "PATCH, " : "",
+		    route->methods & M_DELETE ? "DELETE" : "");
+		err = E_METHOD_NOT_ALLOWED;
+		goto fail;
+	}
+	err = check_values(r);
+	if (err != E_OK)
+		goto fail;
+	if (route->write_methods & r->method_bit) {
+		if (r->cfg->read_only || (!blob_can_put(r->blobs) &&
+		    !(r->method_bit & M_DELETE))) {
+			err = E_UNSUPPORTED;
+			detail = "the registry is read-only";
+			goto fail;
+		}
+		if (r->method_bit == M_DELETE && !r->cfg->delete_enabled &&
+		    (route->id == ROUTE_MANIFEST || route->id == ROUTE_BLOB)) {
+			err = E_UNSUPPORTED;
+			detail = "deletes are disabled on this registry";
+			goto fail;
+		}
+	}
+	err = handlers[route->id](r);
+	if (err == E_OK)
+		return;
+fail:
+	if (err == E_INTERNAL)
+		fprintf(stderr, "berth: %s %s: internal error\n",
+		    r->method ? r->method : "-", r->path);
+	resp_error(r, err, detail);
+}

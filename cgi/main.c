@@ -1,0 +1,112 @@
+/* main.c -- berth's entry point: read the configuration, prepare the
+ * data directory, and serve in the mode the environment asks for:
+ *   - a plain CGI request when GATEWAY_INTERFACE is set;
+ *   - FastCGI on fd 0 when a web server spawned us with a socket there;
+ *   - otherwise a pool of FastCGI workers on the configured unix socket. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "config.h"
+#include "server.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: berth [-t] [-c config.ini] [-d data_dir] [-s socket] [-w workers]\n"
+	    "  -t  check the configuration, print the effective data_dir,\n"
+	    "      socket and workers, and exit\n"
+	    "  Serves the OCI registry API over FastCGI (or CGI when run\n"
+	    "  by a web server as a CGI program).  BERTH_CONFIG names the\n"
+	    "  configuration file when -c is not given.\n");
+}
+
+/* mkdir -p path, mode 0755. */
+static int
+make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -1;
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config_path = getenv("BERTH_CONFIG");
+	const char *data_dir = NULL, *sock = NULL;
+	char resolved[PATH_MAX];
+	struct config cfg;
+	long workers = 0;
+	bool check = false;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:d:s:w:th")) != -1) {
+		switch (ch) {
+		case 't':
+			check = true;
+			break;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'd':
+			data_dir = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'w':
+			workers = strtol(optarg, NULL, 10);
+			if (workers < 1 || workers > 256) {
+				usage();
+				return 2;
+			}
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (config_load(&cfg, config_path, data_dir, sock) != 0)
+		return 1;
+	if (workers > 0)
+		cfg.workers = (int)workers;
+	if (make_dirs(cfg.data_dir) != 0 || realpath(cfg.data_dir, resolved) == NULL) {
+		fprintf(stderr, "berth: data directory %s: %s\n", cfg.data_dir,
+		    strerror(errno));
+		return 1;
+	}
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", resolved);
+	if (check) {
+		/* For scripts that write the web server's configuration. */
+		printf("data_dir=%s\nsocket=%s\nworkers=%d\n", cfg.data_dir,
+		    cfg.socket, cfg.workers);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);	/* a client gone is an error return */
+
+	if (getenv("GATEWAY_INTERFACE") != NULL && FCGX_IsCGI())
+		return serve_cgi(&cfg);
+	if (!FCGX_IsCGI())
+		return serve_inherited(&cfg);
+	return serve_pool(&cfg);
+}

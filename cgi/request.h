@@ -1,0 +1,97 @@
+/* request.h -- one request as the handlers see it.
+ *
+ * server.c fills a struct req from the FastCGI params (or, in plain CGI
+ * mode, the environment), reads nothing of the body, and hands it to
+ * dispatch().  The body is read on demand through req_read(), which knows
+ * the three ways a body arrives: with a Content-Length, with chunked
+ * Transfer-Encoding (nginx then passes an empty CONTENT_LENGTH and the
+ * body runs to the end of the FastCGI stdin stream; DESIGN.md pitfalls),
+ * or not at all.  The response side is response.h. */
+#ifndef BERTH_REQUEST_H
+#define BERTH_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "router.h"
+#include "validate.h"
+
+#define PATH_MAX_LEN	4096	/* bytes of a request path; longer -> 404 */
+#define RESP_HEAD_MAX	8192	/* bytes of response headers */
+
+struct blob_handler;
+
+/* The transport: FastCGI (server.c) or plain CGI. */
+struct io {
+	void		*priv;
+	/* Up to n body bytes into buf; 0 at the end of the body, -1 on error. */
+	ssize_t		(*read)(void *priv, void *buf, size_t n);
+	/* All of buf; 0, or -1 when the client is gone. */
+	int		(*write)(void *priv, const void *buf, size_t n);
+	/* A CGI/FastCGI parameter, or NULL. */
+	const char	*(*param)(void *priv, const char *name);
+};
+
+struct req {
+	struct io		*io;
+	const struct config	*cfg;
+	struct blob_handler	*blobs;
+
+	/* Request line and headers, as received (NULL when absent). */
+	const char	*method;
+	unsigned	 method_bit;	/* enum http_method */
+	char		 path[PATH_MAX_LEN];	/* percent-decoded */
+	const char	*query;		/* raw QUERY_STRING, never NULL */
+	const char	*content_type;
+	const char	*content_range;
+	const char	*range;
+	const char	*accept;
+	int64_t		 content_length;	/* -1: unknown (chunked) */
+
+	/* Set by dispatch() after validation. */
+	struct route_match match;
+	char		 name[NAME_MAX_LEN + 1];	/* repository */
+	char		 arg[PATH_MAX_LEN];	/* reference, digest or upload id */
+
+	/* Body reading state. */
+	uint64_t	 body_read;	/* bytes handed out so far */
+	bool		 body_done;	/* the end of the body was seen */
+
+	/* Response state (response.c). */
+	int		 status;
+	char		 head[RESP_HEAD_MAX];
+	size_t		 head_len;
+	bool		 head_sent;
+	bool		 head_overflow;
+};
+
+/* req_init -- fill r from the transport's parameters.  Returns false when
+ * the request cannot be understood at all (the path does not decode); r is
+ * then still usable for an error response. */
+bool req_init(struct req *r, struct io *io, const struct config *cfg,
+    struct blob_handler *blobs);
+
+/* req_read -- read up to n body bytes.  Returns the count, 0 at the end
+ * of the body, -1 when the client went away or sent fewer bytes than its
+ * Content-Length. */
+ssize_t req_read(struct req *r, void *buf, size_t n);
+
+/* req_read_all -- read the whole body into a malloc'd buffer of at most
+ * max bytes.  Returns 0 and sets *buf (caller frees) and *len; 1 when the
+ * body is larger than max (nothing allocated); -1 on a read error. */
+int req_read_all(struct req *r, size_t max, unsigned char **buf, size_t *len);
+
+/* req_drain -- read and drop what is left of the body. */
+void req_drain(struct req *r);
+
+/* req_query -- the first value of query parameter `key`, percent-decoded
+ * into out (cap bytes).  Returns false when absent or too long. */
+bool req_query(const struct req *r, const char *key, char *out, size_t cap);
+
+/* req_param -- a raw CGI parameter, e.g. "HTTP_ACCEPT"; NULL when absent. */
+const char *req_param(const struct req *r, const char *name);
+
+#endif

@@ -1,0 +1,200 @@
+/* response.c -- response writing and the registry error table; see
+ * response.h.  CGI response format: "Status: NNN Reason" and headers,
+ * a blank line, the body (RFC 3875 6.3); FastCGI carries the same bytes. */
+#include "response.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+static const struct {
+	int		 status;
+	const char	*code;
+	const char	*message;
+} errors[E_COUNT] = {
+	[E_OK]			= { 200, "", "" },
+	[E_BLOB_UNKNOWN]	= { 404, "BLOB_UNKNOWN", "blob unknown to registry" },
+	[E_BLOB_UPLOAD_INVALID]	= { 400, "BLOB_UPLOAD_INVALID", "blob upload invalid" },
+	[E_BLOB_UPLOAD_UNKNOWN]	= { 404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry" },
+	[E_DIGEST_INVALID]	= { 400, "DIGEST_INVALID", "provided digest did not match uploaded content" },
+	[E_MANIFEST_BLOB_UNKNOWN] = { 400, "MANIFEST_BLOB_UNKNOWN", "manifest references a manifest or blob unknown to registry" },
+	[E_MANIFEST_INVALID]	= { 400, "MANIFEST_INVALID", "manifest invalid" },
+	[E_MANIFEST_UNKNOWN]	= { 404, "MANIFEST_UNKNOWN", "manifest unknown to registry" },
+	[E_NAME_INVALID]	= { 400, "NAME_INVALID", "invalid repository name" },
+	[E_NAME_UNKNOWN]	= { 404, "NAME_UNKNOWN", "repository name not known to registry" },
+	[E_SIZE_INVALID]	= { 400, "SIZE_INVALID", "provided length did not match content length" },
+	[E_TAG_INVALID]		= { 400, "TAG_INVALID", "invalid tag" },
+	[E_RANGE_INVALID]	= { 416, "RANGE_INVALID", "invalid content range" },
+	[E_RANGE_NOT_SATISFIABLE] = { 416, "RANGE_INVALID", "requested range not satisfiable" },
+	[E_PAGINATION_NUMBER_INVALID] = { 400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested" },
+	[E_UNSUPPORTED]		= { 405, "UNSUPPORTED", "the operation is unsupported" },
+	[E_METHOD_NOT_ALLOWED]	= { 405, "UNSUPPORTED", "method not allowed on this endpoint" },
+	[E_NOT_FOUND]		= { 404, "NOT_FOUND", "no such endpoint" },
+	[E_MANIFEST_TOO_LARGE]	= { 413, "MANIFEST_INVALID", "manifest larger than 4 MiB" },
+	[E_BAD_REQUEST]		= { 400, "UNSUPPORTED", "malformed request" },
+	[E_STORAGE_FULL]	= { 507, "UNKNOWN", "the registry's storage is full" },
+	[E_INTERNAL]		= { 500, "UNKNOWN", "internal error; see the registry's log" },
+};
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 413: return "Payload Too Large";
+	case 416: return "Range Not Satisfiable";
+	case 500: return "Internal Server Error";
+	case 507: return "Insufficient Storage";
+	default: return "Unknown";
+	}
+}
+
+int
+reg_err_status(enum reg_err err)
+{
+	return errors[err].status;
+}
+
+void
+resp_header(struct req *r, const char *name, const char *fmt, ...)
+{
+	size_t room = sizeof(r->head) - r->head_len;
+	va_list ap;
+	int n, m;
+
+	n = snprintf(r->head + r->head_len, room, "%s: ", name);
+	if (n < 0 || (size_t)n >= room)
+		goto overflow;
+	va_start(ap, fmt);
+	m = vsnprintf(r->head + r->head_len + n, room - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)(n + m + 2) >= room)
+		goto overflow;
+	memcpy(r->head + r->head_len + n + m, "\r\n", 2);
+	r->head_len += (size_t)(n + m + 2);
+	return;
+overflow:
+	r->head[r->head_len] = '\0';
+	r->head_overflow = true;
+}
+
+void
+resp_clear_headers(struct req *r)
+{
+	r->head_len = 0;
+	r->head_overflow = false;
+}
+
+int
+resp_begin(struct req *r, int status)
+{
+	char line[96];
+	int n;
+
+	if (r->head_sent)
+		return -1;
+	if (r->head_overflow) {
+		fprintf(stderr, "berth: response headers too long\n");
+		status = 500;
+		resp_clear_headers(r);
+		resp_header(r, "Content-Length", "0");
+	}
+	r->status = status;
+	r->head_sent = true;
+	n = snprintf(line, sizeof(line), "Status: %d %s\r\n"
+	    "Docker-Distribution-API-Version: registry/2.0\r\n", status,
+	    reason(status));
+	if (r->io->write(r->io->priv, line, (size_t)n) != 0 ||
+	    r->io->write(r->io->priv, r->head, r->head_len) != 0 ||
+	    r->io->write(r->io->priv, "\r\n", 2) != 0)
+		return -1;
+	return 0;
+}
+
+int
+resp_write(struct req *r, const void *buf, size_t len)
+{
+	if (len == 0)
+		return 0;
+	return r->io->write(r->io->priv, buf, len);
+}
+
+void
+resp_send(struct req *r, int status, const void *body, size_t len)
+{
+	resp_header(r, "Content-Length", "%zu", len);
+	if (resp_begin(r, status) != 0)
+		return;
+	if (r->method_bit != M_HEAD)
+		resp_write(r, body, len);
+}
+
+void
+resp_send_json(struct req *r, int status, const char *content_type, void *json)
+{
+	char *text = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(json);
+	if (text == NULL) {
+		resp_error(r, E_INTERNAL, "out of memory");
+		return;
+	}
+	resp_header(r, "Content-Type", "%s",
+	    content_type != NULL ? content_type : "application/json");
+	resp_send(r, status, text, strlen(text));
+	free(text);
+}
+
+/* {"errors":[{"code":..,"message":..,"detail":..}, ...]} */
+static void
+send_envelope(struct req *r, enum reg_err err, json_t *details)
+{
+	json_t *list = json_array();
+	size_t i;
+	json_t *d;
+
+	if (err <= E_OK || err >= E_COUNT)
+		err = E_INTERNAL;
+	if (json_array_size(details) == 0)
+		json_array_append_new(list, json_pack("{s:s,s:s}", "code",
+		    errors[err].code, "message", errors[err].message));
+	json_array_foreach(details, i, d)
+		json_array_append_new(list, json_pack("{s:s,s:s,s:O}", "code",
+		    errors[err].code, "message", errors[err].message, "detail", d));
+	if (r->head_sent) {
+		/* Too late for a status: the client sees a short body. */
+		json_decref(list);
+		return;
+	}
+	resp_send_json(r, errors[err].status, NULL,
+	    json_pack("{s:o}", "errors", list));
+}
+
+void
+resp_error(struct req *r, enum reg_err err, const char *detail)
+{
+	json_t *details = json_array();
+
+	if (detail != NULL)
+		json_array_append_new(details, json_string(detail));
+	send_envelope(r, err, details);
+	json_decref(details);
+}
+
+void
+resp_errors(struct req *r, enum reg_err err, void *details)
+{
+	send_envelope(r, err, details);
+}

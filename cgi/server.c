@@ -1,0 +1,309 @@
+/* server.c -- the accept loops: a pre-forked pool of FastCGI workers
+ * (libfcgi) on a unix socket, FastCGI on an inherited socket, and plain
+ * CGI.  Each turns the transport into a struct io, builds a struct req
+ * (request.c) and calls dispatch().  Process-lifetime state -- the
+ * database connection with its prepared statements and the blob handler
+ * -- is opened once per process, after fork. */
+#include "server.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "blob.h"
+#include "dispatch.h"
+#include "meta.h"
+#include "request.h"
+#include "response.h"
+#include "upload.h"
+
+#define MAX_WORKERS 256
+#define SWEEP_INTERVAL 3600	/* seconds between stale-upload sweeps */
+
+static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t in_request;
+
+/* --- Transports ------------------------------------------------------ */
+
+static ssize_t
+fcgi_read(void *priv, void *buf, size_t n)
+{
+	FCGX_Request *fr = priv;
+	int got = FCGX_GetStr(buf, n > INT32_MAX ? INT32_MAX : (int)n, fr->in);
+
+	if (got == 0 && FCGX_GetError(fr->in) != 0)
+		return -1;
+	return got;
+}
+
+static int
+fcgi_write(void *priv, const void *buf, size_t n)
+{
+	FCGX_Request *fr = priv;
+
+	while (n > 0) {
+		int chunk = n > (1 << 30) ? (1 << 30) : (int)n;
+
+		if (FCGX_PutStr(buf, chunk, fr->out) != chunk)
+			return -1;
+		buf = (const char *)buf + chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+static const char *
+fcgi_param(void *priv, const char *name)
+{
+	FCGX_Request *fr = priv;
+
+	return FCGX_GetParam(name, fr->envp);
+}
+
+static ssize_t
+cgi_read(void *priv, void *buf, size_t n)
+{
+	ssize_t got;
+
+	(void)priv;
+	do
+		got = read(STDIN_FILENO, buf, n);
+	while (got < 0 && errno == EINTR);
+	return got;
+}
+
+static int
+cgi_write(void *priv, const void *buf, size_t n)
+{
+	(void)priv;
+	while (n > 0) {
+		ssize_t w = write(STDOUT_FILENO, buf, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf = (const char *)buf + w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static const char *
+cgi_param(void *priv, const char *name)
+{
+	(void)priv;
+	return getenv(name);
+}
+
+/* --- One request ------------------------------------------------------ */
+
+static void
+handle(struct io *io, const struct config *cfg, struct blob_handler *blobs)
+{
+	static struct req r;	/* large: kept off the stack */
+
+	if (!req_init(&r, io, cfg, blobs))
+		resp_error(&r, E_BAD_REQUEST, "the request path or length "
+		    "cannot be decoded");
+	else
+		dispatch(&r);
+}
+
+/* Open what a process keeps for its lifetime. */
+static int
+process_open(const struct config *cfg, struct blob_handler *blobs)
+{
+	if (meta_open(cfg->data_dir) != META_OK)
+		return -1;
+	if (blob_open(cfg, blobs) != BLOB_OK) {
+		meta_close();
+		return -1;
+	}
+	return 0;
+}
+
+static void
+process_close(struct blob_handler *blobs)
+{
+	blob_close(blobs);
+	meta_close();
+}
+
+static void
+maybe_sweep(const struct config *cfg, time_t *last)
+{
+	time_t now = time(NULL);
+
+	if (now - *last < SWEEP_INTERVAL)
+		return;
+	*last = now;
+	upload_expire(cfg->data_dir, cfg->upload_expiry);
+}
+
+/* The FastCGI accept loop of one process. */
+static int
+fcgi_loop(const struct config *cfg, int listen_fd)
+{
+	struct blob_handler blobs;
+	FCGX_Request fr;
+	struct io io = { &fr, fcgi_read, fcgi_write, fcgi_param };
+	time_t last_sweep = time(NULL) - SWEEP_INTERVAL + 60;
+
+	if (process_open(cfg, &blobs) != 0)
+		return 1;
+	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
+		return 1;
+	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+		in_request = 1;
+		handle(&io, cfg, &blobs);
+		FCGX_Finish_r(&fr);
+		in_request = 0;
+		maybe_sweep(cfg, &last_sweep);
+	}
+	process_close(&blobs);
+	return 0;
+}
+
+/* --- The pool ---------------------------------------------------------- */
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* In a worker: leave now when idle, else after the request in flight. */
+static void
+on_worker_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	if (!in_request)
+		_exit(0);
+}
+
+static pid_t
+spawn(const struct config *cfg, int listen_fd)
+{
+	struct sigaction sa;
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_worker_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);	/* the parent decides on Ctrl-C */
+	_exit(fcgi_loop(cfg, listen_fd));
+}
+
+int
+serve_pool(const struct config *cfg)
+{
+	pid_t pids[MAX_WORKERS] = { 0 };
+	time_t born[MAX_WORKERS] = { 0 };
+	struct sigaction sa;
+	int listen_fd, status, n = cfg->workers;
+	char dir[PATH_MAX];
+	pid_t pid;
+
+	/* Migrate once here, before the workers open the database. */
+	if (meta_open(cfg->data_dir) != META_OK)
+		return 1;
+	meta_close();
+
+	if (FCGX_Init() != 0)
+		return 1;
+	snprintf(dir, sizeof(dir), "%s", cfg->socket);
+	if (strrchr(dir, '/') != NULL && strrchr(dir, '/') != dir) {
+		*strrchr(dir, '/') = '\0';
+		mkdir(dir, 0755);	/* e.g. <data_dir>/run; may exist */
+	}
+	unlink(cfg->socket);
+	listen_fd = FCGX_OpenSocket(cfg->socket, 128);
+	if (listen_fd < 0) {
+		fprintf(stderr, "berth: cannot listen on %s: %s\n", cfg->socket,
+		    strerror(errno));
+		return 1;
+	}
+	/* The web server's user must be able to connect. */
+	chmod(cfg->socket, 0666);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;	/* no SA_RESTART: waitpid returns */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	for (int i = 0; i < n; i++) {
+		pids[i] = spawn(cfg, listen_fd);
+		born[i] = time(NULL);
+	}
+	fprintf(stderr, "berth: %d workers on %s, data in %s\n", n, cfg->socket,
+	    cfg->data_dir);
+	while (!stopping) {
+		pid = waitpid(-1, &status, 0);
+		if (pid < 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			if (pids[i] != pid)
+				continue;
+			if (WIFSIGNALED(status))
+				fprintf(stderr, "berth: worker %d killed by signal "
+				    "%d; restarting it\n", (int)pid, WTERMSIG(status));
+			else
+				fprintf(stderr, "berth: worker %d exited with %d; "
+				    "restarting it\n", (int)pid, WEXITSTATUS(status));
+			if (time(NULL) - born[i] < 1)
+				sleep(1);	/* dying at once: don't spin */
+			if (stopping)
+				break;
+			pids[i] = spawn(cfg, listen_fd);
+			born[i] = time(NULL);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	while (wait(NULL) > 0 || errno == EINTR)
+		;
+	unlink(cfg->socket);
+	fprintf(stderr, "berth: stopped\n");
+	return 0;
+}
+
+int
+serve_inherited(const struct config *cfg)
+{
+	if (FCGX_Init() != 0)
+		return 1;
+	return fcgi_loop(cfg, 0);
+}
+
+int
+serve_cgi(const struct config *cfg)
+{
+	struct blob_handler blobs;
+	struct io io = { NULL, cgi_read, cgi_write, cgi_param };
+
+	if (process_open(cfg, &blobs) != 0) {
+		fputs("Status: 500 Internal Server Error\r\n"
+		    "Content-Type: text/plain\r\n\r\nberth: cannot open storage\n",
+		    stdout);
+		return 1;
+	}
+	handle(&io, cfg, &blobs);
+	process_close(&blobs);
+	return 0;
+}

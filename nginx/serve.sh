@@ -1,0 +1,123 @@
+#!/bin/sh
+# serve.sh -- run berth behind nginx on loopback, as `make run`, `make
+# start`, `make stop` and the tests do.
+#
+#   nginx/serve.sh run     foreground; Ctrl-C stops both
+#   nginx/serve.sh start   background; returns once GET /v2/ answers 200
+#   nginx/serve.sh stop    stops what `start` started
+#
+# Environment: PORT (5000), DATA_DIR (./var), BERTH (build/berth),
+# BERTH_CONFIG (an INI file; its data_dir and socket win), WORKERS.
+# Generated configuration, pid files and logs go to <data_dir>/run:
+# berth.log (the workers' stderr), nginx-error.log, nginx-access.log.
+set -eu
+
+cmd=${1:-}
+here=$(cd "$(dirname "$0")" && pwd)
+PORT=${PORT:-5000}
+DATA_DIR=${DATA_DIR:-./var}
+BERTH=${BERTH:-build/berth}
+BERTH_CONFIG=${BERTH_CONFIG:-}
+WORKERS=${WORKERS:-}
+
+die() { echo "serve.sh: $*" >&2; exit 1; }
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || die "nginx is not installed (apt-get install nginx)"
+
+berth_args() {
+	set -- -d "$DATA_DIR"
+	[ -n "$BERTH_CONFIG" ] && set -- "$@" -c "$BERTH_CONFIG"
+	[ -n "$WORKERS" ] && set -- "$@" -w "$WORKERS"
+	echo "$@"
+}
+
+# The effective data directory and socket, as berth itself reads them.
+effective() {
+	# shellcheck disable=SC2046
+	"$BERTH" -t $(berth_args) | sed -n "s/^$1=//p"
+}
+
+stop() {
+	run=$1
+	if [ -f "$run/nginx.pid" ]; then
+		kill "$(cat "$run/nginx.pid")" 2>/dev/null || true
+		rm -f "$run/nginx.pid"
+	fi
+	if [ -f "$run/berth.pid" ]; then
+		pid=$(cat "$run/berth.pid")
+		kill "$pid" 2>/dev/null || true
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		rm -f "$run/berth.pid"
+	fi
+}
+
+case $cmd in
+stop)
+	[ -d "$DATA_DIR" ] || exit 0
+	if [ -x "$BERTH" ]; then
+		stop "$(effective data_dir)/run"
+	else
+		stop "$DATA_DIR/run"
+	fi
+	exit 0
+	;;
+run|start) ;;
+*) die "usage: serve.sh run|start|stop" ;;
+esac
+
+[ -x "$BERTH" ] || die "$BERTH is not built (make)"
+mkdir -p "$DATA_DIR"
+data=$(effective data_dir) || die "bad configuration"
+sock=$(effective socket)
+run=$data/run
+mkdir -p "$run"
+stop "$run"
+
+# nginx's workers must read blob files and reach the socket.  As root
+# they run as root here (a local test server); otherwise as ourselves.
+if [ "$(id -u)" = 0 ]; then user_line="user root;"; else user_line=""; fi
+if [ "$cmd" = run ]; then daemon=off; else daemon=on; fi
+for f in berth-local.conf berth-locations.conf; do
+	sed -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$data|g" \
+	    -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
+	    -e "s|@CONF_DIR@|$run|g" -e "s|@USER_LINE@|$user_line|g" \
+	    -e "s|@DAEMON@|$daemon|g" "$here/$f.in" > "$run/$f"
+done
+
+# shellcheck disable=SC2046
+"$BERTH" $(berth_args) 2>>"$run/berth.log" &
+echo $! > "$run/berth.pid"
+i=0
+while [ ! -S "$sock" ]; do
+	kill -0 "$(cat "$run/berth.pid")" 2>/dev/null ||
+		die "berth did not start; see $run/berth.log"
+	[ $i -lt 100 ] || die "berth did not open $sock"
+	sleep 0.05; i=$((i + 1))
+done
+
+wait_ready() {
+	i=0
+	until curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; do
+		[ $i -lt 100 ] || die "no answer on port $PORT; see $run/nginx-error.log"
+		sleep 0.1; i=$((i + 1))
+	done
+}
+
+if [ "$cmd" = start ]; then
+	"$NGINX" -p "$run" -c "$run/berth-local.conf" -e "$run/nginx-error.log" ||
+		{ stop "$run"; die "nginx did not start; see $run/nginx-error.log"; }
+	wait_ready
+	echo "berth: serving http://127.0.0.1:$PORT (data in $data)"
+	exit 0
+fi
+
+trap 'stop "$run"; exit 0' INT TERM
+"$NGINX" -p "$run" -c "$run/berth-local.conf" -e "$run/nginx-error.log" &
+echo $! > "$run/nginx.pid"
+wait_ready
+echo "berth: serving http://127.0.0.1:$PORT (data in $data); Ctrl-C stops"
+wait

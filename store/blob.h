@@ -1,0 +1,128 @@
+/* blob.h -- the blob handler seam.
+ *
+ * A blob is an immutable byte string named by its digest.  The core never
+ * touches blob storage directly: it calls the blob_*() wrappers below
+ * (blob.c), which dispatch through a struct blob_ops and supply the
+ * fallbacks for optional operations.  Which repository links which blob
+ * is metadata (meta.h); a handler only stores bytes.  The repository is
+ * still passed to every operation as a plain, validated string, so that a
+ * handler may keep per-repository layouts.
+ *
+ * The shape follows SQLite's VFS: a versioned table of function pointers,
+ * optional ones NULL, each contract written here.  Backends: blob_fs.c.
+ * Digests reaching a handler are always validated sha256/sha512 strings. */
+#ifndef BERTH_BLOB_H
+#define BERTH_BLOB_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define BLOB_OPS_VERSION 1
+
+enum blob_err {
+	BLOB_OK = 0,
+	BLOB_NOTFOUND,		/* no blob under that digest */
+	BLOB_REDIRECT,		/* not here: see the location filled in */
+	BLOB_NOSPC,		/* out of space or quota */
+	BLOB_NOTSUP,		/* optional operation absent */
+	BLOB_IO			/* anything else; already logged */
+};
+
+/* Where the bytes are when a handler answers BLOB_REDIRECT. */
+enum blob_loc_kind {
+	BLOB_LOC_ACCEL,		/* a URI of the web server's internal location:
+				 * sent as X-Accel-Redirect */
+	BLOB_LOC_SENDFILE,	/* an absolute file path: sent as X-Sendfile */
+	BLOB_LOC_URL		/* an absolute URL: answered with 307 Location */
+};
+
+struct blob_location {
+	enum blob_loc_kind kind;
+	char		 target[PATH_MAX + 256];
+};
+
+/* A complete, verified file handed to put(). */
+struct blob_source {
+	int		 fd;		/* open for reading; stays the caller's */
+	const char	*path;		/* its name in the data directory */
+	uint64_t	 size;		/* bytes */
+};
+
+/* Handler capabilities. */
+enum blob_flag {
+	BLOB_VERIFIES = 1 << 0	/* put() checks digest and size itself; the
+				 * core then skips its own pass */
+};
+
+struct blob_ops {
+	int		 version;	/* BLOB_OPS_VERSION; operations are only
+					 * ever appended */
+	const char	*name;		/* "fs", ... as in [storage] blob_handler */
+	unsigned	 flags;		/* enum blob_flag */
+
+	/* Required.  Create an instance for this configuration; *priv is
+	 * passed to every other operation.  Called once per process. */
+	enum blob_err	(*open)(const struct config *cfg, void **priv);
+	/* Optional.  Release the instance. */
+	void		(*close)(void *priv);
+
+	/* Required.  Make the blob readable: either open it and set *fd (the
+	 * caller closes it; the file holds exactly the blob's bytes) and
+	 * *size in bytes, or fill *loc and return BLOB_REDIRECT (then *fd is
+	 * untouched).  BLOB_NOTFOUND when the bytes are not there. */
+	enum blob_err	(*get)(void *priv, const char *repo, const char *digest,
+			    int *fd, uint64_t *size, struct blob_location *loc);
+
+	/* Optional: size in bytes without opening; may also answer
+	 * BLOB_REDIRECT with *loc.  NULL -> answered through get(). */
+	enum blob_err	(*stat)(void *priv, const char *repo, const char *digest,
+			    uint64_t *size, struct blob_location *loc);
+
+	/* Optional: make src visible under digest, atomically: a reader sees
+	 * either no blob or all of it.  src->path is a file in the data
+	 * directory the handler may rename; whatever the result, the handler
+	 * leaves no other name for those bytes than the final one (on error:
+	 * none), and it never replaces existing bytes with different ones.
+	 * Idempotent: putting a blob that exists succeeds.  Unless the
+	 * handler sets BLOB_VERIFIES, src is complete and verified against
+	 * digest and size before the call.  NULL -> the registry is
+	 * read-only. */
+	enum blob_err	(*put)(void *priv, const char *repo, const char *digest,
+			    const struct blob_source *src);
+
+	/* Optional: forget the bytes.  The core calls it only when no
+	 * repository links the blob any more.  NULL -> blob DELETE answers
+	 * 405 UNSUPPORTED. */
+	enum blob_err	(*del)(void *priv, const char *repo, const char *digest);
+};
+
+/* An open handler: the table plus its instance. */
+struct blob_handler {
+	const struct blob_ops	*ops;
+	void			*priv;
+};
+
+/* blob_open -- find the handler named cfg->blob_handler and open it.
+ * Returns BLOB_OK, BLOB_NOTSUP for an unknown name, or the handler's
+ * error.  Logs the reason. */
+enum blob_err blob_open(const struct config *cfg, struct blob_handler *h);
+void blob_close(struct blob_handler *h);
+
+/* The core's wrappers: preconditions, fallbacks, verification. */
+enum blob_err blob_get(struct blob_handler *h, const char *repo,
+    const char *digest, int *fd, uint64_t *size, struct blob_location *loc);
+enum blob_err blob_stat(struct blob_handler *h, const char *repo,
+    const char *digest, uint64_t *size, struct blob_location *loc);
+enum blob_err blob_put(struct blob_handler *h, const char *repo,
+    const char *digest, const struct blob_source *src);
+enum blob_err blob_delete(struct blob_handler *h, const char *repo,
+    const char *digest);
+int blob_can_put(const struct blob_handler *h);
+int blob_can_delete(const struct blob_handler *h);
+
+/* The shipped handlers. */
+extern const struct blob_ops blob_fs_ops;
+
+#endif

@@ -1,0 +1,217 @@
+/* blob_fs.c -- the filesystem blob handler, berth's default.
+ *
+ * Bytes live content-addressed under <data_dir>/blobs:
+ *     blobs/<algorithm>/<first two hex>/<hex>
+ * put() renames a verified staging file (same filesystem: <data_dir>/
+ * uploads) into place after fsync, then syncs the directory, so a blob
+ * appears whole or not at all.  get() either opens the file (offload =
+ * stream) or hands the web server the file to send (x-accel: an internal
+ * URI under accel_prefix; x-sendfile: the absolute path).  Files are 0644
+ * and directories 0755 so that the web server's user can read them. */
+#include "blob.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fs {
+	char		 root[PATH_MAX];	/* absolute path of blobs/ */
+	enum offload	 offload;
+	char		 accel_prefix[256];
+};
+
+/* "<alg>/<xx>/<hex>" for a validated digest. */
+static void
+rel_path(const char *digest, char *out, size_t cap)
+{
+	const char *hex = strchr(digest, ':') + 1;
+
+	snprintf(out, cap, "%.*s/%.2s/%s", (int)(hex - 1 - digest), digest, hex,
+	    hex);
+}
+
+static int
+abs_path(const struct fs *fs, const char *digest, char *out, size_t cap)
+{
+	char rel[200];
+
+	rel_path(digest, rel, sizeof(rel));
+	return snprintf(out, cap, "%s/%s", fs->root, rel) < (int)cap ? 0 : -1;
+}
+
+static int
+mkdir_p(char *path, mode_t mode)
+{
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, mode) != 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	return mkdir(path, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static enum blob_err
+errno_err(void)
+{
+	return errno == ENOSPC || errno == EDQUOT ? BLOB_NOSPC : BLOB_IO;
+}
+
+static enum blob_err
+fs_open(const struct config *cfg, void **priv)
+{
+	struct fs *fs = calloc(1, sizeof(*fs));
+	char dir[PATH_MAX];
+
+	if (fs == NULL)
+		return BLOB_IO;
+	if (realpath(cfg->data_dir, dir) == NULL ||
+	    snprintf(fs->root, sizeof(fs->root), "%s/blobs", dir) >=
+	    (int)sizeof(fs->root) || mkdir_p(fs->root, 0755) != 0) {
+		fprintf(stderr, "berth: blob handler fs: %s: %s\n", cfg->data_dir,
+		    strerror(errno));
+		free(fs);
+		return BLOB_IO;
+	}
+	fs->offload = cfg->offload;
+	snprintf(fs->accel_prefix, sizeof(fs->accel_prefix), "%s", cfg->accel_prefix);
+	*priv = fs;
+	return BLOB_OK;
+}
+
+static void
+fs_close(void *priv)
+{
+	free(priv);
+}
+
+static enum blob_err
+fs_stat(void *priv, const char *repo, const char *digest, uint64_t *size,
+    struct blob_location *loc)
+{
+	struct fs *fs = priv;
+	char path[PATH_MAX];
+	struct stat st;
+
+	(void)repo;
+	(void)loc;
+	if (abs_path(fs, digest, path, sizeof(path)) != 0)
+		return BLOB_IO;
+	if (stat(path, &st) != 0)
+		return errno == ENOENT ? BLOB_NOTFOUND : BLOB_IO;
+	*size = (uint64_t)st.st_size;
+	return BLOB_OK;
+}
+
+static enum blob_err
+fs_get(void *priv, const char *repo, const char *digest, int *fd,
+    uint64_t *size, struct blob_location *loc)
+{
+	struct fs *fs = priv;
+	char path[PATH_MAX], rel[200];
+	struct stat st;
+	enum blob_err e;
+	int f;
+
+	if (fs->offload != OFFLOAD_STREAM) {
+		/* The web server opens the file; make sure it is there. */
+		e = fs_stat(priv, repo, digest, size, loc);
+		if (e != BLOB_OK)
+			return e;
+		if (fs->offload == OFFLOAD_X_ACCEL) {
+			rel_path(digest, rel, sizeof(rel));
+			loc->kind = BLOB_LOC_ACCEL;
+			snprintf(loc->target, sizeof(loc->target), "%s%s",
+			    fs->accel_prefix, rel);
+		} else {
+			loc->kind = BLOB_LOC_SENDFILE;
+			abs_path(fs, digest, loc->target, sizeof(loc->target));
+		}
+		return BLOB_REDIRECT;
+	}
+	if (abs_path(fs, digest, path, sizeof(path)) != 0)
+		return BLOB_IO;
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return errno == ENOENT ? BLOB_NOTFOUND : BLOB_IO;
+	if (fstat(f, &st) != 0) {
+		close(f);
+		return BLOB_IO;
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return BLOB_OK;
+}
+
+static enum blob_err
+fs_put(void *priv, const char *repo, const char *digest,
+    const struct blob_source *src)
+{
+	struct fs *fs = priv;
+	char path[PATH_MAX], dir[PATH_MAX];
+	struct stat st;
+	int dfd;
+
+	(void)repo;
+	if (abs_path(fs, digest, path, sizeof(path)) != 0)
+		goto fail;
+	if (stat(path, &st) == 0 && (uint64_t)st.st_size == src->size) {
+		/* Already stored (pushed twice, or by two clients at once):
+		 * the bytes are the same by their digest. */
+		unlink(src->path);
+		return BLOB_OK;
+	}
+	if (fsync(src->fd) != 0 || fchmod(src->fd, 0644) != 0)
+		goto fail;
+	snprintf(dir, sizeof(dir), "%s", path);
+	*strrchr(dir, '/') = '\0';
+	if (mkdir_p(dir, 0755) != 0 || rename(src->path, path) != 0)
+		goto fail;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return BLOB_OK;
+fail:
+	{
+		enum blob_err e = errno_err();
+
+		fprintf(stderr, "berth: blob put %s: %s\n", digest, strerror(errno));
+		unlink(src->path);
+		return e;
+	}
+}
+
+static enum blob_err
+fs_del(void *priv, const char *repo, const char *digest)
+{
+	struct fs *fs = priv;
+	char path[PATH_MAX];
+
+	(void)repo;
+	if (abs_path(fs, digest, path, sizeof(path)) != 0)
+		return BLOB_IO;
+	if (unlink(path) != 0)
+		return errno == ENOENT ? BLOB_NOTFOUND : BLOB_IO;
+	return BLOB_OK;
+}
+
+const struct blob_ops blob_fs_ops = {
+	.version = BLOB_OPS_VERSION,
+	.name = "fs",
+	.open = fs_open,
+	.close = fs_close,
+	.get = fs_get,
+	.stat = fs_stat,
+	.put = fs_put,
+	.del = fs_del,
+};

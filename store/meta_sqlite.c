@@ -1,0 +1,784 @@
+/* meta_sqlite.c -- the metadata seam on SQLite; see meta.h.  The only
+ * file in berth with SQL in it.
+ *
+ * One connection per process, opened after fork.  Statements are kept in
+ * a table indexed by enum stmt_id, prepared on first use and reset after
+ * each use, so a request costs no parsing.  Writers use BEGIN IMMEDIATE
+ * so that concurrent workers queue on the busy timeout instead of
+ * failing with SQLITE_BUSY halfway through (DESIGN.md, pitfalls). */
+#include "meta.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "schema.h"
+
+static sqlite3 *db;
+
+enum stmt_id {
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_REPO_ID, S_REPO_INSERT,
+	S_BLOB_LINKED, S_BLOB_INSERT, S_LINK_INSERT, S_BLOB_MOUNT, S_LINK_DELETE,
+	S_MANIFEST_BY_DIGEST, S_MANIFEST_BY_TAG, S_MANIFEST_ID,
+	S_MANIFEST_INSERT, S_REF_INSERT, S_TAG_UPSERT, S_MANIFEST_EXISTS,
+	S_MANIFEST_DELETE, S_TAG_DELETE, S_TAGS_LIST, S_CATALOG,
+	S_REFERRERS,
+	S_UPLOAD_INSERT, S_UPLOAD_GET, S_UPLOAD_ADVANCE, S_UPLOAD_DELETE,
+	S_UPLOAD_EXPIRED,
+	S_COUNT
+};
+
+static const char *const sql_text[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_REPO_ID] = "SELECT id FROM repositories WHERE name = ?1",
+	[S_REPO_INSERT] = "INSERT INTO repositories (name, created_at) "
+	    "VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+	[S_BLOB_LINKED] = "SELECT b.size FROM blob_links l "
+	    "JOIN repositories r ON r.id = l.repository_id "
+	    "JOIN blobs b ON b.digest = l.digest "
+	    "WHERE r.name = ?1 AND l.digest = ?2",
+	[S_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING",
+	[S_LINK_INSERT] = "INSERT INTO blob_links (repository_id, digest, linked_at) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+	[S_BLOB_MOUNT] = "INSERT INTO blob_links (repository_id, digest, linked_at) "
+	    "SELECT ?1, l.digest, ?4 FROM blob_links l "
+	    "JOIN repositories r ON r.id = l.repository_id "
+	    "WHERE r.name = ?2 AND l.digest = ?3 "
+	    "ON CONFLICT DO NOTHING",
+	[S_LINK_DELETE] = "DELETE FROM blob_links WHERE digest = ?2 AND "
+	    "repository_id = (SELECT id FROM repositories WHERE name = ?1)",
+	[S_MANIFEST_BY_DIGEST] = "SELECT m.digest, m.media_type, m.size, m.body "
+	    "FROM manifests m JOIN repositories r ON r.id = m.repository_id "
+	    "WHERE r.name = ?1 AND m.digest = ?2",
+	[S_MANIFEST_BY_TAG] = "SELECT m.digest, m.media_type, m.size, m.body "
+	    "FROM tags t JOIN repositories r ON r.id = t.repository_id "
+	    "JOIN manifests m ON m.id = t.manifest_id "
+	    "WHERE r.name = ?1 AND t.name = ?2",
+	[S_MANIFEST_ID] = "SELECT id FROM manifests "
+	    "WHERE repository_id = ?1 AND digest = ?2",
+	[S_MANIFEST_INSERT] = "INSERT INTO manifests (repository_id, digest, "
+	    "media_type, size, body, subject, artifact_type, annotations, "
+	    "pushed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_REF_INSERT] = "INSERT INTO manifest_references (manifest_id, digest, "
+	    "kind) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+	[S_TAG_UPSERT] = "INSERT INTO tags (repository_id, name, manifest_id, "
+	    "updated_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (repository_id, name) "
+	    "DO UPDATE SET manifest_id = excluded.manifest_id, "
+	    "updated_at = excluded.updated_at",
+	[S_MANIFEST_EXISTS] = "SELECT 1 FROM manifests "
+	    "WHERE repository_id = ?1 AND digest = ?2",
+	[S_MANIFEST_DELETE] = "DELETE FROM manifests WHERE digest = ?2 AND "
+	    "repository_id = (SELECT id FROM repositories WHERE name = ?1)",
+	[S_TAG_DELETE] = "DELETE FROM tags WHERE name = ?2 AND "
+	    "repository_id = (SELECT id FROM repositories WHERE name = ?1)",
+	[S_TAGS_LIST] = "SELECT t.name FROM tags t "
+	    "WHERE t.repository_id = ?1 AND t.name > ?2 "
+	    "ORDER BY t.name LIMIT ?3",
+	[S_CATALOG] = "SELECT name FROM repositories WHERE name > ?1 "
+	    "ORDER BY name LIMIT ?2",
+	[S_REFERRERS] = "SELECT m.media_type, m.digest, m.size, m.artifact_type, "
+	    "m.annotations FROM manifests m "
+	    "JOIN repositories r ON r.id = m.repository_id "
+	    "WHERE r.name = ?1 AND m.subject = ?2 "
+	    "AND (?3 IS NULL OR m.artifact_type = ?3) ORDER BY m.id",
+	[S_UPLOAD_INSERT] = "INSERT INTO uploads (uuid, repository, algorithm, "
+	    "size, hash_state, started_at, updated_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+	[S_UPLOAD_GET] = "SELECT algorithm, size, hash_state, started_at "
+	    "FROM uploads WHERE uuid = ?1 AND repository = ?2 "
+	    "AND updated_at >= ?3",
+	[S_UPLOAD_ADVANCE] = "UPDATE uploads SET size = ?2, hash_state = ?3, "
+	    "updated_at = ?4 WHERE uuid = ?1 AND size = ?5",
+	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE uuid = ?1",
+	[S_UPLOAD_EXPIRED] = "SELECT uuid FROM uploads WHERE updated_at < ?1",
+};
+
+static sqlite3_stmt *stmts[S_COUNT];
+
+static void
+log_db(const char *what)
+{
+	fprintf(stderr, "berth: sqlite: %s: %s\n", what, sqlite3_errmsg(db));
+}
+
+/* The prepared statement for id, reset and unbound; NULL on error. */
+static sqlite3_stmt *
+stmt(enum stmt_id id)
+{
+	if (stmts[id] == NULL &&
+	    sqlite3_prepare_v3(db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
+	    &stmts[id], NULL) != SQLITE_OK) {
+		log_db(sql_text[id]);
+		return NULL;
+	}
+	return stmts[id];
+}
+
+/* Finish with a statement: reset it so it holds no locks or rows. */
+static void
+done(sqlite3_stmt *s)
+{
+	if (s != NULL) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
+static void
+bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(s, i);
+	else
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+/* Run a statement that returns no rows. */
+static enum meta_err
+exec_stmt(sqlite3_stmt *s)
+{
+	int rc;
+
+	if (s == NULL)
+		return META_ERR;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_db(sqlite3_sql(s));
+		done(s);
+		return META_ERR;
+	}
+	done(s);
+	return META_OK;
+}
+
+static enum meta_err
+begin(void)
+{
+	return exec_stmt(stmt(S_BEGIN));
+}
+
+static enum meta_err
+commit(void)
+{
+	return exec_stmt(stmt(S_COMMIT));
+}
+
+static void
+rollback(void)
+{
+	if (!sqlite3_get_autocommit(db))
+		exec_stmt(stmt(S_ROLLBACK));
+}
+
+static int64_t
+now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* The id of repository `name`, creating it when `create`.  0 when absent
+ * (and not created) or on error (*err set). */
+static int64_t
+repo_id(const char *name, bool create, enum meta_err *err)
+{
+	sqlite3_stmt *s;
+	int64_t id = 0;
+
+	*err = META_OK;
+	if (create) {
+		s = stmt(S_REPO_INSERT);
+		if (s == NULL)
+			goto fail;
+		bind_text(s, 1, name);
+		sqlite3_bind_int64(s, 2, now());
+		if (exec_stmt(s) != META_OK)
+			goto fail;
+	}
+	s = stmt(S_REPO_ID);
+	if (s == NULL)
+		goto fail;
+	bind_text(s, 1, name);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	done(s);
+	if (id == 0 && create)
+		goto fail;
+	return id;
+fail:
+	*err = META_ERR;
+	return 0;
+}
+
+static enum meta_err
+migrate(void)
+{
+	sqlite3_stmt *s = NULL;
+	int version = 0;
+	char *errmsg = NULL, pragma[64];
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	for (int i = 0; i < schema_migration_count; i++) {
+		const struct schema_migration *m = &schema_migrations[i];
+
+		if (m->version <= version)
+			continue;
+		if (sqlite3_exec(db, m->sql, NULL, NULL, &errmsg) != SQLITE_OK) {
+			fprintf(stderr, "berth: migration %s: %s\n", m->file, errmsg);
+			sqlite3_free(errmsg);
+			goto fail;
+		}
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+		    m->version);
+		if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		version = m->version;
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	return META_OK;
+fail:
+	log_db("migrating the schema");
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return META_ERR;
+}
+
+enum meta_err
+meta_open(const char *data_dir)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/berth.db", data_dir) >=
+	    (int)sizeof(path))
+		return META_ERR;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		fprintf(stderr, "berth: %s: %s\n", path, sqlite3_errmsg(db));
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	/* WAL: readers never wait for the writer.  synchronous=FULL: a
+	 * committed push survives power loss, not only a crash. */
+	if (sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
+	    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		log_db("setting pragmas");
+		goto fail;
+	}
+	if (migrate() != META_OK)
+		goto fail;
+	return META_OK;
+fail:
+	meta_close();
+	return META_ERR;
+}
+
+void
+meta_close(void)
+{
+	for (int i = 0; i < S_COUNT; i++) {
+		sqlite3_finalize(stmts[i]);
+		stmts[i] = NULL;
+	}
+	sqlite3_close(db);
+	db = NULL;
+}
+
+/* --- Blobs ------------------------------------------------------------ */
+
+enum meta_err
+meta_blob_linked(const char *repo, const char *digest, uint64_t *size)
+{
+	sqlite3_stmt *s = stmt(S_BLOB_LINKED);
+	enum meta_err e = META_NOTFOUND;
+	int rc;
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*size = (uint64_t)sqlite3_column_int64(s, 0);
+		e = META_OK;
+	} else if (rc != SQLITE_DONE) {
+		log_db("blob lookup");
+		e = META_ERR;
+	}
+	done(s);
+	return e;
+}
+
+static enum meta_err
+link_blob(int64_t rid, const char *digest, uint64_t size)
+{
+	sqlite3_stmt *s = stmt(S_BLOB_INSERT);
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, digest);
+	sqlite3_bind_int64(s, 2, (int64_t)size);
+	sqlite3_bind_int64(s, 3, now());
+	if (exec_stmt(s) != META_OK)
+		return META_ERR;
+	s = stmt(S_LINK_INSERT);
+	if (s == NULL)
+		return META_ERR;
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, digest);
+	sqlite3_bind_int64(s, 3, now());
+	return exec_stmt(s);
+}
+
+enum meta_err
+meta_blob_commit(const char *repo, const char *digest, uint64_t size,
+    const char *upload)
+{
+	sqlite3_stmt *s;
+	enum meta_err e;
+	int64_t rid;
+
+	if (begin() != META_OK)
+		return META_ERR;
+	rid = repo_id(repo, true, &e);
+	if (e != META_OK || link_blob(rid, digest, size) != META_OK)
+		goto fail;
+	if (upload != NULL) {
+		s = stmt(S_UPLOAD_DELETE);
+		if (s == NULL)
+			goto fail;
+		bind_text(s, 1, upload);
+		if (exec_stmt(s) != META_OK)
+			goto fail;
+	}
+	if (commit() != META_OK)
+		goto fail;
+	return META_OK;
+fail:
+	rollback();
+	return META_ERR;
+}
+
+enum meta_err
+meta_blob_mount(const char *repo, const char *from, const char *digest,
+    uint64_t *size)
+{
+	enum meta_err e;
+	sqlite3_stmt *s;
+	int64_t rid;
+
+	e = meta_blob_linked(from, digest, size);
+	if (e != META_OK)
+		return e;
+	if (begin() != META_OK)
+		return META_ERR;
+	rid = repo_id(repo, true, &e);
+	if (e != META_OK)
+		goto fail;
+	s = stmt(S_BLOB_MOUNT);
+	if (s == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, from);
+	bind_text(s, 3, digest);
+	sqlite3_bind_int64(s, 4, now());
+	if (exec_stmt(s) != META_OK)
+		goto fail;
+	if (commit() != META_OK)
+		goto fail;
+	/* `from` may have lost the blob between the check and the insert. */
+	return meta_blob_linked(repo, digest, size);
+fail:
+	rollback();
+	return META_ERR;
+}
+
+/* Run a DELETE with (?1 repo, ?2 key); META_NOTFOUND when nothing went. */
+static enum meta_err
+delete_one(enum stmt_id id, const char *repo, const char *key)
+{
+	sqlite3_stmt *s = stmt(id);
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, repo);
+	bind_text(s, 2, key);
+	if (exec_stmt(s) != META_OK)
+		return META_ERR;
+	return sqlite3_changes(db) > 0 ? META_OK : META_NOTFOUND;
+}
+
+enum meta_err
+meta_blob_unlink(const char *repo, const char *digest)
+{
+	return delete_one(S_LINK_DELETE, repo, digest);
+}
+
+/* --- Manifests and tags ---------------------------------------------- */
+
+enum meta_err
+meta_manifest_get(const char *repo, const char *reference, bool by_digest,
+    bool want_body, struct meta_manifest *m)
+{
+	sqlite3_stmt *s = stmt(by_digest ? S_MANIFEST_BY_DIGEST : S_MANIFEST_BY_TAG);
+	enum meta_err e = META_NOTFOUND;
+	const void *body;
+	int rc;
+
+	m->body = NULL;
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, repo);
+	bind_text(s, 2, reference);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(m->digest, sizeof(m->digest), "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+		snprintf(m->media_type, sizeof(m->media_type), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		m->size = (uint64_t)sqlite3_column_int64(s, 2);
+		e = META_OK;
+		if (want_body) {
+			body = sqlite3_column_blob(s, 3);
+			m->body = malloc(m->size ? m->size : 1);
+			if (m->body == NULL)
+				e = META_ERR;
+			else if (m->size > 0)
+				memcpy(m->body, body, m->size);
+		}
+	} else if (rc != SQLITE_DONE) {
+		log_db("manifest lookup");
+		e = META_ERR;
+	}
+	done(s);
+	return e;
+}
+
+/* Does the repository hold this ref? */
+static enum meta_err
+ref_present(int64_t rid, const char *repo, const struct meta_ref *ref,
+    bool *present)
+{
+	sqlite3_stmt *s;
+	uint64_t size;
+	enum meta_err e;
+
+	if (!ref->manifest) {
+		e = meta_blob_linked(repo, ref->digest, &size);
+		*present = e == META_OK;
+		return e == META_ERR ? META_ERR : META_OK;
+	}
+	s = stmt(S_MANIFEST_EXISTS);
+	if (s == NULL)
+		return META_ERR;
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, ref->digest);
+	*present = sqlite3_step(s) == SQLITE_ROW;
+	done(s);
+	return META_OK;
+}
+
+enum meta_err
+meta_manifest_put(const struct meta_manifest_put *p, json_t **missing)
+{
+	sqlite3_stmt *s;
+	enum meta_err e;
+	int64_t rid, mid = 0;
+	bool present;
+
+	*missing = NULL;
+	if (begin() != META_OK)
+		return META_ERR;
+	rid = repo_id(p->repo, true, &e);
+	if (e != META_OK)
+		goto fail;
+	for (size_t i = 0; i < p->nrefs; i++) {
+		if (ref_present(rid, p->repo, &p->refs[i], &present) != META_OK)
+			goto fail;
+		if (present)
+			continue;
+		if (*missing == NULL)
+			*missing = json_array();
+		json_array_append_new(*missing, json_string(p->refs[i].digest));
+	}
+	if (*missing != NULL) {
+		rollback();
+		return META_MISSING;
+	}
+
+	s = stmt(S_MANIFEST_ID);
+	if (s == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, p->digest);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		mid = sqlite3_column_int64(s, 0);
+	done(s);
+	if (mid == 0) {
+		s = stmt(S_MANIFEST_INSERT);
+		if (s == NULL)
+			goto fail;
+		sqlite3_bind_int64(s, 1, rid);
+		bind_text(s, 2, p->digest);
+		bind_text(s, 3, p->media_type);
+		sqlite3_bind_int64(s, 4, (int64_t)p->size);
+		sqlite3_bind_blob(s, 5, p->body, (int)p->size, SQLITE_STATIC);
+		bind_text(s, 6, p->subject);
+		bind_text(s, 7, p->artifact_type);
+		bind_text(s, 8, p->annotations);
+		sqlite3_bind_int64(s, 9, now());
+		if (exec_stmt(s) != META_OK)
+			goto fail;
+		mid = sqlite3_last_insert_rowid(db);
+		for (size_t i = 0; i < p->nrefs; i++) {
+			s = stmt(S_REF_INSERT);
+			if (s == NULL)
+				goto fail;
+			sqlite3_bind_int64(s, 1, mid);
+			bind_text(s, 2, p->refs[i].digest);
+			bind_text(s, 3, p->refs[i].manifest ? "manifest" : "blob");
+			if (exec_stmt(s) != META_OK)
+				goto fail;
+		}
+	}
+	if (p->tag != NULL) {
+		s = stmt(S_TAG_UPSERT);
+		if (s == NULL)
+			goto fail;
+		sqlite3_bind_int64(s, 1, rid);
+		bind_text(s, 2, p->tag);
+		sqlite3_bind_int64(s, 3, mid);
+		sqlite3_bind_int64(s, 4, now());
+		if (exec_stmt(s) != META_OK)
+			goto fail;
+	}
+	if (commit() != META_OK)
+		goto fail;
+	return META_OK;
+fail:
+	rollback();
+	return META_ERR;
+}
+
+enum meta_err
+meta_manifest_delete(const char *repo, const char *digest)
+{
+	/* Tags and references go with it: ON DELETE CASCADE. */
+	return delete_one(S_MANIFEST_DELETE, repo, digest);
+}
+
+enum meta_err
+meta_tag_delete(const char *repo, const char *tag)
+{
+	return delete_one(S_TAG_DELETE, repo, tag);
+}
+
+/* Step through a one-text-column listing into out; n+1 rows were asked
+ * for, so a row beyond n means more remain. */
+static enum meta_err
+collect_names(sqlite3_stmt *s, unsigned long n, json_t *out, bool *more)
+{
+	unsigned long count = 0;
+	int rc;
+
+	*more = false;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == n) {
+			*more = true;
+			break;
+		}
+		json_array_append_new(out,
+		    json_string((const char *)sqlite3_column_text(s, 0)));
+		count++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_db("listing");
+		done(s);
+		return META_ERR;
+	}
+	done(s);
+	return META_OK;
+}
+
+enum meta_err
+meta_tags_list(const char *repo, const char *last, unsigned long n,
+    json_t *out, bool *more)
+{
+	sqlite3_stmt *s;
+	enum meta_err e;
+	int64_t rid;
+
+	rid = repo_id(repo, false, &e);
+	if (e != META_OK)
+		return e;
+	if (rid == 0)
+		return META_NOTFOUND;
+	s = stmt(S_TAGS_LIST);
+	if (s == NULL)
+		return META_ERR;
+	sqlite3_bind_int64(s, 1, rid);
+	bind_text(s, 2, last != NULL ? last : "");
+	sqlite3_bind_int64(s, 3, (int64_t)n + 1);
+	return collect_names(s, n, out, more);
+}
+
+enum meta_err
+meta_catalog(const char *last, unsigned long n, json_t *out, bool *more)
+{
+	sqlite3_stmt *s = stmt(S_CATALOG);
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, last != NULL ? last : "");
+	sqlite3_bind_int64(s, 2, (int64_t)n + 1);
+	return collect_names(s, n, out, more);
+}
+
+enum meta_err
+meta_referrers(const char *repo, const char *digest, const char *artifact_type,
+    json_t *out)
+{
+	sqlite3_stmt *s = stmt(S_REFERRERS);
+	int rc;
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, repo);
+	bind_text(s, 2, digest);
+	bind_text(s, 3, artifact_type);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		json_t *d = json_object();
+		const char *at = (const char *)sqlite3_column_text(s, 3);
+		const char *ann = (const char *)sqlite3_column_text(s, 4);
+
+		json_object_set_new(d, "mediaType",
+		    json_string((const char *)sqlite3_column_text(s, 0)));
+		json_object_set_new(d, "digest",
+		    json_string((const char *)sqlite3_column_text(s, 1)));
+		json_object_set_new(d, "size",
+		    json_integer(sqlite3_column_int64(s, 2)));
+		if (at != NULL)
+			json_object_set_new(d, "artifactType", json_string(at));
+		if (ann != NULL) {
+			json_t *a = json_loads(ann, 0, NULL);
+
+			if (a != NULL)
+				json_object_set_new(d, "annotations", a);
+		}
+		json_array_append_new(out, d);
+	}
+	if (rc != SQLITE_DONE) {
+		log_db("referrers");
+		done(s);
+		return META_ERR;
+	}
+	done(s);
+	return META_OK;
+}
+
+/* --- Upload sessions ------------------------------------------------- */
+
+enum meta_err
+meta_upload_create(const struct meta_upload *u)
+{
+	sqlite3_stmt *s = stmt(S_UPLOAD_INSERT);
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, u->uuid);
+	bind_text(s, 2, u->repo);
+	bind_text(s, 3, digest_alg_name(u->alg));
+	sqlite3_bind_int64(s, 4, (int64_t)u->size);
+	sqlite3_bind_blob(s, 5, u->state, (int)u->state_len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 6, now());
+	return exec_stmt(s);
+}
+
+enum meta_err
+meta_upload_get(const char *repo, const char *uuid, long expiry,
+    struct meta_upload *u)
+{
+	sqlite3_stmt *s = stmt(S_UPLOAD_GET);
+	enum meta_err e = META_NOTFOUND;
+	int rc;
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, uuid);
+	bind_text(s, 2, repo);
+	sqlite3_bind_int64(s, 3, now() - expiry);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(s, 2);
+
+		memset(u, 0, sizeof(*u));
+		snprintf(u->uuid, sizeof(u->uuid), "%s", uuid);
+		snprintf(u->repo, sizeof(u->repo), "%s", repo);
+		if (!digest_alg_parse((const char *)sqlite3_column_text(s, 0), &u->alg))
+			u->alg = DIGEST_SHA256;
+		u->size = (uint64_t)sqlite3_column_int64(s, 1);
+		u->state_len = n > 0 && (size_t)n <= sizeof(u->state) ? (size_t)n : 0;
+		if (u->state_len > 0)
+			memcpy(u->state, sqlite3_column_blob(s, 2), u->state_len);
+		u->started_at = sqlite3_column_int64(s, 3);
+		e = META_OK;
+	} else if (rc != SQLITE_DONE) {
+		log_db("upload lookup");
+		e = META_ERR;
+	}
+	done(s);
+	return e;
+}
+
+enum meta_err
+meta_upload_advance(const struct meta_upload *u, uint64_t old_size)
+{
+	sqlite3_stmt *s = stmt(S_UPLOAD_ADVANCE);
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, u->uuid);
+	sqlite3_bind_int64(s, 2, (int64_t)u->size);
+	sqlite3_bind_blob(s, 3, u->state, (int)u->state_len, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now());
+	sqlite3_bind_int64(s, 5, (int64_t)old_size);
+	if (exec_stmt(s) != META_OK)
+		return META_ERR;
+	return sqlite3_changes(db) > 0 ? META_OK : META_CONFLICT;
+}
+
+enum meta_err
+meta_upload_delete(const char *uuid)
+{
+	sqlite3_stmt *s = stmt(S_UPLOAD_DELETE);
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, uuid);
+	return exec_stmt(s);
+}
+
+enum meta_err
+meta_upload_expired(long expiry, json_t *out)
+{
+	sqlite3_stmt *s = stmt(S_UPLOAD_EXPIRED);
+	bool more;
+
+	if (s == NULL)
+		return META_ERR;
+	sqlite3_bind_int64(s, 1, now() - expiry);
+	return collect_names(s, ULONG_MAX - 1, out, &more);
+}

@@ -1,0 +1,301 @@
+/* upload.c -- upload sessions; see upload.h. */
+#include "upload.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#define IO_CHUNK (256 * 1024)	/* bytes per read/hash/write step */
+
+static int
+staging_path(const char *data_dir, const char *uuid, char *out, size_t cap)
+{
+	return snprintf(out, cap, "%s/uploads/%s", data_dir, uuid) < (int)cap ?
+	    0 : -1;
+}
+
+static int
+new_uuid(char out[UPLOAD_ID_LEN + 1])
+{
+	unsigned char b[16];
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return -1;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
+	snprintf(out, UPLOAD_ID_LEN + 1,
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	return 0;
+}
+
+static enum upload_err
+errno_err(void)
+{
+	return errno == ENOSPC || errno == EDQUOT ? UP_NOSPC : UP_IO;
+}
+
+enum upload_err
+upload_start(const char *data_dir, const char *repo, enum digest_alg alg,
+    bool persist, struct upload *u)
+{
+	struct digest_ctx ctx;
+	char dir[PATH_MAX];
+
+	memset(u, 0, sizeof(*u));
+	u->fd = -1;
+	u->persist = persist;
+	if (new_uuid(u->m.uuid) != 0)
+		return UP_IO;
+	snprintf(u->m.repo, sizeof(u->m.repo), "%s", repo);
+	u->m.alg = alg;
+	digest_init(&ctx, alg);
+	u->m.state_len = digest_save(&ctx, u->m.state);
+	u->m.started_at = (int64_t)time(NULL);
+	snprintf(dir, sizeof(dir), "%s/uploads", data_dir);
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		goto fail;
+	if (staging_path(data_dir, u->m.uuid, u->path, sizeof(u->path)) != 0)
+		goto fail;
+	u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (u->fd < 0 || flock(u->fd, LOCK_EX) != 0)
+		goto fail;
+	if (persist && meta_upload_create(&u->m) != META_OK) {
+		errno = EIO;
+		goto fail;
+	}
+	return UP_OK;
+fail:
+	{
+		enum upload_err e = errno_err();
+
+		fprintf(stderr, "berth: upload start: %s: %s\n", u->path,
+		    strerror(errno));
+		if (u->fd >= 0) {
+			unlink(u->path);
+			close(u->fd);
+			u->fd = -1;
+		}
+		return e;
+	}
+}
+
+enum upload_err
+upload_open(const char *data_dir, const char *repo, const char *uuid,
+    long expiry, struct upload *u)
+{
+	enum meta_err e;
+
+	memset(u, 0, sizeof(*u));
+	u->fd = -1;
+	u->persist = true;
+	e = meta_upload_get(repo, uuid, expiry, &u->m);
+	if (e != META_OK)
+		return e == META_NOTFOUND ? UP_UNKNOWN : UP_IO;
+	if (staging_path(data_dir, uuid, u->path, sizeof(u->path)) != 0)
+		return UP_IO;
+	u->fd = open(u->path, O_RDWR | O_CLOEXEC);
+	if (u->fd < 0)
+		return errno == ENOENT ? UP_UNKNOWN : UP_IO;
+	if (flock(u->fd, LOCK_EX) != 0)
+		goto fail;
+	/* Another request may have advanced or ended the session while we
+	 * waited for the lock: read it again under the lock. */
+	e = meta_upload_get(repo, uuid, expiry, &u->m);
+	if (e != META_OK) {
+		upload_close(u);
+		return e == META_NOTFOUND ? UP_UNKNOWN : UP_IO;
+	}
+	return UP_OK;
+fail:
+	upload_close(u);
+	return UP_IO;
+}
+
+/* Write all of buf at off. */
+static int
+pwrite_all(int fd, const unsigned char *buf, size_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pwrite(fd, buf, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+enum upload_err
+upload_append(struct upload *u, upload_reader read, void *ctx)
+{
+	static unsigned char buf[IO_CHUNK];
+	struct digest_ctx hash;
+	uint64_t old = u->m.size, off = old;
+	enum upload_err err = UP_IO;
+	ssize_t n;
+
+	if (!digest_load(&hash, u->m.alg, u->m.state, u->m.state_len)) {
+		/* A state from another build: rebuild it from the file. */
+		digest_init(&hash, u->m.alg);
+		for (uint64_t o = 0; o < old;) {
+			size_t want = old - o < sizeof(buf) ? (size_t)(old - o) : sizeof(buf);
+
+			n = pread(u->fd, buf, want, (off_t)o);
+			if (n <= 0)
+				goto fail;
+			digest_update(&hash, buf, (size_t)n);
+			o += (uint64_t)n;
+		}
+	}
+	for (;;) {
+		n = read(ctx, buf, sizeof(buf));
+		if (n < 0) {
+			err = UP_SHORT;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		digest_update(&hash, buf, (size_t)n);
+		if (pwrite_all(u->fd, buf, (size_t)n, off) != 0) {
+			err = errno_err();
+			fprintf(stderr, "berth: upload %s: write: %s\n", u->m.uuid,
+			    strerror(errno));
+			goto fail;
+		}
+		off += (uint64_t)n;
+	}
+	if (ftruncate(u->fd, (off_t)off) != 0)
+		goto fail;
+	u->m.size = off;
+	u->m.state_len = digest_save(&hash, u->m.state);
+	if (u->persist && off != old) {
+		enum meta_err e = meta_upload_advance(&u->m, old);
+
+		if (e != META_OK) {
+			err = e == META_CONFLICT ? UP_UNKNOWN : UP_IO;
+			goto fail;
+		}
+	}
+	return UP_OK;
+fail:
+	u->m.size = old;
+	if (ftruncate(u->fd, (off_t)old) != 0)
+		fprintf(stderr, "berth: upload %s: truncate: %s\n", u->m.uuid,
+		    strerror(errno));
+	return err;
+}
+
+enum upload_err
+upload_finish(struct upload *u, const char *digest, struct blob_handler *h,
+    uint64_t *size)
+{
+	char got[DIGEST_STR_MAX];
+	struct digest_ctx hash;
+	struct blob_source src;
+	enum digest_alg alg = digest_alg_of(digest);
+	enum blob_err be;
+
+	*size = u->m.size;
+	if (!blob_can_put(h))
+		return UP_READONLY;
+	if (!(h->ops->flags & BLOB_VERIFIES)) {
+		if (alg == u->m.alg &&
+		    digest_load(&hash, u->m.alg, u->m.state, u->m.state_len)) {
+			digest_final(&hash, got);
+		} else if (digest_fd(u->fd, alg, u->m.size, got) != 0) {
+			fprintf(stderr, "berth: upload %s: re-hash: %s\n", u->m.uuid,
+			    strerror(errno));
+			return UP_IO;
+		}
+		if (strcmp(got, digest) != 0) {
+			upload_cancel(u);
+			return UP_DIGEST;
+		}
+	}
+	src.fd = u->fd;
+	src.path = u->path;
+	src.size = u->m.size;
+	be = blob_put(h, u->m.repo, digest, &src);
+	if (be != BLOB_OK) {
+		/* The handler removed the staging file; end the session. */
+		if (u->persist)
+			meta_upload_delete(u->m.uuid);
+		return be == BLOB_NOSPC ? UP_NOSPC : be == BLOB_NOTSUP ?
+		    UP_READONLY : UP_IO;
+	}
+	if (meta_blob_commit(u->m.repo, digest, u->m.size,
+	    u->persist ? u->m.uuid : NULL) != META_OK)
+		return UP_IO;
+	return UP_OK;
+}
+
+enum upload_err
+upload_cancel(struct upload *u)
+{
+	enum meta_err e = META_OK;
+
+	if (u->persist)
+		e = meta_upload_delete(u->m.uuid);
+	unlink(u->path);
+	return e == META_OK ? UP_OK : UP_IO;
+}
+
+void
+upload_close(struct upload *u)
+{
+	if (u->fd >= 0) {
+		close(u->fd);	/* also drops the flock */
+		u->fd = -1;
+	}
+}
+
+int
+upload_expire(const char *data_dir, long expiry)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	json_t *ids = json_array();
+	time_t cutoff = time(NULL) - expiry;
+	struct dirent *de;
+	struct stat st;
+	size_t i;
+	json_t *v;
+	DIR *d;
+	int removed = 0;
+
+	if (meta_upload_expired(expiry, ids) != META_OK) {
+		json_decref(ids);
+		return -1;
+	}
+	json_array_foreach(ids, i, v)
+		meta_upload_delete(json_string_value(v));
+	json_decref(ids);
+	snprintf(dir, sizeof(dir), "%s/uploads", data_dir);
+	d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (stat(path, &st) == 0 && st.st_mtime < cutoff &&
+		    unlink(path) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
+}

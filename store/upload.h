@@ -1,0 +1,88 @@
+/* upload.h -- blob upload sessions: staging files plus their metadata.
+ *
+ * A session is a row in the metadata (meta.h: id, repository, bytes so
+ * far, saved hash state) and a staging file <data_dir>/uploads/<id>.
+ * Every byte is hashed once as it is appended; the hash state is saved
+ * with the new size in the same metadata update, so the next request may
+ * be served by any worker process.  A request holds an exclusive flock on
+ * the staging file while it works, so two requests on one session are
+ * serialised and the second sees the first one's result.
+ *
+ * The file may hold more bytes than the recorded size after a crash
+ * mid-append: those are never trusted; the next append writes from the
+ * recorded size and truncates.  Finishing verifies the digest, hands the
+ * file to the blob handler (blob.h put), and commits the blob link and
+ * the end of the session in one transaction (meta_blob_commit).
+ * Called by the upload and blob handlers in cgi/. */
+#ifndef BERTH_UPLOAD_H
+#define BERTH_UPLOAD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "blob.h"
+#include "digest.h"
+#include "meta.h"
+
+enum upload_err {
+	UP_OK = 0,
+	UP_UNKNOWN,	/* no such session (or expired) */
+	UP_SHORT,	/* the body ended before its declared length; nothing kept */
+	UP_DIGEST,	/* content does not match the digest; session ended */
+	UP_NOSPC,	/* storage full; nothing kept */
+	UP_READONLY,	/* the blob handler cannot store */
+	UP_IO		/* anything else; logged; nothing kept */
+};
+
+struct upload {
+	struct meta_upload	 m;
+	int			 fd;		/* staging file; -1 when closed */
+	char			 path[PATH_MAX];
+	bool			 persist;	/* has a metadata row */
+};
+
+/* Where the bytes of an append come from: a body reader returning up to
+ * n bytes, 0 at the end, -1 on error (request.h req_read's shape). */
+typedef ssize_t (*upload_reader)(void *ctx, void *buf, size_t n);
+
+/* upload_start -- begin a session for repo hashing with alg: create the
+ * staging file and (when persist) the metadata row with a fresh UUID.
+ * A session that is not persisted lives only for this request (single
+ * POST).  On UP_OK, u is open: call upload_close. */
+enum upload_err upload_start(const char *data_dir, const char *repo,
+    enum digest_alg alg, bool persist, struct upload *u);
+
+/* upload_open -- open session `uuid` of `repo` and take its lock.
+ * UP_UNKNOWN when there is no such session, it belongs to another
+ * repository, or it is older than expiry seconds. */
+enum upload_err upload_open(const char *data_dir, const char *repo,
+    const char *uuid, long expiry, struct upload *u);
+
+/* upload_append -- append the body from read(ctx) at the session's end,
+ * hashing as it goes, then record the new size and hash state.  On any
+ * error the session is as before (bytes past the old size are cut). */
+enum upload_err upload_append(struct upload *u, upload_reader read, void *ctx);
+
+/* upload_finish -- close the session as blob `digest` (validated): check
+ * the content against it (re-hashing the staging file once when the
+ * digest's algorithm is not the session's), make it visible through the
+ * blob handler, link it into the repository and end the session.  On
+ * UP_DIGEST the session is ended and nothing becomes visible.  Sets
+ * *size to the blob's bytes. */
+enum upload_err upload_finish(struct upload *u, const char *digest,
+    struct blob_handler *h, uint64_t *size);
+
+/* upload_cancel -- end the session: delete its row and staging file. */
+enum upload_err upload_cancel(struct upload *u);
+
+/* upload_close -- release the lock and the file.  Idempotent. */
+void upload_close(struct upload *u);
+
+/* upload_expire -- end sessions idle for more than expiry seconds and
+ * remove staging files not written for that long.  Returns the number of
+ * staging files removed, or -1 on a metadata error. */
+int upload_expire(const char *data_dir, long expiry);
+
+#endif
