@@ -1,0 +1,62 @@
+#!/bin/sh
+# run.sh BUILD_DIR -- every test layer, against the binaries in BUILD_DIR
+# (make test passes build/asan: ASan + UBSan):
+#   1. unit tests (cmocka): validators and router
+#   2. end-to-end spec suite behind real nginx (tests/e2e), in each offload mode
+#   3. real clients -- skopeo and podman -- with real images (tests/clients)
+# Each layer prints "N passed, N failed" last; this script adds them up,
+# prints the total the same way, and exits non-zero on any failure.
+set -u
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+
+# Sanitizers: every report fails the run (the e2e runners grep the
+# worker's log for them); leaks are checked in the unit tests, not in
+# long-lived workers that exit by signal.
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0
+export SANITIZER_LOG_CHECK=1
+export BERTH="$top/$build/berth"
+
+total_pass=0
+total_fail=0
+log=$(mktemp)
+
+# Add up the last "N passed, N failed" line of a layer's output.
+count() {
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "run.sh: $1 printed no summary; counting it as one failure"
+		total_fail=$((total_fail + 1))
+		return
+	fi
+	p=${line%% passed*}
+	f=${line#*, }; f=${f%% failed*}
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+	if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "run.sh: $1 exited $2; counting it as one failure"
+		total_fail=$((total_fail + 1))
+	fi
+}
+
+echo "== unit tests"
+ASAN_OPTIONS=detect_leaks=1 "$top/$build/unit-tests" > "$log" 2>&1
+rc=$?
+cat "$log"
+n=$(grep -c '^\[       OK \]' "$log")
+bad=$(grep -c '^\[  FAILED  \] [a-z_]' "$log")
+[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+echo "$n passed, $bad failed" > "$log"
+count unit "$rc"
+
+for layer in e2e clients; do
+	echo "== $layer"
+	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+	count "$layer" "$(cat "$log.rc")"
+done
+rm -f "$log" "$log.rc"
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
