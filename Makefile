@@ -34,8 +34,9 @@ APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
              libsqlite3-dev libinih-dev
 APT_RUN   := nginx curl
 APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3
+APT_FUZZ  := clang libclang-rt-14-dev
 
-.PHONY: all run start stop test unit e2e clients deps deps-test clean
+.PHONY: all run start stop test deps deps-test deps-fuzz fuzz clean
 
 all: $(BUILD)/berth
 
@@ -84,6 +85,37 @@ test: deps-test
 UNIT_SRCS := tests/unit/unit.c cgi/validate.c cgi/router.c
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) -lcmocka
+
+# Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
+# from its seed corpus in tests/fuzz/corpus/<target> (copied, so the seeds
+# in git stay as they are).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := router validate manifest
+FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Icgi -Istore \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+                $(shell pkg-config --cflags jansson 2>/dev/null)
+FUZZ_SRCS_router   := cgi/router.c cgi/validate.c
+FUZZ_SRCS_validate := cgi/validate.c
+FUZZ_SRCS_manifest := cgi/manifest.c cgi/validate.c
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard cgi/*.c cgi/*.h)
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson
+
+deps-fuzz:
+	@sh tests/need-packages.sh $(APT_BUILD) $(APT_FUZZ)
+
+fuzz: deps-fuzz $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+		rm -rf build/fuzz/corpus-$$t; mkdir -p build/fuzz/corpus-$$t; \
+		cp tests/fuzz/corpus/$$t/* build/fuzz/corpus-$$t/; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		    -artifact_prefix=build/fuzz/crash-$$t- \
+		    build/fuzz/corpus-$$t tests/fuzz/corpus/$$t > build/fuzz/$$t.log 2>&1 \
+		    || { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
+		tail -n 1 build/fuzz/$$t.log; \
+	done; echo "fuzz: every target ran $(FUZZ_SECONDS)s with no crash"
 
 clean:
 	rm -rf build
