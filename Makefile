@@ -26,6 +26,11 @@ LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
 SRCS     := $(wildcard cgi/*.c) $(wildcard store/*.c)
+# FAULT=1: a test build with the fault-injecting blob handler.
+ifdef FAULT
+SRCS     += tests/backend/blob_fault.c
+CFLAGS   += -DBERTH_FAULT_HANDLER
+endif
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/schema.o
 DEPS     := $(OBJS:.o=.d)
 
@@ -79,7 +84,7 @@ stop:
 # nginx with real clients, all against an ASan+UBSan build.
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
-	    build/asan/berth build/asan/unit-tests
+	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c cgi/validate.c cgi/router.c
@@ -116,6 +121,13 @@ fuzz: deps-fuzz $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 		    || { tail -n 40 build/fuzz/$$t.log; exit 1; }; \
 		tail -n 1 build/fuzz/$$t.log; \
 	done; echo "fuzz: every target ran $(FUZZ_SECONDS)s with no crash"
+
+# The backend suite: the same tests against every blob handler.
+BACKEND_SRCS := tests/backend/backend.c tests/backend/blob_fault.c \
+                store/blob.c store/blob_fs.c store/blob_redirect.c store/digest.c
+$(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h cgi/config.h)
+	$(CC) $(CFLAGS) -DBERTH_FAULT_HANDLER -o $@ $(BACKEND_SRCS) $(LDFLAGS) \
+	    -lcmocka -lcrypto
 
 clean:
 	rm -rf build

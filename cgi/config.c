@@ -85,7 +85,8 @@ on_key(void *user, const char *section, const char *key, const char *value)
 	} else if (IS("storage", "data_dir")) {
 		ok = copy_value(c->data_dir, sizeof(c->data_dir), value);
 	} else if (IS("storage", "blob_handler")) {
-		ok = strcmp(value, "fs") == 0 || strcmp(value, "redirect") == 0;
+		ok = strcmp(value, "fs") == 0 || strcmp(value, "redirect") == 0 ||
+		    strcmp(value, "fault") == 0;	/* fault: test builds */
 		if (ok)
 			copy_value(c->blob_handler, sizeof(c->blob_handler), value);
 	} else if (IS("storage", "offload")) {

@@ -98,6 +98,15 @@ get_blob(struct req *r)
 	be = blob_get(r->blobs, r->name, r->arg, &fd, &fsize, &loc);
 	switch (be) {
 	case BLOB_OK:
+		if (fsize != size) {
+			/* Never send bytes that are not the blob's. */
+			fprintf(stderr, "berth: blob %s: %llu bytes stored, %llu "
+			    "recorded; not serving it\n", r->arg,
+			    (unsigned long long)fsize, (unsigned long long)size);
+			close(fd);
+			resp_clear_headers(r);
+			return E_INTERNAL;
+		}
 		err = stream(r, fd, size);
 		close(fd);
 		return err;

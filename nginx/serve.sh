@@ -41,8 +41,12 @@ effective() {
 stop() {
 	run=$1
 	if [ -f "$run/nginx.pid" ]; then
-		kill "$(cat "$run/nginx.pid")" 2>/dev/null || true
-		rm -f "$run/nginx.pid"
+		pid=$(cat "$run/nginx.pid")
+		kill "$pid" 2>/dev/null || true
+		i=0	# nginx removes its pid file itself as it exits
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
 	fi
 	if [ -f "$run/berth.pid" ]; then
 		pid=$(cat "$run/berth.pid")

@@ -6,8 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The handlers a configuration may name in [storage] blob_handler. */
 static const struct blob_ops *const handlers[] = {
 	&blob_fs_ops,
+	&blob_redirect_ops,
+#ifdef BERTH_FAULT_HANDLER
+	&blob_fault_ops,	/* tests only: tests/backend/blob_fault.c */
+#endif
 };
 
 enum blob_err

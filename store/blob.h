@@ -123,6 +123,8 @@ int blob_can_put(const struct blob_handler *h);
 int blob_can_delete(const struct blob_handler *h);
 
 /* The shipped handlers. */
-extern const struct blob_ops blob_fs_ops;
+extern const struct blob_ops blob_fs_ops;	/* blob_fs.c */
+extern const struct blob_ops blob_redirect_ops;	/* blob_redirect.c */
+extern const struct blob_ops blob_fault_ops;	/* tests/backend/blob_fault.c */
 
 #endif

@@ -2,8 +2,10 @@
 # run.sh BUILD_DIR -- every test layer, against the binaries in BUILD_DIR
 # (make test passes build/asan: ASan + UBSan):
 #   1. unit tests (cmocka): validators and router
-#   2. end-to-end spec suite behind real nginx (tests/e2e), in each offload mode
-#   3. real clients -- skopeo and podman -- with real images (tests/clients)
+#   2. the backend suite (cmocka): every blob handler, faults included
+#   3. end-to-end spec suite behind real nginx (tests/e2e), in each offload mode
+#   4. storage end to end: read-only, redirect, offload modes, injected faults
+#   5. real clients -- skopeo and podman -- with real images (tests/clients)
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -41,17 +43,23 @@ count() {
 	fi
 }
 
-echo "== unit tests"
-ASAN_OPTIONS=detect_leaks=1 "$top/$build/unit-tests" > "$log" 2>&1
-rc=$?
-cat "$log"
-n=$(grep -c '^\[       OK \]' "$log")
-bad=$(grep -c '^\[  FAILED  \] [a-z_]' "$log")
-[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
-echo "$n passed, $bad failed" > "$log"
-count unit "$rc"
+# A cmocka program: its OK and FAILED lines become "N passed, N failed".
+cmocka_layer() {
+	echo "== $1"
+	ASAN_OPTIONS=detect_leaks=1 "$top/$build/$2" > "$log" 2>&1
+	rc=$?
+	cat "$log"
+	n=$(grep -c '^\[       OK \]' "$log")
+	bad=$(grep -c '^\[  FAILED  \] [a-z]' "$log")
+	[ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+	echo "$n passed, $bad failed" > "$log"
+	count "$1" "$rc"
+}
 
-for layer in e2e clients; do
+cmocka_layer "unit tests" unit-tests
+cmocka_layer "backend suite (every blob handler)" backend-tests
+
+for layer in e2e storage clients; do
 	echo "== $layer"
 	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 	count "$layer" "$(cat "$log.rc")"

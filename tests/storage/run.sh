@@ -1,0 +1,193 @@
+#!/bin/bash
+# tests/storage/run.sh -- the storage seam end to end, behind real nginx:
+#   - offload modes: x-accel (nginx sends the file), x-sendfile (the worker
+#     names the file), stream (the worker sends the bytes, with Range);
+#   - read-only mode: every push 405 UNSUPPORTED, pulls work;
+#   - the redirect handler: GET 307 to <redirect_url>/<alg>/<hex>, HEAD 200
+#     with size and digest from the metadata;
+#   - injected faults (tests/backend/blob_fault.c): a failed write, a full
+#     disk, a short write, a worker dying between write and rename -- each
+#     leaves no blob visible, answers a 5xx with an OCI error body, and
+#     leaves the database consistent;
+#   - configuration errors name the file, line and key.
+# Changing handler or offload mode is a configuration change: the same
+# binary serves every case.  Env: BERTH (binary; default build/berth).
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BERTH=${BERTH:-$top/build/berth}
+pass=0
+fail=0
+work=$(mktemp -d /tmp/berth-storage-XXXXXX)
+chmod 755 "$work"
+servers=()
+
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+not_ok() { echo "not ok - $1: $2"; fail=$((fail + 1)); }
+check() {	# check NAME WANT GOT
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want [$2], got [$3]"; fi
+}
+
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+cleanup() {
+	for d in "${servers[@]}"; do DATA_DIR=$d BERTH=$BERTH "$top/nginx/serve.sh" stop; done
+	if [ "${SANITIZER_LOG_CHECK:-}" = 1 ] &&
+	    grep -l -E 'ERROR: AddressSanitizer|runtime error:' "$work"/*/run/berth.log 2>/dev/null; then
+		echo "not ok - sanitizer reports in berth.log"
+		fail=$((fail + 1))
+	fi
+	rm -rf "$work"
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
+trap 'cleanup; exit $?' EXIT
+
+# start NAME CONFIG-TEXT: a server on a data dir $work/NAME (kept across
+# restarts); sets $url and $data.
+start() {
+	data=$work/$1
+	mkdir -p "$data"
+	printf '%s\n' "$2" > "$work/$1.ini"
+	port=$(free_port)
+	url=http://127.0.0.1:$port
+	DATA_DIR=$data BERTH=$BERTH "$top/nginx/serve.sh" stop
+	PORT=$port DATA_DIR=$data BERTH=$BERTH BERTH_CONFIG=$work/$1.ini \
+	    "$top/nginx/serve.sh" start > /dev/null || { not_ok "start $1" "serve.sh failed"; return 1; }
+	servers+=("$data")
+}
+
+# status METHOD URL [curl args...]: the HTTP status only; the body goes to
+# $work/body.
+status() { curl -s -o "$work/body" -w '%{http_code}' -X "$1" "${@:2}"; }
+# header NAME FILE: a header's value from a curl -D dump.
+header() { tr -d '\r' < "$2" | sed -n "s/^$1: //Ip" | tail -n 1; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+oci_code() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["errors"][0]["code"])' "$1" 2>/dev/null; }
+
+# A blob and a manifest referring to it, in files under $work.
+head -c 300000 /dev/urandom > "$work/blob"
+blob=sha256:$(sha "$work/blob")
+printf '{"architecture":"amd64","os":"linux"}' > "$work/config"
+config=sha256:$(sha "$work/config")
+cat > "$work/manifest" <<JSON
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"$config","size":$(stat -c%s "$work/config")},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"$blob","size":300000}]}
+JSON
+MT=application/vnd.oci.image.manifest.v1+json
+
+push_image() {	# push_image REPO TAG
+	status POST "$url/v2/$1/blobs/uploads/?digest=$config" --data-binary "@$work/config" > /dev/null
+	status POST "$url/v2/$1/blobs/uploads/?digest=$blob" --data-binary "@$work/blob" > /dev/null
+	status PUT "$url/v2/$1/manifests/$2" -H "Content-Type: $MT" --data-binary "@$work/manifest"
+}
+
+# --- offload modes -----------------------------------------------------
+
+for mode in x-accel stream x-sendfile; do
+	start "offload-$mode" "[storage]
+offload = $mode" || continue
+	check "$mode: push" 201 "$(push_image off/img v1)"
+	curl -s -D "$work/h" -o "$work/got" "$url/v2/off/img/blobs/$blob"
+	check "$mode: blob GET digest header" "$blob" "$(header Docker-Content-Digest "$work/h")"
+	check "$mode: blob HEAD Content-Length" 300000 \
+	    "$(curl -s -I "$url/v2/off/img/blobs/$blob" | tr -d '\r' | sed -n 's/^Content-Length: //Ip')"
+	if [ "$mode" = x-sendfile ]; then
+		# nginx does not act on X-Sendfile; it shows what the worker asks
+		# lighttpd or Apache to send.
+		f=$(header X-Sendfile "$work/h")
+		check "x-sendfile: names the content-addressed file" \
+		    "$data/blobs/sha256/${blob:7:2}/${blob:7}" "$f"
+		check "x-sendfile: that file holds the blob" "${blob:7}" "$(sha "$f")"
+		continue
+	fi
+	check "$mode: blob GET bytes" "${blob:7}" "$(sha "$work/got")"
+	check "$mode: blob GET Content-Type" application/octet-stream "$(header Content-Type "$work/h")"
+	code=$(curl -s -D "$work/h" -o "$work/got" -H 'Range: bytes=100-199' -w '%{http_code}' "$url/v2/off/img/blobs/$blob")
+	check "$mode: Range a-b status" 206 "$code"
+	check "$mode: Range a-b Content-Range" "bytes 100-199/300000" "$(header Content-Range "$work/h")"
+	check "$mode: Range a-b bytes" "$(tail -c +101 "$work/blob" | head -c 100 | sha256sum | cut -d' ' -f1)" "$(sha "$work/got")"
+	code=$(curl -s -D "$work/h" -o "$work/got" -H 'Range: bytes=-10' -w '%{http_code}' "$url/v2/off/img/blobs/$blob")
+	check "$mode: Range -n" "206 bytes 299990-299999/300000" "$code $(header Content-Range "$work/h")"
+	check "$mode: Range -n bytes" "$(tail -c 10 "$work/blob" | sha256sum | cut -d' ' -f1)" "$(sha "$work/got")"
+	code=$(curl -s -D "$work/h" -o "$work/got" -H 'Range: bytes=299000-' -w '%{http_code}' "$url/v2/off/img/blobs/$blob")
+	check "$mode: Range a-" "206 bytes 299000-299999/300000" "$code $(header Content-Range "$work/h")"
+	check "$mode: Range past the end" 416 \
+	    "$(curl -s -o /dev/null -H 'Range: bytes=400000-' -w '%{http_code}' "$url/v2/off/img/blobs/$blob")"
+done
+
+# --- read-only mode, then the redirect handler, on a filled data dir ---
+
+start shared "[storage]
+offload = x-accel"
+check "shared: push" 201 "$(push_image ro/img v1)"
+DATA_DIR=$data BERTH=$BERTH "$top/nginx/serve.sh" stop
+
+start shared "[registry]
+read_only = true" || true
+check "read-only: POST upload → 405" 405 "$(status POST "$url/v2/ro/img/blobs/uploads/")"
+check "read-only: code UNSUPPORTED" UNSUPPORTED "$(oci_code "$work/body")"
+check "read-only: single POST → 405" 405 "$(status POST "$url/v2/ro/img/blobs/uploads/?digest=$config" --data-binary "@$work/config")"
+check "read-only: manifest PUT → 405" 405 "$(status PUT "$url/v2/ro/img/manifests/v2" -H "Content-Type: $MT" --data-binary "@$work/manifest")"
+check "read-only: manifest DELETE → 405" 405 "$(status DELETE "$url/v2/ro/img/manifests/v1")"
+check "read-only: blob DELETE → 405" 405 "$(status DELETE "$url/v2/ro/img/blobs/$blob")"
+check "read-only: manifest GET works" 200 "$(status GET "$url/v2/ro/img/manifests/v1")"
+curl -s -o "$work/got" "$url/v2/ro/img/blobs/$blob"
+check "read-only: blob GET works" "${blob:7}" "$(sha "$work/got")"
+check "read-only: tag still there" 200 "$(status GET "$url/v2/ro/img/manifests/v1")"
+DATA_DIR=$data BERTH=$BERTH "$top/nginx/serve.sh" stop
+
+start shared "[storage]
+blob_handler = redirect
+redirect_url = https://cdn.example.org/registry/" || true
+curl -s -D "$work/h" -o /dev/null "$url/v2/ro/img/blobs/$blob"
+check "redirect: GET → 307" 307 "$(tr -d '\r' < "$work/h" | head -n 1 | cut -d' ' -f2)"
+check "redirect: Location" "https://cdn.example.org/registry/sha256/${blob:7}" "$(header Location "$work/h")"
+curl -s -I -o "$work/h" "$url/v2/ro/img/blobs/$blob"
+check "redirect: HEAD → 200" 200 "$(tr -d '\r' < "$work/h" | head -n 1 | cut -d' ' -f2)"
+check "redirect: HEAD Content-Length" 300000 "$(header Content-Length "$work/h")"
+check "redirect: HEAD digest" "$blob" "$(header Docker-Content-Digest "$work/h")"
+check "redirect: blob not linked here → 404" 404 "$(status GET "$url/v2/other/img/blobs/$blob")"
+check "redirect: read-only, push → 405" 405 "$(status POST "$url/v2/ro/img/blobs/uploads/")"
+check "redirect: manifests still served" 200 "$(status GET "$url/v2/ro/img/manifests/v1")"
+
+# --- injected faults ---------------------------------------------------
+
+db_count() { sqlite3 "$data/berth.db" "$1"; }
+for fault in eio enospc short crash; do
+	export BERTH_FAULT=$fault
+	start "fault-$fault" "[storage]
+blob_handler = fault
+offload = stream" || continue
+	unset BERTH_FAULT
+	case $fault in
+	enospc) want=507 code=UNKNOWN ;;
+	crash) want=503 code=UNAVAILABLE ;;
+	*) want=500 code=UNKNOWN ;;
+	esac
+	got=$(status POST "$url/v2/f/img/blobs/uploads/?digest=$blob" --data-binary "@$work/blob")
+	check "$fault: single POST answers $want" "$want" "$got"
+	check "$fault: OCI error body" "$code" "$(oci_code "$work/body")"
+	# A chunked session meets the same fault at its closing PUT.
+	loc=$(curl -s -D - -o /dev/null -X POST "$url/v2/f/img/blobs/uploads/" | tr -d '\r' | sed -n 's/^Location: //Ip')
+	status PATCH "$url$loc" --data-binary "@$work/blob" -H 'Content-Type: application/octet-stream' > /dev/null
+	check "$fault: closing PUT answers $want" "$want" "$(status PUT "$url$loc?digest=$blob")"
+	check "$fault: blob not visible (HEAD)" 404 "$(status HEAD -I "$url/v2/f/img/blobs/$blob")"
+	check "$fault: blob not visible (GET)" 404 "$(status GET "$url/v2/f/img/blobs/$blob")"
+	check "$fault: no file under blobs/" 0 "$(find "$data/blobs" -type f | wc -l)"
+	check "$fault: no blob rows" "0 0" "$(db_count 'select count(*) from blobs') $(db_count 'select count(*) from blob_links')"
+	check "$fault: database intact" ok "$(db_count 'pragma integrity_check')"
+	check "$fault: registry still answers" 200 "$(status GET "$url/v2/")"
+	check "$fault: pushes of manifests refused for the missing blob" 400 \
+	    "$(status PUT "$url/v2/f/img/manifests/v1" -H "Content-Type: $MT" --data-binary "@$work/manifest")"
+done
+
+# --- configuration errors ----------------------------------------------
+
+printf '[storage]\ndata_dir = %s/x\n\n[registry]\nread_onyl = true\n' "$work" > "$work/bad.ini"
+msg=$("$BERTH" -t -c "$work/bad.ini" 2>&1); rc=$?
+check "config: unknown key stops start-up" 1 "$rc"
+check "config: message names file, line, key" "berth: $work/bad.ini:5: [registry] read_onyl: unknown key" "$msg"
+printf '[storage]\noffload = carrier-pigeon\n' > "$work/bad2.ini"
+msg=$("$BERTH" -t -c "$work/bad2.ini" 2>&1); rc=$?
+check "config: bad value stops start-up" "1 berth: $work/bad2.ini:2: [storage] offload: bad value \"carrier-pigeon\"" "$rc $msg"
