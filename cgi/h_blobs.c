@@ -95,6 +95,18 @@ get_blob(struct req *r)
 		resp_send(r, 200, NULL, (size_t)size);
 		return E_OK;
 	}
+	/* An unsatisfiable Range is answered here, in every mode: the web
+	 * server's own 416 would carry an HTML body. */
+	{
+		uint64_t first, last;
+
+		if (parse_range(r->range, size, &first, &last) ==
+		    RANGE_UNSATISFIABLE) {
+			resp_header(r, "Content-Range", "bytes */%llu",
+			    (unsigned long long)size);
+			return E_RANGE_NOT_SATISFIABLE;
+		}
+	}
 	be = blob_get(r->blobs, r->name, r->arg, &fd, &fsize, &loc);
 	switch (be) {
 	case BLOB_OK:

@@ -32,6 +32,7 @@ upload_error(enum upload_err e)
 	case UP_UNKNOWN:
 		return E_BLOB_UPLOAD_UNKNOWN;
 	case UP_SHORT:
+	case UP_SIZE:
 		return E_SIZE_INVALID;
 	case UP_DIGEST:
 		return E_DIGEST_INVALID;
@@ -112,7 +113,7 @@ monolithic(struct req *r, const char *digest)
 	    &u);
 	if (e != UP_OK)
 		return upload_error(e);
-	e = upload_append(&u, read_body, r);
+	e = upload_append(&u, read_body, r, UPLOAD_ANY_LENGTH);
 	if (e == UP_OK)
 		e = upload_finish(&u, digest, r->blobs, &size);
 	if (e != UP_OK)
@@ -156,12 +157,14 @@ h_upload_start(struct req *r)
 }
 
 /* A chunk must start exactly at the session's end (oci-spec.md 4.3); its
- * Content-Range span must equal its Content-Length. */
+ * Content-Range span must equal its Content-Length, or, sent chunked, the
+ * length of the body (*expect, checked as it is read). */
 static enum reg_err
-check_chunk(struct req *r, const struct meta_upload *m)
+check_chunk(struct req *r, const struct meta_upload *m, uint64_t *expect)
 {
 	uint64_t start, end;
 
+	*expect = UPLOAD_ANY_LENGTH;
 	if (r->content_range == NULL)
 		return E_OK;		/* a streamed body: appended as it comes */
 	if (!parse_content_range(r->content_range, &start, &end) ||
@@ -172,18 +175,21 @@ check_chunk(struct req *r, const struct meta_upload *m)
 	if (r->content_length >= 0 &&
 	    (uint64_t)r->content_length != end - start + 1)
 		return E_SIZE_INVALID;
+	*expect = end - start + 1;
 	return E_OK;
 }
 
 static enum reg_err
 patch(struct req *r, struct upload *u)
 {
-	enum reg_err err = check_chunk(r, &u->m);
 	enum upload_err e;
+	enum reg_err err;
+	uint64_t expect;
 
+	err = check_chunk(r, &u->m, &expect);
 	if (err != E_OK)
 		return err;
-	e = upload_append(u, read_body, r);
+	e = upload_append(u, read_body, r, expect);
 	if (e != UP_OK)
 		return upload_error(e);
 	progress_headers(r, &u->m);
@@ -197,15 +203,15 @@ put(struct req *r, struct upload *u)
 	char digest[DIGEST_STR_MAX];
 	enum reg_err err;
 	enum upload_err e;
-	uint64_t size;
+	uint64_t size, expect;
 
 	err = digest_param(r, digest);
 	if (err != E_OK)
 		return err;
-	err = check_chunk(r, &u->m);
+	err = check_chunk(r, &u->m, &expect);
 	if (err != E_OK)
 		return err;
-	e = upload_append(u, read_body, r);
+	e = upload_append(u, read_body, r, expect);
 	if (e == UP_OK)
 		e = upload_finish(u, digest, r->blobs, &size);
 	if (e != UP_OK)

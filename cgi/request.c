@@ -18,10 +18,11 @@ hexval(char c)
 }
 
 /* Percent-decode src[0..len) into out (cap bytes, NUL-terminated); with
- * plus_space, '+' becomes ' ' (query strings).  False on a malformed
- * escape, an encoded NUL, or overflow. */
+ * query, '+' becomes ' ' (query strings); without it (a path), "%2F"
+ * stays as it is, so that an encoded '/' can never split a path segment.
+ * False on a malformed escape, an encoded NUL, or overflow. */
 static bool
-pct_decode(const char *src, size_t len, char *out, size_t cap, bool plus_space)
+pct_decode(const char *src, size_t len, char *out, size_t cap, bool query)
 {
 	size_t o = 0;
 
@@ -38,8 +39,16 @@ pct_decode(const char *src, size_t len, char *out, size_t cap, bool plus_space)
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				return false;
 			c = (char)(hi * 16 + lo);
+			if (c == '/' && !query) {
+				if (o + 3 >= cap)
+					return false;
+				memcpy(out + o, src + i, 3);
+				o += 3;
+				i += 2;
+				continue;
+			}
 			i += 2;
-		} else if (c == '+' && plus_space) {
+		} else if (c == '+' && query) {
 			c = ' ';
 		} else if (c == '\0') {
 			return false;
@@ -58,7 +67,7 @@ req_param(const struct req *r, const char *name)
 	return r->io->param(r->io->priv, name);
 }
 
-bool
+enum req_problem
 req_init(struct req *r, struct io *io, const struct config *cfg,
     struct blob_handler *blobs)
 {
@@ -88,7 +97,7 @@ req_init(struct req *r, struct io *io, const struct config *cfg,
 		long long v = strtoll(cl, &end, 10);
 
 		if (*end != '\0' || v < 0)
-			return false;
+			return REQ_BAD_LENGTH;
 		r->content_length = v;
 	} else if (te == NULL || strstr(te, "chunked") == NULL) {
 		r->content_length = 0;
@@ -106,14 +115,17 @@ req_init(struct req *r, struct io *io, const struct config *cfg,
 			uri = "/";
 		q = strchr(uri, '?');
 		ulen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+		if (ulen >= sizeof(r->path))
+			return REQ_LONG_PATH;
 		/* REQUEST_URI is as the client sent it: decode it, once. */
-		return pct_decode(uri, ulen, r->path, sizeof(r->path), false);
+		return pct_decode(uri, ulen, r->path, sizeof(r->path), false) ?
+		    REQ_OK : REQ_BAD_PATH;
 	}
 	ulen = strlen(uri);
 	if (ulen >= sizeof(r->path))
-		return false;
+		return REQ_LONG_PATH;
 	memcpy(r->path, uri, ulen + 1);
-	return true;
+	return REQ_OK;
 }
 
 ssize_t

@@ -68,11 +68,18 @@ struct req {
 	bool		 head_overflow;
 };
 
-/* req_init -- fill r from the transport's parameters.  Returns false when
- * the request cannot be understood at all (the path does not decode); r is
- * then still usable for an error response. */
-bool req_init(struct req *r, struct io *io, const struct config *cfg,
-    struct blob_handler *blobs);
+enum req_problem {
+	REQ_OK = 0,
+	REQ_BAD_LENGTH,		/* CONTENT_LENGTH is not a number */
+	REQ_BAD_PATH,		/* the path does not percent-decode */
+	REQ_LONG_PATH		/* the path is over PATH_MAX_LEN bytes */
+};
+
+/* req_init -- fill r from the transport's parameters.  Returns REQ_OK, or
+ * why the request cannot be understood at all; r is then still usable for
+ * an error response. */
+enum req_problem req_init(struct req *r, struct io *io,
+    const struct config *cfg, struct blob_handler *blobs);
 
 /* req_read -- read up to n body bytes.  Returns the count, 0 at the end
  * of the body, -1 when the client went away or sent fewer bytes than its

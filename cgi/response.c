@@ -32,7 +32,7 @@ static const struct {
 	[E_PAGINATION_NUMBER_INVALID] = { 400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested" },
 	[E_UNSUPPORTED]		= { 405, "UNSUPPORTED", "the operation is unsupported" },
 	[E_METHOD_NOT_ALLOWED]	= { 405, "UNSUPPORTED", "method not allowed on this endpoint" },
-	[E_NOT_FOUND]		= { 404, "NOT_FOUND", "no such endpoint" },
+	[E_NOT_FOUND]		= { 404, "UNSUPPORTED", "no such endpoint in the registry API" },
 	[E_MANIFEST_TOO_LARGE]	= { 413, "MANIFEST_INVALID", "manifest larger than 4 MiB" },
 	[E_BAD_REQUEST]		= { 400, "UNSUPPORTED", "malformed request" },
 	[E_STORAGE_FULL]	= { 507, "UNKNOWN", "the registry's storage is full" },

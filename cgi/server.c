@@ -112,11 +112,21 @@ handle(struct io *io, const struct config *cfg, struct blob_handler *blobs)
 {
 	static struct req r;	/* large: kept off the stack */
 
-	if (!req_init(&r, io, cfg, blobs))
-		resp_error(&r, E_BAD_REQUEST, "the request path or length "
-		    "cannot be decoded");
-	else
+	switch (req_init(&r, io, cfg, blobs)) {
+	case REQ_OK:
 		dispatch(&r);
+		break;
+	case REQ_LONG_PATH:
+		/* Only a repository name can make a path this long. */
+		resp_error(&r, E_NAME_INVALID, "repository name over 255 characters");
+		break;
+	case REQ_BAD_PATH:
+		resp_error(&r, E_BAD_REQUEST, "the request path does not decode");
+		break;
+	case REQ_BAD_LENGTH:
+		resp_error(&r, E_BAD_REQUEST, "Content-Length is not a number");
+		break;
+	}
 }
 
 /* Open what a process keeps for its lifetime. */
@@ -139,12 +149,19 @@ process_close(struct blob_handler *blobs)
 	meta_close();
 }
 
+/* Sweep stale upload sessions every quarter of the expiry (at most
+ * hourly), from whichever worker notices first after a request. */
 static void
 maybe_sweep(const struct config *cfg, time_t *last)
 {
 	time_t now = time(NULL);
+	long every = cfg->upload_expiry / 4;
 
-	if (now - *last < SWEEP_INTERVAL)
+	if (every > SWEEP_INTERVAL)
+		every = SWEEP_INTERVAL;
+	if (every < 1)
+		every = 1;
+	if (now - *last < every)
 		return;
 	*last = now;
 	upload_expire(cfg->data_dir, cfg->upload_expiry);
@@ -157,7 +174,7 @@ fcgi_loop(const struct config *cfg, int listen_fd)
 	struct blob_handler blobs;
 	FCGX_Request fr;
 	struct io io = { &fr, fcgi_read, fcgi_write, fcgi_param };
-	time_t last_sweep = time(NULL) - SWEEP_INTERVAL + 60;
+	time_t last_sweep = 0;	/* sweep after the first request */
 
 	if (process_open(cfg, &blobs) != 0)
 		return 1;

@@ -140,7 +140,7 @@ pwrite_all(int fd, const unsigned char *buf, size_t len, uint64_t off)
 }
 
 enum upload_err
-upload_append(struct upload *u, upload_reader read, void *ctx)
+upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 {
 	static unsigned char buf[IO_CHUNK];
 	struct digest_ctx hash;
@@ -169,6 +169,10 @@ upload_append(struct upload *u, upload_reader read, void *ctx)
 		}
 		if (n == 0)
 			break;
+		if (expect != UPLOAD_ANY_LENGTH && off - old + (uint64_t)n > expect) {
+			err = UP_SIZE;	/* longer than promised */
+			goto fail;
+		}
 		digest_update(&hash, buf, (size_t)n);
 		if (pwrite_all(u->fd, buf, (size_t)n, off) != 0) {
 			err = errno_err();
@@ -177,6 +181,10 @@ upload_append(struct upload *u, upload_reader read, void *ctx)
 			goto fail;
 		}
 		off += (uint64_t)n;
+	}
+	if (expect != UPLOAD_ANY_LENGTH && off - old != expect) {
+		err = UP_SIZE;		/* shorter than promised */
+		goto fail;
 	}
 	if (ftruncate(u->fd, (off_t)off) != 0)
 		goto fail;

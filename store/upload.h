@@ -30,6 +30,7 @@ enum upload_err {
 	UP_OK = 0,
 	UP_UNKNOWN,	/* no such session (or expired) */
 	UP_SHORT,	/* the body ended before its declared length; nothing kept */
+	UP_SIZE,	/* the body is not as long as its Content-Range; nothing kept */
 	UP_DIGEST,	/* content does not match the digest; session ended */
 	UP_NOSPC,	/* storage full; nothing kept */
 	UP_READONLY,	/* the blob handler cannot store */
@@ -60,10 +61,16 @@ enum upload_err upload_start(const char *data_dir, const char *repo,
 enum upload_err upload_open(const char *data_dir, const char *repo,
     const char *uuid, long expiry, struct upload *u);
 
+#define UPLOAD_ANY_LENGTH UINT64_MAX
+
 /* upload_append -- append the body from read(ctx) at the session's end,
- * hashing as it goes, then record the new size and hash state.  On any
- * error the session is as before (bytes past the old size are cut). */
-enum upload_err upload_append(struct upload *u, upload_reader read, void *ctx);
+ * hashing as it goes, then record the new size and hash state.  `expect`
+ * is the body's length in bytes when a Content-Range promised one
+ * (UPLOAD_ANY_LENGTH otherwise); a body of another length gives UP_SIZE.
+ * On any error the session is as before (bytes past the old size are
+ * cut). */
+enum upload_err upload_append(struct upload *u, upload_reader read, void *ctx,
+    uint64_t expect);
 
 /* upload_finish -- close the session as blob `digest` (validated): check
  * the content against it (re-hashing the staging file once when the
