@@ -87,3 +87,5 @@ $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h)
 
 clean:
 	rm -rf build
+
+include bench/bench.mk
