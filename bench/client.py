@@ -6,7 +6,7 @@ with tags and repositories, time pushes and time whole listings.  Each
 subcommand prints one JSON object on stdout; bench/run.sh collects them.
 
   client.py push  HOST:PORT REPO FILE [--chunk BYTES] [--runs N]
-  client.py sink  HOST:PORT PATH FILE [--runs N]
+  client.py sink  HOST:PORT PATH FILE [--runs N] [--fsync-dir DIR [--hash]]
   client.py seed  HOST:PORT REPO TAG FILE...      (blobs + one manifest)
   client.py tags  HOST:PORT REPO MANIFEST_JSON COUNT [--threads T]
   client.py repos HOST:PORT FROM_REPO PREFIX COUNT [--threads T]
@@ -134,14 +134,29 @@ def cmd_push(a):
 
 
 def cmd_sink(a):
+    """PUT the file to nginx's /sink; with --fsync-dir, also fsync the file
+    nginx wrote (the new one in that directory) before the clock stops."""
     reg = Reg(a.addr)
     with open(a.file, "rb") as f:
         data = f.read()
     times = []
     for _ in range(a.runs):
+        before = set(os.listdir(a.fsync_dir)) if a.fsync_dir else set()
         t0 = time.perf_counter()
         reg.req("PUT", a.path, body=memoryview(data), headers={
             "Content-Length": str(len(data))}, ok=(201, 200, 204))
+        if a.fsync_dir:
+            for name in set(os.listdir(a.fsync_dir)) - before:
+                fd = os.open(os.path.join(a.fsync_dir, name), os.O_RDONLY)
+                if a.hash:      # what berth would do with nginx's file
+                    h = hashlib.sha256()
+                    while True:
+                        b = os.read(fd, 1 << 20)
+                        if not b:
+                            break
+                        h.update(b)
+                os.fsync(fd)
+                os.close(fd)
         times.append(time.perf_counter() - t0)
     out(len(data), times)
 
@@ -289,6 +304,9 @@ def main():
     s = sub.add_parser("sink")
     s.add_argument("addr"); s.add_argument("path"); s.add_argument("file")
     s.add_argument("--runs", type=int, default=3)
+    s.add_argument("--fsync-dir", help="fsync the new file nginx wrote here")
+    s.add_argument("--hash", action="store_true",
+                   help="and sha256 it first (with --fsync-dir)")
     s = sub.add_parser("seed")
     s.add_argument("addr"); s.add_argument("repo"); s.add_argument("tag")
     s.add_argument("files", nargs="+")

@@ -138,7 +138,8 @@ set yrange [0.01:*]
 set grid ytics
 set ylabel "berth's advantage (x, log scale)"
 set xtics rotate by -40 scale 0
-set bmargin 14
+set bmargin 16
+set rmargin 14
 set key top right
 plot '%s' using 2:xtic(1) title 'vs peer (docker-registry)', \\
      '' using 3 title 'vs ceiling (nginx static / body to disk / exec)', \\

@@ -215,6 +215,14 @@ sha=$(openssl speed -seconds "$DUR" -bytes 16384 -evp sha256 2>/dev/null | tail 
 log "push ceiling: nginx alone, body to disk"
 sink=$($PY bench/client.py sink "$C" /sink "$W/data/push256" --runs "$RUNS")
 sinkr=$(jf "$sink" 'v["bytes_per_s"]/1e6')
+sinkf=$($PY bench/client.py sink "$C" /sink "$W/data/push256" --runs "$RUNS" \
+    --fsync-dir "$W/ceiling/sink")
+sinkfr=$(jf "$sinkf" 'v["bytes_per_s"]/1e6')
+# What berth could reach if nginx handed it the body file (DESIGN.md,
+# pitfalls): nginx writes it, then sha256 over it and fsync.
+sinkh=$($PY bench/client.py sink "$C" /sink "$W/data/push256" --runs "$RUNS" \
+    --fsync-dir "$W/ceiling/sink" --hash)
+sinkhr=$(jf "$sinkh" 'v["bytes_per_s"]/1e6')
 for what in "push_256MiB_monolithic|0" "push_256MiB_chunked_8MiB|$((8 << 20))"; do
 	IFS='|' read -r key chunk <<< "$what"
 	log "$key"
@@ -223,12 +231,18 @@ for what in "push_256MiB_monolithic|0" "push_256MiB_chunked_8MiB|$((8 << 20))"; 
 	put "$key" "push 256 MiB, ${key#push_256MiB_}" MB/s higher \
 	    "$(jf "$jb" 'v["bytes_per_s"]/1e6')" "$(jf "$jp" 'v["bytes_per_s"]/1e6')" \
 	    "$sinkr" "nginx body to disk"
+	put "${key}_vs_fsync" "push 256 MiB, ${key#push_256MiB_}, vs a durable ceiling" MB/s higher \
+	    "$(jf "$jb" 'v["bytes_per_s"]/1e6')" "$(jf "$jp" 'v["bytes_per_s"]/1e6')" \
+	    "$sinkfr" "nginx body to disk + fsync"
 done
 log "disk: write 256 MiB and fsync (dd), for scale"
 dd if="$W/data/push256" of="$W/ceiling/sink/dd" bs=1M conv=fsync 2> "$W/dd.out"
 rm -f "$W/ceiling/sink/dd"
 ddr=$(awk '/bytes/ {v = $(NF-1); u = $NF} END {m = (u ~ /^G/) ? 1000 : (u ~ /^k/) ? 0.001 : 1; print v * m}' "$W/dd.out")
 put disk_write_fsync "disk: write 256 MiB + fsync (dd)" MB/s higher "" "" "$ddr" "dd conv=fsync"
+rm -f "$W/ceiling/sink/"*
+put push_handoff_estimate "push 256 MiB, body file handed over (estimate)" MB/s higher \
+    "" "" "$sinkhr" "nginx to disk + sha256 + fsync"
 put sha256_one_core "openssl sha256, one core" MB/s higher "" "" "$sha" "openssl speed"
 
 # --- Tags and catalog --------------------------------------------------------
