@@ -254,6 +254,10 @@ done
 for what in "tags_page100|tags list, first 100 of $NFILL|/v2/bench/app/tags/list?n=100" \
     "catalog_page100|catalog, first 100 of $NFILL|/v2/_catalog?n=100"; do
 	IFS='|' read -r key label path <<< "$what"
+	# A registry may ignore n (docker-registry 2.8 does for tags): say
+	# how many entries each one's "first page" really holds.
+	count() { curl -fsS "http://$1$path" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(len(d.get("tags") or d.get("repositories") or []))'; }
+	label="$label (entries: berth $(count "$B"), peer $(count "$P"))"
 	log "$label"
 	jb=$(wrkj "http://$B$path" $CONNS); check "berth $key" "$jb"
 	jp=$(wrkj "http://$P$path" $CONNS); check "peer $key" "$jp"
