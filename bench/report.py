@@ -93,11 +93,16 @@ def main():
         state = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
         print("  %-7s %-34s %s: %s" % (state, t["target"], label, fmt(t["value"])))
 
+    print("\nload average at start %s, at end %.2f %.2f %.2f on %d CPUs "
+          "(above the CPU count, other work moved these figures)" % (
+              os.environ.get("BENCH_LOAD_START", "?"), *os.getloadavg(),
+              os.cpu_count()))
     git = cmd("git", "rev-parse", "--short", "HEAD")
     doc = {
         "timestamp": ts, "quick": quick == "1", "workers": int(workers),
         "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
-                 "loadavg_end": os.getloadavg()},
+                 "loadavg_start": os.environ.get("BENCH_LOAD_START"),
+                 "loadavg_end": "%.2f %.2f %.2f" % os.getloadavg()},
         "versions": {"berth": git, "nginx": cmd("nginx", "-v"),
                      "docker-registry": cmd("docker-registry", "--version"),
                      "wrk": cmd("wrk", "-v"), "openssl": cmd("openssl", "version")},

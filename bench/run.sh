@@ -39,6 +39,8 @@ for t in wrk gnuplot hyperfine docker-registry nginx openssl curl; do
 done
 
 ts=$(date -u +%Y%m%dT%H%M%SZ)
+BENCH_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)	# other work on the machine
+export BENCH_LOAD_START
 mkdir -p "$OUT"
 W=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench.XXXXXX")
 R=$W/results.jsonl
