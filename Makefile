@@ -131,3 +131,5 @@ $(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h cgi/config.h)
 
 clean:
 	rm -rf build
+
+include bench/bench.mk
