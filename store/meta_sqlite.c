@@ -217,20 +217,35 @@ fail:
 	return 0;
 }
 
+static int
+user_version(void)
+{
+	sqlite3_stmt *s = NULL;
+	int version = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return version;
+}
+
+/* Bring the schema forward.  The common case -- already current -- only
+ * reads user_version, so a CGI process never takes the write lock. */
 static enum meta_err
 migrate(void)
 {
-	sqlite3_stmt *s = NULL;
-	int version = 0;
+	int version, latest = schema_migrations[schema_migration_count - 1].version;
 	char *errmsg = NULL, pragma[64];
 
+	version = user_version();
+	if (version >= latest)
+		return META_OK;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+	version = user_version();	/* another process may have migrated */
+	if (version < 0)
 		goto fail;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		version = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
 	for (int i = 0; i < schema_migration_count; i++) {
 		const struct schema_migration *m = &schema_migrations[i];
 

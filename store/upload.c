@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #define IO_CHUNK (256 * 1024)	/* bytes per read/hash/write step */
+#define WRITEBACK_STEP (8ULL * 1024 * 1024)	/* bytes between writeback starts */
 
 static int
 staging_path(const char *data_dir, const char *uuid, char *out, size_t cap)
@@ -181,6 +182,11 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 			goto fail;
 		}
 		off += (uint64_t)n;
+		/* Start writeback as we go, so the fsync before the blob is
+		 * made visible has little left to do. */
+		if (off / WRITEBACK_STEP != (off - (uint64_t)n) / WRITEBACK_STEP)
+			sync_file_range(u->fd, (off64_t)((off / WRITEBACK_STEP - 1) *
+			    WRITEBACK_STEP), WRITEBACK_STEP, SYNC_FILE_RANGE_WRITE);
 	}
 	if (expect != UPLOAD_ANY_LENGTH && off - old != expect) {
 		err = UP_SIZE;		/* shorter than promised */
