@@ -9,6 +9,7 @@ The gc stress test pushes, pulls and deletes from several threads while
 checks every byte.  Standard library only.
 """
 import hashlib
+import fcntl
 import http.client
 import json
 import os
@@ -591,7 +592,7 @@ def test_stress(e):
     stop = threading.Event()
     lock = threading.Lock()
     stats = {"pushes": 0, "retries": 0, "pulls": 0, "garbage": 0, "gc_runs": 0,
-             "gc_removed": 0, "deletes": 0}
+             "gc_removed": 0, "deletes": 0, "invariant_checks": 0}
     violations = []
     # A small pool of layers that every pusher uses: they go in and out of
     # being referenced, so gc removes them while others upload them again.
@@ -679,6 +680,27 @@ def test_stress(e):
                                       "manifest is still there" % (repo, digest, d["digest"], st))
             bump("pulls")
 
+    def monitor():
+        """The invariant, checked whenever no upload is between put and
+        commit and no gc is deleting: every blobs row has its file.  The
+        exclusive blob lock gives such a moment; a push or gc that did not
+        keep to the lock would show here."""
+        fd = os.open(os.path.join(e.data, "blobs.lock"), os.O_RDONLY | os.O_CREAT, 0o644)
+        try:
+            while not stop.is_set():
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    rows = e.sql("SELECT digest FROM blobs")
+                    gone = [d for (d,) in rows if not os.path.exists(e.blob_file(d))]
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                if gone:
+                    violations.append("blobs rows without files: %s" % gone)
+                bump("invariant_checks")
+                time.sleep(0.005)
+        finally:
+            os.close(fd)
+
     def collector():
         while not stop.is_set():
             rc, out, err = e.berth("gc", "--grace", "0s", "--json")
@@ -691,7 +713,8 @@ def test_stress(e):
 
     threads = [threading.Thread(target=pusher, args=(i,)) for i in range(4)]
     threads += [threading.Thread(target=garbage_maker), threading.Thread(target=puller),
-                threading.Thread(target=puller), threading.Thread(target=collector)]
+                threading.Thread(target=puller), threading.Thread(target=collector),
+                threading.Thread(target=monitor)]
     for t in threads:
         t.start()
     time.sleep(STRESS_SECONDS)
@@ -700,7 +723,8 @@ def test_stress(e):
         t.join()
     print("     stress: %s" % stats)
     check("stress: pushes, pulls and gc runs all happened",
-          stats["pushes"] > 10 and stats["pulls"] > 10 and stats["gc_runs"] > 3, stats)
+          stats["pushes"] > 10 and stats["pulls"] > 10 and stats["gc_runs"] > 3 and
+          stats["invariant_checks"] > 10, stats)
     check("stress: gc removed blobs while pushes went on", stats["gc_removed"] > 0, stats)
     check("stress: no violation during the run", not violations, violations[:10])
     rc, _, err = e.berth("gc", "--grace", "0s")
