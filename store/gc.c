@@ -130,7 +130,8 @@ delete_batch(const char *data_dir, struct blob_handler *h, int64_t cutoff,
 	if (meta_admin_end(true) != META_OK)
 		goto out;
 	/* The rows are gone and no upload can be between put and commit:
-	 * the bytes may go. */
+	 * the bytes may go.  The repository passed is "": the blob belongs
+	 * to none any more (blob.h, del). */
 	json_array_foreach(victims, i, v) {
 		const char *digest = json_string_value(json_object_get(v, "digest"));
 

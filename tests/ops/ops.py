@@ -846,6 +846,23 @@ def test_cli_misc(e):
     r = subprocess.run([BERTH, "repos", "--json"], capture_output=True, text=True,
                        env=dict(os.environ, BERTH_CONFIG=cfg))
     check("cli: and from BERTH_CONFIG", r.returncode == 0 and "ops/alpha" in r.stdout, r.stderr)
+    # A handler without delete (redirect: read-only) cannot collect, and
+    # has no files to re-hash.
+    ro = os.path.join(e.data, "redirect.ini")
+    with open(ro, "w") as fh:
+        fh.write("[storage]\ndata_dir = %s\nblob_handler = redirect\n"
+                 "redirect_url = http://cdn.invalid/blobs\n" % e.data)
+    before = all_blob_digests(e)
+    r = subprocess.run([BERTH, "-c", ro, "gc", "--grace", "0s"], capture_output=True, text=True)
+    check("cli: gc refuses a blob handler that cannot delete", r.returncode == 1 and
+          "cannot delete" in r.stderr and all_blob_digests(e) == before, r.stderr)
+    r = subprocess.run([BERTH, "-c", ro, "gc", "--dry-run", "--json"], capture_output=True,
+                       text=True)
+    check("cli: but --dry-run reports", r.returncode == 0 and '"dry_run": true' in r.stdout,
+          r.stderr)
+    r = subprocess.run([BERTH, "-c", ro, "fsck", "--json"], capture_output=True, text=True)
+    check("cli: fsck checks only the database then", r.returncode == 0 and
+          "database only" in r.stderr and json.loads(r.stdout)["files"] == 0, r.stderr)
 
 
 def sanitizer_check(e):
