@@ -13,7 +13,7 @@ PKGS     := fcgi libcrypto jansson sqlite3 inih
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Werror
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Icgi -Istore -I$(BUILD)
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Icgi -Istore -Icli -I$(BUILD)
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih)
 
@@ -25,7 +25,7 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-SRCS     := $(wildcard cgi/*.c) $(wildcard store/*.c)
+SRCS     := $(wildcard cgi/*.c) $(wildcard store/*.c) $(wildcard cli/*.c)
 # FAULT=1: a test build with the fault-injecting blob handler.
 ifdef FAULT
 SRCS     += tests/backend/blob_fault.c

@@ -15,6 +15,7 @@
 
 #include <fcgiapp.h>
 
+#include "cli.h"
 #include "config.h"
 #include "server.h"
 
@@ -23,6 +24,9 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: berth [-t] [-c config.ini] [-d data_dir] [-s socket] [-w workers]\n"
+	    "       berth [-c config.ini] [-d data_dir] <command> [options]\n"
+	    "  commands: repos, tags, show, du, gc, uploads, fsck, audit\n"
+	    "  (berth help lists them)\n"
 	    "  -t  check the configuration, print the effective data_dir,\n"
 	    "      socket and workers, and exit\n"
 	    "  Serves the OCI registry API over FastCGI (or CGI when run\n"
@@ -60,7 +64,9 @@ main(int argc, char **argv)
 	bool check = false;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:d:s:w:th")) != -1) {
+	/* "+": stop at the first non-option, an operator command (cli.h),
+	 * whose own options follow it. */
+	while ((ch = getopt(argc, argv, "+c:d:s:w:th")) != -1) {
 		switch (ch) {
 		case 't':
 			check = true;
@@ -96,6 +102,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", resolved);
+	if (optind < argc)
+		return cli_main(&cfg, argc - optind, argv + optind);
 	if (check) {
 		/* For scripts that write the web server's configuration. */
 		printf("data_dir=%s\nsocket=%s\nworkers=%d\n", cfg.data_dir,

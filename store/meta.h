@@ -45,12 +45,16 @@ enum meta_err meta_blob_linked(const char *repo, const char *digest,
 
 /* meta_blob_commit -- record a blob whose bytes were just made visible,
  * and link it into repo, in one transaction.  When `upload` is not NULL
- * that upload session is deleted in the same transaction.  Idempotent. */
+ * that upload session is deleted in the same transaction.  Idempotent;
+ * an existing link gets a fresh linked_at, which restarts gc's grace
+ * window (store/gc.c).  Callers hold the blob lock (blob_lock.h) from
+ * the put of the bytes to this commit. */
 enum meta_err meta_blob_commit(const char *repo, const char *digest,
     uint64_t size, const char *upload);
 
 /* meta_blob_mount -- link into repo a blob that repository `from` links
- * (oci-spec.md 4.6).  META_NOTFOUND when `from` does not link it. */
+ * (oci-spec.md 4.6), refreshing linked_at as meta_blob_commit does.
+ * META_NOTFOUND when `from` does not link it. */
 enum meta_err meta_blob_mount(const char *repo, const char *from,
     const char *digest, uint64_t *size);
 

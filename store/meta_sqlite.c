@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "meta_admin.h"
 #include "schema.h"
 
 static sqlite3 *db;
@@ -47,12 +48,15 @@ static const char *const sql_text[S_COUNT] = {
 	[S_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at) "
 	    "VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING",
 	[S_LINK_INSERT] = "INSERT INTO blob_links (repository_id, digest, linked_at) "
-	    "VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+	    "VALUES (?1, ?2, ?3) "
+	    "ON CONFLICT (repository_id, digest) "
+	    "DO UPDATE SET linked_at = excluded.linked_at",
 	[S_BLOB_MOUNT] = "INSERT INTO blob_links (repository_id, digest, linked_at) "
 	    "SELECT ?1, l.digest, ?4 FROM blob_links l "
 	    "JOIN repositories r ON r.id = l.repository_id "
 	    "WHERE r.name = ?2 AND l.digest = ?3 "
-	    "ON CONFLICT DO NOTHING",
+	    "ON CONFLICT (repository_id, digest) "
+	    "DO UPDATE SET linked_at = excluded.linked_at",
 	[S_LINK_DELETE] = "DELETE FROM blob_links WHERE digest = ?2 AND "
 	    "repository_id = (SELECT id FROM repositories WHERE name = ?1)",
 	[S_MANIFEST_BY_DIGEST] = "SELECT m.digest, m.media_type, m.size, m.body "
@@ -299,6 +303,14 @@ meta_open(const char *data_dir)
 fail:
 	meta_close();
 	return META_ERR;
+}
+
+/* For store/meta_admin.c, declared there: the operator queries share
+ * this connection. */
+sqlite3 *
+meta_db(void)
+{
+	return db;
 }
 
 void

@@ -1,6 +1,8 @@
 /* upload.c -- upload sessions; see upload.h. */
 #include "upload.h"
 
+#include "blob_lock.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -222,6 +224,8 @@ upload_finish(struct upload *u, const char *digest, struct blob_handler *h,
 	struct blob_source src;
 	enum digest_alg alg = digest_alg_of(digest);
 	enum blob_err be;
+	enum meta_err me;
+	int lock;
 
 	*size = u->m.size;
 	if (!blob_can_put(h))
@@ -243,18 +247,23 @@ upload_finish(struct upload *u, const char *digest, struct blob_handler *h,
 	src.fd = u->fd;
 	src.path = u->path;
 	src.size = u->m.size;
+	/* From put to commit, gc must not delete (blob_lock.h). */
+	lock = blob_lock_staging(u->path);
+	if (lock < 0)
+		return UP_IO;
 	be = blob_put(h, u->m.repo, digest, &src);
 	if (be != BLOB_OK) {
+		blob_unlock(lock);
 		/* The handler removed the staging file; end the session. */
 		if (u->persist)
 			meta_upload_delete(u->m.uuid);
 		return be == BLOB_NOSPC ? UP_NOSPC : be == BLOB_NOTSUP ?
 		    UP_READONLY : UP_IO;
 	}
-	if (meta_blob_commit(u->m.repo, digest, u->m.size,
-	    u->persist ? u->m.uuid : NULL) != META_OK)
-		return UP_IO;
-	return UP_OK;
+	me = meta_blob_commit(u->m.repo, digest, u->m.size,
+	    u->persist ? u->m.uuid : NULL);
+	blob_unlock(lock);
+	return me == META_OK ? UP_OK : UP_IO;
 }
 
 enum upload_err

@@ -76,8 +76,10 @@ enum upload_err upload_append(struct upload *u, upload_reader read, void *ctx,
  * the content against it (re-hashing the staging file once when the
  * digest's algorithm is not the session's), make it visible through the
  * blob handler, link it into the repository and end the session.  On
- * UP_DIGEST the session is ended and nothing becomes visible.  Sets
- * *size to the blob's bytes. */
+ * UP_DIGEST the session is ended and nothing becomes visible.  Holds
+ * the data directory's blob lock shared from the put to the commit, so
+ * that `berth gc` never deletes in between (blob_lock.h).  Sets *size to
+ * the blob's bytes. */
 enum upload_err upload_finish(struct upload *u, const char *digest,
     struct blob_handler *h, uint64_t *size);
 

@@ -6,6 +6,7 @@
 #   3. end-to-end spec suite behind real nginx (tests/e2e), in each offload mode
 #   4. storage end to end: read-only, redirect, offload modes, injected faults
 #   5. real clients -- skopeo and podman -- with real images (tests/clients)
+#   6. the operator commands, gc under load included (tests/ops)
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -59,7 +60,7 @@ cmocka_layer() {
 cmocka_layer "unit tests" unit-tests
 cmocka_layer "backend suite (every blob handler)" backend-tests
 
-for layer in e2e storage clients; do
+for layer in e2e storage clients ops; do
 	echo "== $layer"
 	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 	count "$layer" "$(cat "$log.rc")"

@@ -1,0 +1,294 @@
+/* cli.c -- the operator command line's table of commands, shared state
+ * and output helpers; see cli.h.  Called by main() (cgi/main.c) when a
+ * command name follows the options. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "meta.h"
+
+struct command {
+	const char	*name;
+	int		(*run)(struct cli *, int, char **);
+	bool		 blobs;		/* opens the blob handler */
+	const char	*usage;		/* arguments */
+	const char	*summary;
+};
+
+static const struct command commands[] = {
+	{ "repos", cli_repos, false, "[--json]",
+	    "repositories with their tags, manifests and sizes" },
+	{ "tags", cli_tags, false, "<repository> [--json]",
+	    "the tags of a repository with digest, media type, size, times" },
+	{ "show", cli_show, false, "<repository>:<tag>|<repository>@<digest> [--json]",
+	    "a manifest: layers and sizes, or an index's platforms; tags; referrers" },
+	{ "du", cli_du, false, "[--json]",
+	    "bytes per repository and in all, shared blobs counted once" },
+	{ "gc", cli_gc, true, "[--dry-run] [--grace DURATION] [--untagged] [--json]",
+	    "remove unreferenced blobs (and untagged manifests) while serving" },
+	{ "uploads", cli_uploads, false, "[--expire DURATION] [--json]",
+	    "list upload sessions and staging files; end stale ones" },
+	{ "fsck", cli_fsck, true, "[--repair] [--json]",
+	    "re-hash blobs, match files and rows, check the database" },
+	{ "audit", cli_audit, false, "[<repository>] [--limit N] [--json]",
+	    "the audit trail: pushes, tag moves, deletes" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static void
+usage_all(void)
+{
+	fprintf(stderr, "usage: berth [-c config.ini] [-d data_dir] <command> "
+	    "[options]\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(stderr, "  %-8s %s\n  %-8s   %s\n", commands[i].name,
+		    commands[i].usage, "", commands[i].summary);
+	fprintf(stderr, "DURATION: 90, 90s, 15m, 24h, 7d.  README.md, "
+	    "\"Operating berth\", has the details.\n");
+}
+
+int
+cli_usage_error(const char *cmd, const char *msg)
+{
+	const struct command *c = find_command(cmd);
+
+	if (msg != NULL)
+		fprintf(stderr, "berth %s: %s\n", cmd, msg);
+	if (c != NULL)
+		fprintf(stderr, "usage: berth %s %s\n", c->name, c->usage);
+	return 2;
+}
+
+int
+cli_main(const struct config *cfg, int argc, char **argv)
+{
+	const struct command *cmd;
+	struct cli c;
+	char db[PATH_MAX];
+	struct stat st;
+	int rc = 1;
+
+	if (strcmp(argv[0], "help") == 0) {
+		usage_all();
+		return 0;
+	}
+	cmd = find_command(argv[0]);
+	if (cmd == NULL) {
+		fprintf(stderr, "berth: unknown command \"%s\"\n", argv[0]);
+		usage_all();
+		return 2;
+	}
+	memset(&c, 0, sizeof(c));
+	c.cfg = cfg;
+	c.tty = isatty(STDERR_FILENO) == 1;
+	/* An operator command on a directory that holds no registry is
+	 * most likely a wrong -d or -c: say so rather than create one. */
+	if (snprintf(db, sizeof(db), "%s/berth.db", cfg->data_dir) >=
+	    (int)sizeof(db) || stat(db, &st) != 0) {
+		fprintf(stderr, "berth %s: no registry database at %s "
+		    "(wrong -d, -c or BERTH_CONFIG?)\n", cmd->name, db);
+		return 1;
+	}
+	if (meta_open(cfg->data_dir) != META_OK)
+		return 1;
+	if (cmd->blobs && blob_open(cfg, &c.blobs) != BLOB_OK)
+		goto out;
+	rc = cmd->run(&c, argc, argv);
+out:
+	if (c.blobs.ops != NULL)
+		blob_close(&c.blobs);
+	meta_close();
+	return rc;
+}
+
+/* --- Output ---------------------------------------------------------- */
+
+void
+cli_json(json_t *v)
+{
+	json_dumpf(v, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+}
+
+void
+cli_bytes(uint64_t n, char *buf, size_t cap)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		snprintf(buf, cap, "%llu B", (unsigned long long)n);
+		return;
+	}
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, "%.1f %s", v, unit[u]);
+}
+
+void
+cli_time(int64_t t, char *buf, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, cap, "%lld", (long long)t);
+}
+
+bool
+cli_duration(const char *s, long *seconds)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return false;
+	v = strtol(s, &end, 10);
+	if (v < 0 || v > 100L * 365 * 86400)
+		return false;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		v *= 60;
+		break;
+	case 'h':
+		v *= 3600;
+		break;
+	case 'd':
+		v *= 86400;
+		break;
+	default:
+		return false;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return false;
+	*seconds = v;
+	return true;
+}
+
+/* One cell of a table as text. */
+static void
+cell(json_t *v, enum cli_fmt fmt, char *buf, size_t cap)
+{
+	if (v == NULL || json_is_null(v)) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	switch (fmt) {
+	case CLI_INT:
+		snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+		break;
+	case CLI_BYTES:
+		cli_bytes((uint64_t)json_integer_value(v), buf, cap);
+		break;
+	case CLI_TIME:
+		cli_time((int64_t)json_integer_value(v), buf, cap);
+		break;
+	case CLI_TEXT:
+		if (json_is_string(v))
+			snprintf(buf, cap, "%s", json_string_value(v));
+		else if (json_is_integer(v))
+			snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+		else
+			snprintf(buf, cap, "?");
+		break;
+	}
+}
+
+void
+cli_table(json_t *rows, const struct cli_col *cols, size_t ncols)
+{
+	size_t width[16], i, k;
+	char buf[1024];
+	json_t *row;
+
+	if (ncols > 16)
+		ncols = 16;
+	for (k = 0; k < ncols; k++)
+		width[k] = strlen(cols[k].title);
+	json_array_foreach(rows, i, row) {
+		for (k = 0; k < ncols; k++) {
+			cell(json_object_get(row, cols[k].key), cols[k].fmt, buf,
+			    sizeof(buf));
+			if (strlen(buf) > width[k])
+				width[k] = strlen(buf);
+		}
+	}
+	for (k = 0; k < ncols; k++) {
+		bool right = cols[k].fmt == CLI_INT || cols[k].fmt == CLI_BYTES;
+
+		printf(right ? "%*s" : "%-*s", k + 1 == ncols && !right ? 0 :
+		    (int)width[k], cols[k].title);
+		fputs(k + 1 == ncols ? "\n" : "  ", stdout);
+	}
+	json_array_foreach(rows, i, row) {
+		for (k = 0; k < ncols; k++) {
+			bool right = cols[k].fmt == CLI_INT || cols[k].fmt == CLI_BYTES;
+
+			cell(json_object_get(row, cols[k].key), cols[k].fmt, buf,
+			    sizeof(buf));
+			printf(right ? "%*s" : "%-*s", k + 1 == ncols && !right ?
+			    0 : (int)width[k], buf);
+			fputs(k + 1 == ncols ? "\n" : "  ", stdout);
+		}
+	}
+}
+
+/* --- Progress -------------------------------------------------------- */
+
+void
+cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+	static struct timespec last;
+	struct cli *c = ctx;
+	struct timespec now;
+	char d[32], t[32], bar[31];
+	int filled, pct;
+
+	if (!c->tty || total == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* At most ten redraws a second, but always the first and the last. */
+	if (done != 0 && done < total && (now.tv_sec - last.tv_sec) * 1000 +
+	    (now.tv_nsec - last.tv_nsec) / 1000000 < 100)
+		return;
+	last = now;
+	pct = (int)(done * 100 / total);
+	filled = (int)(done * 30 / total);
+	memset(bar, '#', (size_t)filled);
+	memset(bar + filled, '.', (size_t)(30 - filled));
+	bar[30] = '\0';
+	if (strcmp(phase, "hash") == 0) {
+		cli_bytes(done, d, sizeof(d));
+		cli_bytes(total, t, sizeof(t));
+	} else {
+		snprintf(d, sizeof(d), "%llu", (unsigned long long)done);
+		snprintf(t, sizeof(t), "%llu blobs", (unsigned long long)total);
+	}
+	fprintf(stderr, "\r%-5s [%s] %3d%% %s / %s\033[K", phase, bar, pct, d, t);
+	if (done >= total)
+		fputc('\n', stderr);
+	fflush(stderr);
+}

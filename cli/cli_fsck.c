@@ -1,0 +1,90 @@
+/* cli_fsck.c -- `berth fsck [--repair]`: store/fsck.c checks, this file
+ * parses options and prints the findings.  Exit status 1 when a problem
+ * remains unrepaired. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <string.h>
+
+#include "fsck.h"
+
+enum { OPT_JSON = 256, OPT_REPAIR };
+
+static const struct option fsck_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "repair", no_argument, NULL, OPT_REPAIR },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+print_fsck(json_t *r)
+{
+	json_t *problems = json_object_get(r, "problems"), *p, *refs, *v;
+	char h[32];
+	size_t i, j;
+
+	json_array_foreach(problems, i, p) {
+		const char *what = json_string_value(json_object_get(p, "digest"));
+
+		if (what == NULL)
+			what = json_string_value(json_object_get(p, "path"));
+		printf("%-8s %s\n         %s\n",
+		    json_string_value(json_object_get(p, "problem")),
+		    what != NULL ? what : "(database)",
+		    json_string_value(json_object_get(p, "detail")));
+		refs = json_object_get(p, "referenced_by");
+		json_array_foreach(refs, j, v)
+			printf("         referenced by %s\n", json_string_value(v));
+		if (json_object_get(p, "action") != NULL)
+			printf("         repair: %s\n", json_string_value(
+			    json_object_get(p, "action")));
+	}
+	cli_bytes((uint64_t)json_integer_value(json_object_get(r,
+	    "bytes_hashed")), h, sizeof(h));
+	printf("%s%lld files, %lld blob rows, %s hashed: %zu problems, "
+	    "%lld unrepaired\n", json_array_size(problems) ? "\n" : "",
+	    (long long)json_integer_value(json_object_get(r, "files")),
+	    (long long)json_integer_value(json_object_get(r, "blobs")), h,
+	    json_array_size(problems),
+	    (long long)json_integer_value(json_object_get(r, "unrepaired")));
+}
+
+int
+cli_fsck(struct cli *c, int argc, char **argv)
+{
+	struct fsck_options o = { .files = true };
+	json_t *report;
+	int ch, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "h", fsck_options, NULL)) != -1) {
+		switch (ch) {
+		case OPT_JSON:
+			c->json = true;
+			break;
+		case OPT_REPAIR:
+			o.repair = true;
+			break;
+		default:
+			return cli_usage_error(argv[0], NULL);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(argv[0], "no arguments expected");
+	if (strcmp(c->blobs.ops->name, "fs") != 0) {
+		fprintf(stderr, "berth fsck: blob handler %s keeps no files here: "
+		    "checking the database only\n", c->blobs.ops->name);
+		o.files = false;
+	}
+	o.progress.fn = cli_progress;
+	o.progress.ctx = c;
+	report = json_object();
+	rc = fsck_run(c->cfg->data_dir, &c->blobs, &o, report);
+	if (c->json)
+		cli_json(report);
+	else
+		print_fsck(report);
+	json_decref(report);
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,212 @@
+/* gc.c -- online garbage collection; see gc.h.
+ *
+ * What is garbage.  A blob is garbage when no manifest in any repository
+ * references it (manifest_references) and it was neither stored
+ * (blobs.created_at) nor linked into a repository (blob_links.linked_at,
+ * refreshed by every push and mount of it) within the grace window: a
+ * client uploads the layers first and the manifest last, and the window
+ * keeps those layers until the manifest arrives.
+ *
+ * Why a racing push cannot lose a blob.  The invariant is: whenever a
+ * blobs row exists, its bytes exist -- so that everything the metadata
+ * shows (a linked blob, a manifest's layers) can be served.  Two things
+ * can break it, and each is closed off:
+ *
+ * 1. A manifest PUT against gc's row deletion.  The PUT checks that every
+ *    referenced blob is linked and inserts its manifest_references in one
+ *    BEGIN IMMEDIATE transaction (meta_manifest_put); gc re-checks that a
+ *    blob is still garbage and deletes its rows in one BEGIN IMMEDIATE
+ *    transaction too (meta_gc_blob_delete).  SQLite runs write
+ *    transactions one at a time, each on the newest state, so either the
+ *    PUT commits first -- gc then sees the reference and keeps the blob --
+ *    or gc does -- the PUT then sees no link and answers
+ *    MANIFEST_BLOB_UNKNOWN, writing nothing.  No manifest ever references
+ *    a blob gc deleted.  Mounts (meta_blob_mount) are the same: they copy
+ *    a link inside BEGIN IMMEDIATE, so they copy one that exists or none.
+ *
+ * 2. A blob upload against gc's file deletion.  An upload makes a blob
+ *    visible in two steps, outside any one transaction: the handler's
+ *    put() (rename the staging file into place -- or, when the file is
+ *    already there, just drop the staging copy), then meta_blob_commit()
+ *    writes the rows.  gc deletes in the other order: rows, commit, then
+ *    the file.  Were they free to interleave, an upload of bytes gc is
+ *    removing could find the file "already there", gc unlink it, and the
+ *    upload commit rows for a file that is gone: a blob that HEADs 200
+ *    and GETs 404, forever.  So both take the blob lock (blob_lock.h):
+ *    an upload holds it shared from put() to commit, gc holds it
+ *    exclusive from its BEGIN IMMEDIATE to its last unlink.  An upload
+ *    therefore runs entirely before a gc batch -- its rows are committed
+ *    and gc's re-check sees them (the blob is kept, unless it is truly
+ *    garbage with grace 0, and then rows and file go together) -- or
+ *    entirely after -- the file and rows are gone and the upload's put()
+ *    stores the bytes anew.  Re-checking "is there a row?" after the
+ *    unlink would not do: the upload's commit can come later still.
+ *
+ * A crash between gc's commit and its unlinks leaves files without rows:
+ * invisible, and removed by `berth fsck --repair`.  Readers are not
+ * locked out: a GET that looked a garbage blob up just before gc
+ * committed may find the file gone and answer 404, as it would a moment
+ * later anyway.  What no server-side scheme can fix: a client that saw a
+ * blob with HEAD and pushes its manifest after gc removed that
+ * unreferenced blob gets MANIFEST_BLOB_UNKNOWN and must upload again --
+ * keep the grace window longer than a push takes.
+ *
+ * gc works in batches of GC_BATCH blobs so that uploads wait on the
+ * exclusive lock for one batch at most. */
+#include "gc.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "blob_lock.h"
+#include "meta_admin.h"
+
+#define GC_BATCH 64	/* blobs per exclusive-lock section */
+
+static uint64_t
+sum_sizes(json_t *list)
+{
+	uint64_t total = 0;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v)
+		total += (uint64_t)json_integer_value(json_object_get(v, "size"));
+	return total;
+}
+
+/* Report what would go: every deletion inside one transaction that is
+ * rolled back, so the blobs freed by removing untagged manifests are
+ * counted too. */
+static int
+dry_run(int64_t cutoff, const struct gc_options *o, json_t *manifests,
+    json_t *blobs)
+{
+	if (meta_admin_begin() != META_OK)
+		return -1;
+	if (o->untagged && meta_gc_untagged(cutoff, manifests) != META_OK)
+		goto fail;
+	if (meta_gc_candidates(cutoff, blobs) != META_OK)
+		goto fail;
+	meta_admin_end(false);
+	return 0;
+fail:
+	meta_admin_end(false);
+	return -1;
+}
+
+/* One batch, under the exclusive blob lock: re-check and delete the rows
+ * in one transaction, commit, then delete the bytes.  Appends what went
+ * to `blobs` and problems to `errors`. */
+static int
+delete_batch(const char *data_dir, struct blob_handler *h, int64_t cutoff,
+    json_t *candidates, size_t from, size_t to, json_t *blobs, json_t *errors)
+{
+	json_t *victims = json_array(), *v;
+	int lock, rc = -1;
+	enum blob_err be;
+	uint64_t size;
+	bool deleted;
+	size_t i;
+
+	lock = blob_lock(data_dir, true);
+	if (lock < 0)
+		goto out;
+	if (meta_admin_begin() != META_OK)
+		goto out;
+	for (i = from; i < to; i++) {
+		const char *digest = json_string_value(json_object_get(
+		    json_array_get(candidates, i), "digest"));
+
+		if (meta_gc_blob_delete(digest, cutoff, &deleted, &size) !=
+		    META_OK) {
+			meta_admin_end(false);
+			goto out;
+		}
+		if (deleted)
+			json_array_append_new(victims, json_pack("{s:s, s:I}",
+			    "digest", digest, "size", (json_int_t)size));
+	}
+	if (meta_admin_end(true) != META_OK)
+		goto out;
+	/* The rows are gone and no upload can be between put and commit:
+	 * the bytes may go.  The repository passed is "": the blob belongs
+	 * to none any more (blob.h, del). */
+	json_array_foreach(victims, i, v) {
+		const char *digest = json_string_value(json_object_get(v, "digest"));
+
+		be = blob_delete(h, "", digest);
+		if (be != BLOB_OK && be != BLOB_NOTFOUND) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "%s: rows removed, bytes not "
+			    "(blob handler error %d); fsck --repair removes them",
+			    digest, (int)be);
+			json_array_append_new(errors, json_string(msg));
+		}
+		json_array_append(blobs, v);
+	}
+	rc = 0;
+out:
+	blob_unlock(lock);
+	json_decref(victims);
+	return rc;
+}
+
+int
+gc_run(const char *data_dir, struct blob_handler *h,
+    const struct gc_options *o, json_t *report)
+{
+	json_t *manifests = json_array(), *blobs = json_array();
+	json_t *errors = json_array(), *candidates = json_array();
+	int64_t cutoff = (int64_t)time(NULL) - o->grace;
+	size_t n, i;
+	int rc = -1;
+
+	json_object_set_new(report, "dry_run", json_boolean(o->dry_run));
+	json_object_set_new(report, "grace", json_integer(o->grace));
+	if (!o->dry_run && !blob_can_delete(h)) {
+		fprintf(stderr, "berth: gc: blob handler %s cannot delete\n",
+		    h->ops->name);
+		goto out;
+	}
+	if (o->dry_run) {
+		rc = dry_run(cutoff, o, manifests, blobs);
+		goto out;
+	}
+	if (o->untagged) {
+		if (meta_admin_begin() != META_OK)
+			goto out;
+		if (meta_gc_untagged(cutoff, manifests) != META_OK ||
+		    meta_admin_end(true) != META_OK) {
+			meta_admin_end(false);
+			json_array_clear(manifests);
+			goto out;
+		}
+	}
+	if (meta_gc_candidates(cutoff, candidates) != META_OK)
+		goto out;
+	n = json_array_size(candidates);
+	progress_report(&o->progress, "gc", 0, n);
+	for (i = 0; i < n; i += GC_BATCH) {
+		size_t to = i + GC_BATCH < n ? i + GC_BATCH : n;
+
+		if (delete_batch(data_dir, h, cutoff, candidates, i, to, blobs,
+		    errors) != 0)
+			goto out;
+		progress_report(&o->progress, "gc", to, n);
+	}
+	rc = 0;
+out:
+	json_object_set_new(report, "manifests_removed",
+	    json_integer((json_int_t)json_array_size(manifests)));
+	json_object_set_new(report, "blobs_removed",
+	    json_integer((json_int_t)json_array_size(blobs)));
+	json_object_set_new(report, "bytes_reclaimed",
+	    json_integer((json_int_t)sum_sizes(blobs)));
+	json_object_set_new(report, "manifests", manifests);
+	json_object_set_new(report, "blobs", blobs);
+	json_object_set_new(report, "errors", errors);
+	json_decref(candidates);
+	return rc;
+}
