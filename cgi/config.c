@@ -140,7 +140,7 @@ config_load(struct config *cfg, const char *path, const char *data_dir,
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->workers = 4;
+	cfg->workers = 8;
 	strcpy(cfg->data_dir, "./var");
 	strcpy(cfg->blob_handler, "fs");
 	cfg->offload = OFFLOAD_X_ACCEL;

@@ -23,7 +23,7 @@ enum offload {
 
 struct config {
 	char		 socket[PATH_MAX];	/* FastCGI unix socket path */
-	int		 workers;		/* worker processes, 1..256 */
+	int		 workers;		/* worker processes, 1..256 (8) */
 	char		 data_dir[PATH_MAX];	/* holds berth.db, blobs/, uploads/ */
 	char		 blob_handler[32];	/* "fs" */
 	enum offload	 offload;

@@ -68,6 +68,26 @@ check_values(struct req *r)
 	return E_OK;
 }
 
+/* Allow: the methods of a route, comma-separated (RFC 9110 10.2.1). */
+static void
+allow_header(struct req *r, unsigned methods)
+{
+	static const struct { unsigned bit; const char *name; } tab[] = {
+		{ M_GET, "GET" }, { M_HEAD, "HEAD" }, { M_POST, "POST" },
+		{ M_PUT, "PUT" }, { M_PATCH, "PATCH" }, { M_DELETE, "DELETE" },
+	};
+	char list[64] = "";
+
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		if (!(methods & tab[i].bit))
+			continue;
+		if (list[0] != '\0')
+			strcat(list, ", ");
+		strcat(list, tab[i].name);
+	}
+	resp_header(r, "Allow", "%s", list);
+}
+
 void
 dispatch(struct req *r)
 {
@@ -80,17 +100,14 @@ dispatch(struct req *r)
 		goto fail;
 	}
 	if (!(route->methods & r->method_bit)) {
-		resp_header(r, "Allow", "%s%s%s%s%s%s",
-		    route->methods & M_GET ? "GET, " : "",
-		    route->methods & M_HEAD ? "HEAD, " : "",
-		    route->methods & M_POST ? "POST, " : "",
-		    route->methods & M_PUT ? "PUT, " : "",
-		    route->methods & M_PATCH ? "PATCH, " : "",
-		    route->methods & M_DELETE ? "DELETE" : "");
+		allow_header(r, route->methods);
 		err = E_METHOD_NOT_ALLOWED;
 		goto fail;
 	}
 	err = check_values(r);
+	if (err == E_DIGEST_INVALID)
+		detail = "malformed digest, or an algorithm other than sha256 "
+		    "and sha512";
 	if (err != E_OK)
 		goto fail;
 	if (route->write_methods & r->method_bit) {

@@ -98,7 +98,7 @@ put_manifest(struct req *r)
 		err = E_OK;
 		goto out;
 	}
-	err = E_INTERNAL;
+	err = me == META_FULL ? E_STORAGE_FULL : E_INTERNAL;
 	if (me != META_OK)
 		goto out;
 	resp_header(r, "Location", "/v2/%s/manifests/%s", r->name, digest);

@@ -16,9 +16,14 @@ enum reg_err
 h_referrers(struct req *r)
 {
 	char artifact_type[256];
-	bool filter = req_query(r, "artifactType", artifact_type,
-	    sizeof(artifact_type)) && artifact_type[0] != '\0';
-	json_t *list = json_array();
+	enum query_result q = req_query(r, "artifactType", artifact_type,
+	    sizeof(artifact_type));
+	bool filter = q == Q_OK && artifact_type[0] != '\0';
+	json_t *list;
+
+	if (q == Q_BAD)
+		return E_BAD_REQUEST;
+	list = json_array();
 
 	if (meta_referrers(r->name, r->arg, filter ? artifact_type : NULL,
 	    list) != META_OK) {

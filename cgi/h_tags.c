@@ -18,14 +18,17 @@ static enum reg_err
 page_params(struct req *r, bool names, unsigned long *n, char *last,
     size_t cap, bool *has_last)
 {
+	enum query_result q;
 	char num[32];
 
 	*n = PAGE_MAX;
-	if (req_query(r, "n", num, sizeof(num)) && !parse_count(num, PAGE_MAX, n))
+	q = req_query(r, "n", num, sizeof(num));
+	if (q == Q_BAD || (q == Q_OK && !parse_count(num, PAGE_MAX, n)))
 		return E_PAGINATION_NUMBER_INVALID;
-	*has_last = req_query(r, "last", last, cap);
-	if (*has_last && *last != '\0' &&
-	    !(names ? valid_name(last, strlen(last)) : valid_tag(last, strlen(last))))
+	q = req_query(r, "last", last, cap);
+	*has_last = q == Q_OK;
+	if (q == Q_BAD || (*has_last && *last != '\0' &&
+	    !(names ? valid_name(last, strlen(last)) : valid_tag(last, strlen(last)))))
 		return names ? E_NAME_INVALID : E_TAG_INVALID;
 	return E_OK;
 }

@@ -69,7 +69,7 @@ blob_created(struct req *r, const char *digest)
 static enum reg_err
 digest_param(struct req *r, char out[DIGEST_STR_MAX])
 {
-	if (!req_query(r, "digest", out, DIGEST_STR_MAX) ||
+	if (req_query(r, "digest", out, DIGEST_STR_MAX) != Q_OK ||
 	    check_digest(out, strlen(out)) != DIGEST_OK)
 		return E_DIGEST_INVALID;
 	return E_OK;
@@ -87,11 +87,19 @@ try_mount(struct req *r, const char *digest, bool *mounted)
 	*mounted = false;
 	if (check_digest(digest, strlen(digest)) != DIGEST_OK)
 		return E_DIGEST_INVALID;
-	if (!req_query(r, "from", from, sizeof(from)))
+	switch (req_query(r, "from", from, sizeof(from))) {
+	case Q_ABSENT:
 		return E_OK;		/* no automatic mount: a session */
+	case Q_BAD:
+		return E_NAME_INVALID;
+	case Q_OK:
+		break;
+	}
 	if (!valid_name(from, strlen(from)))
 		return E_NAME_INVALID;
 	me = meta_blob_mount(r->name, from, digest, &size);
+	if (me == META_FULL)
+		return E_STORAGE_FULL;
 	if (me == META_ERR)
 		return E_INTERNAL;
 	if (me == META_OK) {
@@ -135,17 +143,22 @@ h_upload_start(struct req *r)
 	enum reg_err err;
 	bool mounted;
 
-	if (req_query(r, "mount", digest, sizeof(digest))) {
+	enum query_result q;
+
+	q = req_query(r, "mount", digest, sizeof(digest));
+	if (q == Q_BAD)
+		return E_DIGEST_INVALID;
+	if (q == Q_OK) {
 		err = try_mount(r, digest, &mounted);
 		if (err != E_OK || mounted)
 			return err;
-	} else if (req_query(r, "digest", digest, sizeof(digest))) {
+	} else if (req_query(r, "digest", digest, sizeof(digest)) != Q_ABSENT) {
 		if (digest_param(r, digest) != E_OK)
 			return E_DIGEST_INVALID;
 		return monolithic(r, digest);
 	}
-	if (req_query(r, "digest-algorithm", algname, sizeof(algname)) &&
-	    !digest_alg_parse(algname, &alg))
+	q = req_query(r, "digest-algorithm", algname, sizeof(algname));
+	if (q == Q_BAD || (q == Q_OK && !digest_alg_parse(algname, &alg)))
 		return E_DIGEST_INVALID;
 	e = upload_start(r->cfg->data_dir, r->name, alg, true, &u);
 	if (e != UP_OK)

@@ -211,7 +211,7 @@ req_drain(struct req *r)
 		;
 }
 
-bool
+enum query_result
 req_query(const struct req *r, const char *key, char *out, size_t cap)
 {
 	size_t klen = strlen(key);
@@ -221,14 +221,16 @@ req_query(const struct req *r, const char *key, char *out, size_t cap)
 		const char *amp = strchr(p, '&');
 		size_t plen = amp != NULL ? (size_t)(amp - p) : strlen(p);
 
-		if (plen > klen && strncmp(p, key, klen) == 0 && p[klen] == '=')
-			return pct_decode(p + klen + 1, plen - klen - 1, out, cap,
-			    true);
-		if (plen == klen && strncmp(p, key, klen) == 0)
-			return pct_decode("", 0, out, cap, true);
+		if (plen >= klen && strncmp(p, key, klen) == 0 &&
+		    (plen == klen || p[klen] == '=')) {
+			const char *v = plen == klen ? "" : p + klen + 1;
+			size_t vlen = plen == klen ? 0 : plen - klen - 1;
+
+			return pct_decode(v, vlen, out, cap, true) ? Q_OK : Q_BAD;
+		}
 		p += plen;
 		if (*p == '&')
 			p++;
 	}
-	return false;
+	return Q_ABSENT;
 }

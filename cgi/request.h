@@ -5,7 +5,7 @@
  * dispatch().  The body is read on demand through req_read(), which knows
  * the three ways a body arrives: with a Content-Length, with chunked
  * Transfer-Encoding (nginx then passes an empty CONTENT_LENGTH and the
- * body runs to the end of the FastCGI stdin stream; DESIGN.md pitfalls),
+ * body runs to the end of the FastCGI stdin stream, as checked with 1.22),
  * or not at all.  The response side is response.h. */
 #ifndef BERTH_REQUEST_H
 #define BERTH_REQUEST_H
@@ -94,9 +94,16 @@ int req_read_all(struct req *r, size_t max, unsigned char **buf, size_t *len);
 /* req_drain -- read and drop what is left of the body. */
 void req_drain(struct req *r);
 
+enum query_result {
+	Q_ABSENT = 0,	/* no such parameter */
+	Q_OK,		/* decoded into out */
+	Q_BAD		/* present, but malformed or longer than out: refuse it */
+};
+
 /* req_query -- the first value of query parameter `key`, percent-decoded
- * into out (cap bytes).  Returns false when absent or too long. */
-bool req_query(const struct req *r, const char *key, char *out, size_t cap);
+ * into out (cap bytes, NUL-terminated). */
+enum query_result req_query(const struct req *r, const char *key, char *out,
+    size_t cap);
 
 /* req_param -- a raw CGI parameter, e.g. "HTTP_ACCEPT"; NULL when absent. */
 const char *req_param(const struct req *r, const char *name);

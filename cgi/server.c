@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -214,10 +215,15 @@ static pid_t
 spawn(const struct config *cfg, int listen_fd)
 {
 	struct sigaction sa;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid != 0)
 		return pid;
+	/* Leave with the parent, even one killed with SIGKILL. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_worker_stop;
 	sigaction(SIGTERM, &sa, NULL);

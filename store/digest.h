@@ -2,7 +2,7 @@
  *
  * An upload session may span many requests served by different worker
  * processes, and every byte must be hashed once, as it arrives
- * (DESIGN.md, Invariants).  So the running hash state can be saved to
+ * (a registry invariant).  So the running hash state can be saved to
  * bytes and restored in another process: digest_save()/digest_load().
  * That needs OpenSSL's low-level SHA256_CTX/SHA512_CTX, whose layout is
  * plain data; the saved form is only read back by the same build of

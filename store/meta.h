@@ -9,7 +9,8 @@
  * are validated values (validate.h); digests are sha256/sha512 strings.
  *
  * Errors: every function returns enum meta_err; META_ERR means the
- * database failed (already logged) and is answered with 500. */
+ * database failed (already logged) and is answered with 500; META_FULL
+ * that a write found the disk full (507). */
 #ifndef BERTH_META_H
 #define BERTH_META_H
 
@@ -27,6 +28,7 @@ enum meta_err {
 	META_NOTFOUND,		/* no such row (repository, blob, manifest, ...) */
 	META_CONFLICT,		/* the row changed under us (upload advanced) */
 	META_MISSING,		/* manifest references content not in the repository */
+	META_FULL,		/* the disk is full: nothing was written */
 	META_ERR		/* database error; logged */
 };
 

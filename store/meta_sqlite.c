@@ -5,7 +5,7 @@
  * a table indexed by enum stmt_id, prepared on first use and reset after
  * each use, so a request costs no parsing.  Writers use BEGIN IMMEDIATE
  * so that concurrent workers queue on the busy timeout instead of
- * failing with SQLITE_BUSY halfway through (DESIGN.md, pitfalls). */
+ * failing with SQLITE_BUSY halfway through. */
 #include "meta.h"
 
 #include <limits.h>
@@ -106,6 +106,7 @@ static const char *const sql_text[S_COUNT] = {
 };
 
 static sqlite3_stmt *stmts[S_COUNT];
+static bool disk_full;		/* the last failed step was SQLITE_FULL */
 
 static void
 log_db(const char *what)
@@ -155,9 +156,10 @@ exec_stmt(sqlite3_stmt *s)
 		return META_ERR;
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		disk_full = rc == SQLITE_FULL;
 		log_db(sqlite3_sql(s));
 		done(s);
-		return META_ERR;
+		return disk_full ? META_FULL : META_ERR;
 	}
 	done(s);
 	return META_OK;
@@ -175,11 +177,17 @@ commit(void)
 	return exec_stmt(stmt(S_COMMIT));
 }
 
-static void
+/* Undo the transaction in flight; the result for the caller to return:
+ * META_FULL when it failed because the disk is full, else META_ERR. */
+static enum meta_err
 rollback(void)
 {
+	bool full = disk_full;
+
 	if (!sqlite3_get_autocommit(db))
 		exec_stmt(stmt(S_ROLLBACK));
+	disk_full = false;
+	return full ? META_FULL : META_ERR;
 }
 
 static int64_t
@@ -395,8 +403,7 @@ meta_blob_commit(const char *repo, const char *digest, uint64_t size,
 		goto fail;
 	return META_OK;
 fail:
-	rollback();
-	return META_ERR;
+	return rollback();
 }
 
 enum meta_err
@@ -429,8 +436,7 @@ meta_blob_mount(const char *repo, const char *from, const char *digest,
 	/* `from` may have lost the blob between the check and the insert. */
 	return meta_blob_linked(repo, digest, size);
 fail:
-	rollback();
-	return META_ERR;
+	return rollback();
 }
 
 /* Run a DELETE with (?1 repo, ?2 key); META_NOTFOUND when nothing went. */
@@ -596,8 +602,7 @@ meta_manifest_put(const struct meta_manifest_put *p, json_t **missing)
 		goto fail;
 	return META_OK;
 fail:
-	rollback();
-	return META_ERR;
+	return rollback();
 }
 
 enum meta_err
@@ -774,6 +779,7 @@ enum meta_err
 meta_upload_advance(const struct meta_upload *u, uint64_t old_size)
 {
 	sqlite3_stmt *s = stmt(S_UPLOAD_ADVANCE);
+	enum meta_err e;
 
 	if (s == NULL)
 		return META_ERR;
@@ -782,8 +788,9 @@ meta_upload_advance(const struct meta_upload *u, uint64_t old_size)
 	sqlite3_bind_blob(s, 3, u->state, (int)u->state_len, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, now());
 	sqlite3_bind_int64(s, 5, (int64_t)old_size);
-	if (exec_stmt(s) != META_OK)
-		return META_ERR;
+	e = exec_stmt(s);
+	if (e != META_OK)
+		return e;
 	return sqlite3_changes(db) > 0 ? META_OK : META_CONFLICT;
 }
 

@@ -72,9 +72,13 @@ upload_start(const char *data_dir, const char *repo, enum digest_alg alg,
 	u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (u->fd < 0 || flock(u->fd, LOCK_EX) != 0)
 		goto fail;
-	if (persist && meta_upload_create(&u->m) != META_OK) {
-		errno = EIO;
-		goto fail;
+	if (persist) {
+		enum meta_err me = meta_upload_create(&u->m);
+
+		if (me != META_OK) {
+			errno = me == META_FULL ? ENOSPC : EIO;
+			goto fail;
+		}
 	}
 	return UP_OK;
 fail:
@@ -202,7 +206,8 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 		enum meta_err e = meta_upload_advance(&u->m, old);
 
 		if (e != META_OK) {
-			err = e == META_CONFLICT ? UP_UNKNOWN : UP_IO;
+			err = e == META_CONFLICT ? UP_UNKNOWN :
+			    e == META_FULL ? UP_NOSPC : UP_IO;
 			goto fail;
 		}
 	}
@@ -263,7 +268,7 @@ upload_finish(struct upload *u, const char *digest, struct blob_handler *h,
 	me = meta_blob_commit(u->m.repo, digest, u->m.size,
 	    u->persist ? u->m.uuid : NULL);
 	blob_unlock(lock);
-	return me == META_OK ? UP_OK : UP_IO;
+	return me == META_OK ? UP_OK : me == META_FULL ? UP_NOSPC : UP_IO;
 }
 
 enum upload_err

@@ -294,6 +294,16 @@ class TestMethods(RegistryTestCase):
         for m in ("POST", "PUT", "DELETE", "PATCH"):
             self.check(m, "/v2/")
 
+    def test_allow_lists_the_methods_of_the_endpoint(self):
+        cases = [("POST", "/v2/", "GET, HEAD"),
+                 ("GET", "/v2/%s/blobs/uploads/" % self.repo, "POST"),
+                 ("POST", mpath(self.repo, "t"), "GET, HEAD, PUT, DELETE"),
+                 ("PUT", "/v2/%s/tags/list" % self.repo, "GET, HEAD")]
+        for method, path, allow in cases:
+            r = self.reg.request(method, path, body=b"" if method in ("POST", "PUT") else None)
+            self.assertEqual(r.status, 405, path)
+            self.assertEqual(r.header("Allow"), allow, path)
+
     def test_manifest(self):
         for m in ("POST", "PATCH"):
             self.check(m, mpath(self.repo, "t"))

@@ -9,6 +9,7 @@
 #     disk, a short write, a worker dying between write and rename -- each
 #     leaves no blob visible, answers a 5xx with an OCI error body, and
 #     leaves the database consistent;
+#   - a killed worker is restarted; a killed parent takes its workers along;
 #   - configuration errors name the file, line and key.
 # Changing handler or offload mode is a configuration change: the same
 # binary serves every case.  Env: BERTH (binary; default build/berth).
@@ -181,6 +182,31 @@ offload = stream" || continue
 	check "$fault: pushes of manifests refused for the missing blob" 400 \
 	    "$(status PUT "$url/v2/f/img/manifests/v1" -H "Content-Type: $MT" --data-binary "@$work/manifest")"
 done
+
+# --- killed processes --------------------------------------------------
+
+start killed "[server]
+workers = 2" || true
+check "killed: push" 201 "$(push_image k/img v1)"
+parent=$(cat "$data/run/berth.pid")
+workers=$(pgrep -P "$parent" | tr '\n' ' ')
+check "killed: two workers" 2 "$(echo $workers | wc -w)"
+kill -9 ${workers%% *}
+sleep 1.5
+check "killed worker: restarted" 2 "$(pgrep -P "$parent" | wc -l)"
+curl -s -o "$work/got" "$url/v2/k/img/blobs/$blob"
+check "killed worker: registry keeps serving" "${blob:7}" "$(sha "$work/got")"
+kill -9 "$parent"
+sleep 0.5
+left=0
+for w in $workers $(pgrep -f "berth.* -d $data" || true); do
+	# A zombie is gone already (this container's init may not reap it).
+	case $(ps -o stat= -p "$w" 2>/dev/null) in
+	""|Z*) ;;
+	*) left=$((left + 1)); ps -o pid,ppid,cmd -p "$w" | tail -n 1 ;;
+	esac
+done
+check "killed parent: no worker outlives it" 0 "$left"
 
 # --- configuration errors ----------------------------------------------
 
