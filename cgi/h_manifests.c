@@ -223,7 +223,7 @@ put_manifest(struct req *r)
 	err = E_INTERNAL;
 	if (me != META_OK)
 		goto out;
-	resp_header(r, "Location", "/v2/%s/manifests/%s", r->name, digest);
+	resp_location(r, "/v2/%s/manifests/%s", r->name, digest);
 	resp_header(r, "Docker-Content-Digest", "%s", digest);
 	if (p.subject != NULL)
 		resp_header(r, "OCI-Subject", "%s", p.subject);

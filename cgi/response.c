@@ -91,6 +91,23 @@ overflow:
 }
 
 void
+resp_location(struct req *r, const char *fmt, ...)
+{
+	char path[PATH_MAX_LEN + NAME_MAX_LEN + 64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		r->head_overflow = true;	/* a 500 rather than a wrong URL */
+		return;
+	}
+	resp_header(r, "Location", "%s%s", r->prefix, path);
+}
+
+void
 resp_clear_headers(struct req *r)
 {
 	r->head_len = 0;
