@@ -4,6 +4,11 @@
 #   1. unit tests (cmocka): validators and router
 #   2. end-to-end spec suite behind real nginx (tests/e2e), in each offload mode
 #   3. real clients -- skopeo and podman -- with real images (tests/clients)
+#   4. the web server shapes (tests/hosts): big chunked uploads, Range,
+#      offload headers, Locations under a prefix, skopeo, per shape
+# Layers 2 and 3 run once per web server shape in SERVERS (default: nginx
+# lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
+# start the registry with, brings up that shape.
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -51,11 +56,20 @@ bad=$(grep -c '^\[  FAILED  \] [a-z_]' "$log")
 echo "$n passed, $bad failed" > "$log"
 count unit "$rc"
 
+SERVERS=${SERVERS:-nginx lighttpd apache apache-cgi}
+export SERVERS
 for layer in e2e clients; do
-	echo "== $layer"
-	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
-	count "$layer" "$(cat "$log.rc")"
+	for shape in $SERVERS; do
+		echo "== $layer ($shape)"
+		{ SERVER=$shape "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } |
+		    tee "$log"
+		count "$layer ($shape)" "$(cat "$log.rc")"
+	done
 done
+
+echo "== hosts ($SERVERS)"
+{ "$top/tests/hosts/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+count hosts "$(cat "$log.rc")"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"
