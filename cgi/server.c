@@ -291,6 +291,24 @@ serve_inherited(const struct config *cfg)
 	return fcgi_loop(cfg, 0);
 }
 
+/* Read and drop what is left of a CGI request body.  Under Apache's
+ * mod_cgid stdin and stdout are one socket, and exiting with request bytes
+ * unread resets it: the response to an upload refused early (bad digest,
+ * read-only, manifest too large) would be lost.  Stdin ends at the body's
+ * end (RFC 3875 4.2; mod_cgi closes the pipe, mod_cgid shuts it down). */
+static void
+cgi_drain(void)
+{
+	const char *cl = getenv("CONTENT_LENGTH");
+	const char *te = getenv("HTTP_TRANSFER_ENCODING");
+	char buf[65536];
+
+	if ((cl == NULL || *cl == '\0' || strcmp(cl, "0") == 0) && te == NULL)
+		return;
+	while (cgi_read(NULL, buf, sizeof(buf)) > 0)
+		;
+}
+
 int
 serve_cgi(const struct config *cfg)
 {
@@ -305,5 +323,6 @@ serve_cgi(const struct config *cfg)
 	}
 	handle(&io, cfg, &blobs);
 	process_close(&blobs);
+	cgi_drain();
 	return 0;
 }

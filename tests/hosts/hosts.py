@@ -158,6 +158,20 @@ def checks(shape, cl, port):
           st == 206 and body == small[10:20]
           and h.get("content-range") == f"bytes 10-19/{len(small)}", f"{st} {body!r} {h}")
 
+    # A body refused before any of it is read (a digest of an unknown
+    # algorithm): the answer must still arrive.  A CGI that exits with the
+    # body unread resets mod_cgid's socket and the response is lost.
+    answers = []
+    for body in [b"abc"] * 8 + [os.urandom(300000)] * 2:
+        try:
+            st, h, rb = cl.request("POST", f"/v2/{REPO}/blobs/uploads/?digest=sha1:{'0' * 40}",
+                                   body, {"Content-Type": "application/octet-stream"})
+            answers.append(st if b"DIGEST_INVALID" in rb else f"{st} {rb[:80]!r}")
+        except (OSError, http.client.HTTPException) as e:
+            answers.append(repr(e))
+    check(shape, "bodies refused unread (bad digest): 400 DIGEST_INVALID, every time",
+          answers == [400] * 10, f"{answers}")
+
     # The big layer: POST, a PATCH with Content-Range, a streamed PATCH
     # with Transfer-Encoding: chunked and no Content-Range (docker's way),
     # then PUT ?digest=.
