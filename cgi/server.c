@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -309,6 +310,34 @@ cgi_drain(void)
 		;
 }
 
+/* A CGI process lives for one request, so stale upload sessions are
+ * swept on a clock kept in the file system: the first request after a
+ * quarter of the expiry (at most SWEEP_INTERVAL) since the mtime of
+ * <data_dir>/uploads/.swept renews it and sweeps.  Costs one stat(). */
+static void
+cgi_maybe_sweep(const struct config *cfg)
+{
+	char marker[PATH_MAX];
+	long every = cfg->upload_expiry / 4;
+	struct stat st;
+	int fd;
+
+	if (every > SWEEP_INTERVAL)
+		every = SWEEP_INTERVAL;
+	if (every < 1)
+		every = 1;
+	if (snprintf(marker, sizeof(marker), "%s/uploads/.swept",
+	    cfg->data_dir) >= (int)sizeof(marker))
+		return;
+	if (stat(marker, &st) == 0 && time(NULL) - st.st_mtime < every)
+		return;
+	fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return;		/* no uploads/ yet: nothing to sweep */
+	close(fd);
+	upload_expire(cfg->data_dir, cfg->upload_expiry);
+}
+
 int
 serve_cgi(const struct config *cfg)
 {
@@ -322,6 +351,7 @@ serve_cgi(const struct config *cfg)
 		return 1;
 	}
 	handle(&io, cfg, &blobs);
+	cgi_maybe_sweep(cfg);
 	process_close(&blobs);
 	cgi_drain();
 	return 0;
