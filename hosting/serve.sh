@@ -13,8 +13,9 @@
 # Environment: PORT (5000), DATA_DIR (./var), BERTH (build/berth),
 # BERTH_CONFIG (an INI file; its data_dir and socket win), WORKERS.
 # Generated configuration, the web root, pid files and logs go to
-# <data_dir>/run: berth.log (the workers' stderr), <server>-error.log
-# (for apache-cgi also berth's stderr), <server>-access.log.
+# <data_dir>/run: berth.log (the workers' stderr; for apache-cgi Apache's
+# error log, which has the CGI's stderr), <server>-error.log,
+# <server>-access.log.
 #
 # berth runs with [storage] offload = x-sendfile (stream for apache-cgi:
 # shared hosts seldom have mod_xsendfile) unless BERTH_CONFIG sets
@@ -81,13 +82,13 @@ case $SERVER in
 lighttpd)
 	WEB=$(command -v lighttpd || echo /usr/sbin/lighttpd)
 	[ -x "$WEB" ] || die "lighttpd is not installed (apt-get install lighttpd)"
-	dir=$top/lighttpd offload=x-sendfile pidname=lighttpd
+	dir=$top/lighttpd offload=x-sendfile pidname=lighttpd errlog=lighttpd-error.log
 	conf=berth-local.conf confs="berth-local.conf berth-fastcgi.conf"
 	;;
 apache|apache-cgi)
 	WEB=$(command -v apache2 || echo /usr/sbin/apache2)
 	[ -x "$WEB" ] || die "Apache is not installed (apt-get install apache2 libapache2-mod-xsendfile)"
-	dir=$top/apache pidname=apache
+	dir=$top/apache pidname=apache errlog=apache-error.log
 	if [ "$SERVER" = apache ]; then
 		[ -f /usr/lib/apache2/modules/mod_xsendfile.so ] ||
 			die "mod_xsendfile is not installed (apt-get install libapache2-mod-xsendfile)"
@@ -95,6 +96,7 @@ apache|apache-cgi)
 		confs="berth-local.conf berth-fastcgi.conf"
 	else
 		offload=stream conf=berth-cgi-local.conf confs=$conf
+		errlog=berth.log
 	fi
 	;;
 *) die "SERVER must be nginx, lighttpd, apache or apache-cgi, not '$SERVER'" ;;
@@ -104,6 +106,11 @@ esac
 mkdir -p "$DATA_DIR"
 data=$(effective data_dir) || die "bad configuration"
 sock=$(effective socket)
+# The web servers resolve a relative socket against their own directory.
+case $sock in
+/*) ;;
+*) sock=$(pwd)/${sock#./} ;;
+esac
 run=$data/run
 mkdir -p "$run/www"
 stop "$run"
@@ -181,7 +188,7 @@ wait_ready() {
 	until curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; do
 		if [ $i -ge 100 ]; then
 			stop "$run"
-			die "no answer on port $PORT; see $run/$pidname-error.log"
+			die "no answer on port $PORT; see $run/$errlog"
 		fi
 		sleep 0.1; i=$((i + 1))
 	done
@@ -191,7 +198,7 @@ if [ "$cmd" = start ]; then
 	case $SERVER in
 	lighttpd) "$WEB" -f "$run/$conf" ;;
 	*) "$WEB" -f "$run/$conf" -k start ;;
-	esac || { stop "$run"; die "$SERVER did not start; see $run/$pidname-error.log"; }
+	esac || { stop "$run"; die "$SERVER did not start; see $run/$errlog"; }
 	wait_ready
 	echo "berth: serving http://127.0.0.1:$PORT through $SERVER (data in $data)"
 	exit 0
