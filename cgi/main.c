@@ -78,6 +78,11 @@ main(int argc, char **argv)
 	bool check = false;
 	int ch;
 
+	/* A CGI program takes no options: a web server turns a query string
+	 * without '=' into arguments (RFC 3875 4.4; Apache does), so
+	 * "GET /v2/?-c+/etc/x" would otherwise choose our configuration. */
+	if (getenv("GATEWAY_INTERFACE") != NULL)
+		argc = 1;
 	while ((ch = getopt(argc, argv, "c:d:s:w:th")) != -1) {
 		switch (ch) {
 		case 't':

@@ -251,6 +251,10 @@ def checks(shape, cl, port):
         st, _, body = cl.request("GET", "/berth.ini")
         check(shape, "the .htaccess keeps berth.ini from being served",
               st in (403, 404) and b"data_dir" not in body, f"{st}")
+        # Apache turns a query without '=' into program arguments.
+        st, _, body = cl.request("GET", "/v2/?-t")
+        check(shape, "a query without '=' is not taken for options (GET /v2/?-t)",
+              st == 200 and body == b"{}", f"{st} {body[:100]!r}")
 
     skopeo_round_trip(shape, port)
 
