@@ -101,7 +101,7 @@ put_manifest(struct req *r)
 	err = me == META_FULL ? E_STORAGE_FULL : E_INTERNAL;
 	if (me != META_OK)
 		goto out;
-	resp_header(r, "Location", "/v2/%s/manifests/%s", r->name, digest);
+	resp_location(r, "/v2/%s/manifests/%s", r->name, digest);
 	resp_header(r, "Docker-Content-Digest", "%s", digest);
 	if (m.subject != NULL)
 		resp_header(r, "OCI-Subject", "%s", m.subject);

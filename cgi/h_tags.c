@@ -41,8 +41,8 @@ next_link(struct req *r, const char *path, json_t *list, unsigned long n)
 	    json_array_size(list) - 1));
 
 	if (lastsent != NULL)
-		resp_header(r, "Link", "<%s?last=%s&n=%lu>; rel=\"next\"", path,
-		    lastsent, n);
+		resp_header(r, "Link", "<%s%s?last=%s&n=%lu>; rel=\"next\"",
+		    r->prefix, path, lastsent, n);
 }
 
 enum reg_err

@@ -51,7 +51,7 @@ upload_error(enum upload_err e)
 static void
 progress_headers(struct req *r, const struct meta_upload *m)
 {
-	resp_header(r, "Location", "/v2/%s/blobs/uploads/%s", r->name, m->uuid);
+	resp_location(r, "/v2/%s/blobs/uploads/%s", r->name, m->uuid);
 	resp_header(r, "Range", "0-%llu",
 	    (unsigned long long)(m->size ? m->size - 1 : 0));
 	resp_header(r, "Docker-Upload-UUID", "%s", m->uuid);
@@ -60,7 +60,7 @@ progress_headers(struct req *r, const struct meta_upload *m)
 void
 blob_created(struct req *r, const char *digest)
 {
-	resp_header(r, "Location", "/v2/%s/blobs/%s", r->name, digest);
+	resp_location(r, "/v2/%s/blobs/%s", r->name, digest);
 	resp_header(r, "Docker-Content-Digest", "%s", digest);
 	resp_send(r, 201, NULL, 0);
 }

@@ -1,6 +1,7 @@
 /* main.c -- berth's entry point: read the configuration, prepare the
  * data directory, and serve in the mode the environment asks for:
- *   - a plain CGI request when GATEWAY_INTERFACE is set;
+ *   - a plain CGI request when GATEWAY_INTERFACE is set (configured by
+ *     BERTH_CONFIG or a berth.ini beside the script);
  *   - FastCGI on fd 0 when a web server spawned us with a socket there;
  *   - otherwise a pool of FastCGI workers on the configured unix socket. */
 #include <errno.h>
@@ -53,17 +54,39 @@ make_dirs(const char *path)
 	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* A CGI program on a shared host is configured by a file beside it:
+ * <dir of SCRIPT_FILENAME>/berth.ini, when there is one and neither -c
+ * nor BERTH_CONFIG names another.  Fills buf (cap bytes); NULL if none. */
+static const char *
+config_beside_script(char *buf, size_t cap)
+{
+	const char *script = getenv("SCRIPT_FILENAME");
+	const char *slash = script != NULL ? strrchr(script, '/') : NULL;
+
+	if (slash == NULL || getenv("GATEWAY_INTERFACE") == NULL)
+		return NULL;
+	if (snprintf(buf, cap, "%.*s/berth.ini", (int)(slash - script),
+	    script) >= (int)cap || access(buf, R_OK) != 0)
+		return NULL;
+	return buf;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *config_path = getenv("BERTH_CONFIG");
 	const char *data_dir = NULL, *sock = NULL;
-	char resolved[PATH_MAX];
+	char resolved[PATH_MAX], beside[PATH_MAX];
 	struct config cfg;
 	long workers = 0;
 	bool check = false;
 	int ch;
 
+	/* A CGI program takes no options: a web server turns a query string
+	 * without '=' into arguments (RFC 3875 4.4; Apache does), so
+	 * "GET /v2/?-c+/etc/x" would otherwise choose our configuration. */
+	if (getenv("GATEWAY_INTERFACE") != NULL)
+		argc = 1;
 	/* "+": stop at the first non-option, an operator command (cli.h),
 	 * whose own options follow it. */
 	while ((ch = getopt(argc, argv, "+c:d:s:w:th")) != -1) {
@@ -92,6 +115,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (config_path == NULL)
+		config_path = config_beside_script(beside, sizeof(beside));
 	if (config_load(&cfg, config_path, data_dir, sock) != 0)
 		return 1;
 	if (workers > 0)

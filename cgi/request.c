@@ -67,12 +67,78 @@ req_param(const struct req *r, const char *name)
 	return r->io->param(r->io->priv, name);
 }
 
+/* The offset in uri[0..len) of its first "/v2" path segment, where the
+ * registry API begins (every endpoint is under /v2/, oci-spec.md 3);
+ * len when there is none. */
+static size_t
+api_root(const char *uri, size_t len)
+{
+	for (size_t i = 0; i + 3 <= len; i++)
+		if (memcmp(uri + i, "/v2", 3) == 0 &&
+		    (i + 3 == len || uri[i + 3] == '/'))
+			return i;
+	return len;
+}
+
+/* Only visible ASCII may go back out in a header (no CR, LF, spaces). */
+static bool
+visible(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* r->path and r->prefix.  REQUEST_URI is the path as the client sent it
+ * to this server: the API begins at its first /v2 segment, and whatever
+ * comes before is the prefix the registry is mounted under (a reverse
+ * proxy's location, a CGI reached through a rewrite or under a script
+ * name).  Locations repeat that prefix (resp_location()), so they stay
+ * right under it, and carry no scheme or host, so they stay right
+ * behind a TLS-terminating proxy.  PATH_INFO (already decoded) serves
+ * only when REQUEST_URI is absent or has no /v2 (a rewrite that changed
+ * the path). */
+static enum req_problem
+req_path(struct req *r)
+{
+	const char *uri = req_param(r, "REQUEST_URI");
+	const char *info = req_param(r, "PATH_INFO");
+	const char *q;
+	size_t ulen, root;
+
+	if (uri != NULL) {
+		q = strchr(uri, '?');
+		ulen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+		root = api_root(uri, ulen);
+		if (root < ulen || info == NULL || *info == '\0') {
+			if (root == ulen)
+				root = 0;	/* no API here: the router says 404 */
+			if (root >= sizeof(r->prefix) || !visible(uri, root))
+				return REQ_BAD_PATH;
+			if (ulen - root >= sizeof(r->path))
+				return REQ_LONG_PATH;
+			memcpy(r->prefix, uri, root);
+			r->prefix[root] = '\0';
+			/* As the client sent it: decode it, once. */
+			return pct_decode(uri + root, ulen - root, r->path,
+			    sizeof(r->path), false) ? REQ_OK : REQ_BAD_PATH;
+		}
+	}
+	if (info == NULL || *info == '\0')
+		info = "/";
+	ulen = strlen(info);
+	if (ulen >= sizeof(r->path))
+		return REQ_LONG_PATH;
+	memcpy(r->path, info, ulen + 1);
+	return REQ_OK;
+}
+
 enum req_problem
 req_init(struct req *r, struct io *io, const struct config *cfg,
     struct blob_handler *blobs)
 {
-	const char *uri, *cl, *te, *q;
-	size_t ulen;
+	const char *cl, *te;
 
 	memset(r, 0, sizeof(*r));
 	r->io = io;
@@ -104,28 +170,7 @@ req_init(struct req *r, struct io *io, const struct config *cfg,
 	}
 	if (r->content_length == 0)
 		r->body_done = true;
-
-	/* The path: PATH_INFO when a web server runs us as a CGI program
-	 * under a script name (already decoded), else the request URI
-	 * without its query. */
-	uri = req_param(r, "PATH_INFO");
-	if (uri == NULL || *uri == '\0') {
-		uri = req_param(r, "REQUEST_URI");
-		if (uri == NULL)
-			uri = "/";
-		q = strchr(uri, '?');
-		ulen = q != NULL ? (size_t)(q - uri) : strlen(uri);
-		if (ulen >= sizeof(r->path))
-			return REQ_LONG_PATH;
-		/* REQUEST_URI is as the client sent it: decode it, once. */
-		return pct_decode(uri, ulen, r->path, sizeof(r->path), false) ?
-		    REQ_OK : REQ_BAD_PATH;
-	}
-	ulen = strlen(uri);
-	if (ulen >= sizeof(r->path))
-		return REQ_LONG_PATH;
-	memcpy(r->path, uri, ulen + 1);
-	return REQ_OK;
+	return req_path(r);
 }
 
 ssize_t

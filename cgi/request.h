@@ -43,7 +43,10 @@ struct req {
 	/* Request line and headers, as received (NULL when absent). */
 	const char	*method;
 	unsigned	 method_bit;	/* enum http_method */
-	char		 path[PATH_MAX_LEN];	/* percent-decoded */
+	char		 path[PATH_MAX_LEN];	/* percent-decoded, from /v2 on */
+	/* What the client's URI had before /v2 (raw, "" at the root): the
+	 * path prefix the registry is mounted under, for Location headers. */
+	char		 prefix[PATH_MAX_LEN];
 	const char	*query;		/* raw QUERY_STRING, never NULL */
 	const char	*content_type;
 	const char	*content_range;

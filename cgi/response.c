@@ -91,6 +91,23 @@ overflow:
 }
 
 void
+resp_location(struct req *r, const char *fmt, ...)
+{
+	char path[PATH_MAX_LEN + NAME_MAX_LEN + 64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		r->head_overflow = true;	/* a 500 rather than a wrong URL */
+		return;
+	}
+	resp_header(r, "Location", "%s%s", r->prefix, path);
+}
+
+void
 resp_clear_headers(struct req *r)
 {
 	r->head_len = 0;
@@ -134,7 +151,9 @@ resp_write(struct req *r, const void *buf, size_t len)
 void
 resp_send(struct req *r, int status, const void *body, size_t len)
 {
-	resp_header(r, "Content-Length", "%zu", len);
+	/* A 204 carries no Content-Length (RFC 9110 8.6). */
+	if (status != 204)
+		resp_header(r, "Content-Length", "%zu", len);
 	if (resp_begin(r, status) != 0)
 		return;
 	if (r->method_bit != M_HEAD)

@@ -46,6 +46,18 @@ enum reg_err {
 void resp_header(struct req *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* resp_location -- add "Location: <prefix><path>", path printf-style
+ * from "/v2/...".  The prefix is what the request's own URI had before
+ * /v2 (r->prefix, request.c), so the Location stays right when the
+ * registry is mounted under a path and, carrying no scheme or host,
+ * behind a TLS-terminating proxy.  An absolute path rather than a
+ * path-relative reference ("./<id>"): Go's net/http (skopeo, podman,
+ * crane) and docker's distribution client would resolve either, but
+ * containerd's pusher takes a Location that does not start with "/" for
+ * "host/path" and breaks (remotes/docker/pusher.go). */
+void resp_location(struct req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* resp_send -- send status, the headers set so far, Content-Length and
  * body[0..len) (body omitted on HEAD, Content-Length kept).  body may be
  * NULL when len is 0. */

@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -314,6 +315,52 @@ serve_inherited(const struct config *cfg)
 	return fcgi_loop(cfg, 0);
 }
 
+/* Read and drop what is left of a CGI request body.  Under Apache's
+ * mod_cgid stdin and stdout are one socket, and exiting with request bytes
+ * unread resets it: the response to an upload refused early (bad digest,
+ * read-only, manifest too large) would be lost.  Stdin ends at the body's
+ * end (RFC 3875 4.2; mod_cgi closes the pipe, mod_cgid shuts it down). */
+static void
+cgi_drain(void)
+{
+	const char *cl = getenv("CONTENT_LENGTH");
+	const char *te = getenv("HTTP_TRANSFER_ENCODING");
+	char buf[65536];
+
+	if ((cl == NULL || *cl == '\0' || strcmp(cl, "0") == 0) && te == NULL)
+		return;
+	while (cgi_read(NULL, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* A CGI process lives for one request, so stale upload sessions are
+ * swept on a clock kept in the file system: the first request after a
+ * quarter of the expiry (at most SWEEP_INTERVAL) since the mtime of
+ * <data_dir>/uploads/.swept renews it and sweeps.  Costs one stat(). */
+static void
+cgi_maybe_sweep(const struct config *cfg)
+{
+	char marker[PATH_MAX];
+	long every = cfg->upload_expiry / 4;
+	struct stat st;
+	int fd;
+
+	if (every > SWEEP_INTERVAL)
+		every = SWEEP_INTERVAL;
+	if (every < 1)
+		every = 1;
+	if (snprintf(marker, sizeof(marker), "%s/uploads/.swept",
+	    cfg->data_dir) >= (int)sizeof(marker))
+		return;
+	if (stat(marker, &st) == 0 && time(NULL) - st.st_mtime < every)
+		return;
+	fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return;		/* no uploads/ yet: nothing to sweep */
+	close(fd);
+	upload_expire(cfg->data_dir, cfg->upload_expiry);
+}
+
 int
 serve_cgi(const struct config *cfg)
 {
@@ -327,6 +374,8 @@ serve_cgi(const struct config *cfg)
 		return 1;
 	}
 	handle(&io, cfg, &blobs);
+	cgi_maybe_sweep(cfg);
 	process_close(&blobs);
+	cgi_drain();
 	return 0;
 }

@@ -6,6 +6,9 @@
 #   nginx/serve.sh start   background; returns once GET /v2/ answers 200
 #   nginx/serve.sh stop    stops what `start` started
 #
+# SERVER=lighttpd, apache or apache-cgi brings up that web server instead
+# (hosting/serve.sh); nginx is the default.
+#
 # Environment: PORT (5000), DATA_DIR (./var), BERTH (build/berth),
 # BERTH_CONFIG (an INI file; its data_dir and socket win), WORKERS.
 # Generated configuration, pid files and logs go to <data_dir>/run:
@@ -21,6 +24,13 @@ BERTH_CONFIG=${BERTH_CONFIG:-}
 WORKERS=${WORKERS:-}
 
 die() { echo "serve.sh: $*" >&2; exit 1; }
+
+# SERVER=lighttpd|apache|apache-cgi: hosting/serve.sh, same contract.  It
+# also does every stop, whichever server a start brought up.
+case ${SERVER:-nginx}:$cmd in
+nginx:run|nginx:start) ;;
+*) exec "$here/../hosting/serve.sh" "$@" ;;
+esac
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || die "nginx is not installed (apt-get install nginx)"

@@ -3,10 +3,15 @@
 # (make test passes build/asan: ASan + UBSan):
 #   1. unit tests (cmocka): validators and router
 #   2. the backend suite (cmocka): every blob handler, faults included
-#   3. end-to-end spec suite behind real nginx (tests/e2e), in each offload mode
-#   4. storage end to end: read-only, redirect, offload modes, injected faults
-#   5. real clients -- skopeo and podman -- with real images (tests/clients)
+#   3. end-to-end spec suite (tests/e2e), in each offload mode
+#   4. real clients -- skopeo and podman -- with real images (tests/clients)
+#   5. storage end to end: read-only, redirect, offload modes, injected faults
 #   6. the operator commands, gc under load included (tests/ops)
+#   7. the web server shapes (tests/hosts): big chunked uploads, Range,
+#      offload headers, Locations under a prefix, skopeo, per shape
+# Layers 3 and 4 run once per web server shape in SERVERS (default: nginx
+# lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
+# start the registry with, brings up that shape.  5 and 6 run behind nginx.
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -60,11 +65,25 @@ cmocka_layer() {
 cmocka_layer "unit tests" unit-tests
 cmocka_layer "backend suite (every blob handler)" backend-tests
 
-for layer in e2e storage clients ops; do
+SERVERS=${SERVERS:-nginx lighttpd apache apache-cgi}
+export SERVERS
+for layer in e2e clients; do
+	for shape in $SERVERS; do
+		echo "== $layer ($shape)"
+		{ SERVER=$shape "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } |
+		    tee "$log"
+		count "$layer ($shape)" "$(cat "$log.rc")"
+	done
+done
+for layer in storage ops; do
 	echo "== $layer"
 	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 	count "$layer" "$(cat "$log.rc")"
 done
+
+echo "== hosts ($SERVERS)"
+{ "$top/tests/hosts/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+count hosts "$(cat "$log.rc")"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"

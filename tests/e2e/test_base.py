@@ -42,7 +42,8 @@ class TestBase(RegistryTestCase):
     def test_unknown_path_outside_v2_is_404(self):
         r = self.reg.get("/nothing-here")
         self.assertStatus(r, 404)
-        self.assertApiVersion(r)
+        if not self.frontRefused(r):  # apache-cgi: outside the .htaccess rewrite
+            self.assertApiVersion(r)
 
     def test_error_envelope_shape(self):
         repo = repo_name("base")

@@ -10,7 +10,7 @@ changes nothing, and nothing ever answers 5xx.
 
 import json
 
-from lib import (KNOWN_CODES, MT_OCI_MANIFEST, RegistryTestCase, push_image, rand_bytes, rand_suffix,
+from lib import (SERVER, KNOWN_CODES, MT_OCI_MANIFEST, RegistryTestCase, push_image, rand_bytes, rand_suffix,
                  repo_name, sha256, sha512)
 
 
@@ -77,11 +77,11 @@ class TestRepositoryNames(RegistryTestCase):
         name = "e2e/" + "a" * 252  # 256 characters
         self.assertEqual(len(name), 256)
         r = self.reg.post("/v2/%s/blobs/uploads/" % name)
-        self.assertError(r, 400, "NAME_INVALID")
+        self.assertErrorOrFrontRefused(r, 400, "NAME_INVALID")
         r = self.reg.get("/v2/%s/tags/list" % name)
-        self.assertError(r, 400, "NAME_INVALID")
+        self.assertErrorOrFrontRefused(r, 400, "NAME_INVALID")
         r = self.reg.post("/v2/%s/blobs/uploads/" % ("e2e/" + "b" * 5000))
-        self.assertError(r, 400, "NAME_INVALID")
+        self.assertErrorOrFrontRefused(r, 400, "NAME_INVALID")
 
     def test_name_of_exactly_255_characters(self):
         name = "e2e/" + rand_suffix(10) + "a" * 241
@@ -264,10 +264,11 @@ class TestUploadIds(RegistryTestCase):
                      "%3Cscript%3E", "z" * 600, "..\\x", "%25", "x%0Ay"):
             with self.subTest(uuid=uuid):
                 path = "/v2/%s/blobs/uploads/%s" % (repo, uuid)
-                self.assertError(self.reg.get(path), 404, "BLOB_UPLOAD_UNKNOWN")
-                self.assertError(self.reg.patch_chunk(path, b"x", 0), 404, "BLOB_UPLOAD_UNKNOWN")
-                self.assertError(self.reg.finish_upload(path, sha256(b"x"), b"x"), 404,
-                                 "BLOB_UPLOAD_UNKNOWN")
+                self.assertErrorOrFrontRefused(self.reg.get(path), 404, "BLOB_UPLOAD_UNKNOWN")
+                self.assertErrorOrFrontRefused(self.reg.patch_chunk(path, b"x", 0), 404,
+                                               "BLOB_UPLOAD_UNKNOWN")
+                self.assertErrorOrFrontRefused(self.reg.finish_upload(path, sha256(b"x"), b"x"),
+                                               404, "BLOB_UPLOAD_UNKNOWN")
 
     def test_upload_id_with_dot_dot_segment(self):
         # nginx normalises "/../"; whatever reaches berth must not be a 5xx
@@ -330,6 +331,8 @@ class TestMethods(RegistryTestCase):
 
     def test_unknown_method_name(self):
         r = self.reg.request("BREW", mpath(self.repo, "t"))
+        if SERVER == "lighttpd" and r.status == 501:
+            return  # lighttpd refuses methods it does not know itself
         self.assertLess(r.status, 500, r.describe())
         self.assertIn(r.status, (400, 405), r.describe())
 
@@ -391,6 +394,8 @@ class TestGarbage(RegistryTestCase):
         for method, path in self.PATHS:
             body = b"" if method in ("POST", "PUT", "PATCH") else None
             r = self.reg.request(method, path, body=body)
+            if self.frontRefused(r):
+                continue
             ok = 400 <= r.status < 500 and r.header("Docker-Distribution-API-Version") == \
                 "registry/2.0" and r.header("Content-Type") == "application/json"
             if ok:
@@ -415,7 +420,8 @@ class TestGarbage(RegistryTestCase):
             body = b"" if method in ("POST", "PUT", "PATCH") else None
             r = self.reg.request(method, path, body=body)
             self.assertLess(r.status, 500, r.describe())
-            self.assertApiVersion(r)
+            if not self.frontRefused(r):
+                self.assertApiVersion(r)
 
     def test_hostile_paths_never_5xx_never_leak(self):
         for method, path in self.HOSTILE:

@@ -108,7 +108,7 @@ class TestTagList(RegistryTestCase):
         # not silently restart the listing from the beginning.
         for q in ("last=%ZZ", "last=%00", "last=" + "a" * 5000):
             r = self.reg.request("GET", "/v2/%s/tags/list?%s" % (self.repo, q))
-            self.assertError(r, 400, "TAG_INVALID")
+            self.assertErrorOrFrontRefused(r, 400, "TAG_INVALID")
 
     def test_last_that_is_not_a_tag(self):
         # "b" is not a tag; the list resumes at the first tag sorting after it

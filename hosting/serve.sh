@@ -1,0 +1,215 @@
+#!/bin/sh
+# serve.sh -- run berth behind lighttpd or Apache on loopback, with the
+# same contract as nginx/serve.sh (which hands over to this script when
+# SERVER is not nginx):
+#
+#   SERVER=lighttpd    lighttpd + berth's FastCGI workers, X-Sendfile
+#   SERVER=apache      Apache 2.4 + mod_proxy_fcgi + mod_xsendfile + workers
+#   SERVER=apache-cgi  Apache 2.4, berth.cgi + berth.ini + .htaccess in a
+#                      web root: the shared-hosting shape, no berth daemon
+#
+#   hosting/serve.sh run|start|stop
+#
+# Environment: PORT (5000), DATA_DIR (./var), BERTH (build/berth),
+# BERTH_CONFIG (an INI file; its data_dir and socket win), WORKERS.
+# Generated configuration, the web root, pid files and logs go to
+# <data_dir>/run: berth.log (the workers' stderr; for apache-cgi Apache's
+# error log, which has the CGI's stderr), <server>-error.log,
+# <server>-access.log.
+#
+# berth runs with [storage] offload = x-sendfile (stream for apache-cgi:
+# shared hosts seldom have mod_xsendfile) unless BERTH_CONFIG sets
+# offload itself.  Run as root, Apache serves as www-data: it must
+# traverse the data directory's parents, and for apache-cgi the data
+# directory is handed to www-data, as it belongs to the web server's user
+# on a shared host.
+set -eu
+
+cmd=${1:-}
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+SERVER=${SERVER:-lighttpd}
+PORT=${PORT:-5000}
+DATA_DIR=${DATA_DIR:-./var}
+BERTH=${BERTH:-build/berth}
+BERTH_CONFIG=${BERTH_CONFIG:-}
+WORKERS=${WORKERS:-}
+
+die() { echo "serve.sh: $*" >&2; exit 1; }
+
+berth_args() {
+	set -- -d "$DATA_DIR"
+	[ -n "$BERTH_CONFIG" ] && set -- "$@" -c "$BERTH_CONFIG"
+	[ -n "$WORKERS" ] && set -- "$@" -w "$WORKERS"
+	echo "$@"
+}
+
+# The effective data directory and socket, as berth itself reads them.
+effective() {
+	# shellcheck disable=SC2046
+	"$BERTH" -t $(berth_args) | sed -n "s/^$1=//p"
+}
+
+# Stop whatever a start left running in run dir $1, whichever the server.
+stop() {
+	for f in nginx lighttpd apache berth; do
+		[ -f "$1/$f.pid" ] || continue
+		pid=$(cat "$1/$f.pid")
+		kill "$pid" 2>/dev/null || true
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		rm -f "$1/$f.pid"
+	done
+}
+
+case $cmd in
+stop)
+	[ -d "$DATA_DIR" ] || exit 0
+	if [ -x "$BERTH" ]; then
+		stop "$(effective data_dir)/run"
+	else
+		stop "$DATA_DIR/run"
+	fi
+	exit 0
+	;;
+run|start) ;;
+*) die "usage: serve.sh run|start|stop" ;;
+esac
+
+case $SERVER in
+lighttpd)
+	WEB=$(command -v lighttpd || echo /usr/sbin/lighttpd)
+	[ -x "$WEB" ] || die "lighttpd is not installed (apt-get install lighttpd)"
+	dir=$top/lighttpd offload=x-sendfile pidname=lighttpd errlog=lighttpd-error.log
+	conf=berth-local.conf confs="berth-local.conf berth-fastcgi.conf"
+	;;
+apache|apache-cgi)
+	WEB=$(command -v apache2 || echo /usr/sbin/apache2)
+	[ -x "$WEB" ] || die "Apache is not installed (apt-get install apache2 libapache2-mod-xsendfile)"
+	dir=$top/apache pidname=apache errlog=apache-error.log
+	if [ "$SERVER" = apache ]; then
+		[ -f /usr/lib/apache2/modules/mod_xsendfile.so ] ||
+			die "mod_xsendfile is not installed (apt-get install libapache2-mod-xsendfile)"
+		offload=x-sendfile conf=berth-local.conf
+		confs="berth-local.conf berth-fastcgi.conf"
+	else
+		offload=stream conf=berth-cgi-local.conf confs=$conf
+		errlog=berth.log
+	fi
+	;;
+*) die "SERVER must be nginx, lighttpd, apache or apache-cgi, not '$SERVER'" ;;
+esac
+
+[ -x "$BERTH" ] || die "$BERTH is not built (make)"
+mkdir -p "$DATA_DIR"
+data=$(effective data_dir) || die "bad configuration"
+sock=$(effective socket)
+# The web servers resolve a relative socket against their own directory.
+case $sock in
+/*) ;;
+*) sock=$(pwd)/${sock#./} ;;
+esac
+run=$data/run
+mkdir -p "$run/www"
+stop "$run"
+
+# berth's configuration: the given one, with the offload this server
+# needs unless it names one; data_dir made absolute for the CGI, which
+# runs in the web root.
+ini=$run/berth.ini
+{
+	if [ -n "$BERTH_CONFIG" ]; then
+		cat "$BERTH_CONFIG"
+		echo
+	fi
+	echo "[storage]"
+	echo "data_dir = $data"
+	if [ -z "$BERTH_CONFIG" ] || ! grep -q '^[[:space:]]*offload[[:space:]]*=' "$BERTH_CONFIG"; then
+		echo "offload = $offload"
+	fi
+} > "$ini"
+
+user_line=
+if [ "$(id -u)" = 0 ]; then
+	case $SERVER in
+	apache*)
+		# Apache will not serve as root; its children run as www-data.
+		user_line="User www-data
+Group www-data"
+		if [ "$SERVER" = apache-cgi ]; then
+			chown -R www-data:www-data "$data"
+		fi
+		su -s /bin/sh www-data -c "test -x '$data'" ||
+			die "www-data cannot reach $data: make it and its parents traversable (chmod o+x), or use another DATA_DIR"
+		;;
+	esac
+fi
+
+for f in $confs; do
+	sed -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$data|g" \
+	    -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
+	    -e "s|@CONF_DIR@|$run|g" "$dir/$f.in" |
+	awk -v u="$user_line" '{ if ($0 == "@USER_LINE@") print u; else print }' \
+	    > "$run/$f"
+done
+
+if [ "$SERVER" = apache-cgi ]; then
+	# What a user uploads to a shared host: the binary, the .htaccess and
+	# the configuration beside them (berth finds berth.ini by itself).
+	cp "$BERTH" "$run/www/berth.cgi.new" && mv "$run/www/berth.cgi.new" "$run/www/berth.cgi"
+	chmod 755 "$run/www/berth.cgi"
+	cp "$top/apache/htaccess" "$run/www/.htaccess"
+	cp "$ini" "$run/www/berth.ini"
+	# A sanitizer build reports to stderr, Apache's error log; pass its
+	# options through (Apache gives a CGI a clean environment).
+	for v in ASAN_OPTIONS UBSAN_OPTIONS; do
+		eval "val=\${$v:-}"
+		[ -n "$val" ] && echo "SetEnv $v $val" >> "$run/www/.htaccess"
+	done
+	[ "$(id -u)" = 0 ] && chown -R www-data:www-data "$run/www"
+else
+	# shellcheck disable=SC2046
+	"$BERTH" -c "$ini" $( [ -n "$WORKERS" ] && echo -w "$WORKERS") \
+	    2>>"$run/berth.log" &
+	echo $! > "$run/berth.pid"
+	i=0
+	while [ ! -S "$sock" ]; do
+		kill -0 "$(cat "$run/berth.pid")" 2>/dev/null ||
+			die "berth did not start; see $run/berth.log"
+		[ $i -lt 100 ] || die "berth did not open $sock"
+		sleep 0.05; i=$((i + 1))
+	done
+fi
+
+wait_ready() {
+	i=0
+	until curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; do
+		if [ $i -ge 100 ]; then
+			stop "$run"
+			die "no answer on port $PORT; see $run/$errlog"
+		fi
+		sleep 0.1; i=$((i + 1))
+	done
+}
+
+if [ "$cmd" = start ]; then
+	case $SERVER in
+	lighttpd) "$WEB" -f "$run/$conf" ;;
+	*) "$WEB" -f "$run/$conf" -k start ;;
+	esac || { stop "$run"; die "$SERVER did not start; see $run/$errlog"; }
+	wait_ready
+	echo "berth: serving http://127.0.0.1:$PORT through $SERVER (data in $data)"
+	exit 0
+fi
+
+trap 'stop "$run"; exit 0' INT TERM
+case $SERVER in
+lighttpd) "$WEB" -D -f "$run/$conf" & ;;
+*) "$WEB" -f "$run/$conf" -DFOREGROUND & ;;
+esac
+echo $! > "$run/$pidname.pid"
+wait_ready
+echo "berth: serving http://127.0.0.1:$PORT through $SERVER (data in $data); Ctrl-C stops"
+wait
