@@ -82,11 +82,11 @@ deps-test:
 
 run: all
 	@SERVER=$(SERVER) PORT=$(PORT) DATA_DIR=$(DATA_DIR) BERTH=$(BUILD)/berth \
-	    BERTH_CONFIG=$(BERTH_CONFIG) WORKERS=$(WORKERS) nginx/serve.sh run
+	    BERTH_CONFIG=$(BERTH_CONFIG) WORKERS=$(WORKERS) LISTEN=$(LISTEN) nginx/serve.sh run
 
 start: all
 	@SERVER=$(SERVER) PORT=$(PORT) DATA_DIR=$(DATA_DIR) BERTH=$(BUILD)/berth \
-	    BERTH_CONFIG=$(BERTH_CONFIG) WORKERS=$(WORKERS) nginx/serve.sh start
+	    BERTH_CONFIG=$(BERTH_CONFIG) WORKERS=$(WORKERS) LISTEN=$(LISTEN) nginx/serve.sh start
 
 stop:
 	@SERVER=$(SERVER) DATA_DIR=$(DATA_DIR) BERTH=$(BUILD)/berth nginx/serve.sh stop

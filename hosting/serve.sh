@@ -45,9 +45,20 @@ berth_args() {
 }
 
 # The effective data directory and socket, as berth itself reads them.
+# A configuration berth refuses stops everything here: nothing is written
+# or signalled anywhere else.
 effective() {
 	# shellcheck disable=SC2046
-	"$BERTH" -t $(berth_args) | sed -n "s/^$1=//p"
+	out=$("$BERTH" -t $(berth_args)) || die "bad configuration (see above)"
+	out=$(printf '%s\n' "$out" | sed -n "s/^$1=//p")
+	[ -n "$out" ] || die "berth -t printed no $1"
+	printf '%s\n' "$out"
+}
+
+# Is pid a live process of program $2?  (A pid file may be stale, and its
+# number reused by an unrelated process.)
+is_ours() {
+	[ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -q "$2"
 }
 
 # Stop whatever a start left running in run dir $1, whichever the server.
@@ -55,7 +66,8 @@ stop() {
 	for f in nginx lighttpd apache berth; do
 		[ -f "$1/$f.pid" ] || continue
 		pid=$(cat "$1/$f.pid")
-		kill "$pid" 2>/dev/null || true
+		prog=$f; [ "$f" = apache ] && prog=apache2
+		is_ours "$pid" "$prog" && kill "$pid" 2>/dev/null
 		i=0
 		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
 			sleep 0.1; i=$((i + 1))
@@ -68,7 +80,8 @@ case $cmd in
 stop)
 	[ -d "$DATA_DIR" ] || exit 0
 	if [ -x "$BERTH" ]; then
-		stop "$(effective data_dir)/run"
+		data=$(effective data_dir) || exit 1
+		stop "$data/run"
 	else
 		stop "$DATA_DIR/run"
 	fi
@@ -104,7 +117,7 @@ esac
 
 [ -x "$BERTH" ] || die "$BERTH is not built (make)"
 mkdir -p "$DATA_DIR"
-data=$(effective data_dir) || die "bad configuration"
+data=$(effective data_dir) || exit 1
 sock=$(effective socket)
 # The web servers resolve a relative socket against their own directory.
 case $sock in
@@ -172,7 +185,7 @@ if [ "$SERVER" = apache-cgi ]; then
 else
 	# shellcheck disable=SC2046
 	"$BERTH" -c "$ini" $( [ -n "$WORKERS" ] && echo -w "$WORKERS") \
-	    2>>"$run/berth.log" &
+	    >>"$run/berth.log" 2>&1 < /dev/null &
 	echo $! > "$run/berth.pid"
 	i=0
 	while [ ! -S "$sock" ]; do

@@ -9,8 +9,9 @@
 # SERVER=lighttpd, apache or apache-cgi brings up that web server instead
 # (hosting/serve.sh); nginx is the default.
 #
-# Environment: PORT (5000), DATA_DIR (./var), BERTH (build/berth),
-# BERTH_CONFIG (an INI file; its data_dir and socket win), WORKERS.
+# Environment: PORT (5000), LISTEN (127.0.0.1), DATA_DIR (./var), BERTH
+# (build/berth), BERTH_CONFIG (an INI file; its data_dir and socket win),
+# WORKERS.
 # Generated configuration, pid files and logs go to <data_dir>/run:
 # berth.log (the workers' stderr), nginx-error.log, nginx-access.log.
 set -eu
@@ -18,6 +19,8 @@ set -eu
 cmd=${1:-}
 here=$(cd "$(dirname "$0")" && pwd)
 PORT=${PORT:-5000}
+LISTEN=${LISTEN:-127.0.0.1}	# nginx only; 0.0.0.0 serves other hosts too
+case $LISTEN in 0.0.0.0) probe=127.0.0.1 ;; *) probe=$LISTEN ;; esac
 DATA_DIR=${DATA_DIR:-./var}
 BERTH=${BERTH:-build/berth}
 BERTH_CONFIG=${BERTH_CONFIG:-}
@@ -43,37 +46,44 @@ berth_args() {
 }
 
 # The effective data directory and socket, as berth itself reads them.
+# A configuration berth refuses stops everything here: nothing is written
+# or signalled anywhere else.
 effective() {
 	# shellcheck disable=SC2046
-	"$BERTH" -t $(berth_args) | sed -n "s/^$1=//p"
+	out=$("$BERTH" -t $(berth_args)) || die "bad configuration (see above)"
+	out=$(printf '%s\n' "$out" | sed -n "s/^$1=//p")
+	[ -n "$out" ] || die "berth -t printed no $1"
+	printf '%s\n' "$out"
+}
+
+# Is pid a live process of program $2?  (A pid file may be stale, and its
+# number reused by an unrelated process.)
+is_ours() {
+	[ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -q "$2"
 }
 
 stop() {
 	run=$1
-	if [ -f "$run/nginx.pid" ]; then
-		pid=$(cat "$run/nginx.pid")
-		kill "$pid" 2>/dev/null || true
-		i=0	# nginx removes its pid file itself as it exits
-		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-			sleep 0.1; i=$((i + 1))
-		done
-	fi
-	if [ -f "$run/berth.pid" ]; then
-		pid=$(cat "$run/berth.pid")
-		kill "$pid" 2>/dev/null || true
-		i=0
-		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-			sleep 0.1; i=$((i + 1))
-		done
-		rm -f "$run/berth.pid"
-	fi
+	for f in nginx berth; do
+		[ -f "$run/$f.pid" ] || continue
+		pid=$(cat "$run/$f.pid")
+		if is_ours "$pid" "$f"; then
+			kill "$pid" 2>/dev/null || true
+			i=0	# nginx removes its pid file itself as it exits
+			while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+				sleep 0.1; i=$((i + 1))
+			done
+		fi
+		rm -f "$run/$f.pid"
+	done
 }
 
 case $cmd in
 stop)
 	[ -d "$DATA_DIR" ] || exit 0
 	if [ -x "$BERTH" ]; then
-		stop "$(effective data_dir)/run"
+		data=$(effective data_dir) || exit 1
+		stop "$data/run"
 	else
 		stop "$DATA_DIR/run"
 	fi
@@ -85,7 +95,7 @@ esac
 
 [ -x "$BERTH" ] || die "$BERTH is not built (make)"
 mkdir -p "$DATA_DIR"
-data=$(effective data_dir) || die "bad configuration"
+data=$(effective data_dir) || exit 1
 sock=$(effective socket)
 run=$data/run
 mkdir -p "$run"
@@ -99,11 +109,12 @@ for f in berth-local.conf berth-locations.conf; do
 	sed -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$data|g" \
 	    -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
 	    -e "s|@CONF_DIR@|$run|g" -e "s|@USER_LINE@|$user_line|g" \
-	    -e "s|@DAEMON@|$daemon|g" "$here/$f.in" > "$run/$f"
+	    -e "s|@DAEMON@|$daemon|g" -e "s|@LISTEN@|$LISTEN|g" \
+	    "$here/$f.in" > "$run/$f"
 done
 
 # shellcheck disable=SC2046
-"$BERTH" $(berth_args) 2>>"$run/berth.log" &
+"$BERTH" $(berth_args) >>"$run/berth.log" 2>&1 < /dev/null &
 echo $! > "$run/berth.pid"
 i=0
 while [ ! -S "$sock" ]; do
@@ -115,7 +126,7 @@ done
 
 wait_ready() {
 	i=0
-	until curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; do
+	until curl -fsS -o /dev/null "http://$probe:$PORT/v2/" 2>/dev/null; do
 		[ $i -lt 100 ] || die "no answer on port $PORT; see $run/nginx-error.log"
 		sleep 0.1; i=$((i + 1))
 	done
@@ -125,7 +136,7 @@ if [ "$cmd" = start ]; then
 	"$NGINX" -p "$run" -c "$run/berth-local.conf" -e "$run/nginx-error.log" ||
 		{ stop "$run"; die "nginx did not start; see $run/nginx-error.log"; }
 	wait_ready
-	echo "berth: serving http://127.0.0.1:$PORT (data in $data)"
+	echo "berth: serving http://$LISTEN:$PORT (data in $data)"
 	exit 0
 fi
 
@@ -133,5 +144,6 @@ trap 'stop "$run"; exit 0' INT TERM
 "$NGINX" -p "$run" -c "$run/berth-local.conf" -e "$run/nginx-error.log" &
 echo $! > "$run/nginx.pid"
 wait_ready
-echo "berth: serving http://127.0.0.1:$PORT (data in $data); Ctrl-C stops"
-wait
+echo "berth: serving http://$LISTEN:$PORT (data in $data); Ctrl-C stops"
+wait || true
+stop "$run"	# whatever ended the wait, leave no process or pid file behind
