@@ -28,6 +28,7 @@ set -eu
 cmd=${1:-}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+lib=$here/serve-lib.sh
 SERVER=${SERVER:-lighttpd}
 PORT=${PORT:-5000}
 DATA_DIR=${DATA_DIR:-./var}
@@ -35,58 +36,10 @@ BERTH=${BERTH:-build/berth}
 BERTH_CONFIG=${BERTH_CONFIG:-}
 WORKERS=${WORKERS:-}
 
-die() { echo "serve.sh: $*" >&2; exit 1; }
-
-berth_args() {
-	set -- -d "$DATA_DIR"
-	[ -n "$BERTH_CONFIG" ] && set -- "$@" -c "$BERTH_CONFIG"
-	[ -n "$WORKERS" ] && set -- "$@" -w "$WORKERS"
-	echo "$@"
-}
-
-# The effective data directory and socket, as berth itself reads them.
-# A configuration berth refuses stops everything here: nothing is written
-# or signalled anywhere else.
-effective() {
-	# shellcheck disable=SC2046
-	out=$("$BERTH" -t $(berth_args)) || die "bad configuration (see above)"
-	out=$(printf '%s\n' "$out" | sed -n "s/^$1=//p")
-	[ -n "$out" ] || die "berth -t printed no $1"
-	printf '%s\n' "$out"
-}
-
-# Is pid a live process of program $2?  (A pid file may be stale, and its
-# number reused by an unrelated process.)
-is_ours() {
-	[ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -q "$2"
-}
-
-# Stop whatever a start left running in run dir $1, whichever the server.
-stop() {
-	for f in nginx lighttpd apache berth; do
-		[ -f "$1/$f.pid" ] || continue
-		pid=$(cat "$1/$f.pid")
-		prog=$f; [ "$f" = apache ] && prog=apache2
-		is_ours "$pid" "$prog" && kill "$pid" 2>/dev/null
-		i=0
-		while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-			sleep 0.1; i=$((i + 1))
-		done
-		rm -f "$1/$f.pid"
-	done
-}
+. "$lib"
 
 case $cmd in
-stop)
-	[ -d "$DATA_DIR" ] || exit 0
-	if [ -x "$BERTH" ]; then
-		data=$(effective data_dir) || exit 1
-		stop "$data/run"
-	else
-		stop "$DATA_DIR/run"
-	fi
-	exit 0
-	;;
+stop) stop_command ;;
 run|start) ;;
 *) die "usage: serve.sh run|start|stop" ;;
 esac

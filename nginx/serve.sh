@@ -18,6 +18,7 @@ set -eu
 
 cmd=${1:-}
 here=$(cd "$(dirname "$0")" && pwd)
+lib=$here/../hosting/serve-lib.sh
 PORT=${PORT:-5000}
 LISTEN=${LISTEN:-127.0.0.1}	# nginx only; 0.0.0.0 serves other hosts too
 case $LISTEN in 0.0.0.0) probe=127.0.0.1 ;; *) probe=$LISTEN ;; esac
@@ -26,7 +27,7 @@ BERTH=${BERTH:-build/berth}
 BERTH_CONFIG=${BERTH_CONFIG:-}
 WORKERS=${WORKERS:-}
 
-die() { echo "serve.sh: $*" >&2; exit 1; }
+. "$lib"
 
 # SERVER=lighttpd|apache|apache-cgi: hosting/serve.sh, same contract.  It
 # also does every stop, whichever server a start brought up.
@@ -37,61 +38,6 @@ esac
 
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || die "nginx is not installed (apt-get install nginx)"
-
-berth_args() {
-	set -- -d "$DATA_DIR"
-	[ -n "$BERTH_CONFIG" ] && set -- "$@" -c "$BERTH_CONFIG"
-	[ -n "$WORKERS" ] && set -- "$@" -w "$WORKERS"
-	echo "$@"
-}
-
-# The effective data directory and socket, as berth itself reads them.
-# A configuration berth refuses stops everything here: nothing is written
-# or signalled anywhere else.
-effective() {
-	# shellcheck disable=SC2046
-	out=$("$BERTH" -t $(berth_args)) || die "bad configuration (see above)"
-	out=$(printf '%s\n' "$out" | sed -n "s/^$1=//p")
-	[ -n "$out" ] || die "berth -t printed no $1"
-	printf '%s\n' "$out"
-}
-
-# Is pid a live process of program $2?  (A pid file may be stale, and its
-# number reused by an unrelated process.)
-is_ours() {
-	[ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -q "$2"
-}
-
-stop() {
-	run=$1
-	for f in nginx berth; do
-		[ -f "$run/$f.pid" ] || continue
-		pid=$(cat "$run/$f.pid")
-		if is_ours "$pid" "$f"; then
-			kill "$pid" 2>/dev/null || true
-			i=0	# nginx removes its pid file itself as it exits
-			while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-				sleep 0.1; i=$((i + 1))
-			done
-		fi
-		rm -f "$run/$f.pid"
-	done
-}
-
-case $cmd in
-stop)
-	[ -d "$DATA_DIR" ] || exit 0
-	if [ -x "$BERTH" ]; then
-		data=$(effective data_dir) || exit 1
-		stop "$data/run"
-	else
-		stop "$DATA_DIR/run"
-	fi
-	exit 0
-	;;
-run|start) ;;
-*) die "usage: serve.sh run|start|stop" ;;
-esac
 
 [ -x "$BERTH" ] || die "$BERTH is not built (make)"
 mkdir -p "$DATA_DIR"

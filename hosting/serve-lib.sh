@@ -1,0 +1,60 @@
+# serve-lib.sh -- what nginx/serve.sh and hosting/serve.sh share: berth's
+# own reading of the configuration, and stopping what a start left
+# running.  Sourced; expects BERTH, DATA_DIR, BERTH_CONFIG and WORKERS.
+
+die() { echo "serve.sh: $*" >&2; exit 1; }
+
+berth_args() {
+	set -- -d "$DATA_DIR"
+	[ -n "$BERTH_CONFIG" ] && set -- "$@" -c "$BERTH_CONFIG"
+	[ -n "$WORKERS" ] && set -- "$@" -w "$WORKERS"
+	echo "$@"
+}
+
+# The effective value of $1 (data_dir, socket), as berth itself reads the
+# configuration.  A configuration berth refuses stops everything here:
+# nothing is written or signalled anywhere else.
+effective() {
+	# shellcheck disable=SC2046
+	out=$("$BERTH" -t $(berth_args)) || die "bad configuration (see above)"
+	out=$(printf '%s\n' "$out" | sed -n "s/^$1=//p")
+	[ -n "$out" ] || die "berth -t printed no $1"
+	printf '%s\n' "$out"
+}
+
+# Is pid $1 a live process of program $2?  (A pid file may be stale, and
+# its number reused by an unrelated process.)
+is_ours() {
+	[ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -q "$2"
+}
+
+# Stop whatever a start left running in run directory $1, whichever the
+# web server, and remove the pid files.
+stop() {
+	for f in nginx lighttpd apache berth; do
+		[ -f "$1/$f.pid" ] || continue
+		pid=$(cat "$1/$f.pid")
+		prog=$f
+		[ "$f" = apache ] && prog=apache2
+		if is_ours "$pid" "$prog"; then
+			kill "$pid" 2>/dev/null || true
+			i=0	# nginx removes its pid file itself as it exits
+			while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+				sleep 0.1; i=$((i + 1))
+			done
+		fi
+		rm -f "$1/$f.pid"
+	done
+}
+
+# `serve.sh stop`: stop what `start` started for this configuration.
+stop_command() {
+	[ -d "$DATA_DIR" ] || exit 0
+	if [ -x "$BERTH" ]; then
+		data=$(effective data_dir) || exit 1
+		stop "$data/run"
+	else
+		stop "$DATA_DIR/run"
+	fi
+	exit 0
+}
