@@ -49,11 +49,10 @@ stop() {
 
 # `serve.sh stop`: stop what `start` started for this configuration.
 stop_command() {
-	[ -d "$DATA_DIR" ] || exit 0
 	if [ -x "$BERTH" ]; then
 		data=$(effective data_dir) || exit 1
 		stop "$data/run"
-	else
+	elif [ -d "$DATA_DIR" ]; then
 		stop "$DATA_DIR/run"
 	fi
 	exit 0

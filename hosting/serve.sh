@@ -69,7 +69,6 @@ apache|apache-cgi)
 esac
 
 [ -x "$BERTH" ] || die "$BERTH is not built (make)"
-mkdir -p "$DATA_DIR"
 data=$(effective data_dir) || exit 1
 sock=$(effective socket)
 # The web servers resolve a relative socket against their own directory.

@@ -40,7 +40,6 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || die "nginx is not installed (apt-get install nginx)"
 
 [ -x "$BERTH" ] || die "$BERTH is not built (make)"
-mkdir -p "$DATA_DIR"
 data=$(effective data_dir) || exit 1
 sock=$(effective socket)
 run=$data/run
