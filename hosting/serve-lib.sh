@@ -47,6 +47,21 @@ stop() {
 	done
 }
 
+# Start berth's worker pool with arguments "$@", its output in
+# $run/berth.log and its pid in $run/berth.pid, and wait until it listens
+# on $sock.
+start_pool() {
+	"$BERTH" "$@" >>"$run/berth.log" 2>&1 < /dev/null &
+	echo $! > "$run/berth.pid"
+	i=0
+	while [ ! -S "$sock" ]; do
+		kill -0 "$(cat "$run/berth.pid")" 2>/dev/null ||
+			die "berth did not start; see $run/berth.log"
+		[ $i -lt 100 ] || die "berth did not open $sock"
+		sleep 0.05; i=$((i + 1))
+	done
+}
+
 # `serve.sh stop`: stop what `start` started for this configuration.
 stop_command() {
 	if [ -x "$BERTH" ]; then

@@ -136,16 +136,7 @@ if [ "$SERVER" = apache-cgi ]; then
 	[ "$(id -u)" = 0 ] && chown -R www-data:www-data "$run/www"
 else
 	# shellcheck disable=SC2046
-	"$BERTH" -c "$ini" $( [ -n "$WORKERS" ] && echo -w "$WORKERS") \
-	    >>"$run/berth.log" 2>&1 < /dev/null &
-	echo $! > "$run/berth.pid"
-	i=0
-	while [ ! -S "$sock" ]; do
-		kill -0 "$(cat "$run/berth.pid")" 2>/dev/null ||
-			die "berth did not start; see $run/berth.log"
-		[ $i -lt 100 ] || die "berth did not open $sock"
-		sleep 0.05; i=$((i + 1))
-	done
+	start_pool -c "$ini" $( [ -n "$WORKERS" ] && echo -w "$WORKERS")
 fi
 
 wait_ready() {

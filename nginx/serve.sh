@@ -59,15 +59,7 @@ for f in berth-local.conf berth-locations.conf; do
 done
 
 # shellcheck disable=SC2046
-"$BERTH" $(berth_args) >>"$run/berth.log" 2>&1 < /dev/null &
-echo $! > "$run/berth.pid"
-i=0
-while [ ! -S "$sock" ]; do
-	kill -0 "$(cat "$run/berth.pid")" 2>/dev/null ||
-		die "berth did not start; see $run/berth.log"
-	[ $i -lt 100 ] || die "berth did not open $sock"
-	sleep 0.05; i=$((i + 1))
-done
+start_pool $(berth_args)
 
 wait_ready() {
 	i=0
