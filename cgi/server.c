@@ -109,8 +109,15 @@ cgi_param(void *priv, const char *name)
 
 /* --- One request ------------------------------------------------------ */
 
+/* Answer one request.  With drain, read what the handler left of the
+ * body before returning: under Apache's mod_cgid stdin and stdout are one
+ * socket, and a CGI exiting with request bytes unread resets it, losing
+ * the response to an upload refused early (bad digest, read-only,
+ * manifest too large).  Stdin ends at the body's end (RFC 3875 4.2).
+ * FastCGI needs no drain: nginx copes with an unread body. */
 static void
-handle(struct io *io, const struct config *cfg, struct blob_handler *blobs)
+handle(struct io *io, const struct config *cfg, struct blob_handler *blobs,
+    bool drain)
 {
 	static struct req r;	/* large: kept off the stack */
 
@@ -129,6 +136,8 @@ handle(struct io *io, const struct config *cfg, struct blob_handler *blobs)
 		resp_error(&r, E_BAD_REQUEST, "Content-Length is not a number");
 		break;
 	}
+	if (drain)
+		req_drain(&r);
 }
 
 /* Open what a process keeps for its lifetime. */
@@ -151,19 +160,26 @@ process_close(struct blob_handler *blobs)
 	meta_close();
 }
 
-/* Sweep stale upload sessions every quarter of the expiry (at most
- * hourly), from whichever worker notices first after a request. */
-static void
-maybe_sweep(const struct config *cfg, time_t *last)
+/* Seconds between sweeps of stale upload sessions: a quarter of the
+ * expiry, at least 1 and at most SWEEP_INTERVAL. */
+static long
+sweep_every(const struct config *cfg)
 {
-	time_t now = time(NULL);
 	long every = cfg->upload_expiry / 4;
 
 	if (every > SWEEP_INTERVAL)
 		every = SWEEP_INTERVAL;
-	if (every < 1)
-		every = 1;
-	if (now - *last < every)
+	return every < 1 ? 1 : every;
+}
+
+/* Sweep stale upload sessions every sweep_every() seconds, from whichever
+ * worker notices first after a request. */
+static void
+maybe_sweep(const struct config *cfg, time_t *last)
+{
+	time_t now = time(NULL);
+
+	if (now - *last < sweep_every(cfg))
 		return;
 	*last = now;
 	upload_expire(cfg->data_dir, cfg->upload_expiry);
@@ -184,7 +200,7 @@ fcgi_loop(const struct config *cfg, int listen_fd)
 		return 1;
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
 		in_request = 1;
-		handle(&io, cfg, &blobs);
+		handle(&io, cfg, &blobs, false);
 		FCGX_Finish_r(&fr);
 		in_request = 0;
 		maybe_sweep(cfg, &last_sweep);
@@ -315,44 +331,21 @@ serve_inherited(const struct config *cfg)
 	return fcgi_loop(cfg, 0);
 }
 
-/* Read and drop what is left of a CGI request body.  Under Apache's
- * mod_cgid stdin and stdout are one socket, and exiting with request bytes
- * unread resets it: the response to an upload refused early (bad digest,
- * read-only, manifest too large) would be lost.  Stdin ends at the body's
- * end (RFC 3875 4.2; mod_cgi closes the pipe, mod_cgid shuts it down). */
-static void
-cgi_drain(void)
-{
-	const char *cl = getenv("CONTENT_LENGTH");
-	const char *te = getenv("HTTP_TRANSFER_ENCODING");
-	char buf[65536];
-
-	if ((cl == NULL || *cl == '\0' || strcmp(cl, "0") == 0) && te == NULL)
-		return;
-	while (cgi_read(NULL, buf, sizeof(buf)) > 0)
-		;
-}
-
 /* A CGI process lives for one request, so stale upload sessions are
  * swept on a clock kept in the file system: the first request after a
- * quarter of the expiry (at most SWEEP_INTERVAL) since the mtime of
+ * sweep_every() seconds since the mtime of
  * <data_dir>/uploads/.swept renews it and sweeps.  Costs one stat(). */
 static void
 cgi_maybe_sweep(const struct config *cfg)
 {
 	char marker[PATH_MAX];
-	long every = cfg->upload_expiry / 4;
 	struct stat st;
 	int fd;
 
-	if (every > SWEEP_INTERVAL)
-		every = SWEEP_INTERVAL;
-	if (every < 1)
-		every = 1;
 	if (snprintf(marker, sizeof(marker), "%s/uploads/.swept",
 	    cfg->data_dir) >= (int)sizeof(marker))
 		return;
-	if (stat(marker, &st) == 0 && time(NULL) - st.st_mtime < every)
+	if (stat(marker, &st) == 0 && time(NULL) - st.st_mtime < sweep_every(cfg))
 		return;
 	fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
@@ -373,9 +366,8 @@ serve_cgi(const struct config *cfg)
 		    stdout);
 		return 1;
 	}
-	handle(&io, cfg, &blobs);
+	handle(&io, cfg, &blobs, true);
 	cgi_maybe_sweep(cfg);
 	process_close(&blobs);
-	cgi_drain();
 	return 0;
 }
