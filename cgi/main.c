@@ -20,10 +20,12 @@
 #include "config.h"
 #include "server.h"
 
+/* Usage to out: stdout when asked for (-h, --help), stderr after a
+ * mistake. */
 static void
-usage(void)
+usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 	    "usage: berth [-t] [-c config.ini] [-d data_dir] [-s socket] [-w workers]\n"
 	    "       berth [-c config.ini] [-d data_dir] <command> [options]\n"
 	    "  commands: repos, tags, show, du, gc, uploads, fsck, audit\n"
@@ -76,7 +78,7 @@ main(int argc, char **argv)
 {
 	const char *config_path = getenv("BERTH_CONFIG");
 	const char *data_dir = NULL, *sock = NULL;
-	char resolved[PATH_MAX], beside[PATH_MAX];
+	char resolved[PATH_MAX], beside[PATH_MAX], dflt_socket[PATH_MAX + 32];
 	struct config cfg;
 	long workers = 0;
 	bool check = false;
@@ -87,6 +89,10 @@ main(int argc, char **argv)
 	 * "GET /v2/?-c+/etc/x" would otherwise choose our configuration. */
 	if (getenv("GATEWAY_INTERFACE") != NULL)
 		argc = 1;
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return 0;
+	}
 	/* "+": stop at the first non-option, an operator command (cli.h),
 	 * whose own options follow it. */
 	while ((ch = getopt(argc, argv, "+c:d:s:w:th")) != -1) {
@@ -106,12 +112,15 @@ main(int argc, char **argv)
 		case 'w':
 			workers = strtol(optarg, NULL, 10);
 			if (workers < 1 || workers > 256) {
-				usage();
+				usage(stderr);
 				return 2;
 			}
 			break;
+		case 'h':
+			usage(stdout);
+			return 0;
 		default:
-			usage();
+			usage(stderr);
 			return 2;
 		}
 	}
@@ -124,6 +133,15 @@ main(int argc, char **argv)
 	if (make_dirs(cfg.data_dir) != 0 || realpath(cfg.data_dir, resolved) == NULL) {
 		fprintf(stderr, "berth: data directory %s: %s\n", cfg.data_dir,
 		    strerror(errno));
+		return 1;
+	}
+	/* The default socket follows the data directory: make it absolute
+	 * with it, as web servers that chdir need. */
+	snprintf(dflt_socket, sizeof(dflt_socket), "%s/run/berth.sock", cfg.data_dir);
+	if (strcmp(cfg.socket, dflt_socket) == 0 &&
+	    snprintf(cfg.socket, sizeof(cfg.socket), "%s/run/berth.sock",
+	    resolved) >= (int)sizeof(cfg.socket)) {
+		fprintf(stderr, "berth: socket path too long\n");
 		return 1;
 	}
 	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", resolved);

@@ -51,15 +51,17 @@ find_command(const char *name)
 	return NULL;
 }
 
+/* The commands and their usage, to out: stdout when asked for (`berth
+ * help`), stderr after a mistake. */
 static void
-usage_all(void)
+usage_all(FILE *out)
 {
-	fprintf(stderr, "usage: berth [-c config.ini] [-d data_dir] <command> "
+	fprintf(out, "usage: berth [-c config.ini] [-d data_dir] <command> "
 	    "[options]\ncommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(stderr, "  %-8s %s\n  %-8s   %s\n", commands[i].name,
+		fprintf(out, "  %-8s %s\n  %-8s   %s\n", commands[i].name,
 		    commands[i].usage, "", commands[i].summary);
-	fprintf(stderr, "DURATION: 90, 90s, 15m, 24h, 7d.  README.md, "
+	fprintf(out, "DURATION: 90, 90s, 15m, 24h, 7d.  README.md, "
 	    "\"Operating berth\", has the details.\n");
 }
 
@@ -85,13 +87,13 @@ cli_main(const struct config *cfg, int argc, char **argv)
 	int rc = 1;
 
 	if (strcmp(argv[0], "help") == 0) {
-		usage_all();
+		usage_all(stdout);
 		return 0;
 	}
 	cmd = find_command(argv[0]);
 	if (cmd == NULL) {
 		fprintf(stderr, "berth: unknown command \"%s\"\n", argv[0]);
-		usage_all();
+		usage_all(stderr);
 		return 2;
 	}
 	memset(&c, 0, sizeof(c));

@@ -42,11 +42,11 @@ print_fsck(json_t *r)
 	}
 	cli_bytes((uint64_t)json_integer_value(json_object_get(r,
 	    "bytes_hashed")), h, sizeof(h));
-	printf("%s%lld files, %lld blob rows, %s hashed: %zu problems, "
+	printf("%s%lld files, %lld blob rows, %s hashed: %zu problem%s, "
 	    "%lld unrepaired\n", json_array_size(problems) ? "\n" : "",
 	    (long long)json_integer_value(json_object_get(r, "files")),
 	    (long long)json_integer_value(json_object_get(r, "blobs")), h,
-	    json_array_size(problems),
+	    json_array_size(problems), json_array_size(problems) == 1 ? "" : "s",
 	    (long long)json_integer_value(json_object_get(r, "unrepaired")));
 }
 

@@ -29,14 +29,17 @@ is_ours() {
 }
 
 # Stop whatever a start left running in run directory $1, whichever the
-# web server, and remove the pid files.
+# web server, and remove the pid files.  Sets stopped=1 when something
+# was running.
 stop() {
+	stopped=0
 	for f in nginx lighttpd apache berth; do
 		[ -f "$1/$f.pid" ] || continue
 		pid=$(cat "$1/$f.pid")
 		prog=$f
 		[ "$f" = apache ] && prog=apache2
 		if is_ours "$pid" "$prog"; then
+			stopped=1
 			kill "$pid" 2>/dev/null || true
 			i=0	# nginx removes its pid file itself as it exits
 			while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
@@ -62,13 +65,32 @@ start_pool() {
 	done
 }
 
+# Before a start: stop what an earlier start left running there, and
+# say so.
+stop_previous() {
+	stop "$1"
+	[ "$stopped" = 0 ] ||
+		echo "serve.sh: stopped the registry already running from $(dirname "$1")" >&2
+}
+
+# After `run` printed its banner: wait for the web server (pid $1), not
+# for the worker pool, so that a web server that dies ends the run too;
+# then leave no process or pid file behind.
+run_foreground() {
+	wait "$1" || true
+	echo "serve.sh: the web server has exited (Ctrl-C, or it died): stopping berth" >&2
+	stop "$run"
+	exit 0
+}
+
 # `serve.sh stop`: stop what `start` started for this configuration.
 stop_command() {
+	data=$DATA_DIR
 	if [ -x "$BERTH" ]; then
 		data=$(effective data_dir) || exit 1
-		stop "$data/run"
-	elif [ -d "$DATA_DIR" ]; then
-		stop "$DATA_DIR/run"
 	fi
+	stopped=0
+	[ -d "$data/run" ] && stop "$data/run"
+	[ "$stopped" = 1 ] || echo "serve.sh: nothing was running from $data" >&2
 	exit 0
 }

@@ -78,7 +78,7 @@ case $sock in
 esac
 run=$data/run
 mkdir -p "$run/www"
-stop "$run"
+stop_previous "$run"
 
 # berth's configuration: the given one, with the offload this server
 # needs unless it names one; data_dir made absolute for the CGI, which
@@ -165,7 +165,8 @@ case $SERVER in
 lighttpd) "$WEB" -D -f "$run/$conf" & ;;
 *) "$WEB" -f "$run/$conf" -DFOREGROUND & ;;
 esac
-echo $! > "$run/$pidname.pid"
+web=$!
+echo $web > "$run/$pidname.pid"
 wait_ready
 echo "berth: serving http://127.0.0.1:$PORT through $SERVER (data in $data); Ctrl-C stops"
-wait
+run_foreground $web

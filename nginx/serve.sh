@@ -44,7 +44,7 @@ data=$(effective data_dir) || exit 1
 sock=$(effective socket)
 run=$data/run
 mkdir -p "$run"
-stop "$run"
+stop_previous "$run"
 
 # nginx's workers must read blob files and reach the socket.  As root
 # they run as root here (a local test server); otherwise as ourselves.
@@ -79,8 +79,8 @@ fi
 
 trap 'stop "$run"; exit 0' INT TERM
 "$NGINX" -p "$run" -c "$run/berth-local.conf" -e "$run/nginx-error.log" &
-echo $! > "$run/nginx.pid"
+web=$!
+echo $web > "$run/nginx.pid"
 wait_ready
 echo "berth: serving http://$LISTEN:$PORT (data in $data); Ctrl-C stops"
-wait || true
-stop "$run"	# whatever ended the wait, leave no process or pid file behind
+run_foreground $web
