@@ -15,7 +15,7 @@ PKGS     := fcgi libcrypto jansson sqlite3 inih
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Werror
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Icgi -Istore -Icli -I$(BUILD)
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN)
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih)
 
@@ -27,11 +27,26 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-SRCS     := $(wildcard cgi/*.c) $(wildcard store/*.c) $(wildcard cli/*.c)
-# FAULT=1: a test build with the fault-injecting blob handler.
+# The layers, bottom up; each may include only its own headers and those
+# of the layers it names (README.md, "Layers"):
+#   base/   configuration table, OCI grammar validators   -> base
+#   store/  the seams and their implementations           -> base
+#   cgi/    the front: requests, routes, handlers, pool   -> store, base
+#   cli/    the operator commands                         -> store, base
+#   main/   the program's main()                          -> everything
+# Per-directory include paths make an upward include fail to compile;
+# check-layers also refuses includes that name another directory.
+INC_base  := -Ibase
+INC_store := -Ibase -Istore -I$(BUILD)
+INC_cgi   := -Ibase -Istore -Icgi
+INC_cli   := -Ibase -Istore -Icli
+INC_main  := -Ibase -Istore -Icgi -Icli
+LAYERS    := base store cgi cli main
+
+SRCS     := $(foreach l,$(LAYERS),$(wildcard $(l)/*.c))
+# FAULT=1: a test build with the fault-injecting blob handler linked in.
 ifdef FAULT
 SRCS     += tests/backend/blob_fault.c
-CFLAGS   += -DBERTH_FAULT_HANDLER
 endif
 OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/schema.o
 DEPS     := $(OBJS:.o=.d)
@@ -39,16 +54,25 @@ DEPS     := $(OBJS:.o=.d)
 # Debian packages: to build, to serve, to test.
 APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
              libsqlite3-dev libinih-dev
-APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile
+APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
 APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3
 APT_FUZZ  := clang libclang-rt-14-dev
 
-.PHONY: all static run start stop test deps deps-test deps-fuzz fuzz clean
+.PHONY: all static run start stop test deps deps-build deps-test deps-fuzz fuzz \
+        clean check-layers
 
-all: $(BUILD)/berth
+all: check-layers $(BUILD)/berth
 
 $(BUILD)/berth: $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+# An include that names a directory ("../cgi/x.h", "cgi/x.h") would step
+# around the include paths: refuse it.
+check-layers:
+	@if grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[^"]*/' \
+	    $(foreach l,$(LAYERS),$(l)/*.c $(l)/*.h); then \
+		echo "check-layers: include a header by its name only; the layer's include path decides what it may see"; \
+		exit 1; fi
 
 # One self-contained file for hosts where nothing can be installed (shared
 # hosting, CGI): every library linked in, and a CGI start-up ~1.5 ms
@@ -59,9 +83,20 @@ static: $(BUILD)/berth-static
 $(BUILD)/berth-static: $(OBJS)
 	$(CC) $(LDFLAGS) -static -o $@ $(OBJS) $(STATIC_LIBS)
 
-$(BUILD)/%.o: %.c | deps
+define layer_rule
+$(BUILD)/$(1)/%.o: $(1)/%.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(INC_$(1)) -MMD -MP -c -o $$@ $$<
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
+
+# The fault handler is a blob handler like those in store/.
+$(BUILD)/tests/backend/%.o: tests/backend/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(INC_store) -MMD -MP -c -o $@ $<
+
+# store/meta_sqlite.c includes the generated schema table's header.
+$(BUILD)/store/meta_sqlite.o: $(BUILD)/schema.c
 
 # The schema files are compiled into the binary, so a deployment is one file.
 $(BUILD)/schema.c: $(sort $(wildcard sql/*.sql)) sql/embed.sh
@@ -69,22 +104,29 @@ $(BUILD)/schema.c: $(sort $(wildcard sql/*.sql)) sql/embed.sh
 	sh sql/embed.sh $(sort $(wildcard sql/*.sql)) > $@
 
 $(BUILD)/schema.o: $(BUILD)/schema.c
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(INC_store) -c -o $@ $<
 
 -include $(DEPS)
 
-# Installs what is missing when run as root; otherwise prints the one line to run.
+# Installs what is missing when run as root; otherwise prints the one line
+# to run.  Compiling needs only the build packages, and `make` never asks
+# for them: deps-build is for a fresh machine, deps for run and start.
+deps-build:
+	@sh tests/need-packages.sh $(APT_BUILD)
+
 deps:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN)
 
 deps-test:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN) $(APT_TEST)
 
-run: all
+run: deps
+	@$(MAKE) --no-print-directory all
 	@SERVER=$(SERVER) PORT=$(PORT) DATA_DIR=$(DATA_DIR) BERTH=$(BUILD)/berth \
 	    BERTH_CONFIG=$(BERTH_CONFIG) WORKERS=$(WORKERS) LISTEN=$(LISTEN) nginx/serve.sh run
 
-start: all
+start: deps
+	@$(MAKE) --no-print-directory all
 	@SERVER=$(SERVER) PORT=$(PORT) DATA_DIR=$(DATA_DIR) BERTH=$(BUILD)/berth \
 	    BERTH_CONFIG=$(BERTH_CONFIG) WORKERS=$(WORKERS) LISTEN=$(LISTEN) nginx/serve.sh start
 
@@ -98,23 +140,23 @@ test: deps-test
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests
 	@tests/run.sh build/asan
 
-UNIT_SRCS := tests/unit/unit.c cgi/validate.c cgi/router.c
-$(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) -lcmocka
+UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c
+$(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h)
+	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) -lcmocka
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from its seed corpus in tests/fuzz/corpus/<target> (copied, so the seeds
 # in git stay as they are).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := router validate manifest
-FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Icgi -Istore \
+FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE $(INC_cgi) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 $(shell pkg-config --cflags jansson 2>/dev/null)
-FUZZ_SRCS_router   := cgi/router.c cgi/validate.c
-FUZZ_SRCS_validate := cgi/validate.c
-FUZZ_SRCS_manifest := cgi/manifest.c cgi/validate.c
+FUZZ_SRCS_router   := cgi/router.c base/validate.c
+FUZZ_SRCS_validate := base/validate.c
+FUZZ_SRCS_manifest := cgi/manifest.c base/validate.c
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard cgi/*.c cgi/*.h)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard cgi/*.c cgi/*.h base/*.c base/*.h)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson
 
@@ -135,10 +177,11 @@ fuzz: deps-fuzz $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 
 # The backend suite: the same tests against every blob handler.
 BACKEND_SRCS := tests/backend/backend.c tests/backend/blob_fault.c \
-                store/blob.c store/blob_fs.c store/blob_redirect.c store/digest.c
-$(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h cgi/config.h)
-	$(CC) $(CFLAGS) -DBERTH_FAULT_HANDLER -o $@ $(BACKEND_SRCS) $(LDFLAGS) \
-	    -lcmocka -lcrypto
+                store/blob.c store/blob_fs.c store/blob_redirect.c store/digest.c \
+                base/conf.c
+$(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h base/*.h)
+	$(CC) $(CFLAGS) $(INC_store) -o $@ $(BACKEND_SRCS) $(LDFLAGS) \
+	    -lcmocka -lcrypto -linih
 
 clean:
 	rm -rf build

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "blob.h"
+#include "store.h"
 #include "handlers.h"
 
 typedef enum reg_err (*handler_fn)(struct req *);
@@ -111,7 +111,7 @@ dispatch(struct req *r)
 	if (err != E_OK)
 		goto fail;
 	if (route->write_methods & r->method_bit) {
-		if (r->cfg->read_only || (!blob_can_put(r->blobs) &&
+		if (r->cfg->read_only || (!blob_can(&r->store->blobs, BLOB_CAN_PUT) &&
 		    !(r->method_bit & M_DELETE))) {
 			err = E_UNSUPPORTED;
 			detail = "the registry is read-only";

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "blob.h"
+#include "store.h"
 #include "meta.h"
 
 #define STREAM_CHUNK (256 * 1024)
@@ -107,7 +107,7 @@ get_blob(struct req *r)
 			return E_RANGE_NOT_SATISFIABLE;
 		}
 	}
-	be = blob_get(r->blobs, r->name, r->arg, &fd, &fsize, &loc);
+	be = blob_get(&r->store->blobs, r->name, r->arg, &fd, &fsize, &loc);
 	switch (be) {
 	case BLOB_OK:
 		if (fsize != size) {
@@ -159,7 +159,7 @@ delete_blob(struct req *r)
 {
 	enum meta_err me;
 
-	if (!blob_can_delete(r->blobs))
+	if (!blob_can(&r->store->blobs, BLOB_CAN_DELETE))
 		return E_UNSUPPORTED;
 	me = meta_blob_unlink(r->name, r->arg);
 	if (me == META_NOTFOUND)

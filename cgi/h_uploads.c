@@ -117,13 +117,13 @@ monolithic(struct req *r, const char *digest)
 	enum upload_err e;
 	uint64_t size;
 
-	e = upload_start(r->cfg->data_dir, r->name, digest_alg_of(digest), false,
+	e = upload_start(r->store, r->name, digest_alg_of(digest), false,
 	    &u);
 	if (e != UP_OK)
 		return upload_error(e);
 	e = upload_append(&u, read_body, r, UPLOAD_ANY_LENGTH);
 	if (e == UP_OK)
-		e = upload_finish(&u, digest, r->blobs, &size);
+		e = upload_finish(&u, digest, &size);
 	if (e != UP_OK)
 		upload_cancel(&u);
 	upload_close(&u);
@@ -160,7 +160,7 @@ h_upload_start(struct req *r)
 	q = req_query(r, "digest-algorithm", algname, sizeof(algname));
 	if (q == Q_BAD || (q == Q_OK && !digest_alg_parse(algname, &alg)))
 		return E_DIGEST_INVALID;
-	e = upload_start(r->cfg->data_dir, r->name, alg, true, &u);
+	e = upload_start(r->store, r->name, alg, true, &u);
 	if (e != UP_OK)
 		return upload_error(e);
 	upload_close(&u);
@@ -226,7 +226,7 @@ put(struct req *r, struct upload *u)
 		return err;
 	e = upload_append(u, read_body, r, expect);
 	if (e == UP_OK)
-		e = upload_finish(u, digest, r->blobs, &size);
+		e = upload_finish(u, digest, &size);
 	if (e != UP_OK)
 		return upload_error(e);
 	blob_created(r, digest);
@@ -243,15 +243,14 @@ h_upload(struct req *r)
 	enum reg_err err;
 
 	if (r->method_bit & (M_GET | M_HEAD)) {
-		me = meta_upload_get(r->name, r->arg, r->cfg->upload_expiry, &m);
+		me = meta_upload_get(r->name, r->arg, r->store->upload_expiry, &m);
 		if (me != META_OK)
 			return me == META_NOTFOUND ? E_BLOB_UPLOAD_UNKNOWN : E_INTERNAL;
 		progress_headers(r, &m);
 		resp_send(r, 204, NULL, 0);
 		return E_OK;
 	}
-	e = upload_open(r->cfg->data_dir, r->name, r->arg, r->cfg->upload_expiry,
-	    &u);
+	e = upload_open(r->store, r->name, r->arg, &u);
 	if (e != UP_OK)
 		return upload_error(e);
 	switch (r->method_bit) {

@@ -136,14 +136,14 @@ req_path(struct req *r)
 
 enum req_problem
 req_init(struct req *r, struct io *io, const struct config *cfg,
-    struct blob_handler *blobs)
+    struct store *store)
 {
 	const char *cl, *te;
 
 	memset(r, 0, sizeof(*r));
 	r->io = io;
 	r->cfg = cfg;
-	r->blobs = blobs;
+	r->store = store;
 	r->method = req_param(r, "REQUEST_METHOD");
 	r->method_bit = method_bit(r->method);
 	r->query = req_param(r, "QUERY_STRING");

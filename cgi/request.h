@@ -22,7 +22,7 @@
 #define PATH_MAX_LEN	4096	/* bytes of a request path; longer -> 404 */
 #define RESP_HEAD_MAX	8192	/* bytes of response headers */
 
-struct blob_handler;
+struct store;
 
 /* The transport: FastCGI (server.c) or plain CGI. */
 struct io {
@@ -38,7 +38,7 @@ struct io {
 struct req {
 	struct io		*io;
 	const struct config	*cfg;
-	struct blob_handler	*blobs;
+	struct store		*store;	/* data, blobs, metadata */
 
 	/* Request line and headers, as received (NULL when absent). */
 	const char	*method;
@@ -82,7 +82,7 @@ enum req_problem {
  * why the request cannot be understood at all; r is then still usable for
  * an error response. */
 enum req_problem req_init(struct req *r, struct io *io,
-    const struct config *cfg, struct blob_handler *blobs);
+    const struct config *cfg, struct store *store);
 
 /* req_read -- read up to n body bytes.  Returns the count, 0 at the end
  * of the body, -1 when the client went away or sent fewer bytes than its

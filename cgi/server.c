@@ -21,11 +21,10 @@
 
 #include <fcgiapp.h>
 
-#include "blob.h"
 #include "dispatch.h"
-#include "meta.h"
 #include "request.h"
 #include "response.h"
+#include "store.h"
 #include "upload.h"
 
 #define MAX_WORKERS 256
@@ -116,12 +115,11 @@ cgi_param(void *priv, const char *name)
  * manifest too large).  Stdin ends at the body's end (RFC 3875 4.2).
  * FastCGI needs no drain: nginx copes with an unread body. */
 static void
-handle(struct io *io, const struct config *cfg, struct blob_handler *blobs,
-    bool drain)
+handle(struct io *io, const struct config *cfg, struct store *st, bool drain)
 {
 	static struct req r;	/* large: kept off the stack */
 
-	switch (req_init(&r, io, cfg, blobs)) {
+	switch (req_init(&r, io, cfg, st)) {
 	case REQ_OK:
 		dispatch(&r);
 		break;
@@ -140,32 +138,12 @@ handle(struct io *io, const struct config *cfg, struct blob_handler *blobs,
 		req_drain(&r);
 }
 
-/* Open what a process keeps for its lifetime. */
-static int
-process_open(const struct config *cfg, struct blob_handler *blobs)
-{
-	if (meta_open(cfg->data_dir) != META_OK)
-		return -1;
-	if (blob_open(cfg, blobs) != BLOB_OK) {
-		meta_close();
-		return -1;
-	}
-	return 0;
-}
-
-static void
-process_close(struct blob_handler *blobs)
-{
-	blob_close(blobs);
-	meta_close();
-}
-
 /* Seconds between sweeps of stale upload sessions: a quarter of the
  * expiry, at least 1 and at most SWEEP_INTERVAL. */
 static long
-sweep_every(const struct config *cfg)
+sweep_every(const struct store *st)
 {
-	long every = cfg->upload_expiry / 4;
+	long every = st->upload_expiry / 4;
 
 	if (every > SWEEP_INTERVAL)
 		every = SWEEP_INTERVAL;
@@ -175,37 +153,36 @@ sweep_every(const struct config *cfg)
 /* Sweep stale upload sessions every sweep_every() seconds, from whichever
  * worker notices first after a request. */
 static void
-maybe_sweep(const struct config *cfg, time_t *last)
+maybe_sweep(struct store *st, time_t *last)
 {
 	time_t now = time(NULL);
 
-	if (now - *last < sweep_every(cfg))
+	if (now - *last < sweep_every(st))
 		return;
 	*last = now;
-	upload_expire(cfg->data_dir, cfg->upload_expiry);
+	upload_expire(st, st->upload_expiry);
 }
 
 /* The FastCGI accept loop of one process. */
 static int
-fcgi_loop(const struct config *cfg, int listen_fd)
+fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 {
-	struct blob_handler blobs;
 	FCGX_Request fr;
 	struct io io = { &fr, fcgi_read, fcgi_write, fcgi_param };
 	time_t last_sweep = 0;	/* sweep after the first request */
 
-	if (process_open(cfg, &blobs) != 0)
+	if (store_open(st) != 0)
 		return 1;
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		return 1;
 	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
 		in_request = 1;
-		handle(&io, cfg, &blobs, false);
+		handle(&io, cfg, st, false);
 		FCGX_Finish_r(&fr);
 		in_request = 0;
-		maybe_sweep(cfg, &last_sweep);
+		maybe_sweep(st, &last_sweep);
 	}
-	process_close(&blobs);
+	store_close(st);
 	return 0;
 }
 
@@ -229,7 +206,7 @@ on_worker_stop(int sig)
 }
 
 static pid_t
-spawn(const struct config *cfg, int listen_fd)
+spawn(const struct config *cfg, struct store *st, int listen_fd)
 {
 	struct sigaction sa;
 	pid_t parent = getpid();
@@ -246,11 +223,11 @@ spawn(const struct config *cfg, int listen_fd)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);	/* the parent decides on Ctrl-C */
-	_exit(fcgi_loop(cfg, listen_fd));
+	_exit(fcgi_loop(cfg, st, listen_fd));
 }
 
 int
-serve_pool(const struct config *cfg)
+serve_pool(const struct config *cfg, struct store *st)
 {
 	pid_t pids[MAX_WORKERS] = { 0 };
 	time_t born[MAX_WORKERS] = { 0 };
@@ -260,9 +237,9 @@ serve_pool(const struct config *cfg)
 	pid_t pid;
 
 	/* Migrate once here, before the workers open the database. */
-	if (meta_open(cfg->data_dir) != META_OK)
+	if (store_open(st) != 0)
 		return 1;
-	meta_close();
+	store_close(st);
 
 	if (FCGX_Init() != 0)
 		return 1;
@@ -287,11 +264,11 @@ serve_pool(const struct config *cfg)
 	sigaction(SIGINT, &sa, NULL);
 
 	for (int i = 0; i < n; i++) {
-		pids[i] = spawn(cfg, listen_fd);
+		pids[i] = spawn(cfg, st, listen_fd);
 		born[i] = time(NULL);
 	}
 	fprintf(stderr, "berth: %d workers on %s, data in %s\n", n, cfg->socket,
-	    cfg->data_dir);
+	    st->data_dir);
 	while (!stopping) {
 		pid = waitpid(-1, &status, 0);
 		if (pid < 0)
@@ -309,7 +286,7 @@ serve_pool(const struct config *cfg)
 				sleep(1);	/* dying at once: don't spin */
 			if (stopping)
 				break;
-			pids[i] = spawn(cfg, listen_fd);
+			pids[i] = spawn(cfg, st, listen_fd);
 			born[i] = time(NULL);
 		}
 	}
@@ -324,11 +301,11 @@ serve_pool(const struct config *cfg)
 }
 
 int
-serve_inherited(const struct config *cfg)
+serve_inherited(const struct config *cfg, struct store *st)
 {
 	if (FCGX_Init() != 0)
 		return 1;
-	return fcgi_loop(cfg, 0);
+	return fcgi_loop(cfg, st, 0);
 }
 
 /* A CGI process lives for one request, so stale upload sessions are
@@ -336,38 +313,37 @@ serve_inherited(const struct config *cfg)
  * sweep_every() seconds since the mtime of
  * <data_dir>/uploads/.swept renews it and sweeps.  Costs one stat(). */
 static void
-cgi_maybe_sweep(const struct config *cfg)
+cgi_maybe_sweep(struct store *st)
 {
 	char marker[PATH_MAX];
-	struct stat st;
+	struct stat sb;
 	int fd;
 
 	if (snprintf(marker, sizeof(marker), "%s/uploads/.swept",
-	    cfg->data_dir) >= (int)sizeof(marker))
+	    st->data_dir) >= (int)sizeof(marker))
 		return;
-	if (stat(marker, &st) == 0 && time(NULL) - st.st_mtime < sweep_every(cfg))
+	if (stat(marker, &sb) == 0 && time(NULL) - sb.st_mtime < sweep_every(st))
 		return;
 	fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
 		return;		/* no uploads/ yet: nothing to sweep */
 	close(fd);
-	upload_expire(cfg->data_dir, cfg->upload_expiry);
+	upload_expire(st, st->upload_expiry);
 }
 
 int
-serve_cgi(const struct config *cfg)
+serve_cgi(const struct config *cfg, struct store *st)
 {
-	struct blob_handler blobs;
 	struct io io = { NULL, cgi_read, cgi_write, cgi_param };
 
-	if (process_open(cfg, &blobs) != 0) {
+	if (store_open(st) != 0) {
 		fputs("Status: 500 Internal Server Error\r\n"
 		    "Content-Type: text/plain\r\n\r\nberth: cannot open storage\n",
 		    stdout);
 		return 1;
 	}
-	handle(&io, cfg, &blobs, true);
-	cgi_maybe_sweep(cfg);
-	process_close(&blobs);
+	handle(&io, cfg, st, true);
+	cgi_maybe_sweep(st);
+	store_close(st);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* cli.c -- the operator command line's table of commands, shared state
- * and output helpers; see cli.h.  Called by main() (cgi/main.c) when a
+ * and output helpers; see cli.h.  Called by main() (main/main.c) when a
  * command name follows the options. */
 #include "cli.h"
 
@@ -15,27 +15,26 @@
 struct command {
 	const char	*name;
 	int		(*run)(struct cli *, int, char **);
-	bool		 blobs;		/* opens the blob handler */
 	const char	*usage;		/* arguments */
 	const char	*summary;
 };
 
 static const struct command commands[] = {
-	{ "repos", cli_repos, false, "[--json]",
+	{ "repos", cli_repos, "[--json]",
 	    "repositories with their tags, manifests and sizes" },
-	{ "tags", cli_tags, false, "<repository> [--json]",
+	{ "tags", cli_tags, "<repository> [--json]",
 	    "the tags of a repository with digest, media type, size, times" },
-	{ "show", cli_show, false, "<repository>:<tag>|<repository>@<digest> [--json]",
+	{ "show", cli_show, "<repository>:<tag>|<repository>@<digest> [--json]",
 	    "a manifest: layers and sizes, or an index's platforms; tags; referrers" },
-	{ "du", cli_du, false, "[--json]",
+	{ "du", cli_du, "[--json]",
 	    "bytes per repository and in all, shared blobs counted once" },
-	{ "gc", cli_gc, true, "[--dry-run] [--grace DURATION] [--untagged] [--json]",
+	{ "gc", cli_gc, "[--dry-run] [--grace DURATION] [--untagged] [--json]",
 	    "remove unreferenced blobs (and untagged manifests) while serving" },
-	{ "uploads", cli_uploads, false, "[--expire DURATION] [--json]",
+	{ "uploads", cli_uploads, "[--expire DURATION] [--json]",
 	    "list upload sessions and staging files; end stale ones" },
-	{ "fsck", cli_fsck, true, "[--repair] [--json]",
+	{ "fsck", cli_fsck, "[--repair] [--json]",
 	    "re-hash blobs, match files and rows, check the database" },
-	{ "audit", cli_audit, false, "[<repository>] [--limit N] [--json]",
+	{ "audit", cli_audit, "[<repository>] [--limit N] [--json]",
 	    "the audit trail: pushes, tag moves, deletes" },
 };
 
@@ -78,7 +77,7 @@ cli_usage_error(const char *cmd, const char *msg)
 }
 
 int
-cli_main(const struct config *cfg, int argc, char **argv)
+cli_main(struct store *store, int argc, char **argv)
 {
 	const struct command *cmd;
 	struct cli c;
@@ -97,25 +96,21 @@ cli_main(const struct config *cfg, int argc, char **argv)
 		return 2;
 	}
 	memset(&c, 0, sizeof(c));
-	c.cfg = cfg;
+	c.store = store;
 	c.tty = isatty(STDERR_FILENO) == 1;
 	/* An operator command on a directory that holds no registry is
 	 * most likely a wrong -d or -c: say so rather than create one. */
-	if (snprintf(db, sizeof(db), "%s/berth.db", cfg->data_dir) >=
+	if (snprintf(db, sizeof(db), "%s/berth.db", store->data_dir) >=
 	    (int)sizeof(db) || stat(db, &st) != 0) {
 		fprintf(stderr, "berth %s: no registry database at %s "
 		    "(wrong -d, -c or BERTH_CONFIG?)\n", cmd->name, db);
 		return 1;
 	}
-	if (meta_open(cfg->data_dir) != META_OK)
+	if (store_open(store) != 0)
 		return 1;
-	if (cmd->blobs && blob_open(cfg, &c.blobs) != BLOB_OK)
-		goto out;
-	rc = cmd->run(&c, argc, argv);
-out:
-	if (c.blobs.ops != NULL)
-		blob_close(&c.blobs);
-	meta_close();
+	if (conf_check_unread(store->conf, store_section_unused, store) == 0)
+		rc = cmd->run(&c, argc, argv);
+	store_close(store);
 	return rc;
 }
 

@@ -18,20 +18,19 @@
 
 #include <jansson.h>
 
-#include "blob.h"
-#include "config.h"
+#include "store.h"
 
-/* cli_main -- run the command argv[0] with its arguments (argc >= 1;
- * main()'s options already parsed into cfg, data_dir resolved).  Returns
- * the process exit status. */
-int cli_main(const struct config *cfg, int argc, char **argv);
+/* cli_main -- run the command argv[0] with its arguments (argc >= 1) on
+ * the store `store` (configured by main(), not yet open; cli_main opens
+ * and closes it, and checks the configuration has no unread key).
+ * Returns the process exit status. */
+int cli_main(struct store *store, int argc, char **argv);
 
 /* What every command gets. */
 struct cli {
-	const struct config	*cfg;
+	struct store		*store;		/* open while a command runs */
 	bool			 json;		/* --json */
 	bool			 tty;		/* stderr is a terminal: draw progress */
-	struct blob_handler	 blobs;		/* opened for commands that need it */
 };
 
 /* Column formats for cli_table. */

@@ -72,15 +72,15 @@ cli_fsck(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error(argv[0], "no arguments expected");
-	if (strcmp(c->blobs.ops->name, "fs") != 0) {
+	if (strcmp(c->store->blobs.ops->name, "fs") != 0) {
 		fprintf(stderr, "berth fsck: blob handler %s keeps no files here: "
-		    "checking the database only\n", c->blobs.ops->name);
+		    "checking the database only\n", c->store->blobs.ops->name);
 		o.files = false;
 	}
 	o.progress.fn = cli_progress;
 	o.progress.ctx = c;
 	report = json_object();
-	rc = fsck_run(c->cfg->data_dir, &c->blobs, &o, report);
+	rc = fsck_run(c->store, &o, report);
 	if (c->json)
 		cli_json(report);
 	else

@@ -96,7 +96,7 @@ cli_gc(struct cli *c, int argc, char **argv)
 	o.progress.fn = cli_progress;
 	o.progress.ctx = c;
 	report = json_object();
-	rc = gc_run(c->cfg->data_dir, &c->blobs, &o, report);
+	rc = gc_run(c->store, &o, report);
 	if (c->json)
 		cli_json(report);
 	else
@@ -196,13 +196,13 @@ cli_uploads(struct cli *c, int argc, char **argv)
 				ended++;
 		}
 		json_array_clear(sessions);
-		removed = upload_expire(c->cfg->data_dir, expire);
+		removed = upload_expire(c->store, expire);
 		if (removed < 0)
 			goto out;
 	}
 	if (meta_admin_uploads(sessions) != META_OK)
 		goto out;
-	orphan_staging(c->cfg->data_dir, sessions, files);
+	orphan_staging(c->store->data_dir, sessions, files);
 	if (c->json) {
 		out = json_pack("{s:O, s:O}", "sessions", sessions,
 		    "staging_without_session", files);

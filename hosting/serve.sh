@@ -92,6 +92,7 @@ ini=$run/berth.ini
 	echo "[storage]"
 	echo "data_dir = $data"
 	if [ -z "$BERTH_CONFIG" ] || ! grep -q '^[[:space:]]*offload[[:space:]]*=' "$BERTH_CONFIG"; then
+		echo "[blob.fs]"
 		echo "offload = $offload"
 	fi
 } > "$ini"

@@ -6,27 +6,49 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The handlers a configuration may name in [storage] blob_handler. */
-static const struct blob_ops *const handlers[] = {
-	&blob_fs_ops,
-	&blob_redirect_ops,
-#ifdef BERTH_FAULT_HANDLER
-	&blob_fault_ops,	/* tests only: tests/backend/blob_fault.c */
-#endif
-};
+#define MAX_HANDLERS 16
+
+/* The handlers linked in, registered by BLOB_HANDLER() before main(). */
+static const struct blob_ops *handlers[MAX_HANDLERS];
+static size_t nhandlers;
+
+void
+blob_register(const struct blob_ops *ops)
+{
+	if (nhandlers < MAX_HANDLERS)
+		handlers[nhandlers++] = ops;
+}
+
+const struct blob_ops *
+blob_find(const char *name)
+{
+	for (size_t i = 0; i < nhandlers; i++)
+		if (strcmp(handlers[i]->name, name) == 0)
+			return handlers[i];
+	return NULL;
+}
 
 enum blob_err
-blob_open(const struct config *cfg, struct blob_handler *h)
+blob_open(const char *name, struct conf *conf, const char *data_dir,
+    struct blob_handler *h)
 {
+	const struct blob_ops *ops = blob_find(name);
+	char section[64];
+
 	memset(h, 0, sizeof(*h));
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-		if (strcmp(handlers[i]->name, cfg->blob_handler) != 0)
-			continue;
-		h->ops = handlers[i];
-		return h->ops->open(cfg, &h->priv);
+	if (ops == NULL) {
+		fprintf(stderr, "berth: no blob handler named \"%s\"\n", name);
+		return BLOB_NOTSUP;
 	}
-	fprintf(stderr, "berth: no blob handler named \"%s\"\n", cfg->blob_handler);
-	return BLOB_NOTSUP;
+	if (ops->version != BLOB_OPS_VERSION) {
+		fprintf(stderr, "berth: blob handler \"%s\" has interface "
+		    "version %d; this build knows %d\n", name, ops->version,
+		    BLOB_OPS_VERSION);
+		return BLOB_NOTSUP;
+	}
+	snprintf(section, sizeof(section), "blob.%s", name);
+	h->ops = ops;
+	return ops->open(conf, section, data_dir, &h->priv);
 }
 
 void
@@ -76,14 +98,18 @@ blob_delete(struct blob_handler *h, const char *repo, const char *digest)
 	return h->ops->del(h->priv, repo, digest);
 }
 
-int
-blob_can_put(const struct blob_handler *h)
+bool
+blob_can(const struct blob_handler *h, enum blob_cap cap)
 {
-	return h->ops->put != NULL;
-}
-
-int
-blob_can_delete(const struct blob_handler *h)
-{
-	return h->ops->del != NULL;
+	switch (cap) {
+	case BLOB_CAN_PUT:
+		return h->ops->put != NULL;
+	case BLOB_CAN_DELETE:
+		return h->ops->del != NULL;
+	case BLOB_CAN_WALK:
+		return false;	/* no walk() in version 1 yet */
+	case BLOB_SELF_VERIFIES:
+		return (h->ops->flags & BLOB_VERIFIES) != 0;
+	}
+	return false;
 }

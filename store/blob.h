@@ -9,15 +9,22 @@
  * handler may keep per-repository layouts.
  *
  * The shape follows SQLite's VFS: a versioned table of function pointers,
- * optional ones NULL, each contract written here.  Backends: blob_fs.c.
- * Digests reaching a handler are always validated sha256/sha512 strings. */
+ * optional ones NULL, each contract written here.  Backends: blob_fs.c,
+ * blob_redirect.c.  Digests reaching a handler are always validated
+ * sha256/sha512 strings.
+ *
+ * A handler is one file: it defines its table and registers it with
+ * BLOB_HANDLER(table) at file scope; linking the file in is enough for
+ * `[storage] blob_handler = NAME` to find it.  It reads its settings
+ * from its own section, [blob.NAME], through base/conf.h. */
 #ifndef BERTH_BLOB_H
 #define BERTH_BLOB_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "conf.h"
 
 #define BLOB_OPS_VERSION 1
 
@@ -50,7 +57,7 @@ struct blob_source {
 	uint64_t	 size;		/* bytes */
 };
 
-/* Handler capabilities. */
+/* Handler flags. */
 enum blob_flag {
 	BLOB_VERIFIES = 1 << 0	/* put() checks digest and size itself; the
 				 * core then skips its own pass */
@@ -62,9 +69,14 @@ struct blob_ops {
 	const char	*name;		/* "fs", ... as in [storage] blob_handler */
 	unsigned	 flags;		/* enum blob_flag */
 
-	/* Required.  Create an instance for this configuration; *priv is
-	 * passed to every other operation.  Called once per process. */
-	enum blob_err	(*open)(const struct config *cfg, void **priv);
+	/* Required.  Create an instance; *priv is passed to every other
+	 * operation.  Called once per process, after fork.  The handler
+	 * reads its settings from [`section`] of conf (section is
+	 * "blob.<name>"; conf_bad() reports a bad one, and open then
+	 * returns BLOB_IO); data_dir is the registry's absolute data
+	 * directory, whose uploads/ holds the files handed to put(). */
+	enum blob_err	(*open)(struct conf *conf, const char *section,
+			    const char *data_dir, void **priv);
 	/* Optional.  Release the instance. */
 	void		(*close)(void *priv);
 
@@ -104,10 +116,27 @@ struct blob_handler {
 	void			*priv;
 };
 
-/* blob_open -- find the handler named cfg->blob_handler and open it.
- * Returns BLOB_OK, BLOB_NOTSUP for an unknown name, or the handler's
- * error.  Logs the reason. */
-enum blob_err blob_open(const struct config *cfg, struct blob_handler *h);
+/* blob_register -- make a handler findable by name; called by
+ * BLOB_HANDLER() before main().  The table is borrowed for the process's
+ * life. */
+void blob_register(const struct blob_ops *ops);
+
+#define BLOB_HANDLER(ops)						\
+	__attribute__((constructor)) static void			\
+	blob_register_##ops(void)					\
+	{								\
+		blob_register(&(ops));					\
+	}
+
+/* blob_find -- the registered handler called name, or NULL. */
+const struct blob_ops *blob_find(const char *name);
+
+/* blob_open -- open the handler called name with its section
+ * [blob.<name>] of conf.  Returns BLOB_OK; BLOB_NOTSUP for an unknown
+ * name or a table of a BLOB_OPS_VERSION this build does not know; or
+ * the handler's error.  Logs the reason. */
+enum blob_err blob_open(const char *name, struct conf *conf,
+    const char *data_dir, struct blob_handler *h);
 void blob_close(struct blob_handler *h);
 
 /* The core's wrappers: preconditions, fallbacks, verification. */
@@ -119,12 +148,16 @@ enum blob_err blob_put(struct blob_handler *h, const char *repo,
     const char *digest, const struct blob_source *src);
 enum blob_err blob_delete(struct blob_handler *h, const char *repo,
     const char *digest);
-int blob_can_put(const struct blob_handler *h);
-int blob_can_delete(const struct blob_handler *h);
 
-/* The shipped handlers. */
-extern const struct blob_ops blob_fs_ops;	/* blob_fs.c */
-extern const struct blob_ops blob_redirect_ops;	/* blob_redirect.c */
-extern const struct blob_ops blob_fault_ops;	/* tests/backend/blob_fault.c */
+/* What a handler can do: the one place the core asks. */
+enum blob_cap {
+	BLOB_CAN_PUT,		/* put(): pushes are possible */
+	BLOB_CAN_DELETE,	/* del(): blob bytes can be removed (gc, DELETE) */
+	BLOB_CAN_WALK,		/* walk(): stored blobs can be listed (gc, fsck) */
+	BLOB_SELF_VERIFIES	/* put() checks digest and size itself */
+};
+
+/* blob_can -- does handler h have capability cap? */
+bool blob_can(const struct blob_handler *h, enum blob_cap cap);
 
 #endif

@@ -18,11 +18,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* [blob.fs] offload: how a GET reaches the client. */
+enum offload {
+	OFFLOAD_X_ACCEL,	/* nginx: X-Accel-Redirect to an internal location */
+	OFFLOAD_X_SENDFILE,	/* lighttpd, Apache mod_xsendfile: X-Sendfile */
+	OFFLOAD_STREAM		/* the worker sends the bytes itself */
+};
+
 struct fs {
 	char		 root[PATH_MAX];	/* absolute path of blobs/ */
 	enum offload	 offload;
 	char		 accel_prefix[256];
 };
+
+/* A key of [blob.fs], or of [storage] where berth before 0.2 had it
+ * (kept working, with a notice).  Returns the section to read it from. */
+static const char *
+fs_section(struct conf *conf, const char *section, const char *key)
+{
+	if (conf_get(conf, section, key) == NULL &&
+	    conf_get(conf, "storage", key) != NULL) {
+		fprintf(stderr, "berth: %s: [storage] %s is deprecated; "
+		    "write it as [%s] %s\n", conf_path(conf), key, section, key);
+		return "storage";
+	}
+	return section;
+}
 
 /* "<alg>/<xx>/<hex>" for a validated digest. */
 static void
@@ -66,25 +87,41 @@ errno_err(void)
 }
 
 static enum blob_err
-fs_open(const struct config *cfg, void **priv)
+fs_open(struct conf *conf, const char *section, const char *data_dir,
+    void **priv)
 {
+	static const char *const offloads[] = { "x-accel", "x-sendfile",
+	    "stream", NULL };
 	struct fs *fs = calloc(1, sizeof(*fs));
-	char dir[PATH_MAX];
+	const char *sec;
+	int offload;
 
 	if (fs == NULL)
 		return BLOB_IO;
-	if (realpath(cfg->data_dir, dir) == NULL ||
-	    snprintf(fs->root, sizeof(fs->root), "%s/blobs", dir) >=
-	    (int)sizeof(fs->root) || mkdir_p(fs->root, 0755) != 0) {
-		fprintf(stderr, "berth: blob handler fs: %s: %s\n", cfg->data_dir,
-		    strerror(errno));
-		free(fs);
-		return BLOB_IO;
+	sec = fs_section(conf, section, "offload");
+	if (conf_choice(conf, sec, "offload", offloads, OFFLOAD_X_ACCEL,
+	    &offload) != 0)
+		goto bad;
+	fs->offload = (enum offload)offload;
+	sec = fs_section(conf, section, "accel_prefix");
+	if (conf_string(conf, sec, "accel_prefix", "/_berth/blobs/",
+	    fs->accel_prefix, sizeof(fs->accel_prefix)) != 0)
+		goto bad;
+	if (fs->accel_prefix[0] != '/') {
+		conf_bad(conf, sec, "accel_prefix", "must start with /");
+		goto bad;
 	}
-	fs->offload = cfg->offload;
-	snprintf(fs->accel_prefix, sizeof(fs->accel_prefix), "%s", cfg->accel_prefix);
+	if (snprintf(fs->root, sizeof(fs->root), "%s/blobs", data_dir) >=
+	    (int)sizeof(fs->root) || mkdir_p(fs->root, 0755) != 0) {
+		fprintf(stderr, "berth: blob handler fs: %s: %s\n", data_dir,
+		    strerror(errno));
+		goto bad;
+	}
 	*priv = fs;
 	return BLOB_OK;
+bad:
+	free(fs);
+	return BLOB_IO;
 }
 
 static void
@@ -205,7 +242,7 @@ fs_del(void *priv, const char *repo, const char *digest)
 	return BLOB_OK;
 }
 
-const struct blob_ops blob_fs_ops = {
+static const struct blob_ops blob_fs_ops = {
 	.version = BLOB_OPS_VERSION,
 	.name = "fs",
 	.open = fs_open,
@@ -215,3 +252,4 @@ const struct blob_ops blob_fs_ops = {
 	.put = fs_put,
 	.del = fs_del,
 };
+BLOB_HANDLER(blob_fs_ops)

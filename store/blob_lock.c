@@ -40,27 +40,6 @@ fail:
 	}
 }
 
-int
-blob_lock_staging(const char *staging)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	/* <data_dir>/uploads/<id>: drop the last two components. */
-	snprintf(dir, sizeof(dir), "%s", staging);
-	for (int i = 0; i < 2; i++) {
-		slash = strrchr(dir, '/');
-		if (slash == NULL || slash == dir) {
-			errno = EINVAL;
-			fprintf(stderr, "berth: blob lock: %s is no staging file\n",
-			    staging);
-			return -1;
-		}
-		*slash = '\0';
-	}
-	return blob_lock(dir, false);
-}
-
 void
 blob_unlock(int lock)
 {

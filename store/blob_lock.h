@@ -29,11 +29,6 @@
  * logging. */
 int blob_lock(const char *data_dir, bool exclusive);
 
-/* blob_lock_staging -- the same, shared, for the data directory that
- * holds staging file `staging` (<data_dir>/uploads/<id>): how the upload
- * path, which knows only its staging file, finds the lock. */
-int blob_lock_staging(const char *staging);
-
 /* blob_unlock -- release a lock from blob_lock(); -1 is ignored. */
 void blob_unlock(int lock);
 

@@ -227,7 +227,9 @@ repair(const char *data_dir, struct blob_handler *h, const char *path,
 		snprintf(action, sizeof(action), "removed the rows");
 		goto out;
 	}
-	snprintf(qdir, sizeof(qdir), "%s/quarantine", data_dir);
+	if (snprintf(qdir, sizeof(qdir), "%s/quarantine", data_dir) >=
+	    (int)sizeof(qdir))
+		goto out;
 	snprintf(qpath, sizeof(qpath), "%s/%.*s-%s", qdir,
 	    (int)(strchr(digest, ':') - digest), digest, strchr(digest, ':') + 1);
 	if ((mkdir(qdir, 0700) != 0 && errno != EEXIST) ||
@@ -321,9 +323,10 @@ scan_rows(const char *root, json_t *noted, uint64_t *nrows)
 }
 
 int
-fsck_run(const char *data_dir, struct blob_handler *h,
-    const struct fsck_options *o, json_t *report)
+fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 {
+	const char *data_dir = st->data_dir;
+	struct blob_handler *h = &st->blobs;
 	json_t *problems = json_array(), *files = json_array();
 	json_t *noted = json_object(), *msgs = json_array(), *v, *p;
 	char root[PATH_MAX], path[PATH_MAX], detail[PATH_MAX + 256];
@@ -341,7 +344,9 @@ fsck_run(const char *data_dir, struct blob_handler *h,
 	if (!o->files)
 		goto done;
 
-	snprintf(root, sizeof(root), "%s/blobs", data_dir);
+	if (snprintf(root, sizeof(root), "%s/blobs", data_dir) >=
+	    (int)sizeof(root))
+		goto out;
 	walk(root, files, problems);
 	json_array_foreach(files, i, v)
 		total += (uint64_t)json_integer_value(json_object_get(v, "size"));

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "blob.h"
+#include "store.h"
 #include "progress.h"
 
 struct fsck_options {
@@ -21,7 +22,7 @@ struct fsck_options {
 	struct progress	 progress;	/* phase "hash" in bytes */
 };
 
-/* fsck_run -- check data directory `data_dir` (meta_open() first).
+/* fsck_run -- check store st (open: store_open() first).
  * Problems found, each as {problem, digest or path, detail, repaired,
  * action, referenced_by: ["repo@digest", ...] when manifests reference
  * the blob}:
@@ -40,7 +41,6 @@ struct fsck_options {
  * meanwhile shows up as nothing.  Fills `report` (caller-owned object):
  * files, blobs (rows), bytes_hashed, problems, unrepaired.  Returns the
  * number of problems not repaired, or -1 on an error that stopped it. */
-int fsck_run(const char *data_dir, struct blob_handler *h,
-    const struct fsck_options *o, json_t *report);
+int fsck_run(struct store *st, const struct fsck_options *o, json_t *report);
 
 #endif

@@ -154,9 +154,10 @@ out:
 }
 
 int
-gc_run(const char *data_dir, struct blob_handler *h,
-    const struct gc_options *o, json_t *report)
+gc_run(struct store *st, const struct gc_options *o, json_t *report)
 {
+	const char *data_dir = st->data_dir;
+	struct blob_handler *h = &st->blobs;
 	json_t *manifests = json_array(), *blobs = json_array();
 	json_t *errors = json_array(), *candidates = json_array();
 	int64_t cutoff = (int64_t)time(NULL) - o->grace;
@@ -165,7 +166,7 @@ gc_run(const char *data_dir, struct blob_handler *h,
 
 	json_object_set_new(report, "dry_run", json_boolean(o->dry_run));
 	json_object_set_new(report, "grace", json_integer(o->grace));
-	if (!o->dry_run && !blob_can_delete(h)) {
+	if (!o->dry_run && !blob_can(h, BLOB_CAN_DELETE)) {
 		fprintf(stderr, "berth: gc: blob handler %s cannot delete\n",
 		    h->ops->name);
 		goto out;

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "blob.h"
+#include "store.h"
 #include "progress.h"
 
 struct gc_options {
@@ -23,16 +24,14 @@ struct gc_options {
 	struct progress	 progress;
 };
 
-/* gc_run -- collect garbage in data directory `data_dir`, whose blobs
- * handler h must be able to delete (else -1, nothing done).  Needs
- * meta_open().  Fills `report` (a caller-owned object) with: dry_run,
+/* gc_run -- collect garbage in store st (open), whose blob
+ * handler must be able to delete (else -1, nothing done).  Fills `report` (a caller-owned object) with: dry_run,
  * grace (seconds), manifests: [{repository, digest, media_type, size}],
  * blobs: [{digest, size}], manifests_removed, blobs_removed,
  * bytes_reclaimed, errors: [strings].  Returns 0, or -1 when it stopped
  * on an error (logged; the report says what was done until then).  A
  * blob whose rows were removed but whose bytes could not be is listed in
  * errors and left for `berth fsck --repair` (an orphan file, invisible). */
-int gc_run(const char *data_dir, struct blob_handler *h,
-    const struct gc_options *o, json_t *report);
+int gc_run(struct store *st, const struct gc_options *o, json_t *report);
 
 #endif

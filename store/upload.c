@@ -48,13 +48,14 @@ errno_err(void)
 }
 
 enum upload_err
-upload_start(const char *data_dir, const char *repo, enum digest_alg alg,
+upload_start(struct store *st, const char *repo, enum digest_alg alg,
     bool persist, struct upload *u)
 {
 	struct digest_ctx ctx;
 	char dir[PATH_MAX];
 
 	memset(u, 0, sizeof(*u));
+	u->st = st;
 	u->fd = -1;
 	u->persist = persist;
 	if (new_uuid(u->m.uuid) != 0)
@@ -64,10 +65,10 @@ upload_start(const char *data_dir, const char *repo, enum digest_alg alg,
 	digest_init(&ctx, alg);
 	u->m.state_len = digest_save(&ctx, u->m.state);
 	u->m.started_at = (int64_t)time(NULL);
-	snprintf(dir, sizeof(dir), "%s/uploads", data_dir);
+	snprintf(dir, sizeof(dir), "%s/uploads", st->data_dir);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		goto fail;
-	if (staging_path(data_dir, u->m.uuid, u->path, sizeof(u->path)) != 0)
+	if (staging_path(st->data_dir, u->m.uuid, u->path, sizeof(u->path)) != 0)
 		goto fail;
 	u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (u->fd < 0 || flock(u->fd, LOCK_EX) != 0)
@@ -97,18 +98,20 @@ fail:
 }
 
 enum upload_err
-upload_open(const char *data_dir, const char *repo, const char *uuid,
-    long expiry, struct upload *u)
+upload_open(struct store *st, const char *repo, const char *uuid,
+    struct upload *u)
 {
+	long expiry = st->upload_expiry;
 	enum meta_err e;
 
 	memset(u, 0, sizeof(*u));
+	u->st = st;
 	u->fd = -1;
 	u->persist = true;
 	e = meta_upload_get(repo, uuid, expiry, &u->m);
 	if (e != META_OK)
 		return e == META_NOTFOUND ? UP_UNKNOWN : UP_IO;
-	if (staging_path(data_dir, uuid, u->path, sizeof(u->path)) != 0)
+	if (staging_path(st->data_dir, uuid, u->path, sizeof(u->path)) != 0)
 		return UP_IO;
 	u->fd = open(u->path, O_RDWR | O_CLOEXEC);
 	if (u->fd < 0)
@@ -221,9 +224,9 @@ fail:
 }
 
 enum upload_err
-upload_finish(struct upload *u, const char *digest, struct blob_handler *h,
-    uint64_t *size)
+upload_finish(struct upload *u, const char *digest, uint64_t *size)
 {
+	struct blob_handler *h = &u->st->blobs;
 	char got[DIGEST_STR_MAX];
 	struct digest_ctx hash;
 	struct blob_source src;
@@ -233,9 +236,9 @@ upload_finish(struct upload *u, const char *digest, struct blob_handler *h,
 	int lock;
 
 	*size = u->m.size;
-	if (!blob_can_put(h))
+	if (!blob_can(h, BLOB_CAN_PUT))
 		return UP_READONLY;
-	if (!(h->ops->flags & BLOB_VERIFIES)) {
+	if (!blob_can(h, BLOB_SELF_VERIFIES)) {
 		if (alg == u->m.alg &&
 		    digest_load(&hash, u->m.alg, u->m.state, u->m.state_len)) {
 			digest_final(&hash, got);
@@ -253,7 +256,7 @@ upload_finish(struct upload *u, const char *digest, struct blob_handler *h,
 	src.path = u->path;
 	src.size = u->m.size;
 	/* From put to commit, gc must not delete (blob_lock.h). */
-	lock = blob_lock_staging(u->path);
+	lock = blob_lock(u->st->data_dir, false);
 	if (lock < 0)
 		return UP_IO;
 	be = blob_put(h, u->m.repo, digest, &src);
@@ -292,13 +295,13 @@ upload_close(struct upload *u)
 }
 
 int
-upload_expire(const char *data_dir, long expiry)
+upload_expire(struct store *st, long expiry)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	json_t *ids = json_array();
 	time_t cutoff = time(NULL) - expiry;
 	struct dirent *de;
-	struct stat st;
+	struct stat sb;
 	size_t i;
 	json_t *v;
 	DIR *d;
@@ -311,7 +314,7 @@ upload_expire(const char *data_dir, long expiry)
 	json_array_foreach(ids, i, v)
 		meta_upload_delete(json_string_value(v));
 	json_decref(ids);
-	snprintf(dir, sizeof(dir), "%s/uploads", data_dir);
+	snprintf(dir, sizeof(dir), "%s/uploads", st->data_dir);
 	d = opendir(dir);
 	if (d == NULL)
 		return 0;
@@ -320,7 +323,7 @@ upload_expire(const char *data_dir, long expiry)
 		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
 		    (int)sizeof(path))
 			continue;
-		if (stat(path, &st) == 0 && st.st_mtime < cutoff &&
+		if (stat(path, &sb) == 0 && sb.st_mtime < cutoff &&
 		    unlink(path) == 0)
 			removed++;
 	}

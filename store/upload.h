@@ -25,6 +25,7 @@
 #include "blob.h"
 #include "digest.h"
 #include "meta.h"
+#include "store.h"
 
 enum upload_err {
 	UP_OK = 0,
@@ -38,6 +39,7 @@ enum upload_err {
 };
 
 struct upload {
+	struct store		*st;		/* borrowed */
 	struct meta_upload	 m;
 	int			 fd;		/* staging file; -1 when closed */
 	char			 path[PATH_MAX];
@@ -52,14 +54,14 @@ typedef ssize_t (*upload_reader)(void *ctx, void *buf, size_t n);
  * staging file and (when persist) the metadata row with a fresh UUID.
  * A session that is not persisted lives only for this request (single
  * POST).  On UP_OK, u is open: call upload_close. */
-enum upload_err upload_start(const char *data_dir, const char *repo,
+enum upload_err upload_start(struct store *st, const char *repo,
     enum digest_alg alg, bool persist, struct upload *u);
 
 /* upload_open -- open session `uuid` of `repo` and take its lock.
  * UP_UNKNOWN when there is no such session, it belongs to another
- * repository, or it is older than expiry seconds. */
-enum upload_err upload_open(const char *data_dir, const char *repo,
-    const char *uuid, long expiry, struct upload *u);
+ * repository, or it is older than the store's upload_expiry. */
+enum upload_err upload_open(struct store *st, const char *repo,
+    const char *uuid, struct upload *u);
 
 #define UPLOAD_ANY_LENGTH UINT64_MAX
 
@@ -81,7 +83,7 @@ enum upload_err upload_append(struct upload *u, upload_reader read, void *ctx,
  * that `berth gc` never deletes in between (blob_lock.h).  Sets *size to
  * the blob's bytes. */
 enum upload_err upload_finish(struct upload *u, const char *digest,
-    struct blob_handler *h, uint64_t *size);
+    uint64_t *size);
 
 /* upload_cancel -- end the session: delete its row and staging file. */
 enum upload_err upload_cancel(struct upload *u);
@@ -92,6 +94,6 @@ void upload_close(struct upload *u);
 /* upload_expire -- end sessions idle for more than expiry seconds and
  * remove staging files not written for that long.  Returns the number of
  * staging files removed, or -1 on a metadata error. */
-int upload_expire(const char *data_dir, long expiry);
+int upload_expire(struct store *st, long expiry);
 
 #endif

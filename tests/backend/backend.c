@@ -25,25 +25,25 @@
 struct backend {
 	const char	*label;
 	const char	*handler;	/* [storage] blob_handler */
-	enum offload	 offload;
+	const char	*offload;	/* [blob.<handler>] offload, or NULL */
 	const char	*fault;		/* BERTH_FAULT for the fault handler */
 	enum blob_err	 put_result;	/* what put must answer */
 };
 
 static const struct backend backends[] = {
-	{ "fs/stream", "fs", OFFLOAD_STREAM, NULL, BLOB_OK },
-	{ "fs/x-accel", "fs", OFFLOAD_X_ACCEL, NULL, BLOB_OK },
-	{ "fs/x-sendfile", "fs", OFFLOAD_X_SENDFILE, NULL, BLOB_OK },
-	{ "redirect", "redirect", OFFLOAD_X_ACCEL, NULL, BLOB_NOTSUP },
-	{ "fault/none", "fault", OFFLOAD_STREAM, "none", BLOB_OK },
-	{ "fault/eio", "fault", OFFLOAD_STREAM, "eio", BLOB_IO },
-	{ "fault/enospc", "fault", OFFLOAD_STREAM, "enospc", BLOB_NOSPC },
-	{ "fault/short", "fault", OFFLOAD_STREAM, "short", BLOB_IO },
+	{ "fs/stream", "fs", "stream", NULL, BLOB_OK },
+	{ "fs/x-accel", "fs", "x-accel", NULL, BLOB_OK },
+	{ "fs/x-sendfile", "fs", "x-sendfile", NULL, BLOB_OK },
+	{ "redirect", "redirect", NULL, NULL, BLOB_NOTSUP },
+	{ "fault/none", "fault", "stream", "none", BLOB_OK },
+	{ "fault/eio", "fault", "stream", "eio", BLOB_IO },
+	{ "fault/enospc", "fault", "stream", "enospc", BLOB_NOSPC },
+	{ "fault/short", "fault", "stream", "short", BLOB_IO },
 };
 
 struct fixture {
 	const struct backend	*b;
-	struct config		 cfg;
+	struct conf		*conf;
 	struct blob_handler	 h;
 	char			 dir[64];
 	char			 staging[PATH_MAX];
@@ -56,7 +56,8 @@ setup(void **state)
 {
 	const struct backend *b = *state;
 	struct fixture *f = calloc(1, sizeof(*f));
-	char uploads[PATH_MAX];
+	char uploads[PATH_MAX], ini[PATH_MAX];
+	FILE *fp;
 
 	assert_non_null(f);
 	f->b = b;
@@ -64,15 +65,23 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(uploads, sizeof(uploads), "%s/uploads", f->dir);
 	assert_int_equal(mkdir(uploads, 0755), 0);
-	memset(&f->cfg, 0, sizeof(f->cfg));
-	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s", f->dir);
-	snprintf(f->cfg.blob_handler, sizeof(f->cfg.blob_handler), "%s", b->handler);
-	f->cfg.offload = b->offload;
-	strcpy(f->cfg.accel_prefix, "/_berth/blobs/");
-	strcpy(f->cfg.redirect_url, "https://cdn.example.org/blobs/");
+	/* The handler's settings, as an operator writes them. */
+	snprintf(ini, sizeof(ini), "%s/berth.ini", f->dir);
+	fp = fopen(ini, "w");
+	assert_non_null(fp);
+	fprintf(fp, "[blob.%s]\n", b->handler);
+	if (b->offload != NULL)
+		fprintf(fp, "offload = %s\naccel_prefix = /_berth/blobs/\n",
+		    b->offload);
+	if (strcmp(b->handler, "redirect") == 0)
+		fprintf(fp, "url = https://cdn.example.org/blobs/\n");
+	fclose(fp);
+	f->conf = conf_load(ini);
+	assert_non_null(f->conf);
 	if (b->fault != NULL)
 		setenv("BERTH_FAULT", b->fault, 1);
-	assert_int_equal(blob_open(&f->cfg, &f->h), BLOB_OK);
+	assert_int_equal(blob_open(b->handler, f->conf, f->dir, &f->h), BLOB_OK);
+	assert_int_equal(conf_check_unread(f->conf, NULL, NULL), 0);
 	for (size_t i = 0; i < sizeof(f->bytes); i++)
 		f->bytes[i] = (unsigned char)(i * 7 + i / 251);
 	digest_buf(DIGEST_SHA256, f->bytes, sizeof(f->bytes), f->digest);
@@ -87,6 +96,7 @@ teardown(void **state)
 	char cmd[128];
 
 	blob_close(&f->h);
+	conf_free(f->conf);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
 	free(f);
@@ -152,13 +162,13 @@ assert_readable(struct fixture *f)
 
 	e = blob_get(&f->h, "test/repo", f->digest, &fd, &size, &loc);
 	snprintf(rel, sizeof(rel), "sha256/%.2s/%s", hex, hex);
-	if (f->b->offload == OFFLOAD_X_ACCEL) {
+	if (f->b->offload != NULL && strcmp(f->b->offload, "x-accel") == 0) {
 		assert_int_equal(e, BLOB_REDIRECT);
 		assert_int_equal(loc.kind, BLOB_LOC_ACCEL);
 		assert_string_equal(loc.target + strlen("/_berth/blobs/"), rel);
 		return;
 	}
-	if (f->b->offload == OFFLOAD_X_SENDFILE) {
+	if (f->b->offload != NULL && strcmp(f->b->offload, "x-sendfile") == 0) {
 		assert_int_equal(e, BLOB_REDIRECT);
 		assert_int_equal(loc.kind, BLOB_LOC_SENDFILE);
 		fd = open(loc.target, O_RDONLY);

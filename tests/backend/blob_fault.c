@@ -1,7 +1,7 @@
 /* blob_fault.c -- a fault-injecting blob handler for the tests, wrapped
  * around the fs handler (the shim backends of SQLite's test VFSes).
  *
- * Compiled only into test builds (make FAULT=1, which make test uses) and
+ * Linked only into test builds (make FAULT=1, which make test uses) and
  * chosen with [storage] blob_handler = fault.  The fault comes from the
  * environment variable BERTH_FAULT:
  *   none     behave exactly like fs
@@ -29,8 +29,18 @@ struct fault_handler {
 	char		 tmpdir[PATH_MAX - 64];	/* <data_dir>/uploads */
 };
 
+/* The wrapped handler, found by name as any other caller would. */
+static const struct blob_ops *
+fs_ops(void)
+{
+	return blob_find("fs");
+}
+
+/* Settings: [blob.fault] takes the fs handler's keys (offload,
+ * accel_prefix), which it passes on. */
 static enum blob_err
-fault_open(const struct config *cfg, void **priv)
+fault_open(struct conf *conf, const char *section, const char *data_dir,
+    void **priv)
 {
 	struct fault_handler *f = calloc(1, sizeof(*f));
 	const char *mode = getenv("BERTH_FAULT");
@@ -53,12 +63,12 @@ fault_open(const struct config *cfg, void **priv)
 		free(f);
 		return BLOB_IO;
 	}
-	if (snprintf(f->tmpdir, sizeof(f->tmpdir), "%s/uploads", cfg->data_dir) >=
+	if (snprintf(f->tmpdir, sizeof(f->tmpdir), "%s/uploads", data_dir) >=
 	    (int)sizeof(f->tmpdir)) {
 		free(f);
 		return BLOB_IO;
 	}
-	e = blob_fs_ops.open(cfg, &f->fs);
+	e = fs_ops()->open(conf, section, data_dir, &f->fs);
 	if (e != BLOB_OK) {
 		free(f);
 		return e;
@@ -72,7 +82,7 @@ fault_close(void *priv)
 {
 	struct fault_handler *f = priv;
 
-	blob_fs_ops.close(f->fs);
+	fs_ops()->close(f->fs);
 	free(f);
 }
 
@@ -82,7 +92,7 @@ fault_get(void *priv, const char *repo, const char *digest, int *fd,
 {
 	struct fault_handler *f = priv;
 
-	return blob_fs_ops.get(f->fs, repo, digest, fd, size, loc);
+	return fs_ops()->get(f->fs, repo, digest, fd, size, loc);
 }
 
 static enum blob_err
@@ -91,7 +101,7 @@ fault_stat(void *priv, const char *repo, const char *digest, uint64_t *size,
 {
 	struct fault_handler *f = priv;
 
-	return blob_fs_ops.stat(f->fs, repo, digest, size, loc);
+	return fs_ops()->stat(f->fs, repo, digest, size, loc);
 }
 
 static enum blob_err
@@ -99,7 +109,7 @@ fault_del(void *priv, const char *repo, const char *digest)
 {
 	struct fault_handler *f = priv;
 
-	return blob_fs_ops.del(f->fs, repo, digest);
+	return fs_ops()->del(f->fs, repo, digest);
 }
 
 /* Copy src into a new temporary file, striking with the fault. */
@@ -114,7 +124,7 @@ fault_put(void *priv, const char *repo, const char *digest,
 	int fd = -1;
 
 	if (f->fault == F_NONE)
-		return blob_fs_ops.put(f->fs, repo, digest, src);
+		return fs_ops()->put(f->fs, repo, digest, src);
 	snprintf(tmp, sizeof(tmp), "%s/fault-XXXXXX", f->tmpdir);
 	fd = mkstemp(tmp);
 	if (fd < 0)
@@ -157,7 +167,7 @@ out:
 	return e;
 }
 
-const struct blob_ops blob_fault_ops = {
+static const struct blob_ops blob_fault_ops = {
 	.version = BLOB_OPS_VERSION,
 	.name = "fault",
 	.open = fault_open,
@@ -167,3 +177,4 @@ const struct blob_ops blob_fault_ops = {
 	.put = fault_put,
 	.del = fault_del,
 };
+BLOB_HANDLER(blob_fault_ops)

@@ -13,7 +13,7 @@
 #            X-Accel-Redirect), plus three small side registries for the
 #            configuration tests: delete_enabled = false, read_only = true
 #            (seeded first, then restarted read-only) and a 3 s upload_expiry;
-#   stream   [storage] offload = stream: the worker sends blob bytes itself.
+#   stream   [blob.fs] offload = stream: the worker sends blob bytes itself.
 # Servers are started and stopped with nginx/serve.sh (always stopped, by a
 # trap).  The last line printed is "N passed, N failed"; exit 1 on failure.
 
@@ -157,8 +157,8 @@ fi
 for name in $RUNNING; do stop_server "$name"; done
 
 # ---- pass 2: the worker streams blob bytes itself ----
-echo "== e2e pass 2: [storage] offload = stream =="
-if start_server stream "[storage]" "data_dir = $TMP/stream" "offload = stream"; then
+echo "== e2e pass 2: [blob.fs] offload = stream =="
+if start_server stream "[storage]" "data_dir = $TMP/stream" "[blob.fs]" "offload = stream"; then
 	(
 		export BERTH_URL=http://127.0.0.1:$PORT_stream
 		unset BERTH_URL_NODELETE BERTH_URL_READONLY BERTH_URL_EXPIRY

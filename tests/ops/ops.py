@@ -851,7 +851,7 @@ def test_cli_misc(e):
     ro = os.path.join(e.data, "redirect.ini")
     with open(ro, "w") as fh:
         fh.write("[storage]\ndata_dir = %s\nblob_handler = redirect\n"
-                 "redirect_url = http://cdn.invalid/blobs\n" % e.data)
+                 "[blob.redirect]\nurl = http://cdn.invalid/blobs\n" % e.data)
     before = all_blob_digests(e)
     r = subprocess.run([BERTH, "-c", ro, "gc", "--grace", "0s"], capture_output=True, text=True)
     check("cli: gc refuses a blob handler that cannot delete", r.returncode == 1 and

@@ -86,7 +86,7 @@ push_image() {	# push_image REPO TAG
 # --- offload modes -----------------------------------------------------
 
 for mode in x-accel stream x-sendfile; do
-	start "offload-$mode" "[storage]
+	start "offload-$mode" "[blob.fs]
 offload = $mode" || continue
 	check "$mode: push" 201 "$(push_image off/img v1)"
 	curl -s -D "$work/h" -o "$work/got" "$url/v2/off/img/blobs/$blob"
@@ -119,7 +119,7 @@ done
 
 # --- read-only mode, then the redirect handler, on a filled data dir ---
 
-start shared "[storage]
+start shared "[blob.fs]
 offload = x-accel"
 check "shared: push" 201 "$(push_image ro/img v1)"
 DATA_DIR=$data BERTH=$BERTH "$top/nginx/serve.sh" stop
@@ -140,7 +140,8 @@ DATA_DIR=$data BERTH=$BERTH "$top/nginx/serve.sh" stop
 
 start shared "[storage]
 blob_handler = redirect
-redirect_url = https://cdn.example.org/registry/" || true
+[blob.redirect]
+url = https://cdn.example.org/registry/" || true
 curl -s -D "$work/h" -o /dev/null "$url/v2/ro/img/blobs/$blob"
 check "redirect: GET → 307" 307 "$(tr -d '\r' < "$work/h" | head -n 1 | cut -d' ' -f2)"
 check "redirect: Location" "https://cdn.example.org/registry/sha256/${blob:7}" "$(header Location "$work/h")"
@@ -214,6 +215,22 @@ printf '[storage]\ndata_dir = %s/x\n\n[registry]\nread_onyl = true\n' "$work" > 
 msg=$("$BERTH" -t -c "$work/bad.ini" 2>&1); rc=$?
 check "config: unknown key stops start-up" 1 "$rc"
 check "config: message names file, line, key" "berth: $work/bad.ini:5: [registry] read_onyl: unknown key" "$msg"
-printf '[storage]\noffload = carrier-pigeon\n' > "$work/bad2.ini"
+printf '[blob.fs]\noffload = carrier-pigeon\n' > "$work/bad2.ini"
 msg=$("$BERTH" -t -c "$work/bad2.ini" 2>&1); rc=$?
-check "config: bad value stops start-up" "1 berth: $work/bad2.ini:2: [storage] offload: bad value \"carrier-pigeon\"" "$rc $msg"
+check "config: bad value stops start-up" "1 berth: $work/bad2.ini:2: [blob.fs] offload: bad value \"carrier-pigeon\": expected one of x-accel, x-sendfile, stream" "$rc $msg"
+printf '[storage]\ndata_dir = %s/x\n[blob.fs]\noffload = stream\n[blob.redirect]\nurl = ftp://cdn\n' "$work" > "$work/other.ini"
+msg=$("$BERTH" -t -c "$work/other.ini" 2>&1); rc=$?
+check "config: the section of a handler not in use is left alone" 0 "$rc"
+printf '[storage]\ndata_dir = %s/x\nblob_handler = redirect\n[blob.redirect]\nurl = ftp://cdn\n' "$work" > "$work/bad3.ini"
+msg=$("$BERTH" -t -c "$work/bad3.ini" 2>&1); rc=$?
+check "config: a handler checks its own section" "1 berth: $work/bad3.ini:5: [blob.redirect] url: bad value \"ftp://cdn\": expected an http:// or https:// URL" "$rc $msg"
+printf '[storage]\ndata_dir = %s/x\nblob_handler = s4\n' "$work" > "$work/bad4.ini"
+msg=$("$BERTH" -t -c "$work/bad4.ini" 2>&1); rc=$?
+check "config: an unknown blob handler is refused" "1 berth: $work/bad4.ini:3: [storage] blob_handler: bad value \"s4\": no blob handler of that name in this build" "$rc $msg"
+printf '[storage]\ndata_dir = %s/x\nblob_handler = redirect\nredirect_url = https://cdn.example.org/r\n' "$work" > "$work/old.ini"
+msg=$("$BERTH" -t -c "$work/old.ini" 2>&1 >/dev/null); rc=$?
+check "config: keys of berth 0.1 still work" 0 "$rc"
+check "config: and say where they moved" "berth: $work/old.ini: [storage] redirect_url is deprecated; write it as [blob.redirect] url" "$msg"
+printf '[storage]\ndata_dir = %s/x\noffload = stream\n' "$work" > "$work/old2.ini"
+msg=$("$BERTH" -t -c "$work/old2.ini" 2>&1 >/dev/null); rc=$?
+check "config: [storage] offload of berth 0.1 still works, with a notice" "0 berth: $work/old2.ini: [storage] offload is deprecated; write it as [blob.fs] offload" "$rc $msg"

@@ -17,8 +17,10 @@
 #include <fcgiapp.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "config.h"
 #include "server.h"
+#include "store.h"
 
 /* Usage to out: stdout when asked for (-h, --help), stderr after a
  * mistake. */
@@ -35,25 +37,6 @@ usage(FILE *out)
 	    "  Serves the OCI registry API over FastCGI (or CGI when run\n"
 	    "  by a web server as a CGI program).  BERTH_CONFIG names the\n"
 	    "  configuration file when -c is not given.\n");
-}
-
-/* mkdir -p path, mode 0755. */
-static int
-make_dirs(const char *path)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -1;
-	for (char *p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* A CGI program on a shared host is configured by a file beside it:
@@ -73,16 +56,52 @@ config_beside_script(char *buf, size_t cap)
 	return buf;
 }
 
+/* The configuration: the file, with the command line's defaults. */
+static struct conf *
+load_conf(const char *path, const char *data_dir, const char *sock)
+{
+	struct conf *conf = conf_load(path);
+
+	if (conf == NULL)
+		return NULL;
+	if ((data_dir != NULL &&
+	    conf_default(conf, "storage", "data_dir", data_dir) != 0) ||
+	    (sock != NULL && conf_default(conf, "server", "socket", sock) != 0)) {
+		fprintf(stderr, "berth: out of memory\n");
+		conf_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+/* Open the store here, which reads the blob handler's section and
+ * migrates the schema, and refuse keys that nobody read.  It stays open
+ * for a CGI request or an inherited socket; the pool closes it before
+ * its workers open their own (after fork). */
+static int
+check_store(struct store *st)
+{
+	if (store_open(st) != 0)
+		return -1;
+	if (conf_check_unread(st->conf, store_section_unused, st) != 0) {
+		store_close(st);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *config_path = getenv("BERTH_CONFIG");
 	const char *data_dir = NULL, *sock = NULL;
-	char resolved[PATH_MAX], beside[PATH_MAX], dflt_socket[PATH_MAX + 32];
+	char beside[PATH_MAX];
+	static struct store st;
 	struct config cfg;
+	struct conf *conf;
 	long workers = 0;
 	bool check = false;
-	int ch;
+	int ch, rc;
 
 	/* A CGI program takes no options: a web server turns a query string
 	 * without '=' into arguments (RFC 3875 4.4; Apache does), so
@@ -126,38 +145,45 @@ main(int argc, char **argv)
 	}
 	if (config_path == NULL)
 		config_path = config_beside_script(beside, sizeof(beside));
-	if (config_load(&cfg, config_path, data_dir, sock) != 0)
+	if ((conf = load_conf(config_path, data_dir, sock)) == NULL)
 		return 1;
+	if (store_configure(&st, conf) != 0 ||
+	    config_read(&cfg, conf, st.data_dir) != 0) {
+		conf_free(conf);
+		return 1;
+	}
 	if (workers > 0)
 		cfg.workers = (int)workers;
-	if (make_dirs(cfg.data_dir) != 0 || realpath(cfg.data_dir, resolved) == NULL) {
-		fprintf(stderr, "berth: data directory %s: %s\n", cfg.data_dir,
-		    strerror(errno));
+	if (optind < argc) {
+		rc = cli_main(&st, argc - optind, argv + optind);
+		conf_free(conf);
+		return rc;
+	}
+	if (check_store(&st) != 0) {
+		if (getenv("GATEWAY_INTERFACE") != NULL)
+			fputs("Status: 500 Internal Server Error\r\n"
+			    "Content-Type: text/plain\r\n\r\n"
+			    "berth: cannot open storage; see the error log\n",
+			    stdout);
+		conf_free(conf);
 		return 1;
 	}
-	/* The default socket follows the data directory: make it absolute
-	 * with it, as web servers that chdir need. */
-	snprintf(dflt_socket, sizeof(dflt_socket), "%s/run/berth.sock", cfg.data_dir);
-	if (strcmp(cfg.socket, dflt_socket) == 0 &&
-	    snprintf(cfg.socket, sizeof(cfg.socket), "%s/run/berth.sock",
-	    resolved) >= (int)sizeof(cfg.socket)) {
-		fprintf(stderr, "berth: socket path too long\n");
-		return 1;
-	}
-	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", resolved);
-	if (optind < argc)
-		return cli_main(&cfg, argc - optind, argv + optind);
 	if (check) {
 		/* For scripts that write the web server's configuration. */
-		printf("data_dir=%s\nsocket=%s\nworkers=%d\n", cfg.data_dir,
+		printf("data_dir=%s\nsocket=%s\nworkers=%d\n", st.data_dir,
 		    cfg.socket, cfg.workers);
+		store_close(&st);
+		conf_free(conf);
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);	/* a client gone is an error return */
 
 	if (getenv("GATEWAY_INTERFACE") != NULL && FCGX_IsCGI())
-		return serve_cgi(&cfg);
-	if (!FCGX_IsCGI())
-		return serve_inherited(&cfg);
-	return serve_pool(&cfg);
+		rc = serve_cgi(&cfg, &st);
+	else if (!FCGX_IsCGI())
+		rc = serve_inherited(&cfg, &st);
+	else
+		rc = serve_pool(&cfg, &st);
+	conf_free(conf);
+	return rc;
 }

@@ -1,0 +1,94 @@
+/* store.c -- the store context; see store.h. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "meta.h"
+
+/* mkdir -p path, mode 0755. */
+static int
+make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -1;
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int
+store_configure(struct store *st, struct conf *conf)
+{
+	char dir[PATH_MAX], abs[PATH_MAX];
+
+	memset(st, 0, sizeof(*st));
+	st->conf = conf;
+	if (conf_string(conf, "storage", "data_dir", "./var", dir,
+	    sizeof(dir)) != 0 ||
+	    conf_string(conf, "storage", "blob_handler", "fs", st->blob_handler,
+	    sizeof(st->blob_handler)) != 0 ||
+	    conf_duration(conf, "registry", "upload_expiry", 24 * 3600,
+	    &st->upload_expiry) != 0)
+		return -1;
+	if (blob_find(st->blob_handler) == NULL)
+		return conf_bad(conf, "storage", "blob_handler",
+		    "no blob handler of that name in this build");
+	if (make_dirs(dir) != 0 || realpath(dir, abs) == NULL) {
+		fprintf(stderr, "berth: data directory %s: %s\n", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (strlen(abs) >= sizeof(st->data_dir)) {
+		fprintf(stderr, "berth: data directory %s: name too long\n", abs);
+		return -1;
+	}
+	memcpy(st->data_dir, abs, strlen(abs) + 1);
+	return 0;
+}
+
+int
+store_open(struct store *st)
+{
+	if (st->open)
+		return 0;
+	if (meta_open(st->data_dir) != META_OK)
+		return -1;
+	if (blob_open(st->blob_handler, st->conf, st->data_dir, &st->blobs) !=
+	    BLOB_OK) {
+		meta_close();
+		return -1;
+	}
+	st->open = true;
+	return 0;
+}
+
+void
+store_close(struct store *st)
+{
+	if (!st->open)
+		return;
+	blob_close(&st->blobs);
+	meta_close();
+	st->open = false;
+}
+
+bool
+store_section_unused(void *ctx, const char *section)
+{
+	const struct store *st = ctx;
+
+	return strncmp(section, "blob.", 5) == 0 &&
+	    strcmp(section + 5, st->blob_handler) != 0;
+}

@@ -1,0 +1,53 @@
+/* store.h -- the store context: one struct owning what requests and
+ * operator commands reach the registry's data through -- the data
+ * directory, the blob handler, the metadata and the blob lock.
+ *
+ * Settings (base/conf.h sections the store owns):
+ *   [storage]  data_dir (./var), blob_handler (fs)
+ *   [registry] upload_expiry (24h)
+ *   [blob.NAME] the chosen blob handler's own keys (store/blob_*.c)
+ * store_configure() reads them without touching anything but the data
+ * directory (created if missing); store_open() then opens the metadata
+ * (migrating its schema forward) and the blob handler, once per process
+ * after fork.  Layering: store/ sees base/ only; the front (cgi/) and the
+ * operator commands (cli/) get a struct store and call store/ through
+ * it. */
+#ifndef BERTH_STORE_H
+#define BERTH_STORE_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "blob.h"
+#include "conf.h"
+
+/* Room for the names under the data directory (uploads/<id>, blobs/...). */
+#define STORE_DIR_MAX (PATH_MAX - 256)
+
+struct store {
+	char			 data_dir[STORE_DIR_MAX];	/* absolute, exists */
+	char			 blob_handler[32];	/* [storage] blob_handler */
+	long			 upload_expiry;		/* seconds */
+	struct conf		*conf;			/* borrowed: outlives us */
+	struct blob_handler	 blobs;			/* open after store_open() */
+	bool			 open;
+};
+
+/* store_configure -- read the store's settings from conf (borrowed for
+ * the life of st), create the data directory if missing and make its
+ * name absolute.  Returns 0, or -1 after printing why. */
+int store_configure(struct store *st, struct conf *conf);
+
+/* store_open -- open the metadata and the blob handler.  Returns 0, or
+ * -1 after logging why (nothing is left open then). */
+int store_open(struct store *st);
+
+/* store_close -- close what store_open() opened.  Idempotent. */
+void store_close(struct store *st);
+
+/* store_section_unused -- for conf_check_unread(): is `section` the
+ * section of a blob handler other than st's (allowed to sit unread in a
+ * file shared between set-ups)? */
+bool store_section_unused(void *st, const char *section);
+
+#endif
