@@ -41,6 +41,23 @@ external_layer(json_t *d)
 	    (strstr(mt, "nondistributable") != NULL || strstr(mt, "foreign") != NULL);
 }
 
+/* Is an index entry a manifest?  The image-spec says to ignore entries
+ * of media types one does not know (image-index.md, "manifests"); real
+ * indexes carry blobs there: BuildKit's registry cache lists its layers
+ * and an application/vnd.buildkit.cacheconfig.v0 blob.  So an entry is
+ * a child manifest when its media type is a manifest's (or absent, as
+ * old clients write it), and otherwise a blob, which must then be in the
+ * repository like a layer and is kept by gc like one. */
+static bool
+manifest_entry(json_t *d)
+{
+	const char *mt = json_string_value(json_object_get(d, "mediaType"));
+
+	return mt == NULL || strcmp(mt, MT_OCI_MANIFEST) == 0 ||
+	    strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_V2) == 0 ||
+	    strcmp(mt, MT_DOCKER_LIST) == 0;
+}
+
 static enum reg_err
 pick_media_type(struct manifest *m, const char *ct)
 {
@@ -117,7 +134,7 @@ manifest_parse(const unsigned char *body, size_t len, const char *content_type,
 		if (!is_index && external_layer(d))
 			continue;
 		m->refs[m->nrefs].digest = dg;
-		m->refs[m->nrefs++].manifest = is_index;
+		m->refs[m->nrefs++].manifest = is_index && manifest_entry(d);
 	}
 	subject = json_object_get(m->doc, "subject");
 	if (subject != NULL) {

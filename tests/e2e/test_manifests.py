@@ -233,6 +233,23 @@ class TestAccepted(RegistryTestCase):
     def test_empty_layers(self):
         self.push_ok(oci_manifest(self.cdesc, []))
 
+    def test_buildkit_cache_index(self):
+        # BuildKit's --cache-to type=registry: an index whose entries are
+        # two layer blobs and a cache-config blob, no manifest at all.
+        repo = repo_name("buildkit")
+        layers = [rand_bytes(1500), rand_bytes(900)]
+        cache = dumps({"layers": [{"blob": sha256(l)} for l in layers]})
+        for b in layers + [cache]:
+            self.reg.push_blob(repo, b)
+        entries = [descriptor(MT_OCI_LAYER, l, annotations={
+            "buildkit/createdat": "2026-12-01T00:00:00Z"}) for l in layers]
+        entries.append(descriptor("application/vnd.buildkit.cacheconfig.v0", cache))
+        body = dumps(oci_index(entries))
+        r = self.reg.push_manifest(repo, "cache", body, MT_OCI_INDEX)
+        self.assertHeader(r, "Docker-Content-Digest", sha256(body))
+        self.assertManifest(repo, "cache", body, MT_OCI_INDEX)
+        self.assertManifest(repo, sha256(body), body, MT_OCI_INDEX)
+
     def test_empty_index(self):
         self.push_ok(oci_index([]), MT_OCI_INDEX)
 
@@ -405,6 +422,18 @@ class TestRejected(RegistryTestCase):
         img = push_image(self.reg, self.repo)
         ghost = descriptor(MT_OCI_MANIFEST, b'{"not":"pushed"}')
         body = dumps(oci_index([img.descriptor(), ghost]))
+        r = self.reg.put(mpath(self.repo, "t"), body=body,
+                         headers={"Content-Type": MT_OCI_INDEX})
+        errors = self.assertError(r, 400, "MANIFEST_BLOB_UNKNOWN")
+        self.assertEqual(len(errors), 1, r.describe())
+        self.assertIn(ghost["digest"], r.body.decode())
+        self.assertNotStored(body)
+
+    def test_index_with_unknown_entry_missing(self):
+        # An entry of a media type that is no manifest's is a blob: it
+        # must be in the repository like a layer.
+        ghost = descriptor("application/vnd.buildkit.cacheconfig.v0", b'{"ghost":1}')
+        body = dumps(oci_index([ghost]))
         r = self.reg.put(mpath(self.repo, "t"), body=body,
                          headers={"Content-Type": MT_OCI_INDEX})
         errors = self.assertError(r, 400, "MANIFEST_BLOB_UNKNOWN")

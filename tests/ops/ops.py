@@ -438,12 +438,16 @@ def pull_all(e, errors):
         while stack:
             m = json.loads(stack.pop())
             for d in m.get("manifests", []):
+                if d.get("mediaType") not in (None, OCI_MANIFEST, OCI_INDEX):
+                    continue    # a blob entry (BuildKit's cache): checked below
                 st, child = e.reg.get_manifest(repo, d["digest"])
                 if st != 200 or sha(child) != d["digest"]:
                     errors.append("%s@%s child %d" % (repo, d["digest"], st))
                 else:
                     stack.append(child)
-            for d in ([m["config"]] if "config" in m else []) + m.get("layers", []):
+            blobs = [d for d in m.get("manifests", [])
+                     if d.get("mediaType") not in (None, OCI_MANIFEST, OCI_INDEX)]
+            for d in ([m["config"]] if "config" in m else []) + m.get("layers", []) + blobs:
                 st, data = e.reg.get_blob(repo, d["digest"])
                 if st != 200 or sha(data) != d["digest"] or len(data) != d["size"]:
                     errors.append("%s:%s blob %s: %d" % (repo, tag, d["digest"], st))
@@ -542,6 +546,31 @@ def test_gc(e, f):
           e.reg.get_manifest("ops/beta", sha(f.B2))[0] == 200)
     st, _ = e.reg.get_manifest("ops/alpha", sha(f.U))
     check("gc --untagged: the removed manifest answers 404", st == 404, st)
+
+
+def test_buildkit_cache(e):
+    # BuildKit's registry cache: an index listing layer blobs and a
+    # cache-config blob, no manifests.  Its blobs are referenced: gc keeps
+    # them, and the index comes back byte for byte.
+    layers = [os.urandom(1200), os.urandom(700)]
+    cache = json.dumps({"layers": [{"blob": sha(l)} for l in layers]}).encode()
+    for b in layers + [cache]:
+        e.reg.push_blob("ops/cache", b)
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests":
+                        [descriptor(OCI_LAYER, l) for l in layers] +
+                        [descriptor("application/vnd.buildkit.cacheconfig.v0", cache)]}).encode()
+    st, _, _ = e.reg.put_manifest("ops/cache", "buildcache", index, OCI_INDEX)
+    check("buildkit cache index: accepted", st == 201, st)
+    rc, r, err = e.berth_json("gc", "--grace", "0s")
+    check("buildkit cache index: gc removes none of its blobs", rc == 0 and r and
+          not {b["digest"] for b in r["blobs"]} & {sha(b) for b in layers + [cache]},
+          (rc, r, err))
+    for b in layers + [cache]:
+        st, got = e.reg.get_blob("ops/cache", sha(b))
+        check("buildkit cache index: blob %s... still pulls" % sha(b)[7:19],
+              st == 200 and got == b, st)
+    st, body = e.reg.get_manifest("ops/cache", "buildcache")
+    check("buildkit cache index: served back exactly", st == 200 and body == index, st)
 
 
 def test_uploads(e, f):
@@ -895,6 +924,7 @@ def main():
                          ("uploads", lambda: test_uploads(e, f)),
                          ("stress", lambda: test_stress(e)),
                          ("fsck", lambda: test_fsck(e, f)),
+                         ("buildkit", lambda: test_buildkit_cache(e)),
                          ("progress", lambda: test_progress(e)),
                          ("cli", lambda: test_cli_misc(e))):
             try:
