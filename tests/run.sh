@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh BUILD_DIR -- every test layer, against the binaries in BUILD_DIR
 # (make test passes build/asan: ASan + UBSan):
-#   1. unit tests (cmocka): validators and router
+#   1. unit tests (cmocka): validators and router; the manifest parser;
+#      the configuration reader
 #   2. the backend suite (cmocka): every blob handler, faults included
 #   3. CGI golden exchanges (tests/cgi): berth as a plain CGI program, each
 #      response compared byte for byte; no web server
@@ -65,6 +66,8 @@ cmocka_layer() {
 }
 
 cmocka_layer "unit tests" unit-tests
+cmocka_layer "unit tests: manifest parser" unit-manifest
+cmocka_layer "unit tests: configuration" unit-config
 cmocka_layer "backend suite (every blob handler)" backend-tests
 
 echo "== cgi (golden exchanges)"
