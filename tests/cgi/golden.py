@@ -243,6 +243,14 @@ def render(text, env):
         else m.group(0), text)
 
 
+def path_info(path):
+    """PATH_INFO as a web server sets it: the path decoded (RFC 3875
+    4.1.5); raw when it would decode to a NUL, which no environment can
+    hold (web servers refuse such a path; request.c reads REQUEST_URI)."""
+    decoded = urllib.parse.unquote(path)
+    return path if "\0" in decoded else decoded
+
+
 def run_one(berth, tmp, ex, env):
     """Run one exchange.  Returns (actual response text, stderr, problem)."""
     ini_path = os.path.join(tmp, "berth.ini")
@@ -270,7 +278,7 @@ def run_one(berth, tmp, ex, env):
         "REQUEST_URI": ex.prefix + uri,
         "QUERY_STRING": query,
         "SCRIPT_NAME": ex.prefix,
-        "PATH_INFO": urllib.parse.unquote(path),
+        "PATH_INFO": path_info(path),
         "BERTH_CONFIG": ini_path,
     }
     for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
@@ -424,6 +432,8 @@ def main(argv):
                                 update, updates)
         except CaseError as e:
             problems = ["%s: %s" % (name, e)]
+        except (OSError, ValueError) as e:
+            problems = ["%s: the runner failed: %r" % (name, e)]
         if name in EXPECTED_FAIL:
             if problems:
                 xfail += 1
