@@ -40,6 +40,15 @@ the web server adds Date):
   {{NAME}}       in a request or response: the value remembered as NAME
   {{data_dir}}   the case's temporary data directory (absolute)
 
+Error responses: a golden with a status of 400 or more may hold only the
+headers in ERROR_HEADERS (Docker-Distribution-API-Version, Content-Type,
+Content-Length; Content-Range on a 416, Allow on a 405) -- a golden that
+holds a success header fails, and GOLDEN_UPDATE will not write one.
+
+Besides the bytes, an exchange fails when berth exits non-zero or its
+stderr holds a sanitizer report (with ASan, leaks are checked too: a CGI
+process exits normally after its one request).
+
 Known bugs: a case named in EXPECTED_FAIL holds the CORRECT exchange and
 fails today; it is reported as "expected to fail" with its diff and does
 not fail the run.  When it passes, the run fails until the entry is
@@ -91,6 +100,19 @@ PLACEHOLDER = re.compile(r"\{\{(?:([a-z]+):)?([A-Za-z0-9_]+)\}\}")
 # streamed by berth itself, so a GET shows them.
 BASE_INI = [("storage", "data_dir", "{{data_dir}}"),
             ("storage", "offload", "stream")]
+
+# The only headers an error response may carry (issue 10.2): never a
+# success header such as Cache-Control, ETag, Docker-Content-Digest,
+# Location or an upload's Range.  Every golden is checked against this,
+# so that GOLDEN_UPDATE cannot accept a leak; with the status each needs.
+ERROR_HEADERS = {
+    "Docker-Distribution-API-Version": None,
+    "Content-Type": None,
+    "Content-Length": None,
+    "Content-Range": 416,	# bytes */<size> (RFC 9110 15.5.17)
+    "Allow": 405,		# RFC 9110 15.5.6
+    "WWW-Authenticate": 401,
+}
 
 SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:")
 
@@ -344,6 +366,25 @@ def to_template(actual, env, old):
     return re.sub(KINDS["uuid"], sub, actual), new
 
 
+def error_leaks(response):
+    """The headers of an error response (status >= 400) that ERROR_HEADERS
+    does not allow on it; [] for a success."""
+    lines = response.split("\n")
+    m = re.match(r"Status: (\d+) ", lines[0])
+    status = int(m.group(1)) if m else 0
+    if status < 400:
+        return []
+    leaks = []
+    for line in lines[1:]:
+        if line == "":
+            break
+        name = line.split(":", 1)[0]
+        if name not in ERROR_HEADERS or ERROR_HEADERS[name] not in (None,
+                                                                    status):
+            leaks.append(name)
+    return leaks
+
+
 def run_case(berth, path, update, updates):
     """Run one case.  Returns a list of failure reports (empty: passed)."""
     name = os.path.basename(path)[:-4]
@@ -354,12 +395,22 @@ def run_case(berth, path, update, updates):
         for ex in exchanges:
             where = "%s:%d %s %s" % (os.path.relpath(ex.path, ROOT), ex.line,
                                      ex.method, ex.uri)
+            leaks = error_leaks(ex.response)
+            if leaks:
+                problems.append("%s: the golden is an error carrying %s: "
+                                "fix the golden" % (where, ", ".join(leaks)))
+                continue
             actual, err, problem = run_one(berth, tmp, ex, env)
+            fatal = problem is not None
             m = None
             if problem is None:
                 m = re.fullmatch(template_regex(ex.response, env), actual,
                                  re.S)
-            if update and problem is None and m is None:
+            if update and problem is None and m is None and \
+                    error_leaks(actual):
+                problem = "not rewritten: the error carries %s" % \
+                    ", ".join(error_leaks(actual))
+            elif update and problem is None and m is None:
                 tpl, new = to_template(actual, env, ex.response)
                 updates.setdefault((ex.path, ex.resp_start),
                                    (ex.resp_end, tpl))
@@ -368,7 +419,7 @@ def run_case(berth, path, update, updates):
             if m is not None:
                 env.update(m.groupdict())
                 continue
-            if problem is None:
+            if not fatal:
                 # Remember its upload ids anyway, so that later exchanges
                 # run and show their own differences.
                 env.update(to_template(actual, env, ex.response)[1])
@@ -381,7 +432,7 @@ def run_case(berth, path, update, updates):
                 report += ["berth's stderr:"] + ["  " + l for l in
                                                  err.strip().split("\n")[-30:]]
             problems.append("\n".join(report))
-            if problem is not None:
+            if fatal:
                 break	# berth itself failed: later exchanges would too
     finally:
         if os.environ.get("KEEP_TMP") == "1":
@@ -427,6 +478,7 @@ def main(argv):
         if update and name in EXPECTED_FAIL:
             print("kept %s (expected to fail: its golden is the fix)" % name)
             continue
+        before = len(updates)
         try:
             problems = run_case(berth, os.path.join(CASES, name + ".txt"),
                                 update, updates)
@@ -450,7 +502,8 @@ def main(argv):
             print("\n".join("  " + l for p in problems for l in p.split("\n")))
         else:
             passed += 1
-            print("ok    %s" % name)
+            print("%s %s" % ("ok   " if len(updates) == before else
+                             "wrote", name))
     if update:
         write_updates(updates)
     print("%d passed, %d failed, %d expected to fail" % (passed, failed, xfail))
