@@ -105,8 +105,10 @@ $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h)
 
 # Unit tables of the manifest parser and the configuration reader.
 $(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c cgi/validate.c $(wildcard cgi/*.h store/*.h)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 $(BUILD)/unit-config: tests/unit/config_test.c cgi/config.c $(wildcard cgi/*.h)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting

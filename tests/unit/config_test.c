@@ -209,50 +209,34 @@ load(const char *text, const char *data_dir, const char *socket,
 {
 	char path[] = "/tmp/berth-config-test.XXXXXX";
 	char errpath[] = "/tmp/berth-config-err.XXXXXX";
-	const char *use = path;
-	char raw[8192], *at;
+	char raw[8192], *p, *at;
 	int fd, errfd, saved, rc;
 	ssize_t n;
-	FILE *f;
 
 	fd = mkstemp(path);
 	errfd = mkstemp(errpath);
 	assert_true(fd >= 0 && errfd >= 0);
-	if (text == NULL || text == NO_FILE) {
+	if (text != NULL && text != NO_FILE)
+		assert_int_equal(write(fd, text, strlen(text)), strlen(text));
+	close(fd);
+	if (text == NULL || text == NO_FILE)
 		unlink(path);
-		use = text == NULL ? path : NULL;
-	} else {
-		f = fdopen(fd, "w");
-		assert_non_null(f);
-		fputs(text, f);
-		fclose(f);
-		fd = -1;
-	}
-	if (fd >= 0)
-		close(fd);
 	saved = dup(STDERR_FILENO);
 	dup2(errfd, STDERR_FILENO);
-	rc = config_load(cfg, use, data_dir, socket);
+	rc = config_load(cfg, text == NO_FILE ? NULL : path, data_dir, socket);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
 	n = pread(errfd, raw, sizeof(raw) - 1, 0);
+	raw[n > 0 ? n : 0] = '\0';
 	close(errfd);
 	unlink(errpath);
 	unlink(path);
-	raw[n > 0 ? n : 0] = '\0';
 	/* The path as FILE, so that a row can spell the message. */
 	msg[0] = '\0';
-	for (char *p = raw; *p != '\0';) {
-		at = strstr(p, path);
-		if (at == NULL) {
-			strncat(msg, p, cap - strlen(msg) - 1);
-			break;
-		}
-		strncat(msg, p, (size_t)(at - p) < cap - strlen(msg) - 1 ?
-		    (size_t)(at - p) : cap - strlen(msg) - 1);
-		strncat(msg, "FILE", cap - strlen(msg) - 1);
-		p = at + strlen(path);
-	}
+	for (p = raw; (at = strstr(p, path)) != NULL; p = at + strlen(path))
+		snprintf(msg + strlen(msg), cap - strlen(msg), "%.*sFILE",
+		    (int)(at - p), p);
+	snprintf(msg + strlen(msg), cap - strlen(msg), "%s", p);
 	return rc;
 }
 
