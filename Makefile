@@ -104,7 +104,8 @@ $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) -lcmocka
 
 # Unit tables of the manifest parser and the configuration reader.
-$(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c cgi/validate.c $(wildcard cgi/*.h store/*.h)
+$(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c cgi/validate.c \
+    $(wildcard cgi/*.h store/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 $(BUILD)/unit-config: tests/unit/config_test.c cgi/config.c $(wildcard cgi/*.h)
