@@ -426,8 +426,9 @@ def run_case(berth, path, update, updates):
             report = [where + ": " + (problem or "response differs")]
             want = render(ex.response, env).split("\n")
             got = actual.split("\n")
-            report += [l.rstrip("\n") for l in difflib.unified_diff(
-                want, got, "expected", "actual", lineterm="", n=20)]
+            if not fatal:
+                report += [l.rstrip("\n") for l in difflib.unified_diff(
+                    want, got, "expected", "actual", lineterm="", n=20)]
             if err.strip():
                 report += ["berth's stderr:"] + ["  " + l for l in
                                                  err.strip().split("\n")[-30:]]
