@@ -137,12 +137,22 @@ stop:
 # nginx with real clients, all against an ASan+UBSan build.
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
-	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests
+	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
+	    build/asan/unit-manifest build/asan/unit-config
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h)
 	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) -lcmocka
+
+# Unit tables of the manifest parser and the configuration reader.
+$(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c cgi/validate.c \
+    $(wildcard cgi/*.h store/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
+$(BUILD)/unit-config: tests/unit/config_test.c cgi/config.c $(wildcard cgi/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from its seed corpus in tests/fuzz/corpus/<target> (copied, so the seeds
