@@ -146,10 +146,10 @@ $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h)
 	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) -lcmocka
 
 # Unit tables of the manifest parser and the configuration reader.
-$(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c cgi/validate.c \
-    $(wildcard cgi/*.h store/*.h)
+$(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c base/validate.c \
+    $(wildcard cgi/*.h store/*.h base/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(INC_cgi) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 $(BUILD)/unit-config: tests/unit/config_test.c cgi/config.c $(wildcard cgi/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
