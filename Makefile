@@ -188,7 +188,7 @@ fuzz: deps-fuzz $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 # The backend suite: the same tests against every blob handler.
 BACKEND_SRCS := tests/backend/backend.c tests/backend/blob_fault.c \
                 store/blob.c store/blob_fs.c store/blob_redirect.c store/digest.c \
-                base/conf.c
+                base/conf.c base/validate.c
 $(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h base/*.h)
 	$(CC) $(CFLAGS) $(INC_store) -o $@ $(BACKEND_SRCS) $(LDFLAGS) \
 	    -lcmocka -lcrypto -linih

@@ -4,7 +4,6 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <string.h>
 
 #include "fsck.h"
 
@@ -72,11 +71,15 @@ cli_fsck(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage_error(argv[0], "no arguments expected");
-	if (strcmp(c->store->blobs.ops->name, "fs") != 0) {
-		fprintf(stderr, "berth fsck: blob handler %s keeps no files here: "
-		    "checking the database only\n", c->store->blobs.ops->name);
+	if (!blob_can(&c->store->blobs, BLOB_CAN_WALK)) {
+		fprintf(stderr, "berth fsck: blob handler %s cannot list its "
+		    "blobs: checking the database only\n",
+		    c->store->blobs.ops->name);
 		o.files = false;
-	}
+	} else if (!blob_can(&c->store->blobs, BLOB_CAN_READ))
+		fprintf(stderr, "berth fsck: blob handler %s cannot read its "
+		    "blobs back: comparing sizes, not digests\n",
+		    c->store->blobs.ops->name);
 	o.progress.fn = cli_progress;
 	o.progress.ctx = c;
 	report = json_object();

@@ -11,7 +11,9 @@
  * The shape follows SQLite's VFS: a versioned table of function pointers,
  * optional ones NULL, each contract written here.  Backends: blob_fs.c,
  * blob_redirect.c.  Digests reaching a handler are always validated
- * sha256/sha512 strings.
+ * sha256/sha512 strings.  Only the handler knows where its bytes are:
+ * `berth fsck` lists them with walk() and reads them with read(), and
+ * never looks at a layout itself.
  *
  * A handler is one file: it defines its table and registers it with
  * BLOB_HANDLER(table) at file scope; linking the file in is enough for
@@ -22,11 +24,15 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "conf.h"
 
-#define BLOB_OPS_VERSION 1
+/* Version 1: open, close, get, stat, put, del.  Version 2 appends walk
+ * and read.  blob_open() accepts every version up to this one and never
+ * looks at an operation newer than the table's version. */
+#define BLOB_OPS_VERSION 2
 
 enum blob_err {
 	BLOB_OK = 0,
@@ -62,6 +68,23 @@ enum blob_flag {
 	BLOB_VERIFIES = 1 << 0	/* put() checks digest and size itself; the
 				 * core then skips its own pass */
 };
+
+/* One entry of the store, as walk() reports it. */
+struct blob_entry {
+	const char	*digest;	/* a validated digest; NULL when the
+					 * entry names no blob (a stray file,
+					 * an unexpected directory) */
+	uint64_t	 size;		/* bytes; 0 for a stray entry */
+	const char	*name;		/* the handler's name for the entry, for
+					 * messages: a path, an object key;
+					 * never NULL */
+	const char	*detail;	/* a stray entry: why it names no blob,
+					 * as a phrase; otherwise NULL */
+};
+
+/* walk()'s callback.  The entry and its strings are the handler's and
+ * valid during the call only.  Non-zero stops the walk. */
+typedef int	(*blob_walk_fn)(void *arg, const struct blob_entry *e);
 
 struct blob_ops {
 	int		 version;	/* BLOB_OPS_VERSION; operations are only
@@ -108,6 +131,31 @@ struct blob_ops {
 	 * repository links the blob any more.  NULL -> blob DELETE answers
 	 * 405 UNSUPPORTED. */
 	enum blob_err	(*del)(void *priv, const char *repo, const char *digest);
+
+	/* Version 2. */
+
+	/* Optional: list the store.  Call fn once for every blob stored,
+	 * with its digest and size, and once for every entry of the store
+	 * that names no blob (digest NULL, detail saying why); never remove
+	 * or change such an entry.  Stop as soon as fn returns non-zero.  A
+	 * blob stored for the whole walk is reported exactly once; one put
+	 * or deleted meanwhile may or may not be, and a blob deleted
+	 * meanwhile is not an error.  No lock is held: the walk runs while
+	 * the registry serves.  Returns BLOB_OK when every entry was
+	 * reported or fn stopped the walk (the caller knows which), BLOB_IO
+	 * when the store could not be listed (logged).  NULL -> `berth
+	 * fsck` checks the database only (blob_can BLOB_CAN_WALK). */
+	enum blob_err	(*walk)(void *priv, blob_walk_fn fn, void *arg);
+
+	/* Optional: open the bytes for the core itself (fsck re-hashing,
+	 * quarantine) -- never a redirect, whatever get() does.  Sets *fd
+	 * (the caller closes it), from which read(2) yields exactly the
+	 * blob's bytes from the start (a file at offset 0, a pipe, a spooled
+	 * temporary file), and *size in bytes.  BLOB_NOTFOUND when the bytes
+	 * are not there.  NULL -> fsck checks sizes but not digests, and
+	 * cannot quarantine (blob_can BLOB_CAN_READ). */
+	enum blob_err	(*read)(void *priv, const char *repo, const char *digest,
+			    int *fd, uint64_t *size);
 };
 
 /* An open handler: the table plus its instance. */
@@ -148,13 +196,32 @@ enum blob_err blob_put(struct blob_handler *h, const char *repo,
     const char *digest, const struct blob_source *src);
 enum blob_err blob_delete(struct blob_handler *h, const char *repo,
     const char *digest);
+/* BLOB_NOTSUP when the handler has no walk() or no read(). */
+enum blob_err blob_walk(struct blob_handler *h, blob_walk_fn fn, void *arg);
+enum blob_err blob_read(struct blob_handler *h, const char *repo,
+    const char *digest, int *fd, uint64_t *size);
+
+/* blob_quarantine -- move blob digest out of the store into directory
+ * dest_dir (created 0700 when absent), as dest_dir/<alg>-<hex>: the core
+ * copies the bytes through read() into a new file, syncs it, renames it
+ * into place (replacing an older copy), then forgets the blob with
+ * del().  The bytes need not hash to digest (that is why they are moved).
+ * out (cap bytes) receives the file's path.  Returns BLOB_OK; BLOB_NOTSUP
+ * when the handler cannot read or delete; BLOB_NOTFOUND; BLOB_NOSPC or
+ * BLOB_IO (logged; errno set), and then the store still holds the blob
+ * and no partial copy is left.  The caller holds the blob lock exclusive
+ * (blob_lock.h), as for any deletion. */
+enum blob_err blob_quarantine(struct blob_handler *h, const char *digest,
+    const char *dest_dir, char *out, size_t cap);
 
 /* What a handler can do: the one place the core asks. */
 enum blob_cap {
 	BLOB_CAN_PUT,		/* put(): pushes are possible */
 	BLOB_CAN_DELETE,	/* del(): blob bytes can be removed (gc, DELETE) */
 	BLOB_CAN_WALK,		/* walk(): stored blobs can be listed (gc, fsck) */
-	BLOB_SELF_VERIFIES	/* put() checks digest and size itself */
+	BLOB_SELF_VERIFIES,	/* put() checks digest and size itself */
+	BLOB_CAN_READ		/* read(): the core can read bytes back
+				 * (fsck re-hashing, quarantine) */
 };
 
 /* blob_can -- does handler h have capability cap? */

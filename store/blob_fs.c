@@ -7,9 +7,12 @@
  * appears whole or not at all.  get() either opens the file (offload =
  * stream) or hands the web server the file to send (x-accel: an internal
  * URI under accel_prefix; x-sendfile: the absolute path).  Files are 0644
- * and directories 0755 so that the web server's user can read them. */
+ * and directories 0755 so that the web server's user can read them.
+ * walk() lists that tree for `berth fsck`; anything else found in it is
+ * reported as a stray entry, named by its absolute path. */
 #include "blob.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "validate.h"
 
 /* [blob.fs] offload: how a GET reaches the client. */
 enum offload {
@@ -148,15 +153,38 @@ fs_stat(void *priv, const char *repo, const char *digest, uint64_t *size,
 	return BLOB_OK;
 }
 
+/* Open the file itself, whatever the offload mode. */
+static enum blob_err
+fs_read(void *priv, const char *repo, const char *digest, int *fd,
+    uint64_t *size)
+{
+	struct fs *fs = priv;
+	char path[PATH_MAX];
+	struct stat st;
+	int f;
+
+	(void)repo;
+	if (abs_path(fs, digest, path, sizeof(path)) != 0)
+		return BLOB_IO;
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return errno == ENOENT ? BLOB_NOTFOUND : BLOB_IO;
+	if (fstat(f, &st) != 0) {
+		close(f);
+		return BLOB_IO;
+	}
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	return BLOB_OK;
+}
+
 static enum blob_err
 fs_get(void *priv, const char *repo, const char *digest, int *fd,
     uint64_t *size, struct blob_location *loc)
 {
 	struct fs *fs = priv;
-	char path[PATH_MAX], rel[200];
-	struct stat st;
+	char rel[200];
 	enum blob_err e;
-	int f;
 
 	if (fs->offload != OFFLOAD_STREAM) {
 		/* The web server opens the file; make sure it is there. */
@@ -174,18 +202,7 @@ fs_get(void *priv, const char *repo, const char *digest, int *fd,
 		}
 		return BLOB_REDIRECT;
 	}
-	if (abs_path(fs, digest, path, sizeof(path)) != 0)
-		return BLOB_IO;
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return errno == ENOENT ? BLOB_NOTFOUND : BLOB_IO;
-	if (fstat(f, &st) != 0) {
-		close(f);
-		return BLOB_IO;
-	}
-	*fd = f;
-	*size = (uint64_t)st.st_size;
-	return BLOB_OK;
+	return fs_read(priv, repo, digest, fd, size);
 }
 
 static enum blob_err
@@ -242,6 +259,103 @@ fs_del(void *priv, const char *repo, const char *digest)
 	return BLOB_OK;
 }
 
+/* Report the stray entry `path`: it names no blob, for reason `why`. */
+static int
+stray(blob_walk_fn fn, void *arg, const char *path, const char *why)
+{
+	struct blob_entry e = { .name = path, .detail = why };
+
+	return fn(arg, &e);
+}
+
+/* Report every name in directory root/alg/xx (already open as d): a blob
+ * when it is a regular file whose path spells its digest, a stray entry
+ * otherwise.  Returns fn's first non-zero result, else 0. */
+static int
+walk_leaves(DIR *d, const char *root, const char *alg, const char *xx,
+    blob_walk_fn fn, void *arg)
+{
+	char path[PATH_MAX], digest[160];
+	struct blob_entry e = { 0 };
+	struct dirent *de;
+	struct stat st;
+	int rc = 0;
+
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		const char *hex = de->d_name;
+
+		if (strcmp(hex, ".") == 0 || strcmp(hex, "..") == 0)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s/%s/%s", root, alg, xx,
+		    hex) >= (int)sizeof(path) || lstat(path, &st) != 0)
+			continue;	/* gone meanwhile (gc, del) */
+		if (snprintf(digest, sizeof(digest), "%s:%s", alg, hex) >=
+		    (int)sizeof(digest) || !S_ISREG(st.st_mode) ||
+		    strlen(xx) != 2 || strncmp(xx, hex, 2) != 0 ||
+		    check_digest(digest, strlen(digest)) != DIGEST_OK) {
+			rc = stray(fn, arg, path, "not named as a blob");
+			continue;
+		}
+		e.digest = digest;
+		e.size = (uint64_t)st.st_size;
+		e.name = path;
+		rc = fn(arg, &e);
+	}
+	return rc;
+}
+
+/* Walk blobs/<alg>/<xx>/<hex>.  Anything that is not a directory where
+ * one is expected, or cannot be listed, is a stray entry. */
+static enum blob_err
+fs_walk(void *priv, blob_walk_fn fn, void *arg)
+{
+	struct fs *fs = priv;
+	char path[PATH_MAX];
+	struct dirent *a, *x;
+	DIR *d0, *d1, *d2;
+	int rc = 0;
+
+	if ((d0 = opendir(fs->root)) == NULL) {
+		fprintf(stderr, "berth: blob handler fs: %s: %s\n", fs->root,
+		    strerror(errno));
+		return BLOB_IO;
+	}
+	while (rc == 0 && (a = readdir(d0)) != NULL) {
+		if (strcmp(a->d_name, ".") == 0 || strcmp(a->d_name, "..") == 0)
+			continue;
+		d1 = NULL;
+		if (snprintf(path, sizeof(path), "%s/%s", fs->root, a->d_name) <
+		    (int)sizeof(path) && (d1 = opendir(path)) == NULL &&
+		    errno == ENOENT)
+			continue;	/* gone meanwhile */
+		if (d1 == NULL) {
+			rc = stray(fn, arg, path, "not a directory of blobs");
+			continue;
+		}
+		while (rc == 0 && (x = readdir(d1)) != NULL) {
+			if (strcmp(x->d_name, ".") == 0 ||
+			    strcmp(x->d_name, "..") == 0)
+				continue;
+			d2 = NULL;
+			if (snprintf(path, sizeof(path), "%s/%s/%s", fs->root,
+			    a->d_name, x->d_name) < (int)sizeof(path) &&
+			    (d2 = opendir(path)) == NULL && errno == ENOENT)
+				continue;
+			if (d2 == NULL) {
+				rc = stray(fn, arg, path,
+				    "not a directory of blobs");
+				continue;
+			}
+			rc = walk_leaves(d2, fs->root, a->d_name, x->d_name, fn,
+			    arg);
+			closedir(d2);
+		}
+		closedir(d1);
+	}
+	closedir(d0);
+	return BLOB_OK;
+}
+
 static const struct blob_ops blob_fs_ops = {
 	.version = BLOB_OPS_VERSION,
 	.name = "fs",
@@ -251,5 +365,7 @@ static const struct blob_ops blob_fs_ops = {
 	.stat = fs_stat,
 	.put = fs_put,
 	.del = fs_del,
+	.walk = fs_walk,
+	.read = fs_read,
 };
 BLOB_HANDLER(blob_fs_ops)

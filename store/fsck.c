@@ -1,24 +1,23 @@
 /* fsck.c -- check blobs and metadata; see fsck.h.
  *
- * Three passes, none holding a read snapshot or a lock for long: walk
- * blobs/ and re-hash every file (noting files without rows and files
- * whose bytes are wrong), page through the blobs rows (noting rows
- * without files), then -- only when something was noted -- take the
- * exclusive blob lock and look at each noted blob again.  A gc or an
- * upload that ran during the first passes explains most transient
- * findings (a file deleted after its rows; a file put just before its
- * rows); under the lock neither is midway, so what is still wrong is
- * wrong.  Repairs happen under that same lock, rows before files, in the
- * order gc uses (gc.c). */
+ * Three passes, none holding a read snapshot or a lock for long: list
+ * the stored blobs through the blob handler (blob.h walk) and re-hash
+ * each one, read back through it (read), noting blobs without rows and
+ * blobs whose bytes are wrong; page through the blobs rows, noting rows
+ * whose blob the handler does not have; then -- only when something was
+ * noted -- take the exclusive blob lock and look at each noted blob
+ * again.  A gc or an upload that ran during the first passes explains
+ * most transient findings (bytes deleted after their rows; bytes put
+ * just before their rows); under the lock neither is midway, so what is
+ * still wrong is wrong.  Repairs happen under that same lock, rows
+ * before bytes, in the order gc uses (gc.c).  Where and how the bytes
+ * are stored is the handler's business: this file knows no layout. */
 #include "fsck.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "blob_lock.h"
@@ -29,8 +28,8 @@
 #define ROW_PAGE 512	/* blobs rows per read transaction */
 
 enum finding {
-	FIND_OK,		/* row and file agree (or was not hashed) */
-	FIND_GONE,		/* neither row nor file: nothing to say */
+	FIND_OK,		/* row and bytes agree (or were not hashed) */
+	FIND_GONE,		/* neither row nor bytes: nothing to say */
 	FIND_CORRUPT,
 	FIND_MISSING,
 	FIND_ORPHAN,
@@ -41,24 +40,6 @@ static const char *const finding_name[] = {
 	[FIND_CORRUPT] = "corrupt", [FIND_MISSING] = "missing", [FIND_ORPHAN] = "orphan",
 };
 
-/* Append the names in directory `path` (not "." and "..") to out; -1 when
- * it cannot be read. */
-static int
-list_dir(const char *path, json_t *out)
-{
-	struct dirent *de;
-	DIR *d = opendir(path);
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			json_array_append_new(out, json_string(de->d_name));
-	}
-	closedir(d);
-	return 0;
-}
-
 static void
 add_problem(json_t *problems, const char *problem, const char *key,
     const char *value, const char *detail)
@@ -67,126 +48,131 @@ add_problem(json_t *problems, const char *problem, const char *key,
 	    "problem", problem, key, value, "detail", detail, "repaired", 0));
 }
 
-/* blobs/<alg>/<xx>/<hex> of digest. */
-static void
-blob_path(const char *root, const char *digest, char *out, size_t cap)
+/* What the walk collects: the blobs as {digest, size, path} in files,
+ * their digests as keys of seen, stray entries as problems. */
+struct walk_ctx {
+	json_t	*files;
+	json_t	*seen;
+	json_t	*problems;
+	bool	 failed;	/* out of memory: the walk was stopped */
+};
+
+/* blob_walk_fn: file one entry of the store. */
+static int
+walked(void *arg, const struct blob_entry *e)
 {
-	const char *hex = strchr(digest, ':') + 1;
+	struct walk_ctx *w = arg;
 
-	if (snprintf(out, cap, "%s/%.*s/%.2s/%s", root, (int)(hex - 1 - digest),
-	    digest, hex, hex) >= (int)cap)
-		out[0] = '\0';		/* no such file: reported as missing */
-}
-
-/* Walk root (blobs/): every file that names a blob goes to `files` as
- * {digest, size}; anything else is a stray problem. */
-static void
-walk(const char *root, json_t *files, json_t *problems)
-{
-	json_t *algs = json_array(), *dirs = json_array(), *names = json_array();
-	char path[PATH_MAX], digest[DIGEST_STR_MAX + 8];
-	struct stat st;
-	size_t i, j, k;
-	json_t *a, *x, *n;
-
-	list_dir(root, algs);
-	json_array_foreach(algs, i, a) {
-		const char *alg = json_string_value(a);
-
-		json_array_clear(dirs);
-		if (snprintf(path, sizeof(path), "%s/%s", root, alg) >=
-		    (int)sizeof(path) || list_dir(path, dirs) != 0) {
-			add_problem(problems, "stray", "path", path,
-			    "not a directory of blobs");
-			continue;
-		}
-		json_array_foreach(dirs, j, x) {
-			const char *xx = json_string_value(x);
-
-			json_array_clear(names);
-			if (snprintf(path, sizeof(path), "%s/%s/%s", root, alg,
-			    xx) >= (int)sizeof(path) || list_dir(path, names) != 0) {
-				add_problem(problems, "stray", "path", path,
-				    "not a directory of blobs");
-				continue;
-			}
-			json_array_foreach(names, k, n) {
-				const char *hex = json_string_value(n);
-
-				if (snprintf(path, sizeof(path), "%s/%s/%s/%s", root,
-				    alg, xx, hex) >= (int)sizeof(path) ||
-				    lstat(path, &st) != 0)
-					continue;	/* gone meanwhile (gc) */
-				if (snprintf(digest, sizeof(digest), "%s:%s", alg,
-				    hex) >= (int)sizeof(digest) ||
-				    !S_ISREG(st.st_mode) || strlen(xx) != 2 ||
-				    strncmp(xx, hex, 2) != 0 ||
-				    check_digest(digest, strlen(digest)) != DIGEST_OK) {
-					add_problem(problems, "stray", "path", path,
-					    "not named as a blob");
-					continue;
-				}
-				json_array_append_new(files, json_pack("{s:s, s:I}",
-				    "digest", digest, "size", (json_int_t)st.st_size));
-			}
-		}
+	if (e->digest == NULL) {
+		add_problem(w->problems, "stray", "path", e->name,
+		    e->detail != NULL ? e->detail : "names no blob");
+		return 0;
 	}
-	json_decref(algs);
-	json_decref(dirs);
-	json_decref(names);
+	if (json_array_append_new(w->files, json_pack("{s:s, s:I, s:s}",
+	    "digest", e->digest, "size", (json_int_t)e->size, "path",
+	    e->name)) != 0 ||
+	    json_object_set_new(w->seen, e->digest, json_true()) != 0) {
+		w->failed = true;
+		return 1;
+	}
+	return 0;
 }
 
-/* Look at blob `digest` (file `path`): row and file present?  With
- * `hash`, do the bytes hash to the digest and have the recorded size?
- * detail receives a sentence for the problem; *hashed the bytes read. */
-static enum finding
-check_blob(const char *path, const char *digest, bool hash, char *detail,
-    size_t cap, uint64_t *hashed)
+/* Hash len bytes read(2) from fd into out (digest string of alg).
+ * Returns 0, or -1 with errno set (EIO when fd ends early). */
+static int
+hash_stream(int fd, enum digest_alg alg, uint64_t len, char out[DIGEST_STR_MAX])
 {
+	static unsigned char buf[1 << 16];
+	struct digest_ctx ctx;
+	uint64_t off = 0;
+
+	digest_init(&ctx, alg);
+	while (off < len) {
+		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) :
+		    sizeof(buf);
+		ssize_t n = read(fd, buf, want);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		digest_update(&ctx, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	digest_final(&ctx, out);
+	return 0;
+}
+
+/* Look at blob `digest` (called `name` by the handler, for messages; NULL
+ * when unknown): row and bytes present?  With `hash` (and a handler that
+ * can read), do the bytes hash to the digest?  Sizes are compared
+ * whenever the handler tells one.  detail receives a sentence for the
+ * problem; *hashed the bytes read. */
+static enum finding
+check_blob(struct blob_handler *h, const char *digest, const char *name,
+    bool hash, char *detail, size_t cap, uint64_t *hashed)
+{
+	const char *what = name != NULL ? name : digest;
 	char got[DIGEST_STR_MAX];
+	struct blob_location loc;
 	enum meta_err me;
-	uint64_t size = 0;
-	struct stat st;
+	enum blob_err be;
+	uint64_t size = 0, have = 0;
 	enum finding f = FIND_OK;
-	int fd;
+	int fd = -1;
 
 	detail[0] = '\0';
 	me = meta_admin_blob(digest, &size);
 	if (me == META_ERR)
 		return FIND_ERR;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
+	hash = hash && blob_can(h, BLOB_CAN_READ);
+	if (hash)
+		be = blob_read(h, "", digest, &fd, &have);
+	else
+		be = blob_stat(h, "", digest, &have, &loc);
+	if (be == BLOB_NOTFOUND) {
 		if (me == META_NOTFOUND)
 			return FIND_GONE;
-		snprintf(detail, cap, "recorded (%llu bytes) but %s is missing",
-		    (unsigned long long)size, path);
+		if (name != NULL)
+			snprintf(detail, cap, "recorded (%llu bytes) but %s is "
+			    "missing", (unsigned long long)size, name);
+		else
+			snprintf(detail, cap, "recorded (%llu bytes) but the "
+			    "blob handler does not have it",
+			    (unsigned long long)size);
 		return FIND_MISSING;
 	}
 	if (me == META_NOTFOUND) {
-		snprintf(detail, cap, "%s has no row in the metadata", path);
+		snprintf(detail, cap, "%s has no row in the metadata", what);
 		f = FIND_ORPHAN;
 		goto out;
 	}
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(detail, cap, "%s: %s", path, strerror(errno));
+	if (be == BLOB_REDIRECT)
+		goto out;	/* kept elsewhere: its size is not told here */
+	if (be != BLOB_OK) {
+		snprintf(detail, cap, "%s: the blob handler cannot read it "
+		    "(error %d)", what, (int)be);
 		f = FIND_CORRUPT;
 		goto out;
 	}
-	if ((uint64_t)st.st_size != size) {
+	if (have != size) {
 		snprintf(detail, cap, "%s holds %llu bytes, the metadata says %llu",
-		    path, (unsigned long long)st.st_size,
-		    (unsigned long long)size);
+		    what, (unsigned long long)have, (unsigned long long)size);
 		f = FIND_CORRUPT;
 		goto out;
 	}
 	if (!hash)
 		goto out;
-	*hashed += (uint64_t)st.st_size;
-	if (digest_fd(fd, digest_alg_of(digest), (uint64_t)st.st_size, got) != 0) {
-		snprintf(detail, cap, "%s: read: %s", path, strerror(errno));
+	*hashed += have;
+	if (hash_stream(fd, digest_alg_of(digest), have, got) != 0) {
+		snprintf(detail, cap, "%s: read: %s", what, strerror(errno));
 		f = FIND_CORRUPT;
 	} else if (strcmp(got, digest) != 0) {
-		snprintf(detail, cap, "%s hashes to %s", path, got);
+		snprintf(detail, cap, "%s hashes to %s", what, got);
 		f = FIND_CORRUPT;
 	}
 out:
@@ -195,23 +181,37 @@ out:
 	return f;
 }
 
+/* Note blob digest for a second look: {finding, path} under its key. */
+static void
+note(json_t *noted, const char *digest, enum finding f, const char *name)
+{
+	json_t *n = json_pack("{s:i}", "finding", (int)f);
+
+	if (name != NULL)
+		json_object_set_new(n, "path", json_string(name));
+	json_object_set_new(noted, digest, n);
+}
+
 /* Fix one confirmed problem, under the exclusive blob lock.  Sets
  * "repaired" and "action" in p. */
 static void
-repair(const char *data_dir, struct blob_handler *h, const char *path,
-    const char *digest, enum finding f, json_t *p)
+repair(const char *data_dir, struct blob_handler *h, const char *digest,
+    enum finding f, json_t *p)
 {
 	char qdir[PATH_MAX], qpath[PATH_MAX + 200], action[PATH_MAX + 300];
+	enum blob_err be;
 	bool ok = false;
 
 	if (f == FIND_ORPHAN) {
-		ok = blob_delete(h, "", digest) == BLOB_OK;
-		snprintf(action, sizeof(action), ok ? "removed the file" :
-		    "could not remove the file");
+		be = blob_delete(h, "", digest);
+		ok = be == BLOB_OK;
+		snprintf(action, sizeof(action), "%s", ok ? "removed the bytes" :
+		    be == BLOB_NOTSUP ? "the blob handler cannot delete" :
+		    "could not remove the bytes");
 		goto out;
 	}
 	/* Rows first, as gc does: from their commit on the blob answers
-	 * 404, whatever happens to the file next. */
+	 * 404, whatever happens to the bytes next. */
 	if (meta_admin_begin() != META_OK) {
 		snprintf(action, sizeof(action), "database busy or failing");
 		goto out;
@@ -228,19 +228,25 @@ repair(const char *data_dir, struct blob_handler *h, const char *path,
 		goto out;
 	}
 	if (snprintf(qdir, sizeof(qdir), "%s/quarantine", data_dir) >=
-	    (int)sizeof(qdir))
+	    (int)sizeof(qdir)) {
+		snprintf(action, sizeof(action), "removed the rows; the "
+		    "quarantine directory's name is too long");
 		goto out;
-	snprintf(qpath, sizeof(qpath), "%s/%.*s-%s", qdir,
-	    (int)(strchr(digest, ':') - digest), digest, strchr(digest, ':') + 1);
-	if ((mkdir(qdir, 0700) != 0 && errno != EEXIST) ||
-	    rename(path, qpath) != 0) {
+	}
+	be = blob_quarantine(h, digest, qdir, qpath, sizeof(qpath));
+	if (be == BLOB_NOTSUP) {
+		snprintf(action, sizeof(action), "removed the rows; the blob "
+		    "handler cannot move the bytes out");
+		goto out;
+	}
+	if (be != BLOB_OK) {
 		snprintf(action, sizeof(action), "removed the rows; could not "
-		    "move the file to %s: %s", qpath, strerror(errno));
+		    "move the bytes to %s: %s", qpath, strerror(errno));
 		goto out;
 	}
 	ok = true;
-	snprintf(action, sizeof(action), "removed the rows; moved the file to %s",
-	    qpath);
+	snprintf(action, sizeof(action), "removed the rows; moved the bytes "
+	    "to %s", qpath);
 out:
 	json_object_set_new(p, "repaired", json_boolean(ok));
 	json_object_set_new(p, "action", json_string(action));
@@ -249,11 +255,11 @@ out:
 /* Confirm each noted blob under the exclusive lock; report (and repair)
  * what is still wrong. */
 static int
-confirm(const char *data_dir, struct blob_handler *h, const char *root,
-    json_t *noted, bool do_repair, json_t *problems)
+confirm(const char *data_dir, struct blob_handler *h, json_t *noted,
+    bool do_repair, json_t *problems)
 {
-	char path[PATH_MAX], detail[PATH_MAX + 256];
-	const char *digest;
+	char detail[PATH_MAX + 256];
+	const char *digest, *name;
 	uint64_t hashed = 0;
 	enum finding f;
 	json_t *v, *p;
@@ -263,18 +269,21 @@ confirm(const char *data_dir, struct blob_handler *h, const char *root,
 	if (lock < 0)
 		return -1;
 	json_object_foreach(noted, digest, v) {
-		blob_path(root, digest, path, sizeof(path));
-		f = check_blob(path, digest, json_integer_value(v) == FIND_CORRUPT,
-		    detail, sizeof(detail), &hashed);
+		name = json_string_value(json_object_get(v, "path"));
+		f = check_blob(h, digest, name, json_integer_value(
+		    json_object_get(v, "finding")) == FIND_CORRUPT, detail,
+		    sizeof(detail), &hashed);
 		if (f == FIND_ERR) {
 			blob_unlock(lock);
 			return -1;
 		}
 		if (f == FIND_OK || f == FIND_GONE)
 			continue;	/* a gc or upload was midway */
-		p = json_pack("{s:s, s:s, s:s, s:s, s:b}", "problem",
-		    finding_name[f], "digest", digest, "path", path, "detail",
-		    detail, "repaired", 0);
+		p = json_pack("{s:s, s:s, s:s, s:b}", "problem",
+		    finding_name[f], "digest", digest, "detail", detail,
+		    "repaired", 0);
+		if (name != NULL)
+			json_object_set_new(p, "path", json_string(name));
 		if (f != FIND_ORPHAN) {
 			json_t *refs = json_array();
 
@@ -282,20 +291,23 @@ confirm(const char *data_dir, struct blob_handler *h, const char *root,
 			json_object_set_new(p, "referenced_by", refs);
 		}
 		if (do_repair)
-			repair(data_dir, h, path, digest, f, p);
+			repair(data_dir, h, digest, f, p);
 		json_array_append_new(problems, p);
 	}
 	blob_unlock(lock);
 	return 0;
 }
 
-/* Pages of rows: note each whose file is missing. */
+/* Pages of rows: note each whose blob the walk did not see (keys of
+ * seen) and the handler does not have now. */
 static int
-scan_rows(const char *root, json_t *noted, uint64_t *nrows)
+scan_rows(struct blob_handler *h, json_t *seen, json_t *noted,
+    uint64_t *nrows)
 {
-	char after[DIGEST_STR_MAX] = "", path[PATH_MAX];
+	char after[DIGEST_STR_MAX] = "";
 	json_t *page = json_array(), *v;
-	struct stat st;
+	struct blob_location loc;
+	uint64_t size;
 	size_t i;
 
 	do {
@@ -312,10 +324,12 @@ scan_rows(const char *root, json_t *noted, uint64_t *nrows)
 			snprintf(after, sizeof(after), "%s", digest);
 			if (check_digest(digest, strlen(digest)) != DIGEST_OK)
 				continue;	/* integrity is not ours to judge */
-			blob_path(root, digest, path, sizeof(path));
-			if (stat(path, &st) != 0 && errno == ENOENT)
-				json_object_set_new(noted, digest,
-				    json_integer(FIND_MISSING));
+			if (json_object_get(seen, digest) != NULL ||
+			    json_object_get(noted, digest) != NULL)
+				continue;
+			if (blob_stat(h, "", digest, &size, &loc) ==
+			    BLOB_NOTFOUND)
+				note(noted, digest, FIND_MISSING, NULL);
 		}
 	} while (json_array_size(page) == ROW_PAGE);
 	json_decref(page);
@@ -328,8 +342,10 @@ fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 	const char *data_dir = st->data_dir;
 	struct blob_handler *h = &st->blobs;
 	json_t *problems = json_array(), *files = json_array();
-	json_t *noted = json_object(), *msgs = json_array(), *v, *p;
-	char root[PATH_MAX], path[PATH_MAX], detail[PATH_MAX + 256];
+	json_t *seen = json_object(), *noted = json_object();
+	json_t *msgs = json_array(), *v, *p;
+	struct walk_ctx w = { files, seen, problems, false };
+	char detail[PATH_MAX + 256];
 	uint64_t total = 0, hashed = 0, nrows = 0;
 	long unrepaired = 0;
 	enum finding f;
@@ -341,31 +357,30 @@ fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 	json_array_foreach(msgs, i, v)
 		json_array_append_new(problems, json_pack("{s:s, s:O, s:b}",
 		    "problem", "database", "detail", v, "repaired", 0));
-	if (!o->files)
+	if (!o->files || !blob_can(h, BLOB_CAN_WALK))
 		goto done;
 
-	if (snprintf(root, sizeof(root), "%s/blobs", data_dir) >=
-	    (int)sizeof(root))
+	if (blob_walk(h, walked, &w) != BLOB_OK || w.failed)
 		goto out;
-	walk(root, files, problems);
 	json_array_foreach(files, i, v)
 		total += (uint64_t)json_integer_value(json_object_get(v, "size"));
 	progress_report(&o->progress, "hash", 0, total);
 	json_array_foreach(files, i, v) {
 		const char *digest = json_string_value(json_object_get(v, "digest"));
+		const char *name = json_string_value(json_object_get(v, "path"));
 
-		blob_path(root, digest, path, sizeof(path));
-		f = check_blob(path, digest, true, detail, sizeof(detail), &hashed);
+		f = check_blob(h, digest, name, true, detail, sizeof(detail),
+		    &hashed);
 		if (f == FIND_ERR)
 			goto out;
 		if (f == FIND_CORRUPT || f == FIND_ORPHAN || f == FIND_MISSING)
-			json_object_set_new(noted, digest, json_integer(f));
+			note(noted, digest, f, name);
 		progress_report(&o->progress, "hash", hashed, total);
 	}
-	if (scan_rows(root, noted, &nrows) != 0)
+	if (scan_rows(h, seen, noted, &nrows) != 0)
 		goto out;
 	if (json_object_size(noted) > 0 &&
-	    confirm(data_dir, h, root, noted, o->repair, problems) != 0)
+	    confirm(data_dir, h, noted, o->repair, problems) != 0)
 		goto out;
 done:
 	json_array_foreach(problems, i, p) {
@@ -382,6 +397,7 @@ out:
 	json_object_set_new(report, "problems", problems);
 	json_object_set_new(report, "unrepaired", json_integer(unrepaired));
 	json_decref(files);
+	json_decref(seen);
 	json_decref(noted);
 	json_decref(msgs);
 	return rc;

@@ -2,9 +2,11 @@
  * digests, and the database against itself; optionally repair.  Run by
  * `berth fsck` (cli/cli_fsck.c) while the registry serves.
  *
- * It reads the fs blob handler's layout directly (blobs/<alg>/<xx>/<hex>,
- * blob_fs.c): re-hashing needs the bytes, and a handler that redirects
- * has none here.  With another handler only the database is checked. */
+ * It knows no blob layout: the blob handler lists what it stores (blob.h
+ * walk) and reads the bytes back (read).  With a handler that cannot
+ * walk (redirect: the bytes are elsewhere) only the database is checked;
+ * with one that can walk but not read, sizes are compared and digests
+ * are not. */
 #ifndef BERTH_FSCK_H
 #define BERTH_FSCK_H
 
@@ -18,22 +20,28 @@
 
 struct fsck_options {
 	bool		 repair;
-	bool		 files;		/* false: the database checks only */
+	bool		 files;		/* false: the database checks only (so
+					 * too when the handler cannot walk) */
 	struct progress	 progress;	/* phase "hash" in bytes */
 };
 
 /* fsck_run -- check store st (open: store_open() first).
- * Problems found, each as {problem, digest or path, detail, repaired,
- * action, referenced_by: ["repo@digest", ...] when manifests reference
- * the blob}:
- *   corrupt  a blob file whose content does not hash to its name, or
+ * Problems found, each as {problem, digest and/or path (the handler's
+ * name for the entry, when the walk told it), detail, repaired, action,
+ * referenced_by: ["repo@digest", ...] when manifests reference the
+ * blob}:
+ *   corrupt  a stored blob whose content does not hash to its name, or
  *            whose size is not the recorded one.  Repair: its rows are
- *            removed (it then answers 404) and the file is moved to
- *            <data_dir>/quarantine/<alg>-<hex>.
- *   missing  a blobs row without its file.  Repair: the rows go.
- *   orphan   a blob file without a row (a gc or upload that crashed
+ *            removed (it then answers 404) and the bytes are moved to
+ *            <data_dir>/quarantine/<alg>-<hex> (blob_quarantine: needs
+ *            the handler's read and del).
+ *   missing  a blobs row whose bytes the handler does not have.  Repair:
+ *            the rows go.
+ *   orphan   a stored blob without a row (a gc or upload that crashed
  *            midway).  Repair: removed through the blob handler.
- *   stray    a file in blobs/ that is no blob's name.  Never touched.
+ *   stray    an entry of the store that names no blob (for fs: a file in
+ *            blobs/ that is no blob's name; "path" is the handler's name
+ *            for it).  Never touched.
  *   database a message of PRAGMA integrity_check or foreign_key_check.
  *            Never touched.
  * Every problem is confirmed again under the exclusive blob lock

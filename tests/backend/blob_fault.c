@@ -9,6 +9,7 @@
  *   enospc   put: copy half the bytes, then fail with ENOSPC
  *   short    put: a write stores fewer bytes than asked, and stops there
  *   crash    put: copy everything, then die (_exit) before the rename
+ * get, stat, del, walk and read pass through to fs unchanged.
  * Unlike fs, put copies the verified staging file into a temporary file of
  * its own and renames that, so each fault strikes while a partial file
  * exists: the tests prove none of it becomes visible. */
@@ -112,6 +113,23 @@ fault_del(void *priv, const char *repo, const char *digest)
 	return fs_ops()->del(f->fs, repo, digest);
 }
 
+static enum blob_err
+fault_walk(void *priv, blob_walk_fn fn, void *arg)
+{
+	struct fault_handler *f = priv;
+
+	return fs_ops()->walk(f->fs, fn, arg);
+}
+
+static enum blob_err
+fault_read(void *priv, const char *repo, const char *digest, int *fd,
+    uint64_t *size)
+{
+	struct fault_handler *f = priv;
+
+	return fs_ops()->read(f->fs, repo, digest, fd, size);
+}
+
 /* Copy src into a new temporary file, striking with the fault. */
 static enum blob_err
 fault_put(void *priv, const char *repo, const char *digest,
@@ -176,5 +194,7 @@ static const struct blob_ops blob_fault_ops = {
 	.stat = fault_stat,
 	.put = fault_put,
 	.del = fault_del,
+	.walk = fault_walk,
+	.read = fault_read,
 };
 BLOB_HANDLER(blob_fault_ops)
