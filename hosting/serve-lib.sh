@@ -25,7 +25,7 @@ effective() {
 # Is pid $1 a live process of program $2?  (A pid file may be stale, and
 # its number reused by an unrelated process.)
 is_ours() {
-	[ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -q "$2"
+	{ tr '\0' ' ' < "/proc/$1/cmdline"; } 2>/dev/null | grep -q "$2"
 }
 
 # Stop whatever a start left running in run directory $1, whichever the
@@ -35,10 +35,10 @@ stop() {
 	stopped=0
 	for f in nginx lighttpd apache berth; do
 		[ -f "$1/$f.pid" ] || continue
-		pid=$(cat "$1/$f.pid")
+		pid=$(cat "$1/$f.pid" 2>/dev/null) || pid=	# nginx may just have removed it
 		prog=$f
 		[ "$f" = apache ] && prog=apache2
-		if is_ours "$pid" "$prog"; then
+		if [ -n "$pid" ] && is_ours "$pid" "$prog"; then
 			stopped=1
 			kill "$pid" 2>/dev/null || true
 			# nginx removes its pid file itself as it exits; berth
@@ -79,10 +79,12 @@ stop_previous() {
 }
 
 # Is pid $1 a live process (a zombie, dead but not yet waited for, is
-# not)?
+# not)?  Builtins only: a Ctrl-C must not make a live process look dead.
 alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	stat=
+	{ read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 1
+	state=${stat##*) }
+	state=${state%% *}
 	[ -n "$state" ] && [ "$state" != Z ]
 }
 
@@ -98,8 +100,9 @@ exit_cause() {
 # After `run` printed its banner: watch the web server (pid $1) and the
 # worker pool (the pid in $run/berth.pid, if this shape has one; a
 # restart keeps it); when either ends, say which and how, stop the other
-# and leave no process or pid file behind.  A pool that dies ends the
-# run with status 1.
+# and leave no process or pid file behind.  A pool that dies (by a signal
+# or with a non-zero status) ends the run with status 1; one stopped
+# (SIGTERM, or Ctrl-C: it drained and exited 0) with status 0.
 run_foreground() {
 	pool=
 	[ -f "$run/berth.pid" ] && pool=$(cat "$run/berth.pid")
@@ -111,6 +114,7 @@ run_foreground() {
 		wait "$pool" || rc=$?
 		echo "serve.sh: berth's worker pool (pid $pool) $(exit_cause $rc): stopping the web server; see $run/berth.log" >&2
 		stop "$run"
+		[ "$rc" = 0 ] && exit 0
 		exit 1
 	fi
 	wait "$1" || true

@@ -20,7 +20,8 @@ file) on a free port and a fresh data directory, then:
   - a drain deadline (BERTH_DRAIN_SECONDS=1) that a slow PATCH cannot
     meet: its client gets 503 UNAVAILABLE and the session resumes;
   - a pool parent killed with SIGKILL under `serve.sh run` ends the run
-    with status 1 and a message naming the signal, and leaves no process.
+    with status 1 and a message naming the signal, and leaves no process;
+    Ctrl-C ends a run with status 0.
 Prints one line per check and, last, "N passed, N failed"; exits non-zero
 on any failure.  Environment: BERTH (the binary), SANITIZER_LOG_CHECK=1
 to fail on sanitizer reports.  python3's standard library and curl.
@@ -450,12 +451,44 @@ def test_drain_deadline(reg, big):
 # --- a killed pool under `run` ----------------------------------------------
 
 
+def serve_run(reg, out):
+    """serve.sh run in a session of its own, with Ctrl-C's SIGINT
+    deliverable (as from a terminal), its output to out."""
+    return subprocess.Popen([SERVE, "run"], env=reg.env, cwd=TOP, stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=out, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def test_run_ctrl_c():
+    """Ctrl-C (SIGINT to the whole process group) ends a run cleanly."""
+    reg = Registry(workers=2)
+    os.makedirs(reg.run, exist_ok=True)
+    with tempfile.TemporaryFile(mode="w+") as out:
+        run = serve_run(reg, out)
+        up = wait_for(lambda: os.path.exists(os.path.join(reg.run, "nginx.pid"))
+                      and request(reg.port, "GET", "/v2/")[0] == 200, 30, 0.1)
+        pid = reg.pool_pid() if up else 0
+        os.killpg(run.pid, signal.SIGINT)
+        try:
+            rc = run.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            rc = None
+        out.seek(0)
+        text = out.read()
+    check("run: Ctrl-C ends the run with status 0, the pool stopped",
+          up and rc == 0 and wait_for(lambda: not alive(pid), 5)
+          and "berth: stopped" in reg.log_text(), (up, rc, text[-500:]))
+    reg.serve("stop")
+    if failed == 0:
+        shutil.rmtree(reg.data, ignore_errors=True)
+
+
 def test_run_killed():
     reg = Registry(workers=2)
     os.makedirs(reg.run, exist_ok=True)
     out = tempfile.TemporaryFile(mode="w+")
-    run = subprocess.Popen([SERVE, "run"], env=reg.env, cwd=TOP, stdin=subprocess.DEVNULL,
-                           stdout=out, stderr=out)
+    run = serve_run(reg, out)
 
     def said(s):
         out.seek(0)
@@ -548,6 +581,7 @@ def main():
         shutil.rmtree(reg.data, ignore_errors=True)
     else:
         print("# data and logs kept in " + reg.data)
+    test_run_ctrl_c()
     test_run_killed()
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
