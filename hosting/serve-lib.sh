@@ -28,9 +28,23 @@ is_ours() {
 	{ tr '\0' ' ' < "/proc/$1/cmdline"; } 2>/dev/null | grep -q "$2"
 }
 
+# Send pid $1 signal $2 and wait up to $3 tenths of a second for it to
+# go; false if it is still there.
+stop_pid() {
+	kill -"$2" "$1" 2>/dev/null || true
+	i=0
+	while alive "$1"; do
+		[ $i -lt "$3" ] || return 1
+		sleep 0.1; i=$((i + 1))
+	done
+}
+
 # Stop whatever a start left running in run directory $1, whichever the
 # web server, and remove the pid files.  Sets stopped=1 when something
-# was running.
+# was running.  The web server first, gracefully (nginx SIGQUIT, lighttpd
+# SIGINT, Apache SIGWINCH: the requests in flight, uploads too, are
+# answered) for up to 10 s, then at once (SIGTERM); then berth, which
+# answers what it still has (at most 30 s, BERTH_DRAIN_SECONDS).
 stop() {
 	stopped=0
 	for f in nginx lighttpd apache berth; do
@@ -40,18 +54,19 @@ stop() {
 		[ "$f" = apache ] && prog=apache2
 		if [ -n "$pid" ] && is_ours "$pid" "$prog"; then
 			stopped=1
-			kill "$pid" 2>/dev/null || true
-			# nginx removes its pid file itself as it exits; berth
-			# answers the requests in flight first (at most 30 s,
-			# BERTH_DRAIN_SECONDS), few once the web server is gone.
-			n=50
-			[ "$f" = berth ] && n=350
-			i=0
-			while alive "$pid" && [ $i -lt $n ]; do
-				sleep 0.1; i=$((i + 1))
-			done
+			case $f in
+			nginx) sig=QUIT ;;
+			lighttpd) sig=INT ;;
+			apache) sig=WINCH ;;
+			berth) sig=TERM ;;
+			esac
+			if [ "$f" = berth ]; then
+				stop_pid "$pid" TERM 350 || true
+			else
+				stop_pid "$pid" $sig 100 || stop_pid "$pid" TERM 50 || true
+			fi
 		fi
-		rm -f "$1/$f.pid"
+		rm -f "$1/$f.pid"	# nginx removes its own as it exits
 	done
 }
 

@@ -19,6 +19,8 @@ file) on a free port and a fresh data directory, then:
     ?digest=) ends with the right digest;
   - a drain deadline (BERTH_DRAIN_SECONDS=1) that a slow PATCH cannot
     meet: its client gets 503 UNAVAILABLE and the session resumes;
+  - `serve.sh stop` (make stop) during a PATCH: nginx stops gracefully
+    before berth, and the PATCH is answered 202;
   - a pool parent killed with SIGKILL under `serve.sh run` ends the run
     with status 1 and a message naming the signal, and leaves no process;
     Ctrl-C ends a run with status 0.
@@ -84,6 +86,14 @@ def request(port, method, path, body=None, headers=None, timeout=60):
         return r.status, {k.lower(): v for k, v in r.getheaders()}, data
     finally:
         c.close()
+
+
+def answers(port):
+    """GET /v2/ answers 200 (no connection yet is no)."""
+    try:
+        return request(port, "GET", "/v2/", timeout=5)[0] == 200
+    except OSError:
+        return False
 
 
 def alive(pid):
@@ -178,7 +188,7 @@ class Registry:
             f.write("%d\n" % p.pid)
         sock = os.path.join(self.run, "berth.sock")
         ok = wait_for(lambda: os.path.exists(sock) and len(children(p.pid)) >= 1, 10)
-        ok = ok and wait_for(lambda: request(self.port, "GET", "/v2/")[0] == 200, 10)
+        ok = ok and wait_for(lambda: answers(self.port), 10)
         return p if ok else None
 
     def log_text(self, since=0):
@@ -340,6 +350,7 @@ def test_restart(reg):
 
 
 def test_crash_backoff(reg):
+    time.sleep(1.0)     # the first victim has lived over a second
     pid = reg.pool_pid()
     since = reg.log_size()
     victims = sorted(reg.workers())
@@ -448,6 +459,27 @@ def test_drain_deadline(reg, big):
         resume(reg, "deadline", loc, blob, stored)
 
 
+def test_serve_stop_mid_patch(reg, big):
+    """serve.sh stop (make stop) during a PATCH: nginx stops gracefully
+    and berth after it, so the PATCH is answered 202."""
+    st, loc = reg.start_upload()
+    if not check("make stop: an upload session opens", st == 202 and loc, st):
+        return
+    blob = big[:30 << 20]
+    path = os.path.join(reg.data, "body.bin")
+    with open(path, "wb") as f:
+        f.write(blob)
+    curl = curl_patch(reg, loc, path, 12 << 20)     # ~2.5 s
+    time.sleep(1.0)
+    rc, out = reg.serve("stop")
+    cout, err = curl.communicate(timeout=60)
+    check("make stop: the PATCH in flight is answered 202",
+          rc == 0 and cout.split(" ")[0] == "202", (rc, out, cout, err))
+    rc, out = reg.serve("start")
+    if check("make stop: the registry starts again", rc == 0, out):
+        resume(reg, "make stop", cout.split(" ", 1)[1] or loc, blob, len(blob))
+
+
 # --- a killed pool under `run` ----------------------------------------------
 
 
@@ -466,7 +498,7 @@ def test_run_ctrl_c():
     with tempfile.TemporaryFile(mode="w+") as out:
         run = serve_run(reg, out)
         up = wait_for(lambda: os.path.exists(os.path.join(reg.run, "nginx.pid"))
-                      and request(reg.port, "GET", "/v2/")[0] == 200, 30, 0.1)
+                      and answers(reg.port), 30, 0.1)
         pid = reg.pool_pid() if up else 0
         os.killpg(run.pid, signal.SIGINT)
         try:
@@ -544,7 +576,8 @@ def guarded(test, reg, big):
     """Run one test; an exception (a pool gone, a refused connection) is a
     failure of that test, and the pool is brought back for the next."""
     try:
-        if test in (test_stop_mid_patch, test_drain_deadline):
+        if test in (test_stop_mid_patch, test_drain_deadline,
+                    test_serve_stop_mid_patch):
             test(reg, big)
         else:
             test(reg)
@@ -572,7 +605,7 @@ def main():
         try:
             big = os.urandom(31 << 20)
             for test in (test_restart, test_crash_backoff, test_stop_mid_patch,
-                         test_drain_deadline):
+                         test_drain_deadline, test_serve_stop_mid_patch):
                 guarded(test, reg, big)
         finally:
             reg.serve("stop")
