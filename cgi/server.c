@@ -423,6 +423,9 @@ pool_reap(struct pool *p, bool respawn)
 				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 					fprintf(stderr, "berth: draining worker %d "
 					    "%s\n", (int)pid, why);
+				if (p->ndraining == 0 && respawn)
+					fprintf(stderr, "berth: the previous pool "
+					    "has drained\n");
 				break;
 			}
 			continue;
