@@ -1,5 +1,6 @@
 # berth -- a plain Makefile.  `make` builds build/berth; `make run` serves a
-# registry on http://127.0.0.1:$(PORT); `make test` runs every test layer.
+# registry on http://127.0.0.1:$(PORT); `make restart` restarts its worker
+# pool gracefully; `make test` runs every test layer.
 #
 # Options: SANITIZE=address,undefined  DEBUG=1  BUILD=dir
 #          PORT=5000  DATA_DIR=./var  BERTH_CONFIG=file  WORKERS=n
@@ -58,8 +59,8 @@ APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
 APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3
 APT_FUZZ  := clang libclang-rt-14-dev
 
-.PHONY: all static run start stop test deps deps-build deps-test deps-fuzz fuzz \
-        clean check-layers
+.PHONY: all static run start stop restart test deps deps-build deps-test deps-fuzz \
+        fuzz clean check-layers
 
 all: check-layers $(BUILD)/berth
 
@@ -132,6 +133,13 @@ start: deps
 
 stop:
 	@SERVER=$(SERVER) DATA_DIR=$(DATA_DIR) BERTH=$(BUILD)/berth nginx/serve.sh stop
+
+# A graceful restart of the running worker pool (SIGHUP): it takes up the
+# binary just built and the configuration, on the same socket, while the
+# old workers finish their requests.
+restart: all
+	@SERVER=$(SERVER) DATA_DIR=$(DATA_DIR) BERTH=$(BUILD)/berth \
+	    BERTH_CONFIG=$(BERTH_CONFIG) WORKERS=$(WORKERS) nginx/serve.sh restart
 
 # Every layer: unit tests (cmocka), then the end-to-end suites behind real
 # nginx with real clients, all against an ASan+UBSan build.

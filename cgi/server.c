@@ -9,11 +9,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,17 +24,16 @@
 
 #include <fcgiapp.h>
 
+#include "store.h"
 #include "dispatch.h"
 #include "request.h"
 #include "response.h"
-#include "store.h"
 #include "upload.h"
 
 #define MAX_WORKERS 256
 #define SWEEP_INTERVAL 3600	/* seconds between stale-upload sweeps */
 
-static volatile sig_atomic_t stopping;
-static volatile sig_atomic_t in_request;
+static volatile sig_atomic_t stopping;	/* a worker's SIGTERM came */
 
 /* --- Transports ------------------------------------------------------ */
 
@@ -163,78 +165,586 @@ maybe_sweep(struct store *st, time_t *last)
 	upload_expire(st, st->upload_expiry);
 }
 
-/* The FastCGI accept loop of one process. */
+/* SIGTERM in a worker: leave after the request in flight.  It is let in
+ * only while the worker waits for a connection (fcgi_loop), so this runs
+ * between requests, never inside one. */
+static void
+on_worker_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/* The FastCGI accept loop of one process, until SIGTERM or an accept
+ * error; the exit status.  SIGTERM stays blocked while a request is read,
+ * handled and answered, so a stop never breaks a body read or a response
+ * write with EINTR (DESIGN.md, pitfalls) and waits for the request in
+ * flight; it is unblocked only inside ppoll(), while the process waits
+ * for a connection, so an idle worker leaves at once.  The listening
+ * socket is made non-blocking: when several idle workers wake for one
+ * connection, the others' accept() fails with EAGAIN (libfcgi's
+ * FCGX_Accept_r returns -EAGAIN) and they wait again.  Accepted
+ * connections do not inherit O_NONBLOCK (Linux accept(2)). */
 static int
 fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 {
 	FCGX_Request fr;
 	struct io io = { &fr, fcgi_read, fcgi_write, fcgi_param };
+	struct sigaction sa;
+	sigset_t term, idle;
 	time_t last_sweep = 0;	/* sweep after the first request */
+	int fl, rc;
 
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_worker_stop;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &idle);
+	sigdelset(&idle, SIGTERM);
+
+	fl = fcntl(listen_fd, F_GETFL);
+	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+		fprintf(stderr, "berth: listening socket: %s\n", strerror(errno));
+		return 1;
+	}
 	if (store_open(st) != 0)
 		return 1;
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		return 1;
-	while (!stopping && FCGX_Accept_r(&fr) >= 0) {
-		in_request = 1;
+	while (!stopping) {
+		struct pollfd pfd = { listen_fd, POLLIN, 0 };
+
+		if (ppoll(&pfd, 1, NULL, &idle) < 0) {
+			if (errno == EINTR)
+				continue;	/* SIGTERM: the loop ends */
+			fprintf(stderr, "berth: poll: %s\n", strerror(errno));
+			break;
+		}
+		rc = FCGX_Accept_r(&fr);
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+			continue;	/* another worker took it */
+		if (rc < 0) {
+			fprintf(stderr, "berth: accept: %s\n", rc < -1 &&
+			    rc > -4096 ? strerror(-rc) : "libfcgi error");
+			store_close(st);
+			return 1;
+		}
 		handle(&io, cfg, st, false);
 		FCGX_Finish_r(&fr);
-		in_request = 0;
 		maybe_sweep(st, &last_sweep);
 	}
 	store_close(st);
 	return 0;
 }
 
-/* --- The pool ---------------------------------------------------------- */
+/* --- The pool ---------------------------------------------------------- *
+ *
+ * The parent forks cfg->workers workers on one listening socket and then
+ * only waits for signals (sigtimedwait, every signal below blocked):
+ *   SIGCHLD          a worker died: log its cause and start another, after
+ *                    a back-off while workers die young (pool_reap);
+ *   SIGTERM, SIGINT  stop: the workers finish their requests, at most
+ *                    drain_seconds(); a second one stops them at once;
+ *   SIGHUP, SIGUSR2  restart: re-execute the (possibly new) binary with
+ *                    the same arguments and pid, handing it the listening
+ *                    socket; the new pool starts its workers and then
+ *                    tells the old ones to drain (pool_reexec).
+ */
 
-static void
-on_stop(int sig)
+#define MAX_DRAINING	(4 * MAX_WORKERS)
+#define BACKOFF_MIN	100	/* ms: the first delay after a young death */
+#define BACKOFF_MAX	10000	/* ms: the back-off doubles up to this */
+#define DIED_YOUNG	1000	/* ms: a worker dying sooner doubles it */
+#define HEALTHY		10000	/* ms: one living this long resets it */
+#define DRAIN_SECONDS	30	/* a stop's wait for requests in flight */
+#define ENV_LISTEN_FD	"BERTH_LISTEN_FD"	/* restart: the socket */
+#define ENV_LISTEN_PATH	"BERTH_LISTEN_PATH"	/* and where it is bound */
+#define ENV_DRAIN_PIDS	"BERTH_DRAIN_PIDS"	/* restart: old workers */
+#define MAX_ARGS	64
+
+struct slot {
+	pid_t		 pid;		/* its worker, 0 while none runs */
+	long long	 born;		/* ms (monotonic) the worker started */
+	long long	 due;		/* pid == 0: ms to start the next */
+	long		 backoff;	/* ms to wait after the next death */
+};
+
+struct pool {
+	const struct config *cfg;
+	struct store	*st;
+	int		 listen_fd;
+	char		 path[PATH_MAX];	/* where it is bound */
+	int		 n;			/* slots in use */
+	struct slot	 slot[MAX_WORKERS];
+	pid_t		 draining[MAX_DRAINING];	/* told to stop */
+	int		 ndraining;
+	sigset_t	 sigs;			/* what the parent waits for */
+};
+
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
 {
-	(void)sig;
-	stopping = 1;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* In a worker: leave now when idle, else after the request in flight. */
+/* How a process ended, for the log: "exited with status 1", "killed by
+ * signal 11 (SIGSEGV)".  Into buf (cap bytes). */
 static void
-on_worker_stop(int sig)
+describe_exit(int status, char *buf, size_t cap)
 {
-	(void)sig;
-	stopping = 1;
-	if (!in_request)
-		_exit(0);
+	const char *abbrev;
+
+	if (WIFSIGNALED(status)) {
+		abbrev = sigabbrev_np(WTERMSIG(status));
+		snprintf(buf, cap, "was killed by signal %d (SIG%s%s)",
+		    WTERMSIG(status), abbrev != NULL ? abbrev : "?",
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	} else
+		snprintf(buf, cap, "exited with status %d", WEXITSTATUS(status));
 }
 
+/* Seconds a stop waits for requests in flight: BERTH_DRAIN_SECONDS
+ * (0..86400) or DRAIN_SECONDS. */
+static long
+drain_seconds(void)
+{
+	const char *v = getenv("BERTH_DRAIN_SECONDS");
+	char *end;
+	long s;
+
+	if (v == NULL || *v == '\0')
+		return DRAIN_SECONDS;
+	s = strtol(v, &end, 10);
+	return *end != '\0' || s < 0 || s > 86400 ? DRAIN_SECONDS : s;
+}
+
+/* Fork one worker on the pool's socket; its pid, or -1. */
 static pid_t
-spawn(const struct config *cfg, struct store *st, int listen_fd)
+spawn(const struct pool *p)
 {
-	struct sigaction sa;
+	sigset_t term;
 	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid != 0)
 		return pid;
-	/* Leave with the parent, even one killed with SIGKILL. */
+	/* Leave with the parent, even one killed with SIGKILL (after the
+	 * request in flight: SIGTERM waits for it, see fcgi_loop). */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_worker_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &sa, NULL);	/* the parent decides on Ctrl-C */
-	_exit(fcgi_loop(cfg, st, listen_fd));
+	signal(SIGINT, SIG_IGN);	/* the parent decides on Ctrl-C */
+	signal(SIGHUP, SIG_IGN);	/* and on restarts */
+	signal(SIGUSR2, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_SETMASK, &term, NULL);
+	_exit(fcgi_loop(p->cfg, p->st, p->listen_fd));
+}
+
+/* Workers still to be reaped: in slots and draining. */
+static int
+pool_alive(const struct pool *p)
+{
+	int alive = p->ndraining;
+
+	for (int i = 0; i < p->n; i++)
+		if (p->slot[i].pid > 0)
+			alive++;
+	return alive;
+}
+
+/* Send sig to every worker, current and draining. */
+static void
+pool_kill(const struct pool *p, int sig)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->slot[i].pid > 0)
+			kill(p->slot[i].pid, sig);
+	for (int i = 0; i < p->ndraining; i++)
+		kill(p->draining[i], sig);
+}
+
+/* Reap every worker that has died; with respawn, log each death with its
+ * cause and schedule the slot's next worker: at once, or after a back-off
+ * that doubles from BACKOFF_MIN to BACKOFF_MAX while workers die within
+ * DIED_YOUNG of starting and is reset by one that lived HEALTHY.  So a
+ * worker that crashes on every request cannot spin. */
+static void
+pool_reap(struct pool *p, bool respawn)
+{
+	struct slot *s;
+	char why[80];
+	long long now, lived;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		describe_exit(status, why, sizeof(why));
+		s = NULL;
+		for (int i = 0; i < p->n; i++)
+			if (p->slot[i].pid == pid)
+				s = &p->slot[i];
+		if (s == NULL) {
+			for (int i = 0; i < p->ndraining; i++) {
+				if (p->draining[i] != pid)
+					continue;
+				p->draining[i] = p->draining[--p->ndraining];
+				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+					fprintf(stderr, "berth: draining worker %d "
+					    "%s\n", (int)pid, why);
+				if (p->ndraining == 0 && respawn)
+					fprintf(stderr, "berth: the previous pool "
+					    "has drained\n");
+				break;
+			}
+			continue;
+		}
+		s->pid = 0;
+		if (!respawn) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				fprintf(stderr, "berth: worker %d %s while "
+				    "stopping\n", (int)pid, why);
+			continue;
+		}
+		now = now_ms();
+		lived = now - s->born;
+		if (lived < DIED_YOUNG)
+			s->backoff = s->backoff == 0 ? BACKOFF_MIN :
+			    s->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX :
+			    s->backoff * 2;
+		else if (lived >= HEALTHY)
+			s->backoff = 0;
+		s->due = now + (lived < DIED_YOUNG ? s->backoff : 0);
+		if (s->due > now)
+			fprintf(stderr, "berth: worker %d %s after %.1f s; "
+			    "starting another in %.1f s\n", (int)pid, why,
+			    lived / 1000.0, (s->due - now) / 1000.0);
+		else
+			fprintf(stderr, "berth: worker %d %s after %.1f s; "
+			    "starting another\n", (int)pid, why, lived / 1000.0);
+	}
+}
+
+/* Start the workers whose slot is due; the ms until the next slot is
+ * due, or -1 when every slot has its worker. */
+static long long
+pool_start_due(struct pool *p)
+{
+	long long now = now_ms(), next = -1;
+	struct slot *s;
+
+	for (int i = 0; i < p->n; i++) {
+		s = &p->slot[i];
+		if (s->pid == 0 && s->due <= now) {
+			s->pid = spawn(p);
+			s->born = now;
+			if (s->pid < 0) {
+				fprintf(stderr, "berth: fork: %s; trying again in "
+				    "%d s\n", strerror(errno), BACKOFF_MAX / 1000);
+				s->pid = 0;
+				s->due = now + BACKOFF_MAX;
+			}
+		}
+		if (s->pid == 0 && (next < 0 || s->due - now < next))
+			next = s->due - now;
+	}
+	return next;
+}
+
+/* Wait up to ms milliseconds (forever when negative) for one of the
+ * pool's signals; the signal, or 0 when none came. */
+static int
+pool_wait(const struct pool *p, long long ms)
+{
+	struct timespec ts;
+	int sig;
+
+	if (ms < 0)
+		sig = sigwaitinfo(&p->sigs, NULL);
+	else {
+		ts.tv_sec = (time_t)(ms / 1000);
+		ts.tv_nsec = (long)(ms % 1000) * 1000000;
+		sig = sigtimedwait(&p->sigs, NULL, &ts);
+	}
+	return sig < 0 ? 0 : sig;
+}
+
+/* Stop on signal sig: no new connections (the socket's name goes first,
+ * so nginx answers 503 at once), every worker finishes its request in
+ * flight, for at most drain_seconds(); a second SIGTERM or SIGINT, or the
+ * deadline, kills those still busy (behind nginx their clients get its
+ * 503 UNAVAILABLE, which clients retry).  The exit status. */
+static int
+pool_stop(struct pool *p, int sig)
+{
+	long drain = drain_seconds();
+	long long deadline = now_ms() + drain * 1000;
+	const char *why = "after the deadline";
+
+	unlink(p->path);
+	close(p->listen_fd);
+	pool_kill(p, SIGTERM);
+	pool_reap(p, false);
+	if (pool_alive(p) > 0)
+		fprintf(stderr, "berth: stopping on SIG%s: the workers finish "
+		    "their requests in flight (at most %ld s; SIGTERM or "
+		    "Ctrl-C again stops them now)\n", sigabbrev_np(sig), drain);
+	while (pool_alive(p) > 0) {
+		long long left = deadline - now_ms();
+
+		if (left > 0) {
+			sig = pool_wait(p, left);
+			pool_reap(p, false);
+			if (sig != SIGTERM && sig != SIGINT)
+				continue;
+			why = "on a second signal";
+		}
+		if (pool_alive(p) == 0)
+			break;
+		fprintf(stderr, "berth: %d workers still busy %s: killing them "
+		    "(behind nginx their clients get 503)\n", pool_alive(p), why);
+		pool_kill(p, SIGKILL);
+		while (pool_alive(p) > 0) {
+			pool_wait(p, 100);
+			pool_reap(p, false);
+		}
+	}
+	fprintf(stderr, "berth: stopped\n");
+	return 0;
+}
+
+/* The pool's own command line from /proc/self/cmdline, split into argv
+ * (at most MAX_ARGS - 1 entries, NULL-terminated) over buf (cap bytes);
+ * the count, or -1. */
+static int
+own_argv(char *buf, size_t cap, char **argv)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd, argc = 0;
+
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (len < cap - 1 &&
+	    (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (len == 0 || len >= cap - 1)
+		return -1;
+	buf[len] = '\0';
+	for (size_t off = 0; off < len; off += strlen(buf + off) + 1) {
+		if (argc == MAX_ARGS - 1)
+			return -1;
+		argv[argc++] = buf + off;
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+/* Does the binary argv[0] accept the configuration argv names?  Runs
+ * `argv[0] -t argv[1..]` (which prints the effective settings, to
+ * /dev/null here, or its complaint, to our stderr) and waits for it. */
+static bool
+config_loads(char **argv, int argc)
+{
+	char *targv[MAX_ARGS + 1];
+	int status, fd;
+	pid_t pid;
+
+	targv[0] = argv[0];
+	targv[1] = "-t";
+	for (int i = 1; i <= argc; i++)
+		targv[i + 1] = argv[i];		/* and the NULL */
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		fd = open("/dev/null", O_WRONLY);
+		if (fd >= 0)
+			dup2(fd, STDOUT_FILENO);
+		execvp(targv[0], targv);
+		fprintf(stderr, "berth: %s: %s\n", targv[0], strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Restart: re-execute the binary the pool was started as (a new one if
+ * it was replaced) with the same arguments, so it re-reads the
+ * configuration and keeps the pid (pid files stay right).  The listening
+ * socket stays open across the exec (BERTH_LISTEN_FD names it), so no
+ * connection is refused; the workers keep serving and the new image tells
+ * them to drain once its own have started (BERTH_DRAIN_PIDS).  A binary
+ * or configuration that `berth -t` refuses is not executed: the pool goes
+ * on as it was.  Returns only then, or when exec fails. */
+static void
+pool_reexec(struct pool *p)
+{
+	static char buf[16384], pids[MAX_DRAINING * 12 + MAX_WORKERS * 12];
+	char *argv[MAX_ARGS], fd[16];
+	size_t len = 0;
+	int argc;
+
+	argc = own_argv(buf, sizeof(buf), argv);
+	if (argc < 1) {
+		fprintf(stderr, "berth: restart refused: cannot read "
+		    "/proc/self/cmdline\n");
+		return;
+	}
+	if (!config_loads(argv, argc)) {
+		fprintf(stderr, "berth: restart refused: `%s -t` fails (see "
+		    "above); the running pool goes on\n", argv[0]);
+		return;
+	}
+	pids[0] = '\0';
+	for (int i = 0; i < p->n; i++)
+		if (p->slot[i].pid > 0)
+			len += (size_t)snprintf(pids + len, sizeof(pids) - len,
+			    "%s%d", len ? "," : "", (int)p->slot[i].pid);
+	for (int i = 0; i < p->ndraining; i++)
+		len += (size_t)snprintf(pids + len, sizeof(pids) - len, "%s%d",
+		    len ? "," : "", (int)p->draining[i]);
+	snprintf(fd, sizeof(fd), "%d", p->listen_fd);
+	if (fcntl(p->listen_fd, F_SETFD, 0) != 0 ||
+	    setenv(ENV_LISTEN_FD, fd, 1) != 0 ||
+	    setenv(ENV_LISTEN_PATH, p->path, 1) != 0 ||
+	    setenv(ENV_DRAIN_PIDS, pids, 1) != 0) {
+		fprintf(stderr, "berth: restart refused: %s\n", strerror(errno));
+		return;
+	}
+	fprintf(stderr, "berth: restarting as %s; the running workers serve "
+	    "until the new ones start\n", argv[0]);
+	fflush(stderr);
+	execvp(argv[0], argv);	/* the signal mask stays: none is lost */
+	fprintf(stderr, "berth: restart failed: %s: %s; the running pool "
+	    "goes on\n", argv[0], strerror(errno));
+	unsetenv(ENV_LISTEN_FD);
+	unsetenv(ENV_LISTEN_PATH);
+	unsetenv(ENV_DRAIN_PIDS);
+}
+
+/* After a restart: take the listening socket the previous image left in
+ * BERTH_LISTEN_FD.  1 when there was one, 0 when not, -1 when it is not
+ * a listening socket. */
+static int
+pool_inherit(struct pool *p)
+{
+	const char *v = getenv(ENV_LISTEN_FD), *path = getenv(ENV_LISTEN_PATH);
+	int fd, on = 0;
+	socklen_t len = sizeof(on);
+	char *end;
+
+	if (v == NULL)
+		return 0;
+	fd = (int)strtol(v, &end, 10);
+	if (*end != '\0' || fd < 3 || getsockopt(fd, SOL_SOCKET,
+	    SO_ACCEPTCONN, &on, &len) != 0 || !on) {
+		fprintf(stderr, "berth: %s=%s is not a listening socket\n",
+		    ENV_LISTEN_FD, v);
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);	/* no other program gets it */
+	p->listen_fd = fd;
+	snprintf(p->path, sizeof(p->path), "%s", path != NULL ? path :
+	    p->cfg->socket);
+	if (strcmp(p->path, p->cfg->socket) != 0)
+		fprintf(stderr, "berth: the configured socket is now %s; a restart "
+		    "keeps %s (stop and start to move it)\n", p->cfg->socket,
+		    p->path);
+	unsetenv(ENV_LISTEN_FD);
+	unsetenv(ENV_LISTEN_PATH);
+	return 1;
+}
+
+/* After a restart, once the new workers run: tell the previous image's
+ * workers (BERTH_DRAIN_PIDS, our children still) to finish their requests
+ * and leave, and keep them to reap.  Their number. */
+static int
+pool_adopt(struct pool *p)
+{
+	const char *v = getenv(ENV_DRAIN_PIDS);
+	char *end;
+	long pid;
+	int n = 0;
+
+	while (v != NULL && *v != '\0') {
+		pid = strtol(v, &end, 10);
+		if (end == v || pid <= 1)
+			break;
+		if (p->ndraining < MAX_DRAINING && kill((pid_t)pid, SIGTERM) == 0) {
+			p->draining[p->ndraining++] = (pid_t)pid;
+			n++;
+		}
+		v = *end == ',' ? end + 1 : end;
+	}
+	unsetenv(ENV_DRAIN_PIDS);
+	return n;
+}
+
+/* A fresh listening socket at cfg->socket (its directory made, a stale
+ * socket file replaced, mode 0666 for the web server's user); 0 or -1. */
+static int
+pool_listen(struct pool *p)
+{
+	const char *sock = p->cfg->socket;
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", sock);
+	if (strrchr(dir, '/') != NULL && strrchr(dir, '/') != dir) {
+		*strrchr(dir, '/') = '\0';
+		mkdir(dir, 0755);	/* e.g. <data_dir>/run; may exist */
+	}
+	unlink(sock);
+	p->listen_fd = FCGX_OpenSocket(sock, 128);
+	if (p->listen_fd < 0) {
+		fprintf(stderr, "berth: cannot listen on %s: %s\n", sock,
+		    strerror(errno));
+		return -1;
+	}
+	fcntl(p->listen_fd, F_SETFD, FD_CLOEXEC);
+	/* The web server's user must be able to connect. */
+	chmod(sock, 0666);
+	snprintf(p->path, sizeof(p->path), "%s", sock);
+	return 0;
 }
 
 int
 serve_pool(const struct config *cfg, struct store *st)
 {
-	pid_t pids[MAX_WORKERS] = { 0 };
-	time_t born[MAX_WORKERS] = { 0 };
-	struct sigaction sa;
-	int listen_fd, status, n = cfg->workers;
-	char dir[PATH_MAX];
-	pid_t pid;
+	static struct pool p;
+	int inherited, adopted, sig;
+	long long next;
+
+	p.cfg = cfg;
+	p.st = st;
+	p.n = cfg->workers;
+	/* Every signal the parent acts on is taken by sigtimedwait (after a
+	 * restart they are blocked already: the mask survives exec). */
+	sigemptyset(&p.sigs);
+	sigaddset(&p.sigs, SIGTERM);
+	sigaddset(&p.sigs, SIGINT);
+	sigaddset(&p.sigs, SIGHUP);
+	sigaddset(&p.sigs, SIGUSR2);
+	sigaddset(&p.sigs, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &p.sigs, NULL);
+	signal(SIGCHLD, SIG_DFL);	/* never auto-reaped */
 
 	/* Migrate once here, before the workers open the database. */
 	if (store_open(st) != 0)
@@ -243,61 +753,27 @@ serve_pool(const struct config *cfg, struct store *st)
 
 	if (FCGX_Init() != 0)
 		return 1;
-	snprintf(dir, sizeof(dir), "%s", cfg->socket);
-	if (strrchr(dir, '/') != NULL && strrchr(dir, '/') != dir) {
-		*strrchr(dir, '/') = '\0';
-		mkdir(dir, 0755);	/* e.g. <data_dir>/run; may exist */
-	}
-	unlink(cfg->socket);
-	listen_fd = FCGX_OpenSocket(cfg->socket, 128);
-	if (listen_fd < 0) {
-		fprintf(stderr, "berth: cannot listen on %s: %s\n", cfg->socket,
-		    strerror(errno));
+	inherited = pool_inherit(&p);
+	if (inherited < 0 || (inherited == 0 && pool_listen(&p) != 0))
 		return 1;
+	pool_start_due(&p);
+	if (inherited) {
+		adopted = pool_adopt(&p);
+		fprintf(stderr, "berth: restarted: %d workers on %s, data in %s; "
+		    "%d workers of the previous pool drain\n", p.n, p.path,
+		    st->data_dir, adopted);
+	} else
+		fprintf(stderr, "berth: %d workers on %s, data in %s\n", p.n,
+		    p.path, st->data_dir);
+	for (;;) {
+		next = pool_start_due(&p);
+		sig = pool_wait(&p, next);
+		pool_reap(&p, true);
+		if (sig == SIGTERM || sig == SIGINT)
+			return pool_stop(&p, sig);
+		if (sig == SIGHUP || sig == SIGUSR2)
+			pool_reexec(&p);
 	}
-	/* The web server's user must be able to connect. */
-	chmod(cfg->socket, 0666);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;	/* no SA_RESTART: waitpid returns */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-
-	for (int i = 0; i < n; i++) {
-		pids[i] = spawn(cfg, st, listen_fd);
-		born[i] = time(NULL);
-	}
-	fprintf(stderr, "berth: %d workers on %s, data in %s\n", n, cfg->socket,
-	    st->data_dir);
-	while (!stopping) {
-		pid = waitpid(-1, &status, 0);
-		if (pid < 0)
-			continue;
-		for (int i = 0; i < n; i++) {
-			if (pids[i] != pid)
-				continue;
-			if (WIFSIGNALED(status))
-				fprintf(stderr, "berth: worker %d killed by signal "
-				    "%d; restarting it\n", (int)pid, WTERMSIG(status));
-			else
-				fprintf(stderr, "berth: worker %d exited with %d; "
-				    "restarting it\n", (int)pid, WEXITSTATUS(status));
-			if (time(NULL) - born[i] < 1)
-				sleep(1);	/* dying at once: don't spin */
-			if (stopping)
-				break;
-			pids[i] = spawn(cfg, st, listen_fd);
-			born[i] = time(NULL);
-		}
-	}
-	for (int i = 0; i < n; i++)
-		if (pids[i] > 0)
-			kill(pids[i], SIGTERM);
-	while (wait(NULL) > 0 || errno == EINTR)
-		;
-	unlink(cfg->socket);
-	fprintf(stderr, "berth: stopped\n");
-	return 0;
 }
 
 int

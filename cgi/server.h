@@ -5,9 +5,13 @@
 #include "config.h"
 #include "store.h"
 
-/* serve_pool -- FastCGI on cfg->socket with cfg->workers processes; the
- * parent restarts any worker that dies and stops them all on SIGTERM or
- * SIGINT.  Returns the exit status. */
+/* serve_pool -- FastCGI on cfg->socket with cfg->workers processes.  The
+ * parent logs each worker death with its cause and starts another (with
+ * a back-off while they die young); SIGTERM or SIGINT stops the pool once
+ * the requests in flight are answered (at most BERTH_DRAIN_SECONDS, 30);
+ * SIGHUP or SIGUSR2 restarts it: the binary is executed again, keeping
+ * the pid and the listening socket, and the old workers drain.  Returns
+ * the exit status. */
 int serve_pool(const struct config *cfg, struct store *st);
 
 /* serve_inherited -- FastCGI on a listening socket inherited as fd 0

@@ -25,28 +25,48 @@ effective() {
 # Is pid $1 a live process of program $2?  (A pid file may be stale, and
 # its number reused by an unrelated process.)
 is_ours() {
-	[ -r "/proc/$1/cmdline" ] && tr '\0' ' ' < "/proc/$1/cmdline" | grep -q "$2"
+	{ tr '\0' ' ' < "/proc/$1/cmdline"; } 2>/dev/null | grep -q "$2"
+}
+
+# Send pid $1 signal $2 and wait up to $3 tenths of a second for it to
+# go; false if it is still there.
+stop_pid() {
+	kill -"$2" "$1" 2>/dev/null || true
+	i=0
+	while alive "$1"; do
+		[ $i -lt "$3" ] || return 1
+		sleep 0.1; i=$((i + 1))
+	done
 }
 
 # Stop whatever a start left running in run directory $1, whichever the
 # web server, and remove the pid files.  Sets stopped=1 when something
-# was running.
+# was running.  The web server first, gracefully (nginx SIGQUIT, lighttpd
+# SIGINT, Apache SIGWINCH: the requests in flight, uploads too, are
+# answered) for up to 10 s, then at once (SIGTERM); then berth, which
+# answers what it still has (at most 30 s, BERTH_DRAIN_SECONDS).
 stop() {
 	stopped=0
 	for f in nginx lighttpd apache berth; do
 		[ -f "$1/$f.pid" ] || continue
-		pid=$(cat "$1/$f.pid")
+		pid=$(cat "$1/$f.pid" 2>/dev/null) || pid=	# nginx may just have removed it
 		prog=$f
 		[ "$f" = apache ] && prog=apache2
-		if is_ours "$pid" "$prog"; then
+		if [ -n "$pid" ] && is_ours "$pid" "$prog"; then
 			stopped=1
-			kill "$pid" 2>/dev/null || true
-			i=0	# nginx removes its pid file itself as it exits
-			while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
-				sleep 0.1; i=$((i + 1))
-			done
+			case $f in
+			nginx) sig=QUIT ;;
+			lighttpd) sig=INT ;;
+			apache) sig=WINCH ;;
+			berth) sig=TERM ;;
+			esac
+			if [ "$f" = berth ]; then
+				stop_pid "$pid" TERM 350 || true
+			else
+				stop_pid "$pid" $sig 100 || stop_pid "$pid" TERM 50 || true
+			fi
 		fi
-		rm -f "$1/$f.pid"
+		rm -f "$1/$f.pid"	# nginx removes its own as it exits
 	done
 }
 
@@ -73,14 +93,78 @@ stop_previous() {
 		echo "serve.sh: stopped the registry already running from $(dirname "$1")" >&2
 }
 
-# After `run` printed its banner: wait for the web server (pid $1), not
-# for the worker pool, so that a web server that dies ends the run too;
-# then leave no process or pid file behind.
+# Is pid $1 a live process (a zombie, dead but not yet waited for, is
+# not)?  Builtins only: a Ctrl-C must not make a live process look dead.
+alive() {
+	stat=
+	{ read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 1
+	state=${stat##*) }
+	state=${state%% *}
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+# How a process that `wait` reported as status $1 ended.
+exit_cause() {
+	if [ "$1" -gt 128 ]; then
+		echo "was killed by signal $(kill -l $(($1 - 128)) 2>/dev/null || echo $(($1 - 128)))"
+	else
+		echo "exited with status $1"
+	fi
+}
+
+# After `run` printed its banner: watch the web server (pid $1) and the
+# worker pool (the pid in $run/berth.pid, if this shape has one; a
+# restart keeps it); when either ends, say which and how, stop the other
+# and leave no process or pid file behind.  A pool that dies (by a signal
+# or with a non-zero status) ends the run with status 1; one stopped
+# (SIGTERM, or Ctrl-C: it drained and exited 0) with status 0.
 run_foreground() {
+	pool=
+	[ -f "$run/berth.pid" ] && pool=$(cat "$run/berth.pid")
+	while alive "$1" && { [ -z "$pool" ] || alive "$pool"; }; do
+		sleep 0.2
+	done
+	if [ -n "$pool" ] && ! alive "$pool"; then
+		rc=0
+		wait "$pool" || rc=$?
+		echo "serve.sh: berth's worker pool (pid $pool) $(exit_cause $rc): stopping the web server; see $run/berth.log" >&2
+		stop "$run"
+		[ "$rc" = 0 ] && exit 0
+		exit 1
+	fi
 	wait "$1" || true
 	echo "serve.sh: the web server has exited (Ctrl-C, or it died): stopping berth" >&2
 	stop "$run"
 	exit 0
+}
+
+# `serve.sh restart`: a graceful restart of the worker pool that `start`
+# or `run` started: SIGHUP makes it execute $BERTH's binary again (a new
+# build, if there is one) with its arguments, re-reading the
+# configuration, on the same socket and pid; the old workers finish their
+# requests.  Waits for the pool to say it restarted (or refused: a
+# configuration or binary `berth -t` rejects leaves the old pool serving).
+restart_command() {
+	data=$(effective data_dir) || exit 1
+	run=$data/run
+	pid=
+	[ -f "$run/berth.pid" ] && pid=$(cat "$run/berth.pid")
+	{ [ -n "$pid" ] && is_ours "$pid" berth; } ||
+		die "no worker pool is running from $data (make start)"
+	seen=$(wc -l < "$run/berth.log")
+	kill -HUP "$pid"
+	i=0
+	while [ $i -lt 200 ]; do
+		said=$(tail -n +$((seen + 1)) "$run/berth.log" |
+		    grep -E '^berth: (restarted|restart refused|restart failed)' | head -n 1)
+		case $said in
+		"berth: restarted"*) echo "serve.sh: ${said#berth: }"; exit 0 ;;
+		?*) die "${said#berth: } (see $run/berth.log)" ;;
+		esac
+		alive "$pid" || die "the worker pool died restarting; see $run/berth.log"
+		sleep 0.05; i=$((i + 1))
+	done
+	die "the worker pool did not restart within 10 s; see $run/berth.log"
 }
 
 # `serve.sh stop`: stop what `start` started for this configuration.

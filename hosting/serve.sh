@@ -8,7 +8,12 @@
 #   SERVER=apache-cgi  Apache 2.4, berth.cgi + berth.ini + .htaccess in a
 #                      web root: the shared-hosting shape, no berth daemon
 #
-#   hosting/serve.sh run|start|stop
+#   hosting/serve.sh run|start|stop|restart
+#
+# restart: berth's worker pool takes up a new binary and configuration
+# without refusing a request (SIGHUP; berth.ini is written again from
+# BERTH_CONFIG first); for apache-cgi the new binary and berth.ini are
+# copied into the web root, where the next request runs them.
 #
 # Environment: PORT (5000), DATA_DIR (./var), BERTH (build/berth),
 # BERTH_CONFIG (an INI file; its data_dir and socket win), WORKERS.
@@ -40,8 +45,8 @@ WORKERS=${WORKERS:-}
 
 case $cmd in
 stop) stop_command ;;
-run|start) ;;
-*) die "usage: serve.sh run|start|stop" ;;
+run|start|restart) ;;
+*) die "usage: serve.sh run|start|stop|restart" ;;
 esac
 
 case $SERVER in
@@ -78,7 +83,7 @@ case $sock in
 esac
 run=$data/run
 mkdir -p "$run/www"
-stop_previous "$run"
+[ "$cmd" = restart ] || stop_previous "$run"
 
 # berth's configuration: the given one, with the offload this server
 # needs unless it names one; data_dir made absolute for the CGI, which
@@ -113,17 +118,9 @@ Group www-data"
 	esac
 fi
 
-for f in $confs; do
-	sed -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$data|g" \
-	    -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
-	    -e "s|@CONF_DIR@|$run|g" "$dir/$f.in" |
-	awk -v u="$user_line" '{ if ($0 == "@USER_LINE@") print u; else print }' \
-	    > "$run/$f"
-done
-
-if [ "$SERVER" = apache-cgi ]; then
-	# What a user uploads to a shared host: the binary, the .htaccess and
-	# the configuration beside them (berth finds berth.ini by itself).
+# What a user uploads to a shared host: the binary, the .htaccess and the
+# configuration beside them (berth finds berth.ini by itself).
+install_cgi() {
 	cp "$BERTH" "$run/www/berth.cgi.new" && mv "$run/www/berth.cgi.new" "$run/www/berth.cgi"
 	chmod 755 "$run/www/berth.cgi"
 	cp "$top/apache/htaccess" "$run/www/.htaccess"
@@ -135,6 +132,28 @@ if [ "$SERVER" = apache-cgi ]; then
 		[ -n "$val" ] && echo "SetEnv $v $val" >> "$run/www/.htaccess"
 	done
 	[ "$(id -u)" = 0 ] && chown -R www-data:www-data "$run/www"
+	return 0
+}
+
+if [ "$cmd" = restart ]; then
+	if [ "$SERVER" = apache-cgi ]; then
+		install_cgi
+		echo "serve.sh: the next request runs the new berth.cgi and berth.ini"
+		exit 0
+	fi
+	restart_command
+fi
+
+for f in $confs; do
+	sed -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$data|g" \
+	    -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
+	    -e "s|@CONF_DIR@|$run|g" "$dir/$f.in" |
+	awk -v u="$user_line" '{ if ($0 == "@USER_LINE@") print u; else print }' \
+	    > "$run/$f"
+done
+
+if [ "$SERVER" = apache-cgi ]; then
+	install_cgi
 else
 	# shellcheck disable=SC2046
 	start_pool -c "$ini" $( [ -n "$WORKERS" ] && echo -w "$WORKERS")
@@ -161,7 +180,7 @@ if [ "$cmd" = start ]; then
 	exit 0
 fi
 
-trap 'stop "$run"; exit 0' INT TERM
+trap 'stop "$run"; exit 0' INT TERM HUP
 case $SERVER in
 lighttpd) "$WEB" -D -f "$run/$conf" & ;;
 *) "$WEB" -f "$run/$conf" -DFOREGROUND & ;;

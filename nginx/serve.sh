@@ -5,6 +5,9 @@
 #   nginx/serve.sh run     foreground; Ctrl-C stops both
 #   nginx/serve.sh start   background; returns once GET /v2/ answers 200
 #   nginx/serve.sh stop    stops what `start` started
+#   nginx/serve.sh restart a graceful restart of berth's worker pool
+#                          (SIGHUP): a new binary and the configuration
+#                          are taken up, no request is refused
 #
 # SERVER=lighttpd, apache or apache-cgi brings up that web server instead
 # (hosting/serve.sh); nginx is the default.
@@ -33,6 +36,7 @@ WORKERS=${WORKERS:-}
 # also does every stop, whichever server a start brought up.
 case ${SERVER:-nginx}:$cmd in
 nginx:run|nginx:start) ;;
+nginx:restart) [ -x "$BERTH" ] || die "$BERTH is not built (make)"; restart_command ;;
 *) exec "$here/../hosting/serve.sh" "$@" ;;
 esac
 
@@ -77,7 +81,7 @@ if [ "$cmd" = start ]; then
 	exit 0
 fi
 
-trap 'stop "$run"; exit 0' INT TERM
+trap 'stop "$run"; exit 0' INT TERM HUP
 "$NGINX" -p "$run" -c "$run/berth-local.conf" -e "$run/nginx-error.log" &
 web=$!
 echo $web > "$run/nginx.pid"

@@ -12,9 +12,12 @@
 #   7. the operator commands, gc under load included (tests/ops)
 #   8. the web server shapes (tests/hosts): big chunked uploads, Range,
 #      offload headers, Locations under a prefix, skopeo, per shape
+#   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
+#      mid-upload, restart under load, crash back-off, a killed pool
 # Layers 4 and 5 run once per web server shape in SERVERS (default: nginx
 # lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
-# start the registry with, brings up that shape.  6 and 7 run behind nginx.
+# start the registry with, brings up that shape.  6, 7 and 9 run behind
+# nginx.
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -84,7 +87,7 @@ for layer in e2e clients; do
 		count "$layer ($shape)" "$(cat "$log.rc")"
 	done
 done
-for layer in storage ops; do
+for layer in storage ops lifecycle; do
 	echo "== $layer"
 	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 	count "$layer" "$(cat "$log.rc")"
