@@ -72,6 +72,11 @@ struct bad_row {
 	"accel_prefix=/_berth/blobs/", "read_only=false", "delete_enabled=true", \
 	"upload_expiry=86400"
 
+/* 250 characters: more than a line of libinih's buffer holds. */
+#define X10 "xxxxxxxxxx"
+#define X250 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 \
+	X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+
 #define DEPRECATED(key, section) "berth: FILE: [storage] " key " is " \
 	"deprecated; write it as [" section "] " key "\n"
 
@@ -81,6 +86,9 @@ static const struct row good[] = {
 	{ "comments, blank lines and spaces", "; a comment\n# another\n\n"
 	  "[registry]\n   read_only   =   true   \n", NULL, NULL,
 	  { "read_only=true", "workers=8" }, NULL },
+	{ "a comment longer than a line's buffer is skipped",
+	  "[server]\n; " X250 " = 1\nworkers = 2\n", NULL, NULL,
+	  { "workers=2" }, NULL },
 	/* [server] */
 	{ "server socket", "[server]\nsocket = /run/berth/b.sock\n", NULL, NULL,
 	  { "socket=/run/berth/b.sock" }, NULL },
@@ -277,6 +285,14 @@ static const struct bad_row bad[] = {
 	  "berth: FILE:3: syntax error\n" },
 	{ "a line with no =", "[server]\nworkers\n", NULL, NULL,
 	  "berth: FILE:2: syntax error\n" },
+	/* libinih's buffer is INI_MAX_LINE, 200 bytes with the newline and
+	 * NUL on Debian: the line is named, not its rest taken for others. */
+	{ "a line longer than libinih's buffer",
+	  "[blob.fs]\naccel_prefix = /" X250 "/\nbogus = 1\n", NULL, NULL,
+	  "berth: FILE:2: line too long (at most 197 characters)\n" },
+	{ "a long comment, then an unknown key at its own line",
+	  "[server]\n\t# " X250 " = 1\nbogus = 1\n", NULL, NULL,
+	  "berth: FILE:3: [server] bogus: unknown key\n" },
 	{ "no such file", NULL, NULL, NULL,
 	  "berth: FILE: cannot read configuration: No such file or "
 	  "directory\n" },
