@@ -158,9 +158,16 @@ $(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c base/validate.
     $(wildcard cgi/*.h store/*.h base/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_cgi) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
-$(BUILD)/unit-config: tests/unit/config_test.c cgi/config.c $(wildcard cgi/*.h)
+# The configuration as main() reads it: the table, the front's and the
+# store's settings, and the blob handlers' sections (no metadata).
+UNIT_CONFIG_SRCS := tests/unit/config_test.c base/conf.c cgi/config.c \
+                    store/store.c store/blob.c store/blob_fs.c \
+                    store/blob_redirect.c
+$(BUILD)/unit-config: $(UNIT_CONFIG_SRCS) \
+    $(wildcard base/*.h store/*.h cgi/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS) $(INC_main) -o $@ $(UNIT_CONFIG_SRCS) $(LDFLAGS) \
+	    -lcmocka $(LDLIBS)
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from its seed corpus in tests/fuzz/corpus/<target> (copied, so the seeds

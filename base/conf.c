@@ -27,18 +27,52 @@ struct loader {
 	struct conf	*c;
 	FILE		*f;
 	int		 line;
+	int		 long_line;	/* the first line too long, or 0 */
+	int		 max;		/* the longest line libinih takes */
 	bool		 oom;
 };
 
+/* Skip what is left of the line in ld->f, newline included. */
+static void
+skip_rest(struct loader *ld)
+{
+	int ch;
+
+	do
+		ch = getc(ld->f);
+	while (ch != EOF && ch != '\n');
+}
+
+/* libinih's reader: a line into str (num bytes).  A line that does not
+ * fit would otherwise reach libinih as several lines, each counted, the
+ * rest parsed as keys of their own: a comment's rest is dropped, and any
+ * other line ends the reading, with ld->long_line set. */
 static char *
 count_lines(char *str, int num, void *stream)
 {
 	struct loader *ld = stream;
 	char *s = fgets(str, num, ld->f);
+	size_t n, skip;
+	int ch;
 
-	if (s != NULL)
-		ld->line++;
-	return s;
+	if (s == NULL)
+		return NULL;
+	ld->line++;
+	n = strlen(s);
+	if (n == 0 || s[n - 1] == '\n')
+		return s;
+	ch = getc(ld->f);
+	if (ch == EOF)
+		return s;	/* the last line, without a newline */
+	ungetc(ch, ld->f);
+	skip = strspn(s, " \t");
+	if (s[skip] == ';' || s[skip] == '#') {
+		skip_rest(ld);
+		return s;
+	}
+	ld->long_line = ld->line;
+	ld->max = num - 3;	/* room for "\r\n" and the NUL */
+	return NULL;
 }
 
 static int
@@ -88,7 +122,7 @@ struct conf *
 conf_load(const char *path)
 {
 	struct conf *c = calloc(1, sizeof(*c));
-	struct loader ld = { c, NULL, 0, false };
+	struct loader ld = { c, NULL, 0, 0, 0, false };
 	int rc;
 
 	if (c == NULL)
@@ -109,6 +143,12 @@ conf_load(const char *path)
 		goto oom;
 	if (rc != 0) {
 		fprintf(stderr, "berth: %s:%d: syntax error\n", path, rc);
+		conf_free(c);
+		return NULL;
+	}
+	if (ld.long_line != 0) {
+		fprintf(stderr, "berth: %s:%d: line too long (at most %d "
+		    "characters)\n", path, ld.long_line, ld.max);
 		conf_free(c);
 		return NULL;
 	}

@@ -26,7 +26,8 @@ struct conf;
 
 /* conf_load -- read the INI file at path (NULL or "": no file, an empty
  * table).  Returns the table, or NULL after printing why (unreadable
- * file, syntax error with its line, out of memory). */
+ * file, syntax error with its line, a line longer than libinih's buffer
+ * other than a comment, out of memory). */
 struct conf *conf_load(const char *path);
 
 void conf_free(struct conf *c);
