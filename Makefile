@@ -162,7 +162,7 @@ $(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c base/validate.
 # store's settings, and the blob handlers' sections (no metadata).
 UNIT_CONFIG_SRCS := tests/unit/config_test.c base/conf.c cgi/config.c \
                     store/store.c store/blob.c store/blob_fs.c \
-                    store/blob_redirect.c
+                    store/blob_redirect.c base/validate.c
 $(BUILD)/unit-config: $(UNIT_CONFIG_SRCS) \
     $(wildcard base/*.h store/*.h cgi/*.h)
 	@mkdir -p $(dir $@)
