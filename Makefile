@@ -2,6 +2,7 @@
 # registry on http://127.0.0.1:$(PORT); `make test` runs every test layer.
 #
 # Options: SANITIZE=address,undefined  DEBUG=1  BUILD=dir
+#          PREFIX=/usr/local  DESTDIR=dir (install, uninstall)
 #          PORT=5000  DATA_DIR=./var  BERTH_CONFIG=file  WORKERS=n
 #          SERVER=nginx|lighttpd|apache|apache-cgi (run, start; test: SERVERS)
 
@@ -59,7 +60,7 @@ APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3
 APT_FUZZ  := clang libclang-rt-14-dev
 
 .PHONY: all static run start stop test deps deps-build deps-test deps-fuzz fuzz \
-        clean check-layers
+        clean check-layers install uninstall
 
 all: check-layers $(BUILD)/berth
 
@@ -107,6 +108,49 @@ $(BUILD)/schema.o: $(BUILD)/schema.c
 	$(CC) $(CFLAGS) $(INC_store) -c -o $@ $<
 
 -include $(DEPS)
+
+# make install: the binary, the example configurations and the schema.
+# The examples go to the documentation, not to $(PREFIX)/etc: each is a
+# template to copy and edit (host names, certificates, paths), berth reads
+# no configuration unless told (-c FILE or BERTH_CONFIG), and an upgrade
+# must not overwrite a configuration someone edited.  The SQL files are
+# for reading (the schema is compiled into the binary).  DESTDIR stages
+# the tree for a package.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share
+DOCDIR      ?= $(DATADIR)/doc/berth
+EXAMPLESDIR ?= $(DOCDIR)/examples
+SQLDIR      ?= $(DATADIR)/berth/sql
+INSTALL     ?= install
+# Installed under EXAMPLESDIR with the same path; etc/berth.ini becomes
+# EXAMPLESDIR/berth.ini.
+EXAMPLES    := nginx/berth.conf lighttpd/berth.conf apache/berth.conf \
+               apache/htaccess apache/berth.ini
+SQL_FILES   := $(sort $(wildcard sql/*.sql))
+
+install: $(BUILD)/berth
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SQLDIR)" \
+	    $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)")
+	$(INSTALL) -m 0755 $(BUILD)/berth "$(DESTDIR)$(BINDIR)/berth"
+	$(INSTALL) -m 0644 etc/berth.ini "$(DESTDIR)$(EXAMPLESDIR)/berth.ini"
+	@for f in $(EXAMPLES); do \
+		echo "$(INSTALL) -m 0644 $$f $(DESTDIR)$(EXAMPLESDIR)/$$f"; \
+		$(INSTALL) -m 0644 $$f "$(DESTDIR)$(EXAMPLESDIR)/$$f" || exit 1; \
+	done
+	$(INSTALL) -m 0644 README.md "$(DESTDIR)$(DOCDIR)/README.md"
+	$(INSTALL) -m 0644 $(SQL_FILES) "$(DESTDIR)$(SQLDIR)/"
+
+# Removes what install put there, then the directories that are left
+# empty (only berth's own).
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/berth" "$(DESTDIR)$(EXAMPLESDIR)/berth.ini" \
+	    "$(DESTDIR)$(DOCDIR)/README.md" \
+	    $(foreach f,$(EXAMPLES),"$(DESTDIR)$(EXAMPLESDIR)/$(f)") \
+	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))")
+	-rmdir $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)") \
+	    "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" \
+	    "$(DESTDIR)$(SQLDIR)" "$(DESTDIR)$(DATADIR)/berth" 2>/dev/null
 
 # Installs what is missing when run as root; otherwise prints the one line
 # to run.  Compiling needs only the build packages, and `make` never asks

@@ -9,6 +9,9 @@
 #   6. the operator commands, gc under load included (tests/ops)
 #   7. the web server shapes (tests/hosts): big chunked uploads, Range,
 #      offload headers, Locations under a prefix, skopeo, per shape
+#   8. the build (tests/build): `make` runs no package check, `make
+#      install DESTDIR PREFIX` lays out the tree, the installed binary
+#      accepts the installed example configurations; `make uninstall`
 # Layers 3 and 4 run once per web server shape in SERVERS (default: nginx
 # lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
 # start the registry with, brings up that shape.  5 and 6 run behind nginx.
@@ -84,6 +87,10 @@ done
 echo "== hosts ($SERVERS)"
 { "$top/tests/hosts/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 count hosts "$(cat "$log.rc")"
+
+echo "== build and install"
+{ "$top/tests/build/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+count "build and install" "$(cat "$log.rc")"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"
