@@ -3,6 +3,8 @@
 # pool gracefully; `make test` runs every test layer.
 #
 # Options: SANITIZE=address,undefined  DEBUG=1  BUILD=dir
+#          PREFIX=/usr/local  DESTDIR=dir (install, uninstall)
+# Also: make install, uninstall, static, fuzz, format, format-check, lint.
 #          PORT=5000  DATA_DIR=./var  BERTH_CONFIG=file  WORKERS=n
 #          SERVER=nginx|lighttpd|apache|apache-cgi (run, start; test: SERVERS)
 
@@ -58,9 +60,11 @@ APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
 APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
 APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3
 APT_FUZZ  := clang libclang-rt-14-dev
+APT_LINT  := clang-tidy clang-format cppcheck
 
 .PHONY: all static run start stop restart test deps deps-build deps-test deps-fuzz \
-        fuzz clean check-layers
+        fuzz clean check-layers install uninstall format format-check lint \
+        lint-tidy lint-cppcheck deps-lint
 
 all: check-layers $(BUILD)/berth
 
@@ -108,6 +112,49 @@ $(BUILD)/schema.o: $(BUILD)/schema.c
 	$(CC) $(CFLAGS) $(INC_store) -c -o $@ $<
 
 -include $(DEPS)
+
+# make install: the binary, the example configurations and the schema.
+# The examples go to the documentation, not to $(PREFIX)/etc: each is a
+# template to copy and edit (host names, certificates, paths), berth reads
+# no configuration unless told (-c FILE or BERTH_CONFIG), and an upgrade
+# must not overwrite a configuration someone edited.  The SQL files are
+# for reading (the schema is compiled into the binary).  DESTDIR stages
+# the tree for a package.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share
+DOCDIR      ?= $(DATADIR)/doc/berth
+EXAMPLESDIR ?= $(DOCDIR)/examples
+SQLDIR      ?= $(DATADIR)/berth/sql
+INSTALL     ?= install
+# Installed under EXAMPLESDIR with the same path; etc/berth.ini becomes
+# EXAMPLESDIR/berth.ini.
+EXAMPLES    := nginx/berth.conf lighttpd/berth.conf apache/berth.conf \
+               apache/htaccess apache/berth.ini
+SQL_FILES   := $(sort $(wildcard sql/*.sql))
+
+install: $(BUILD)/berth
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SQLDIR)" \
+	    $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)")
+	$(INSTALL) -m 0755 $(BUILD)/berth "$(DESTDIR)$(BINDIR)/berth"
+	$(INSTALL) -m 0644 etc/berth.ini "$(DESTDIR)$(EXAMPLESDIR)/berth.ini"
+	@for f in $(EXAMPLES); do \
+		echo "$(INSTALL) -m 0644 $$f $(DESTDIR)$(EXAMPLESDIR)/$$f"; \
+		$(INSTALL) -m 0644 $$f "$(DESTDIR)$(EXAMPLESDIR)/$$f" || exit 1; \
+	done
+	$(INSTALL) -m 0644 README.md "$(DESTDIR)$(DOCDIR)/README.md"
+	$(INSTALL) -m 0644 $(SQL_FILES) "$(DESTDIR)$(SQLDIR)/"
+
+# Removes what install put there, then the directories that are left
+# empty (only berth's own).
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/berth" "$(DESTDIR)$(EXAMPLESDIR)/berth.ini" \
+	    "$(DESTDIR)$(DOCDIR)/README.md" \
+	    $(foreach f,$(EXAMPLES),"$(DESTDIR)$(EXAMPLESDIR)/$(f)") \
+	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))")
+	-rmdir $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)") \
+	    "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" \
+	    "$(DESTDIR)$(SQLDIR)" "$(DESTDIR)$(DATADIR)/berth" 2>/dev/null
 
 # Installs what is missing when run as root; otherwise prints the one line
 # to run.  Compiling needs only the build packages, and `make` never asks
@@ -188,6 +235,9 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard cgi/*.c cgi/*.h base/*.c base/
 deps-fuzz:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_FUZZ)
 
+deps-lint:
+	@sh tests/need-packages.sh $(APT_BUILD) $(APT_LINT)
+
 fuzz: deps-fuzz $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
 		rm -rf build/fuzz/corpus-$$t; mkdir -p build/fuzz/corpus-$$t; \
@@ -207,6 +257,54 @@ BACKEND_SRCS := tests/backend/backend.c tests/backend/blob_fault.c \
 $(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h base/*.h)
 	$(CC) $(CFLAGS) $(INC_store) -o $@ $(BACKEND_SRCS) $(LDFLAGS) \
 	    -lcmocka -lcrypto -linih
+
+# One style for every C file, written down in .clang-format: `make format`
+# rewrites the files, `make format-check` prints the difference and fails
+# when there is one.
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS  := $(sort $(wildcard $(LAYERS:%=%/*.[ch]) tests/*/*.[ch]))
+
+format: deps-lint
+	$(CLANG_FORMAT) -i --style=file $(FORMAT_SRCS)
+
+format-check: deps-lint
+	@bad=0; for f in $(FORMAT_SRCS); do \
+		$(CLANG_FORMAT) --style=file "$$f" | diff -u "$$f" - || bad=1; \
+	done; \
+	if [ $$bad -ne 0 ]; then echo "format-check: run make format"; exit 1; fi
+
+# Static analysis, not part of `make test`: clang-tidy with the checks in
+# .clang-tidy, each file with its layer's include path, and cppcheck with
+# tests/lint/ (jansson's loop macros; suppressions, each with its
+# reason).  Any finding fails.  `make -j2 lint` runs files in parallel.
+CLANG_TIDY  ?= clang-tidy
+CPPCHECK    ?= cppcheck
+LINT_CFLAGS := -std=c11 -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LINT_SRCS   := $(foreach l,$(LAYERS),$(wildcard $(l)/*.c))
+CPPCHECK_FLAGS := --std=c11 -D_GNU_SOURCE --quiet --error-exitcode=1 \
+                  --enable=warning,style,performance,portability --inline-suppr \
+                  --library=posix --library=gnu --library=sqlite3 \
+                  --library=openssl --library=tests/lint/jansson.cfg \
+                  --suppressions-list=tests/lint/cppcheck-suppressions.txt \
+                  --template='{file}:{line}:{column}: {severity}: {message} [{id}]'
+
+lint: deps-lint
+	@$(MAKE) --no-print-directory -k lint-tidy lint-cppcheck
+	@echo "lint: clang-tidy and cppcheck found nothing"
+
+lint-tidy: $(LINT_SRCS:%=lint-tidy/%)
+
+# lint-tidy/<layer>/<file>.c: one file, with INC_<layer>.  clang-tidy
+# counts what it hid in system headers ("N warnings generated") even when
+# quiet: that line is dropped.
+lint-tidy/%:
+	@out=$$($(CLANG_TIDY) --quiet $* -- $(LINT_CFLAGS) \
+	    $(INC_$(firstword $(subst /, ,$*))) 2>&1); rc=$$?; \
+	[ -z "$$out" ] || printf '%s\n' "$$out" | grep -v '^[0-9]* warnings\{0,1\} generated\.$$'; \
+	exit $$rc
+
+lint-cppcheck:
+	@$(foreach l,$(LAYERS),$(CPPCHECK) $(CPPCHECK_FLAGS) $(INC_$(l)) $(l) &&) true
 
 clean:
 	rm -rf build

@@ -90,9 +90,9 @@ enum req_problem req_init(struct req *r, struct io *io,
 ssize_t req_read(struct req *r, void *buf, size_t n);
 
 /* req_read_all -- read the whole body into a malloc'd buffer of at most
- * max bytes.  Returns 0 and sets *buf (caller frees) and *len; 1 when the
+ * max bytes.  Returns 0 and sets *out (caller frees) and *len; 1 when the
  * body is larger than max (nothing allocated); -1 on a read error. */
-int req_read_all(struct req *r, size_t max, unsigned char **buf, size_t *len);
+int req_read_all(struct req *r, size_t max, unsigned char **out, size_t *len);
 
 /* req_drain -- read and drop what is left of the body. */
 void req_drain(struct req *r);

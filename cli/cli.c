@@ -127,8 +127,8 @@ void
 cli_bytes(uint64_t n, char *buf, size_t cap)
 {
 	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)n;
-	int u = -1;
+	double v = (double)n / 1024;
+	int u = 0;
 
 	if (n < 1024) {
 		snprintf(buf, cap, "%llu B", (unsigned long long)n);

@@ -39,7 +39,7 @@ store_configure(struct store *st, struct conf *conf)
 	    sizeof(dir)) != 0 ||
 	    conf_string(conf, "storage", "blob_handler", "fs", st->blob_handler,
 	    sizeof(st->blob_handler)) != 0 ||
-	    conf_duration(conf, "registry", "upload_expiry", 24 * 3600,
+	    conf_duration(conf, "registry", "upload_expiry", 24L * 3600,
 	    &st->upload_expiry) != 0)
 		return -1;
 	if (blob_find(st->blob_handler) == NULL)

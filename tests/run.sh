@@ -14,6 +14,9 @@
 #      offload headers, Locations under a prefix, skopeo, per shape
 #   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
 #      mid-upload, restart under load, crash back-off, a killed pool
+#  10. the build (tests/build): `make` runs no package check, `make
+#      install DESTDIR PREFIX` lays out the tree, the installed binary
+#      accepts the installed example configurations; `make uninstall`
 # Layers 4 and 5 run once per web server shape in SERVERS (default: nginx
 # lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
 # start the registry with, brings up that shape.  6, 7 and 9 run behind
@@ -96,6 +99,10 @@ done
 echo "== hosts ($SERVERS)"
 { "$top/tests/hosts/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 count hosts "$(cat "$log.rc")"
+
+echo "== build and install"
+{ "$top/tests/build/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+count "build and install" "$(cat "$log.rc")"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"
