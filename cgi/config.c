@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct load_state {
 	struct config	*cfg;
@@ -53,6 +54,16 @@ parse_duration(const char *s, long *seconds)
 	return true;
 }
 
+int
+config_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	return n >= 128 ? 256 : 2 * (int)n;
+}
+
 static bool
 copy_value(char *dst, size_t cap, const char *v)
 {
@@ -84,6 +95,8 @@ on_key(void *user, const char *section, const char *key, const char *value)
 			c->workers = (int)n;
 	} else if (IS("storage", "data_dir")) {
 		ok = copy_value(c->data_dir, sizeof(c->data_dir), value);
+	} else if (IS("storage", "body_dir")) {
+		ok = copy_value(c->body_dir, sizeof(c->body_dir), value);
 	} else if (IS("storage", "blob_handler")) {
 		ok = strcmp(value, "fs") == 0 || strcmp(value, "redirect") == 0 ||
 		    strcmp(value, "fault") == 0;	/* fault: test builds */
@@ -140,7 +153,7 @@ config_load(struct config *cfg, const char *path, const char *data_dir,
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->workers = 8;
+	cfg->workers = config_default_workers();
 	strcpy(cfg->data_dir, "./var");
 	strcpy(cfg->blob_handler, "fs");
 	cfg->offload = OFFLOAD_X_ACCEL;

@@ -5,7 +5,7 @@
  * -s set the defaults of data_dir and socket; a value in the file wins.
  * Keys (README.md documents each):
  *   [server]   socket, workers
- *   [storage]  data_dir, blob_handler, offload, redirect_url
+ *   [storage]  data_dir, body_dir, blob_handler, offload, redirect_url
  *   [registry] read_only, delete_enabled, upload_expiry
  * An unknown key or a bad value stops start-up with a message naming the
  * file, line and key.  Read once by main(); read-only afterwards. */
@@ -23,8 +23,11 @@ enum offload {
 
 struct config {
 	char		 socket[PATH_MAX];	/* FastCGI unix socket path */
-	int		 workers;		/* worker processes, 1..256 (8) */
+	int		 workers;		/* worker processes, 1..256 */
 	char		 data_dir[PATH_MAX];	/* holds berth.db, blobs/, uploads/ */
+	/* Where the web server puts request bodies it hands over by name
+	 * (spool.h); "" until main() makes it <data_dir>/uploads/body. */
+	char		 body_dir[PATH_MAX];
 	char		 blob_handler[32];	/* "fs" */
 	enum offload	 offload;
 	char		 redirect_url[1024];	/* base URL for the redirect handler */
@@ -40,6 +43,11 @@ struct config {
  * stderr. */
 int config_load(struct config *cfg, const char *path, const char *data_dir,
     const char *socket);
+
+/* config_default_workers -- worker processes when none are configured:
+ * twice the processors online, at least 2, at most 256.  A worker waits
+ * on no client (bodies arrive whole), only on SQLite writes and fsync. */
+int config_default_workers(void);
 
 /* parse_duration -- "90", "90s", "15m", "24h", "7d" to seconds (> 0).
  * Returns false on anything else. */

@@ -31,7 +31,7 @@ usage(FILE *out)
 	    "  commands: repos, tags, show, du, gc, uploads, fsck, audit\n"
 	    "  (berth help lists them)\n"
 	    "  -t  check the configuration, print the effective data_dir,\n"
-	    "      socket and workers, and exit\n"
+	    "      socket, workers and body_dir, and exit\n"
 	    "  Serves the OCI registry API over FastCGI (or CGI when run\n"
 	    "  by a web server as a CGI program).  BERTH_CONFIG names the\n"
 	    "  configuration file when -c is not given.\n");
@@ -71,6 +71,30 @@ config_beside_script(char *buf, size_t cap)
 	    script) >= (int)cap || access(buf, R_OK) != 0)
 		return NULL;
 	return buf;
+}
+
+/* [storage] body_dir as the web server will name files in it: absolute
+ * (a relative one from the directory berth starts in), by default
+ * <data_dir>/uploads/body.  cfg->data_dir is absolute already.  0, or -1
+ * when the path is too long. */
+static int
+body_dir_absolute(struct config *cfg)
+{
+	char cwd[PATH_MAX], buf[PATH_MAX];
+	int n;
+
+	if (cfg->body_dir[0] == '\0')
+		n = snprintf(buf, sizeof(buf), "%s/uploads/body", cfg->data_dir);
+	else if (cfg->body_dir[0] == '/')
+		n = snprintf(buf, sizeof(buf), "%s", cfg->body_dir);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		n = snprintf(buf, sizeof(buf), "%s/%s", cwd, cfg->body_dir);
+	else
+		return -1;
+	if (n < 0 || n >= (int)sizeof(buf))
+		return -1;
+	memcpy(cfg->body_dir, buf, (size_t)n + 1);
+	return 0;
 }
 
 int
@@ -145,15 +169,23 @@ main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", resolved);
+	if (body_dir_absolute(&cfg) != 0) {
+		fprintf(stderr, "berth: body_dir path too long\n");
+		return 1;
+	}
 	if (optind < argc)
 		return cli_main(&cfg, argc - optind, argv + optind);
 	if (check) {
 		/* For scripts that write the web server's configuration. */
-		printf("data_dir=%s\nsocket=%s\nworkers=%d\n", cfg.data_dir,
-		    cfg.socket, cfg.workers);
+		printf("data_dir=%s\nsocket=%s\nworkers=%d\nbody_dir=%s\n",
+		    cfg.data_dir, cfg.socket, cfg.workers, cfg.body_dir);
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);	/* a client gone is an error return */
+	/* nginx creates only the last component of its temporary path. */
+	if (make_dirs(cfg.body_dir) != 0)
+		fprintf(stderr, "berth: body directory %s: %s\n", cfg.body_dir,
+		    strerror(errno));
 
 	if (getenv("GATEWAY_INTERFACE") != NULL && FCGX_IsCGI())
 		return serve_cgi(&cfg);
