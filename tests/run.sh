@@ -9,6 +9,8 @@
 #   6. the operator commands, gc under load included (tests/ops)
 #   7. the web server shapes (tests/hosts): big chunked uploads, Range,
 #      offload headers, Locations under a prefix, skopeo, per shape
+#   8. slow clients (tests/slow): no worker waits on a client, per shape;
+#      body files handed over by nginx cleaned up; hostile ones refused
 # Layers 3 and 4 run once per web server shape in SERVERS (default: nginx
 # lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
 # start the registry with, brings up that shape.  5 and 6 run behind nginx.
@@ -84,6 +86,10 @@ done
 echo "== hosts ($SERVERS)"
 { "$top/tests/hosts/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 count hosts "$(cat "$log.rc")"
+
+echo "== slow clients ($SERVERS)"
+{ "$top/tests/slow/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+count "slow clients" "$(cat "$log.rc")"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"
