@@ -141,9 +141,9 @@ req_path(struct req *r)
  * received the whole body into (nginx: $request_body_file), which
  * spool_open() checks is really one under the configured body_dir.  Its
  * size is the body's length; a CONTENT_LENGTH that says otherwise (nginx
- * passes the length it received) refuses it too.  Without the parameter, or with an empty one
- * (nginx creates no file for a request without a body), the body is
- * read from the stream as before. */
+ * passes the length it received) refuses it too.  Without the parameter,
+ * or with an empty one (nginx creates no file for a request without a
+ * body), the body is read from the stream as before. */
 static void
 req_body_file(struct req *r)
 {
