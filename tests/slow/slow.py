@@ -28,7 +28,8 @@ lighttpd's buffered bodies (server.upload-dirs) likewise.
 Last, berth as a plain CGI program with hostile BERTH_BODY_FILE values
 (outside the body directory, "..", symbolic links, a FIFO, a hard link,
 a directory, a wrong length): each refused with 500 and nothing taken;
-a good one is linked (first chunk) or appended (later chunk).
+a good one is linked (first chunk) or appended (later chunk); the
+upload sweep removes stale body files a crash left.
 
 Prints one line per check and "N passed, N failed"; exits non-zero on
 any failure.  Environment: BERTH, SERVERS, SANITIZER_LOG_CHECK=1.
@@ -495,6 +496,18 @@ def hostile():
                         env_extra={"BERTH_BODY_FILE": ""})
     check(shape, "an empty BERTH_BODY_FILE: the body is read from the stream", st == 201,
           f"{st} {err.strip()[:200]}")
+    # Body files a crashed web server left: the upload sweep removes the
+    # stale ones (berth uploads --expire runs what the workers run).
+    stale, fresh = os.path.join(body_dir, "0000000098"), os.path.join(body_dir, "0000000099")
+    for f in (stale, fresh):
+        with open(f, "wb") as fh:
+            fh.write(b"left by a crash")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    p = subprocess.run([BERTH, "-c", os.path.join(data_dir, "berth.ini"), "uploads",
+                        "--expire", "1h"], capture_output=True, text=True)
+    check(shape, "the upload sweep removes a stale body file, keeps a fresh one",
+          p.returncode == 0 and not os.path.exists(stale) and os.path.exists(fresh),
+          f"{p.returncode} {p.stderr.strip()[:200]} {listing(body_dir)}")
     leftovers = [f for f in os.listdir(os.path.join(data_dir, "uploads"))
                  if f.endswith(".body")]
     check(shape, "no temporary link names left in uploads/", leftovers == [], f"{leftovers}")
