@@ -3,7 +3,8 @@
  * read-only for a write, deletes are enabled for a DELETE, and the
  * repository name and the path argument are valid.  Then the handler runs
  * and, when it returns an error, this is the one place that answers it.
- * Called by server.c once per request. */
+ * A body file the web server handed over is released once the request
+ * is answered.  Called by server.c once per request. */
 #include "dispatch.h"
 
 #include <stdio.h>
@@ -88,13 +89,22 @@ allow_header(struct req *r, unsigned methods)
 	resp_header(r, "Allow", "%s", list);
 }
 
-void
-dispatch(struct req *r)
+/* Route r, apply the generic rules, run the handler, write its error. */
+static void
+route_and_run(struct req *r)
 {
 	const struct route *route = route_match(r->path, &r->match);
 	const char *detail = NULL;
 	enum reg_err err;
 
+	if (r->body_refused) {
+		/* The web server named a body file berth must not take
+		 * (spool.h; logged): its configuration is wrong or hostile. */
+		err = E_INTERNAL;
+		detail = "the web server handed over a body file outside "
+		    "the body directory";
+		goto fail;
+	}
 	if (route == NULL) {
 		err = E_NOT_FOUND;
 		goto fail;
@@ -132,4 +142,11 @@ fail:
 		fprintf(stderr, "berth: %s %s: internal error\n",
 		    r->method ? r->method : "-", r->path);
 	resp_error(r, err, detail);
+}
+
+void
+dispatch(struct req *r)
+{
+	route_and_run(r);
+	req_body_close(r);
 }

@@ -23,6 +23,21 @@ read_body(void *ctx, void *buf, size_t n)
 	return req_read(ctx, buf, n);
 }
 
+/* Append the request's body to u: the file the web server received it
+ * into when there is one (upload_append_spool: linked or copied in the
+ * kernel), else as it is read.  The body counts as read afterwards. */
+static enum upload_err
+append_body(struct req *r, struct upload *u, uint64_t expect)
+{
+	enum upload_err e;
+
+	if (!r->spool.open)
+		return upload_append(u, read_body, r, expect);
+	e = upload_append_spool(u, &r->spool, expect);
+	req_body_close(r);
+	return e;
+}
+
 static enum reg_err
 upload_error(enum upload_err e)
 {
@@ -121,7 +136,7 @@ monolithic(struct req *r, const char *digest)
 	    &u);
 	if (e != UP_OK)
 		return upload_error(e);
-	e = upload_append(&u, read_body, r, UPLOAD_ANY_LENGTH);
+	e = append_body(r, &u, UPLOAD_ANY_LENGTH);
 	if (e == UP_OK)
 		e = upload_finish(&u, digest, &size);
 	if (e != UP_OK)
@@ -202,7 +217,7 @@ patch(struct req *r, struct upload *u)
 	err = check_chunk(r, &u->m, &expect);
 	if (err != E_OK)
 		return err;
-	e = upload_append(u, read_body, r, expect);
+	e = append_body(r, u, expect);
 	if (e != UP_OK)
 		return upload_error(e);
 	progress_headers(r, &u->m);
@@ -224,7 +239,7 @@ put(struct req *r, struct upload *u)
 	err = check_chunk(r, &u->m, &expect);
 	if (err != E_OK)
 		return err;
-	e = upload_append(u, read_body, r, expect);
+	e = append_body(r, u, expect);
 	if (e == UP_OK)
 		e = upload_finish(u, digest, &size);
 	if (e != UP_OK)

@@ -2,8 +2,13 @@
  * reading its body; see request.h.  Called by server.c. */
 #include "request.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "store.h"
 
 static int
 hexval(char c)
@@ -134,12 +139,49 @@ req_path(struct req *r)
 	return REQ_OK;
 }
 
+/* The body as a file: BERTH_BODY_FILE names a file the web server
+ * received the whole body into (nginx: $request_body_file), which
+ * spool_open() checks is really one under the configured body_dir.  Its
+ * size is the body's length; a CONTENT_LENGTH that says otherwise (nginx
+ * passes the length it received) refuses it too.  Without the parameter,
+ * or with an empty one (nginx creates no file for a request without a
+ * body), the body is read from the stream as before. */
+static void
+req_body_file(struct req *r)
+{
+	const char *file = req_param(r, SPOOL_PARAM);
+	const char *cl = req_param(r, "CONTENT_LENGTH");
+
+	if (file == NULL || *file == '\0')
+		return;
+	if (spool_open(r->store->body_dir, file, &r->spool) != SPOOL_OK) {
+		r->body_refused = true;
+		r->body_done = true;
+		return;
+	}
+	if (cl != NULL && *cl != '\0' &&
+	    (uint64_t)r->content_length != r->spool.size) {
+		fprintf(stderr, "berth: body file %s refused: %llu bytes, "
+		    "Content-Length %lld\n", file,
+		    (unsigned long long)r->spool.size,
+		    (long long)r->content_length);
+		spool_close(&r->spool);
+		r->body_refused = true;
+		r->body_done = true;
+		return;
+	}
+	r->content_length = (int64_t)r->spool.size;
+	r->body_done = r->spool.size == 0;
+}
+
 enum req_problem
 req_init(struct req *r, struct io *io, const struct config *cfg,
     struct store *store)
 {
 	const char *cl, *te;
+	enum req_problem problem;
 
+	req_body_close(r);	/* a request left unanswered: never leak it */
 	memset(r, 0, sizeof(*r));
 	r->io = io;
 	r->cfg = cfg;
@@ -170,7 +212,19 @@ req_init(struct req *r, struct io *io, const struct config *cfg,
 	}
 	if (r->content_length == 0)
 		r->body_done = true;
-	return req_path(r);
+	problem = req_path(r);
+	if (problem == REQ_OK)
+		req_body_file(r);
+	return problem;
+}
+
+void
+req_body_close(struct req *r)
+{
+	if (r->spool.open) {
+		spool_close(&r->spool);
+		r->body_done = true;
+	}
 }
 
 ssize_t
@@ -178,12 +232,20 @@ req_read(struct req *r, void *buf, size_t n)
 {
 	ssize_t got;
 
+	if (r->body_refused)
+		return -1;
 	if (r->body_done || n == 0)
 		return 0;
 	if (r->content_length >= 0 &&
 	    (uint64_t)r->content_length - r->body_read < n)
 		n = (size_t)((uint64_t)r->content_length - r->body_read);
-	got = r->io->read(r->io->priv, buf, n);
+	if (r->spool.open) {
+		do
+			got = pread(r->spool.fd, buf, n, (off_t)r->body_read);
+		while (got < 0 && errno == EINTR);
+	} else {
+		got = r->io->read(r->io->priv, buf, n);
+	}
 	if (got < 0)
 		return -1;
 	if (got == 0) {

@@ -6,7 +6,10 @@
  * the three ways a body arrives: with a Content-Length, with chunked
  * Transfer-Encoding (nginx then passes an empty CONTENT_LENGTH and the
  * body runs to the end of the FastCGI stdin stream, as checked with 1.22),
- * or not at all.  The response side is response.h. */
+ * or not at all -- or, behind nginx, as a file the web server received
+ * whole and names in the parameter BERTH_BODY_FILE (store/spool.h): the
+ * body is then read from that file, never from the stream.  The
+ * response side is response.h. */
 #ifndef BERTH_REQUEST_H
 #define BERTH_REQUEST_H
 
@@ -17,6 +20,7 @@
 
 #include "config.h"
 #include "router.h"
+#include "spool.h"
 #include "validate.h"
 
 #define PATH_MAX_LEN	4096	/* bytes of a request path; longer -> 404 */
@@ -62,6 +66,11 @@ struct req {
 	/* Body reading state. */
 	uint64_t	 body_read;	/* bytes handed out so far */
 	bool		 body_done;	/* the end of the body was seen */
+	/* The body as a file the web server handed over (spool.open), or a
+	 * BERTH_BODY_FILE that spool_open() refused (body_refused: the
+	 * request is answered 500 and its body is never read). */
+	struct spool	 spool;
+	bool		 body_refused;
 
 	/* Response state (response.c). */
 	int		 status;
@@ -80,9 +89,15 @@ enum req_problem {
 
 /* req_init -- fill r from the transport's parameters.  Returns REQ_OK, or
  * why the request cannot be understood at all; r is then still usable for
- * an error response. */
+ * an error response.  r is zeroed memory or a struct req_init filled
+ * before (a body file it still holds is closed). */
 enum req_problem req_init(struct req *r, struct io *io,
     const struct config *cfg, struct store *store);
+
+/* req_body_close -- release the body file of a request, if any (the
+ * web server removes it); the body reads as ended afterwards.  Called by
+ * dispatch() when the request is answered.  Idempotent. */
+void req_body_close(struct req *r);
 
 /* req_read -- read up to n body bytes.  Returns the count, 0 at the end
  * of the body, -1 when the client went away or sent fewer bytes than its

@@ -55,6 +55,19 @@ store_configure(struct store *st, struct conf *conf)
 		return -1;
 	}
 	memcpy(st->data_dir, abs, strlen(abs) + 1);
+	/* nginx creates only the last component of its temporary path. */
+	if (conf_string(conf, "storage", "body_dir", "", dir, sizeof(dir)) != 0)
+		return -1;
+	if (dir[0] == '\0')
+		snprintf(dir, sizeof(dir), "%s/uploads/body", st->data_dir);
+	errno = 0;
+	if (make_dirs(dir) != 0 || realpath(dir, abs) == NULL ||
+	    strlen(abs) >= sizeof(st->body_dir)) {
+		fprintf(stderr, "berth: body directory %s: %s\n", dir,
+		    errno != 0 ? strerror(errno) : "name too long");
+		return -1;
+	}
+	memcpy(st->body_dir, abs, strlen(abs) + 1);
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * directory, the blob handler, the metadata and the blob lock.
  *
  * Settings (base/conf.h sections the store owns):
- *   [storage]  data_dir (./var), blob_handler (fs)
+ *   [storage]  data_dir (./var), body_dir (<data_dir>/uploads/body),
+ *              blob_handler (fs)
  *   [registry] upload_expiry (24h)
  *   [blob.NAME] the chosen blob handler's own keys (store/blob_*.c)
  * store_configure() reads them without touching anything but the data
@@ -26,6 +27,10 @@
 
 struct store {
 	char			 data_dir[STORE_DIR_MAX];	/* absolute, exists */
+	/* Where the web server puts request bodies it hands over by name
+	 * (spool.h): absolute, exists, on the data directory's file system
+	 * for the hand-over to be a link rather than a copy. */
+	char			 body_dir[STORE_DIR_MAX];
 	char			 blob_handler[32];	/* [storage] blob_handler */
 	long			 upload_expiry;		/* seconds */
 	struct conf		*conf;			/* borrowed: outlives us */

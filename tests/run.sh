@@ -17,6 +17,8 @@
 #  10. the build (tests/build): `make` runs no package check, `make
 #      install DESTDIR PREFIX` lays out the tree, the installed binary
 #      accepts the installed example configurations; `make uninstall`
+#  11. slow clients (tests/slow): no worker waits on a client, per shape;
+#      body files handed over by nginx cleaned up; hostile ones refused
 # Layers 4 and 5 run once per web server shape in SERVERS (default: nginx
 # lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
 # start the registry with, brings up that shape.  6, 7 and 9 run behind
@@ -103,6 +105,10 @@ count hosts "$(cat "$log.rc")"
 echo "== build and install"
 { "$top/tests/build/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 count "build and install" "$(cat "$log.rc")"
+
+echo "== slow clients ($SERVERS)"
+{ "$top/tests/slow/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+count "slow clients" "$(cat "$log.rc")"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"
