@@ -96,7 +96,7 @@ $(BUILD)/tests/backend/%.o: tests/backend/%.c
 	$(CC) $(CFLAGS) $(INC_store) -MMD -MP -c -o $@ $<
 
 # store/meta_sqlite.c includes the generated schema table's header.
-$(BUILD)/store/meta_sqlite.o: $(BUILD)/schema.c
+$(BUILD)/store/meta_sqlite.o $(BUILD)/store/meta_sqlite_admin.o: $(BUILD)/schema.c
 
 # The schema files are compiled into the binary, so a deployment is one file.
 $(BUILD)/schema.c: $(sort $(wildcard sql/*.sql)) sql/embed.sh
