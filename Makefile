@@ -137,7 +137,8 @@ stop:
 # nginx with real clients, all against an ASan+UBSan build.
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
-	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests
+	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
+	    build/asan/meta-tests
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c
@@ -182,6 +183,14 @@ BACKEND_SRCS := tests/backend/backend.c tests/backend/blob_fault.c \
 $(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h base/*.h)
 	$(CC) $(CFLAGS) $(INC_store) -o $@ $(BACKEND_SRCS) $(LDFLAGS) \
 	    -lcmocka -lcrypto -linih
+
+# The metadata backend suite: the same tests against every metadata
+# backend, through the wrappers.
+META_SRCS := tests/meta/meta.c store/meta.c store/meta_sqlite.c \
+             store/meta_sqlite_admin.c store/digest.c base/conf.c base/validate.c
+$(BUILD)/meta-tests: $(META_SRCS) $(BUILD)/schema.c $(wildcard store/*.h base/*.h)
+	$(CC) $(CFLAGS) $(INC_store) -o $@ $(META_SRCS) $(BUILD)/schema.c \
+	    $(LDFLAGS) -lcmocka -lcrypto -ljansson -lsqlite3 -linih
 
 clean:
 	rm -rf build

@@ -3,15 +3,16 @@
 # (make test passes build/asan: ASan + UBSan):
 #   1. unit tests (cmocka): validators and router
 #   2. the backend suite (cmocka): every blob handler, faults included
-#   3. end-to-end spec suite (tests/e2e), in each offload mode
-#   4. real clients -- skopeo and podman -- with real images (tests/clients)
-#   5. storage end to end: read-only, redirect, offload modes, injected faults
-#   6. the operator commands, gc under load included (tests/ops)
-#   7. the web server shapes (tests/hosts): big chunked uploads, Range,
+#   3. the metadata backend suite (cmocka): every metadata backend
+#   4. end-to-end spec suite (tests/e2e), in each offload mode
+#   5. real clients -- skopeo and podman -- with real images (tests/clients)
+#   6. storage end to end: read-only, redirect, offload modes, injected faults
+#   7. the operator commands, gc under load included (tests/ops)
+#   8. the web server shapes (tests/hosts): big chunked uploads, Range,
 #      offload headers, Locations under a prefix, skopeo, per shape
-# Layers 3 and 4 run once per web server shape in SERVERS (default: nginx
+# Layers 4 and 5 run once per web server shape in SERVERS (default: nginx
 # lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
-# start the registry with, brings up that shape.  5 and 6 run behind nginx.
+# start the registry with, brings up that shape.  6 and 7 run behind nginx.
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -64,6 +65,7 @@ cmocka_layer() {
 
 cmocka_layer "unit tests" unit-tests
 cmocka_layer "backend suite (every blob handler)" backend-tests
+cmocka_layer "metadata backend suite (every metadata backend)" meta-tests
 
 SERVERS=${SERVERS:-nginx lighttpd apache apache-cgi}
 export SERVERS
