@@ -101,7 +101,7 @@ $(BUILD)/tests/backend/%.o: tests/backend/%.c
 	$(CC) $(CFLAGS) $(INC_store) -MMD -MP -c -o $@ $<
 
 # store/meta_sqlite.c includes the generated schema table's header.
-$(BUILD)/store/meta_sqlite.o: $(BUILD)/schema.c
+$(BUILD)/store/meta_sqlite.o $(BUILD)/store/meta_sqlite_admin.o: $(BUILD)/schema.c
 
 # The schema files are compiled into the binary, so a deployment is one file.
 $(BUILD)/schema.c: $(sort $(wildcard sql/*.sql)) sql/embed.sh
@@ -193,7 +193,7 @@ restart: all
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
-	    build/asan/unit-manifest build/asan/unit-config
+	    build/asan/unit-manifest build/asan/unit-config build/asan/meta-tests
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c
@@ -305,6 +305,14 @@ lint-tidy/%:
 
 lint-cppcheck:
 	@$(foreach l,$(LAYERS),$(CPPCHECK) $(CPPCHECK_FLAGS) $(INC_$(l)) $(l) &&) true
+
+# The metadata backend suite: the same tests against every metadata
+# backend, through the wrappers.
+META_SRCS := tests/meta/meta.c store/meta.c store/meta_sqlite.c \
+             store/meta_sqlite_admin.c store/digest.c base/conf.c base/validate.c
+$(BUILD)/meta-tests: $(META_SRCS) $(BUILD)/schema.c $(wildcard store/*.h base/*.h)
+	$(CC) $(CFLAGS) $(INC_store) -o $@ $(META_SRCS) $(BUILD)/schema.c \
+	    $(LDFLAGS) -lcmocka -lcrypto -ljansson -lsqlite3 -linih
 
 clean:
 	rm -rf build

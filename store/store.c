@@ -76,7 +76,7 @@ store_open(struct store *st)
 {
 	if (st->open)
 		return 0;
-	if (meta_open(st->data_dir) != META_OK)
+	if (meta_open(st->conf, st->data_dir) != META_OK)
 		return -1;
 	if (blob_open(st->blob_handler, st->conf, st->data_dir, &st->blobs) !=
 	    BLOB_OK) {
@@ -102,6 +102,9 @@ store_section_unused(void *ctx, const char *section)
 {
 	const struct store *st = ctx;
 
-	return strncmp(section, "blob.", 5) == 0 &&
-	    strcmp(section + 5, st->blob_handler) != 0;
+	if (strncmp(section, "blob.", 5) == 0)
+		return strcmp(section + 5, st->blob_handler) != 0;
+	if (strncmp(section, "metadata.", 9) == 0)
+		return strcmp(section + 9, meta_backend(st->conf)) != 0;
+	return false;
 }

@@ -7,6 +7,9 @@
  *              blob_handler (fs)
  *   [registry] upload_expiry (24h)
  *   [blob.NAME] the chosen blob handler's own keys (store/blob_*.c)
+ *   [metadata] backend (sqlite), and [metadata.NAME] the chosen
+ *              metadata backend's own keys (store/meta.h, meta_*.c),
+ *              read by meta_open()
  * store_configure() reads them without touching anything but the data
  * directory (created if missing); store_open() then opens the metadata
  * (migrating its schema forward) and the blob handler, once per process
@@ -51,8 +54,8 @@ int store_open(struct store *st);
 void store_close(struct store *st);
 
 /* store_section_unused -- for conf_check_unread(): is `section` the
- * section of a blob handler other than st's (allowed to sit unread in a
- * file shared between set-ups)? */
+ * section of a blob handler or metadata backend other than st's
+ * (allowed to sit unread in a file shared between set-ups)? */
 bool store_section_unused(void *st, const char *section);
 
 #endif

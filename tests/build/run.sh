@@ -108,7 +108,7 @@ else not_ok "usr/bin/berth" "differs from $BERTH"; fi
 # each handler.
 keys=$(grep -E '^[a-z_]+ = ' "$dest/$ex/berth.ini" | cut -d' ' -f1 | sort | tr '\n' ' ')
 check "the example sets every key" \
-    "accel_prefix blob_handler data_dir delete_enabled offload read_only socket upload_expiry url workers " \
+    "accel_prefix backend blob_handler data_dir delete_enabled offload path read_only socket upload_expiry url workers " \
     "$keys"
 sed "s|^data_dir = .*|data_dir = $work/data|" "$dest/$ex/berth.ini" > "$work/fs.ini"
 out=$("$dest/usr/bin/berth" -t -c "$work/fs.ini" 2>&1)

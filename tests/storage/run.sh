@@ -227,6 +227,19 @@ check "config: a handler checks its own section" "1 berth: $work/bad3.ini:5: [bl
 printf '[storage]\ndata_dir = %s/x\nblob_handler = s4\n' "$work" > "$work/bad4.ini"
 msg=$("$BERTH" -t -c "$work/bad4.ini" 2>&1); rc=$?
 check "config: an unknown blob handler is refused" "1 berth: $work/bad4.ini:3: [storage] blob_handler: bad value \"s4\": no blob handler of that name in this build" "$rc $msg"
+printf '[storage]\ndata_dir = %s/m\n[metadata]\nbackend = pg\n' "$work" > "$work/bad5.ini"
+msg=$("$BERTH" -t -c "$work/bad5.ini" 2>&1); rc=$?
+check "config: an unknown metadata backend is refused" "1 berth: $work/bad5.ini:4: [metadata] backend: bad value \"pg\": no metadata backend of that name in this build" "$rc $msg"
+check "config: and nothing is created for it" "no" "$([ -e "$work/m/berth.db" ] && echo yes || echo no)"
+printf '[storage]\ndata_dir = %s/m\n[metadata.sqlite]\npath = meta.db\n[metadata.pg]\ndsn = host=db\n' "$work" > "$work/meta.ini"
+msg=$("$BERTH" -t -c "$work/meta.ini" 2>&1 >/dev/null); rc=$?
+check "config: [metadata.sqlite] path names the database; another backend's section is left alone" "0 yes no" \
+    "$rc $([ -s "$work/m/meta.db" ] && echo yes || echo no) $([ -e "$work/m/berth.db" ] && echo yes || echo no)"
+msg=$("$BERTH" -c "$work/meta.ini" repos 2>&1 >/dev/null); rc=$?
+check "config: the operator commands open it too" "0 " "$rc $msg"
+printf '[storage]\ndata_dir = %s/m\n[metadata.sqlite]\npath = none.db\n' "$work" > "$work/meta2.ini"
+msg=$("$BERTH" -c "$work/meta2.ini" repos 2>&1); rc=$?
+check "config: and refuse a database that is not there" "1 berth repos: no registry database at $work/m/none.db (wrong -d, -c or BERTH_CONFIG?)" "$rc $msg"
 printf '[storage]\ndata_dir = %s/x\nblob_handler = redirect\nredirect_url = https://cdn.example.org/r\n' "$work" > "$work/old.ini"
 msg=$("$BERTH" -t -c "$work/old.ini" 2>&1 >/dev/null); rc=$?
 check "config: keys of berth 0.1 still work" 0 "$rc"

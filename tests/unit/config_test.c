@@ -314,8 +314,9 @@ struct outcome {
 /* store/store.c's store_open() opens the metadata; this program reads
  * the configuration without it, so the SQLite side is not linked in. */
 enum meta_err
-meta_open(const char *data_dir)
+meta_open(struct conf *conf, const char *data_dir)
 {
+	(void)conf;
 	fail_msg("meta_open(%s): this test opens no metadata", data_dir);
 	return META_ERR;
 }
@@ -323,6 +324,15 @@ meta_open(const char *data_dir)
 void
 meta_close(void)
 {
+}
+
+/* store_section_unused() asks which metadata backend is in use. */
+const char *
+meta_backend(struct conf *conf)
+{
+	const char *b = conf_get(conf, "metadata", "backend");
+
+	return b != NULL ? b : "sqlite";
 }
 
 static int
