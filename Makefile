@@ -13,14 +13,14 @@ BUILD    ?= build
 PORT     ?= 5000
 DATA_DIR ?= ./var
 SERVER   ?= nginx
-PKGS     := fcgi libcrypto jansson sqlite3 inih
+PKGS     := fcgi libcrypto jansson sqlite3 inih libpq
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN)
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih -lpq)
 
 ifdef DEBUG
 CFLAGS   += -O0 -DDEBUG
@@ -51,14 +51,14 @@ SRCS     := $(foreach l,$(LAYERS),$(wildcard $(l)/*.c))
 ifdef FAULT
 SRCS     += tests/backend/blob_fault.c
 endif
-OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/schema.o
+OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/schema.o $(BUILD)/schema_pg.o
 DEPS     := $(OBJS:.o=.d)
 
 # Debian packages: to build, to serve, to test.
 APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
-             libsqlite3-dev libinih-dev
+             libsqlite3-dev libinih-dev libpq-dev
 APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
-APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3
+APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3 postgresql
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
 
@@ -82,11 +82,14 @@ check-layers:
 # One self-contained file for hosts where nothing can be installed (shared
 # hosting, CGI): every library linked in, and a CGI start-up ~1.5 ms
 # shorter.  glibc warns about getaddrinfo/dlopen, which berth never uses.
+# The PostgreSQL backend is left out (a one-file host has no database
+# server to reach); its table registers itself, so nothing else changes.
 STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcrypto -lm -lpthread -ldl
+STATIC_OBJS := $(filter-out $(BUILD)/store/meta_pg%.o $(BUILD)/schema_pg.o,$(OBJS))
 static: $(BUILD)/berth-static
 
-$(BUILD)/berth-static: $(OBJS)
-	$(CC) $(LDFLAGS) -static -o $@ $(OBJS) $(STATIC_LIBS)
+$(BUILD)/berth-static: $(STATIC_OBJS)
+	$(CC) $(LDFLAGS) -static -o $@ $(STATIC_OBJS) $(STATIC_LIBS)
 
 define layer_rule
 $(BUILD)/$(1)/%.o: $(1)/%.c
@@ -102,6 +105,7 @@ $(BUILD)/tests/backend/%.o: tests/backend/%.c
 
 # store/meta_sqlite.c includes the generated schema table's header.
 $(BUILD)/store/meta_sqlite.o $(BUILD)/store/meta_sqlite_admin.o: $(BUILD)/schema.c
+$(BUILD)/store/meta_pg.o $(BUILD)/store/meta_pg_admin.o: $(BUILD)/schema_pg.c
 
 # The schema files are compiled into the binary, so a deployment is one file.
 $(BUILD)/schema.c: $(sort $(wildcard sql/*.sql)) sql/embed.sh
@@ -109,6 +113,15 @@ $(BUILD)/schema.c: $(sort $(wildcard sql/*.sql)) sql/embed.sh
 	sh sql/embed.sh $(sort $(wildcard sql/*.sql)) > $@
 
 $(BUILD)/schema.o: $(BUILD)/schema.c
+	$(CC) $(CFLAGS) $(INC_store) -c -o $@ $<
+
+# PostgreSQL's migrations, sql/postgresql/NNN_*.sql, the same way: the
+# table pg_schema_migrations (the SQLite list above is unchanged).
+$(BUILD)/schema_pg.c: $(sort $(wildcard sql/postgresql/*.sql)) sql/embed.sh
+	@mkdir -p $(BUILD)
+	sh sql/embed.sh -p pg_schema $(sort $(wildcard sql/postgresql/*.sql)) > $@
+
+$(BUILD)/schema_pg.o: $(BUILD)/schema_pg.c
 	$(CC) $(CFLAGS) $(INC_store) -c -o $@ $<
 
 -include $(DEPS)
@@ -309,10 +322,13 @@ lint-cppcheck:
 # The metadata backend suite: the same tests against every metadata
 # backend, through the wrappers.
 META_SRCS := tests/meta/meta.c store/meta.c store/meta_sqlite.c \
-             store/meta_sqlite_admin.c store/digest.c base/conf.c base/validate.c
-$(BUILD)/meta-tests: $(META_SRCS) $(BUILD)/schema.c $(wildcard store/*.h base/*.h)
-	$(CC) $(CFLAGS) $(INC_store) -o $@ $(META_SRCS) $(BUILD)/schema.c \
-	    $(LDFLAGS) -lcmocka -lcrypto -ljansson -lsqlite3 -linih
+             store/meta_sqlite_admin.c store/meta_pg.c store/meta_pg_admin.c \
+             store/digest.c base/conf.c base/validate.c
+$(BUILD)/meta-tests: $(META_SRCS) $(BUILD)/schema.c $(BUILD)/schema_pg.c \
+    $(wildcard store/*.h base/*.h)
+	$(CC) $(CFLAGS) $(INC_store) $(shell pkg-config --cflags libpq) -o $@ \
+	    $(META_SRCS) $(BUILD)/schema.c $(BUILD)/schema_pg.c \
+	    $(LDFLAGS) -lcmocka -lcrypto -ljansson -lsqlite3 -linih -lpq
 
 clean:
 	rm -rf build

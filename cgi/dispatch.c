@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "meta.h"
 #include "store.h"
 #include "handlers.h"
 
@@ -97,6 +98,8 @@ route_and_run(struct req *r)
 	const char *detail = NULL;
 	enum reg_err err;
 
+	meta_unavailable_seen(true);
+
 	if (r->body_refused) {
 		/* The web server named a body file berth must not take
 		 * (spool.h; logged): its configuration is wrong or hostile. */
@@ -138,6 +141,13 @@ route_and_run(struct req *r)
 	if (err == E_OK)
 		return;
 fail:
+	/* The handlers know "internal error"; the seam knows whether the
+	 * metadata database was out of reach (meta.h): then 503, which
+	 * clients retry. */
+	if (err == E_INTERNAL && meta_unavailable_seen(true)) {
+		err = E_UNAVAILABLE;
+		resp_header(r, "Retry-After", "1");
+	}
 	if (err == E_INTERNAL)
 		fprintf(stderr, "berth: %s %s: internal error\n",
 		    r->method ? r->method : "-", r->path);

@@ -38,6 +38,8 @@ enum reg_err {
 	E_BAD_REQUEST,			/* 400: unreadable request */
 	E_STORAGE_FULL,			/* 507 */
 	E_INTERNAL,			/* 500: our fault; logged */
+	E_UNAVAILABLE,			/* 503: the metadata database cannot
+					 * be reached; retry */
 	E_COUNT
 };
 

@@ -9,6 +9,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "meta.h"
+
+/* Whether this process holds the metadata backend's lock too (one blob
+ * lock at a time per process). */
+static bool meta_held;
+
 int
 blob_lock(const char *data_dir, bool exclusive)
 {
@@ -27,6 +33,22 @@ blob_lock(const char *data_dir, bool exclusive)
 		if (errno != EINTR)
 			goto fail;
 	}
+	/* Then the lock of the metadata store, which other hosts honour
+	 * (PostgreSQL's advisory lock); always in this order, so no two
+	 * processes wait for each other. */
+	switch (meta_blob_lock(exclusive)) {
+	case META_OK:
+		meta_held = true;
+		break;
+	case META_NOTFOUND:
+		break;
+	default:
+		close(fd);
+		errno = EAGAIN;
+		fprintf(stderr, "berth: blob lock: the metadata store's lock "
+		    "could not be taken\n");
+		return -1;
+	}
 	return fd;
 fail:
 	{
@@ -43,6 +65,11 @@ fail:
 void
 blob_unlock(int lock)
 {
-	if (lock >= 0)
-		close(lock);	/* drops the flock */
+	if (lock < 0)
+		return;
+	if (meta_held) {
+		meta_blob_unlock();
+		meta_held = false;
+	}
+	close(lock);	/* drops the flock */
 }

@@ -16,7 +16,10 @@
  * first use; it is advisory and process-wide, released by close or exit,
  * so a crashed holder never leaves it taken.  The file is opened
  * read-only: processes running as different users can share it as long
- * as all can read it.  Called by store/upload.c, store/gc.c,
+ * as all can read it.  When the metadata backend has a lock of its own
+ * (meta_blob_lock(): PostgreSQL's advisory lock, shared by every host
+ * using the database), that is taken too, after the flock: the flock
+ * orders this host's processes, the backend's lock every host's.  Called by store/upload.c, store/gc.c,
  * store/fsck.c. */
 #ifndef BERTH_BLOB_LOCK_H
 #define BERTH_BLOB_LOCK_H

@@ -156,9 +156,30 @@ meta_exists(struct conf *conf, const char *data_dir, char *where, size_t cap)
 	return o->exists(conf, section, data_dir, where, cap);
 }
 
+/* Did an operation answer META_UNAVAILABLE (meta_unavailable_seen())? */
+static bool unavailable;
+
+static enum meta_err
+note(enum meta_err e)
+{
+	if (e == META_UNAVAILABLE)
+		unavailable = true;
+	return e;
+}
+
+bool
+meta_unavailable_seen(bool clear)
+{
+	bool seen = unavailable;
+
+	if (clear)
+		unavailable = false;
+	return seen;
+}
+
 /* Every wrapper: no backend open -> META_UNAVAILABLE. */
 #define CALL(op, ...) \
-	(ops == NULL ? META_UNAVAILABLE : ops->op(priv, __VA_ARGS__))
+	note(ops == NULL ? META_UNAVAILABLE : ops->op(priv, __VA_ARGS__))
 
 /* --- Blobs ------------------------------------------------------------ */
 
@@ -338,7 +359,7 @@ meta_admin_audit(const char *repo, long limit, json_t *out)
 enum meta_err
 meta_admin_begin(void)
 {
-	return ops == NULL ? META_UNAVAILABLE : ops->admin_begin(priv);
+	return note(ops == NULL ? META_UNAVAILABLE : ops->admin_begin(priv));
 }
 
 enum meta_err
@@ -399,4 +420,22 @@ meta_admin_integrity(json_t *out)
 	if (ops->admin_integrity == NULL)
 		return META_OK;		/* no check of its own: nothing to say */
 	return ops->admin_integrity(priv, out);
+}
+
+/* --- The blob lock across hosts ------------------------------------- */
+
+enum meta_err
+meta_blob_lock(bool exclusive)
+{
+	if (ops == NULL || ops->blob_lock == NULL)
+		return META_NOTFOUND;	/* the flock is the whole lock */
+	return note(ops->blob_lock(priv, exclusive));
+}
+
+enum meta_err
+meta_blob_unlock(void)
+{
+	if (ops == NULL || ops->blob_unlock == NULL)
+		return META_OK;
+	return ops->blob_unlock(priv);
 }

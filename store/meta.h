@@ -10,7 +10,8 @@
  * defines its table and registers it with META_BACKEND(table) at file
  * scope; `[metadata] backend = NAME` picks it (default sqlite), and it
  * reads its own settings from [metadata.NAME] through base/conf.h.
- * Backends: SQLite (meta_sqlite.c, meta_sqlite_admin.c).
+ * Backends: SQLite (meta_sqlite.c, meta_sqlite_admin.c), PostgreSQL
+ * (meta_pg.c, meta_pg_admin.c; schema in sql/postgresql/).
  *
  * Each process opens the metadata once (meta_open(), after fork); the
  * wrappers then use that backend.  All string arguments are validated
@@ -68,7 +69,34 @@
  * the link upsert sets linked_at = excluded.linked_at; C5 the re-check
  * is a SELECT with the candidates' WHERE clause inside the IMMEDIATE
  * transaction; C6 commit happens before blob_commit returns; C7 WAL with
- * synchronous = FULL. */
+ * synchronous = FULL.
+ *
+ * How PostgreSQL meets it (many processes on many hosts, one database):
+ * C1 each write is one transaction (BEGIN .. COMMIT, rolled back on any
+ * error), or one statement (upload_create/advance/delete); the audit
+ * triggers run inside it.  C2 every write transaction starts with
+ * BEGIN; SELECT pg_advisory_xact_lock(writer key of the schema): the
+ * writers of every host queue on that one lock before they read
+ * anything, at READ COMMITTED, where each statement reads what was
+ * committed before it -- after the lock, the newest state; the wait is
+ * bounded by lock_timeout (default 10 s; then META_ERR).  The lock is
+ * released by COMMIT or ROLLBACK, and by the server when a connection
+ * dies.  meta_admin_begin() is the same BEGIN, held until
+ * meta_admin_end().  C3 the reference check (one unnest() query), the
+ * mount's INSERT .. SELECT and the writes run after the lock in the same
+ * transaction; upload_advance is one UPDATE .. WHERE size = old: a
+ * second advance from the same size waits on the row lock, re-reads the
+ * row and updates nothing (META_CONFLICT).  Unique constraints
+ * (repositories.name, blobs.digest, the (repository, digest) and
+ * (repository, name) keys) with ON CONFLICT make every upsert resolve to
+ * one row.  C4 ON CONFLICT DO UPDATE SET linked_at = excluded.linked_at.
+ * C5 the re-check is a SELECT with the candidates' WHERE clause inside
+ * the locked transaction.  C6 commit happens before blob_commit
+ * returns; the blob lock itself is a session advisory lock taken through
+ * meta_blob_lock(), which every host honours; blob_commit refuses
+ * (META_UNAVAILABLE) when that lock was lost with its connection.  C7
+ * synchronous_commit = on: COMMIT returns once the WAL is flushed (the
+ * server's fsync setting decides the rest). */
 #ifndef BERTH_META_H
 #define BERTH_META_H
 
@@ -268,6 +296,26 @@ enum meta_err meta_upload_delete(const char *uuid);
  * for `expiry` seconds. */
 enum meta_err meta_upload_expired(long expiry, json_t *out);
 
+/* --- The blob lock across hosts --------------------------------------- */
+
+/* meta_blob_lock -- take the backend's blob lock, shared or exclusive,
+ * waiting a bounded time: a lock every host using this metadata store
+ * honours (PostgreSQL: a session advisory lock).  blob_lock() takes it
+ * after the data directory's flock; one at a time per process.
+ * META_OK when taken, META_NOTFOUND when the backend has none (SQLite:
+ * its store is one host's, the flock is enough), META_UNAVAILABLE or
+ * META_ERR when it could not be taken. */
+enum meta_err meta_blob_lock(bool exclusive);
+
+/* meta_blob_unlock -- release what meta_blob_lock() took. */
+enum meta_err meta_blob_unlock(void);
+
+/* meta_unavailable_seen -- has any operation answered META_UNAVAILABLE
+ * since the last call with clear set?  The front asks after a failed
+ * request, to answer 503 rather than 500 (the handlers only know
+ * "internal error"). */
+bool meta_unavailable_seen(bool clear);
+
 /* --- The backend table ------------------------------------------------ */
 
 /* A backend's operations.  Each one's contract is that of the wrapper of
@@ -356,6 +404,12 @@ struct meta_ops {
 	/* Optional: the store's own consistency check.  NULL -> nothing
 	 * to report. */
 	enum meta_err	(*admin_integrity)(void *priv, json_t *out);
+
+	/* Optional: the blob lock (blob_lock.h) as the backend's own, for
+	 * a store that several hosts share: as meta_blob_lock() and
+	 * meta_blob_unlock().  NULL -> the data directory's flock only. */
+	enum meta_err	(*blob_lock)(void *priv, bool exclusive);
+	enum meta_err	(*blob_unlock)(void *priv);
 };
 
 /* meta_register -- make a backend findable by name; called by

@@ -12,4 +12,10 @@ struct schema_migration {
 extern const struct schema_migration schema_migrations[];
 extern const int schema_migration_count;
 
+/* PostgreSQL's, from sql/postgresql/NNN_name.sql (build/schema_pg.c),
+ * applied by meta_pg.c; the version is recorded in its
+ * schema_migrations table. */
+extern const struct schema_migration pg_schema_migrations[];
+extern const int pg_schema_migration_count;
+
 #endif

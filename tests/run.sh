@@ -81,6 +81,17 @@ cmocka_layer "unit tests" unit-tests
 cmocka_layer "unit tests: manifest parser" unit-manifest
 cmocka_layer "unit tests: configuration" unit-config
 cmocka_layer "backend suite (every blob handler)" backend-tests
+# A PostgreSQL server of its own (hosting/pg-local.sh: a unix socket in a
+# temporary directory) for the postgresql rows of the metadata backend
+# suite and for tests/pg; stopped on exit.
+pgdir=$(mktemp -d /tmp/berth-pg-XXXXXX)
+trap '"$top/hosting/pg-local.sh" stop "$pgdir" > /dev/null 2>&1; rm -rf "$pgdir"' EXIT
+if BERTH_TEST_PG_DSN=$("$top/hosting/pg-local.sh" start "$pgdir"); then
+	export BERTH_TEST_PG_DSN BERTH_TEST_PG_DIR="$pgdir"
+else
+	echo "run.sh: PostgreSQL did not start; counting it as one failure"
+	total_fail=$((total_fail + 1))
+fi
 cmocka_layer "metadata backend suite (every metadata backend)" meta-tests
 
 echo "== cgi (golden exchanges)"

@@ -34,15 +34,29 @@
 
 struct backend {
 	const char	*label;
-	const char	*ini;		/* the configuration file's text */
+	const char	*ini;		/* the configuration file's text; with
+					 * env, a format taking the dsn and a
+					 * schema name fresh for each test */
 	const char	*file;		/* a file open must create in the data
 					 * directory, or NULL */
+	const char	*env;		/* a server's backend: the environment
+					 * variable giving its dsn; the rows
+					 * run only when it is set
+					 * (tests/run.sh starts PostgreSQL) */
 };
 
 static const struct backend backends[] = {
-	{ "sqlite", "", "berth.db" },
+	{ "sqlite", "", "berth.db", NULL },
 	{ "sqlite/path", "[metadata]\nbackend = sqlite\n"
-	    "[metadata.sqlite]\npath = meta/registry.db\n", "meta/registry.db" },
+	    "[metadata.sqlite]\npath = meta/registry.db\n", "meta/registry.db",
+	    NULL },
+	{ "postgresql", "[metadata]\nbackend = postgresql\n"
+	    "[metadata.postgresql]\ndsn = %s\nschema = %s\n", NULL,
+	    "BERTH_TEST_PG_DSN" },
+	{ "postgresql/timeouts", "[metadata]\nbackend = postgresql\n"
+	    "[metadata.postgresql]\ndsn = %s\nschema = %s\n"
+	    "connect_timeout = 2\nlock_timeout = 5s\nstatement_timeout = 1m\n",
+	    NULL, "BERTH_TEST_PG_DSN" },
 };
 
 struct fixture {
@@ -88,7 +102,24 @@ setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(sub, sizeof(sub), "%s/meta", f->dir);
 	assert_int_equal(mkdir(sub, 0755), 0);
-	f->conf = load(f, f->b->ini);
+	if (f->b->env != NULL) {
+		/* A schema of its own (t_<the directory's suffix>): each test
+		 * starts from an empty store, as with a new SQLite file. */
+		char schema[32], ini[1024];
+		const char *sfx = strrchr(f->dir, '-') + 1;
+		size_t i;
+
+		snprintf(schema, sizeof(schema), "t_%s", sfx);
+		for (i = 0; schema[i] != '\0'; i++)
+			if (schema[i] >= 'A' && schema[i] <= 'Z')
+				schema[i] = (char)(schema[i] - 'A' + 'a');
+			else if (!(schema[i] >= 'a' && schema[i] <= 'z') &&
+			    !(schema[i] >= '0' && schema[i] <= '9'))
+				schema[i] = '_';
+		snprintf(ini, sizeof(ini), f->b->ini, getenv(f->b->env), schema);
+		f->conf = load(f, ini);
+	} else
+		f->conf = load(f, f->b->ini);
 	assert_int_equal(meta_open(f->conf, f->dir), META_OK);
 	assert_int_equal(conf_check_unread(f->conf, NULL, NULL), 0);
 	*state = f;
@@ -1106,6 +1137,38 @@ test_advance_race(void **state)
 	assert_int_equal(got.size, 7);
 }
 
+/* A server's backend: a server that cannot be reached gives
+ * META_UNAVAILABLE (the front's 503) within connect_timeout, with the
+ * password nowhere in what is printed; a missing dsn is refused. */
+static void
+test_unreachable(void **state)
+{
+	struct fixture *f = *state;
+	struct conf *c;
+	double t0;
+	char ini[512];
+
+	if (f->b->env == NULL)
+		skip();		/* a file store is always there */
+	snprintf(ini, sizeof(ini), "[metadata]\nbackend = postgresql\n"
+	    "[metadata.postgresql]\ndsn = host=%s/nosuch user=berth "
+	    "dbname=berth password=sekret\nconnect_timeout = 2\n", f->dir);
+	c = load(f, ini);
+	t0 = seconds();
+	assert_int_equal(meta_open(c, f->dir), META_UNAVAILABLE);
+	assert_true(seconds() - t0 < 3.0);
+	conf_free(c);
+	c = load(f, "[metadata]\nbackend = postgresql\n");
+	assert_int_equal(meta_open(c, f->dir), META_ERR);
+	conf_free(c);
+	c = load(f, "[metadata]\nbackend = postgresql\n"
+	    "[metadata.postgresql]\ndsn = host=/tmp\nschema = Bad-Name\n");
+	assert_int_equal(meta_open(c, f->dir), META_ERR);
+	conf_free(c);
+	/* What was open before is open again. */
+	assert_int_equal(meta_open(f->conf, f->dir), META_OK);
+}
+
 int
 main(void)
 {
@@ -1129,6 +1192,7 @@ main(void)
 		{ "manifest put against gc, two processes",
 		    test_put_against_gc },
 		{ "upload advance race, two processes", test_advance_race },
+		{ "server unreachable: unavailable, bounded", test_unreachable },
 	};
 	enum {
 		NB = sizeof(backends) / sizeof(backends[0]),
@@ -1140,6 +1204,13 @@ main(void)
 
 	for (size_t i = 0; i < NB; i++)
 		for (size_t j = 0; j < NC; j++) {
+			if (backends[i].env != NULL &&
+			    getenv(backends[i].env) == NULL) {
+				if (j == 0)
+					printf("%s: %s not set, not run\n",
+					    backends[i].label, backends[i].env);
+				continue;
+			}
 			snprintf(names[n], sizeof(names[n]), "%s: %s",
 			    backends[i].label, cases[j].name);
 			tests[n] = (struct CMUnitTest){ names[n], cases[j].fn,

@@ -1,0 +1,105 @@
+/* meta_pg.h -- private to the PostgreSQL metadata backend: what
+ * meta_pg.c (the connection, the request path, the table) and
+ * meta_pg_admin.c (the operator's queries, gc and fsck) share.  No other
+ * file includes it: everyone else reaches the metadata through meta.h
+ * and meta_admin.h. */
+#ifndef BERTH_META_PG_H
+#define BERTH_META_PG_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "meta.h"
+
+enum pg_stmt_id {
+	P_BLOB_LINKED, P_REPO_ENSURE, P_REPO_ID, P_BLOB_INSERT, P_LINK_UPSERT,
+	P_BLOB_MOUNT, P_LINK_DELETE,
+	P_MANIFEST_BY_DIGEST, P_MANIFEST_BY_TAG, P_MISSING_REFS, P_MANIFEST_ID,
+	P_MANIFEST_INSERT, P_REFS_INSERT, P_TAG_UPSERT,
+	P_MANIFEST_DELETE, P_TAG_DELETE, P_TAGS_LIST, P_CATALOG, P_REFERRERS,
+	P_UPLOAD_INSERT, P_UPLOAD_GET, P_UPLOAD_ADVANCE, P_UPLOAD_DELETE,
+	P_UPLOAD_EXPIRED,
+	P_COUNT
+};
+
+#define PG_PARAMS_MAX 10
+
+/* Parameters of one statement, in text format unless given as bytes. */
+struct pg_params {
+	int		 n;
+	const char	*v[PG_PARAMS_MAX];
+	int		 len[PG_PARAMS_MAX];
+	int		 fmt[PG_PARAMS_MAX];	/* 0 text, 1 binary */
+	char		 num[PG_PARAMS_MAX][24];
+};
+
+/* The instance (the ops' priv): one connection per process, opened after
+ * fork and opened again whenever it is found broken. */
+struct pg {
+	PGconn		*conn;
+	pid_t		 pid;		/* the process that opened it */
+	unsigned	 gen;		/* connections made so far: a session
+					 * lock taken in an older one is gone */
+	bool		 prepared[P_COUNT];	/* on this connection */
+	bool		 in_tx;		/* between admin_begin and admin_end */
+	/* Settings ([metadata.postgresql]). */
+	char		*dsn;
+	char		*password;	/* from password_file, or NULL */
+	char		 schema[64];
+	long		 connect_timeout, statement_timeout, lock_timeout;
+	/* SQL made once from the settings. */
+	char		 setup_sql[256];	/* search_path and timeouts */
+	char		 begin_sql[128];	/* BEGIN + the writer lock */
+	int64_t		 blob_key;		/* the blob lock's key */
+	/* The blob lock (meta_blob_lock()): held how, since which
+	 * connection. */
+	int		 blob_held;	/* 0 none, 1 shared, 2 exclusive */
+	unsigned	 blob_gen;
+};
+
+/* The shared helpers, in meta_pg.c. */
+void pg_log(struct pg *q, const char *what);
+enum meta_err pg_ready(struct pg *q);
+enum meta_err pg_check(struct pg *q, PGresult *res, const char *what);
+PGresult *pg_query(struct pg *q, const char *sql, const struct pg_params *p,
+    enum meta_err *e);
+enum meta_err pg_exec(struct pg *q, const char *sql);
+enum meta_err pg_begin(struct pg *q);
+enum meta_err pg_commit(struct pg *q);
+void pg_rollback(struct pg *q);
+void pg_text(struct pg_params *p, const char *v);
+void pg_int(struct pg_params *p, int64_t v);
+int64_t pg_getint(const PGresult *res, int row, int col);
+
+/* The operator's half, in meta_pg_admin.c; contracts in meta_admin.h,
+ * priv a struct pg. */
+enum meta_err pg_admin_repos(void *priv, json_t *out);
+enum meta_err pg_admin_tags(void *priv, const char *repo, json_t *out);
+enum meta_err pg_admin_manifest(void *priv, const char *repo,
+    const char *reference, bool by_digest, json_t **out);
+enum meta_err pg_admin_du(void *priv, json_t **out);
+enum meta_err pg_admin_uploads(void *priv, json_t *out);
+enum meta_err pg_admin_audit(void *priv, const char *repo, long limit,
+    json_t *out);
+enum meta_err pg_admin_begin(void *priv);
+enum meta_err pg_admin_end(void *priv, bool commit);
+enum meta_err pg_gc_untagged(void *priv, int64_t cutoff, json_t *out);
+enum meta_err pg_gc_candidates(void *priv, int64_t cutoff, json_t *out);
+enum meta_err pg_gc_blob_delete(void *priv, const char *digest,
+    int64_t cutoff, bool *deleted, uint64_t *size);
+enum meta_err pg_admin_blob(void *priv, const char *digest, uint64_t *size);
+enum meta_err pg_admin_blob_page(void *priv, const char *after, size_t n,
+    json_t *out);
+enum meta_err pg_admin_blob_forget(void *priv, const char *digest);
+enum meta_err pg_admin_referencing(void *priv, const char *digest,
+    json_t *out);
+enum meta_err pg_admin_integrity(void *priv, json_t *out);
+enum meta_err pg_blob_lock(void *priv, bool exclusive);
+enum meta_err pg_blob_unlock(void *priv);
+
+#endif
