@@ -11,6 +11,9 @@
 #   6. real clients -- skopeo and podman -- with real images (tests/clients)
 #   7. storage end to end: read-only, redirect, offload modes, injected faults
 #   8. the operator commands, gc under load included (tests/ops)
+#   8b. PostgreSQL (tests/pg): e2e and ops with [metadata] backend =
+#      postgresql, the database restarted under load, two berth hosts
+#      sharing one database and one blob store
 #   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
 #      mid-upload, restart under load, crash back-off, a killed pool
 #  10. the web server shapes (tests/hosts): big chunked uploads, Range,
@@ -108,7 +111,7 @@ for layer in e2e clients; do
 		count "$layer ($shape)" "$(cat "$log.rc")"
 	done
 done
-for layer in storage ops lifecycle; do
+for layer in storage ops pg lifecycle; do
 	echo "== $layer"
 	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 	count "$layer" "$(cat "$log.rc")"

@@ -7,6 +7,10 @@
 #   SANITIZER_LOG_CHECK 1: fail when a berth log holds an ASan/UBSan report
 #   E2E_ONLY            optional: run only tests whose name contains this
 #   KEEP_TMP            1: keep the temporary data directories
+#   E2E_CONFIG_EXTRA    optional: INI text added to every server's
+#                       configuration, with @NAME@ replaced by the server's
+#                       name (tests/pg/run.sh: [metadata] backend =
+#                       postgresql, a schema per server)
 #
 # Two passes, each against fresh data directories under one mktemp -d:
 #   x-accel  the default configuration (nginx sends blob files through
@@ -69,6 +73,10 @@ start_server() {
 	shift
 	mkdir -p "$TMP/$name"
 	chmod 755 "$TMP/$name"
+	if [ -n "${E2E_CONFIG_EXTRA:-}" ]; then
+		[ $# -gt 0 ] || set -- "[storage]" "data_dir = $TMP/$name"
+		set -- "$@" "${E2E_CONFIG_EXTRA//@NAME@/$name}"
+	fi
 	if [ $# -gt 0 ]; then
 		cfg=$TMP/$name.ini
 		printf '%s\n' "$@" >"$cfg"

@@ -7,6 +7,12 @@ against the database (sqlite3, read-only) and against the files on disk.
 The gc stress test pushes, pulls and deletes from several threads while
 `berth gc --grace 0s` runs in a loop, then pulls every tagged image and
 checks every byte.  Standard library only.
+
+With OPS_PG_DSN set (tests/pg/run.sh), the registry and every command use
+`[metadata] backend = postgresql` on that server, in a schema of their
+own, through a configuration file in BERTH_CONFIG; the database is read
+with psql instead of sqlite3, and the schema checks ask PostgreSQL's
+catalog.  Everything else is the same test.
 """
 import hashlib
 import fcntl
@@ -28,6 +34,7 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BERTH = os.path.abspath(os.environ.get("BERTH", os.path.join(TOP, "build", "berth")))
 STRESS_SECONDS = float(os.environ.get("OPS_STRESS_SECONDS", "20"))
+PG_DSN = os.environ.get("OPS_PG_DSN")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -147,6 +154,20 @@ class Env:
         self.reg = Registry(self.port)
         self.env = dict(os.environ, PORT=str(self.port), DATA_DIR=self.data, BERTH=BERTH)
         self.env.pop("BERTH_CONFIG", None)
+        # The metadata settings every configuration file of the test
+        # carries: none for SQLite (the default), the server for
+        # PostgreSQL.
+        self.ini_metadata = ""
+        if PG_DSN:
+            self.schema = "ops_" + os.urandom(4).hex()
+            self.ini_metadata = ("[metadata]\nbackend = postgresql\n"
+                                 "[metadata.postgresql]\ndsn = %s\nschema = %s\n"
+                                 % (PG_DSN, self.schema))
+            cfg = self.data + ".ini"
+            with open(cfg, "w") as fh:
+                fh.write("[storage]\ndata_dir = %s\n" % self.data + self.ini_metadata)
+            os.chmod(cfg, 0o644)
+            self.env["BERTH_CONFIG"] = cfg
 
     def start(self):
         # Output to a file, not a pipe: nginx, once a daemon, would keep a
@@ -183,7 +204,32 @@ class Env:
     def db(self):
         return sqlite3.connect("file:%s/berth.db?mode=ro" % self.data, uri=True, timeout=30)
 
+    def psql(self, query, args=()):
+        """Run query with psql in the test's schema; rows as tuples, integers
+        as int, NULL as None.  `?` placeholders take args as literals."""
+        parts = query.split("?")
+        assert len(parts) == len(args) + 1, query
+        text = parts[0]
+        for a, rest in zip(args, parts[1:]):
+            text += (str(a) if isinstance(a, int) else
+                     "'" + str(a).replace("'", "''") + "'") + rest
+        r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-P", "null=\x1e",
+                            "-v", "ON_ERROR_STOP=1", PG_DSN,
+                            "-c", "SET search_path = " + self.schema, "-c", text],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("psql: %s: %s" % (text, r.stderr))
+
+        def value(v):
+            if v == "\x1e":
+                return None
+            return int(v) if v.lstrip("-").isdigit() else v
+        return [tuple(value(v) for v in line.split("\x1f"))
+                for line in r.stdout.splitlines() if line != ""]
+
     def sql(self, query, args=()):
+        if PG_DSN:
+            return self.psql(query, args)
         c = self.db()
         try:
             return c.execute(query, args).fetchall()
@@ -191,6 +237,9 @@ class Env:
             c.close()
 
     def sql_write(self, query, args=()):
+        if PG_DSN:
+            self.psql(query, args)
+            return
         c = sqlite3.connect("%s/berth.db" % self.data, timeout=30)
         try:
             c.execute(query, args)
@@ -279,7 +328,34 @@ def fill(e):
 
 # --- Tests ------------------------------------------------------------------
 
+def test_schema_pg(e):
+    v = e.sql("SELECT max(version) FROM schema_migrations")[0][0]
+    check("schema: migrated to 002", v >= 2, v)
+    missing = e.sql("SELECT c.table_name, c.column_name FROM information_schema.columns c "
+                    "JOIN information_schema.tables t ON t.table_schema = c.table_schema "
+                    "AND t.table_name = c.table_name WHERE t.table_type = 'BASE TABLE' "
+                    "AND c.table_schema = current_schema() AND NOT EXISTS (SELECT 1 "
+                    "FROM schema_doc d WHERE d.object = c.table_name "
+                    "AND d.\"column\" = c.column_name)")
+    check("schema: every column of every table documented in schema_doc", not missing, missing)
+    undoc = e.sql("SELECT table_name FROM information_schema.tables t "
+                  "WHERE table_schema = current_schema() AND NOT EXISTS (SELECT 1 "
+                  "FROM schema_doc d WHERE d.object = t.table_name AND d.\"column\" = '')")
+    check("schema: every table and view documented", not undoc, undoc)
+    cols = [r[0] for r in e.sql("SELECT column_name FROM information_schema.columns "
+                                "WHERE table_schema = current_schema() "
+                                "AND table_name = 'tag_list'")]
+    check("schema: tag_list has digest, media_type, size, pushed",
+          all(c in cols for c in ("digest", "media_type", "size", "pushed", "updated")), cols)
+    # The audit trail is written by triggers in PostgreSQL too.
+    n = e.sql("SELECT count(*) FROM information_schema.triggers "
+              "WHERE trigger_schema = current_schema()")[0][0]
+    check("schema: the audit triggers are there", n >= 9, n)
+
+
 def test_schema(e):
+    if PG_DSN:
+        return test_schema_pg(e)
     v = e.sql("PRAGMA user_version")[0][0]
     check("schema: migrated to 002", v >= 2, v)
     missing = e.sql("SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p "
@@ -868,7 +944,7 @@ def test_cli_misc(e):
     shutil.rmtree(empty, ignore_errors=True)
     cfg = os.path.join(e.data, "ops.ini")
     with open(cfg, "w") as fh:
-        fh.write("[storage]\ndata_dir = %s\n" % e.data)
+        fh.write("[storage]\ndata_dir = %s\n" % e.data + e.ini_metadata)
     r = subprocess.run([BERTH, "-c", cfg, "repos", "--json"], capture_output=True, text=True)
     check("cli: reads the data directory from -c FILE", r.returncode == 0 and
           "ops/alpha" in r.stdout, r.stderr)
@@ -880,7 +956,7 @@ def test_cli_misc(e):
     ro = os.path.join(e.data, "redirect.ini")
     with open(ro, "w") as fh:
         fh.write("[storage]\ndata_dir = %s\nblob_handler = redirect\n"
-                 "[blob.redirect]\nurl = http://cdn.invalid/blobs\n" % e.data)
+                 "[blob.redirect]\nurl = http://cdn.invalid/blobs\n" % e.data + e.ini_metadata)
     before = all_blob_digests(e)
     r = subprocess.run([BERTH, "-c", ro, "gc", "--grace", "0s"], capture_output=True, text=True)
     check("cli: gc refuses a blob handler that cannot delete", r.returncode == 1 and
