@@ -11,8 +11,10 @@
  * blobs row exists, its bytes exist -- so that everything the metadata
  * shows (a linked blob, a manifest's layers) can be served.  The
  * argument relies on the metadata backend's concurrency contract
- * (store/meta.h, C1-C6); the SQLite terms below are how SQLite meets it.
- * Two things can break the invariant, and each is closed off:
+ * (store/meta.h, C1-C6); the SQLite terms below are how SQLite meets it,
+ * and the section after the two points says what changes when several
+ * hosts share one PostgreSQL database and one blob store.  Two things
+ * can break the invariant, and each is closed off:
  *
  * 1. A manifest PUT against gc's row deletion.  The PUT checks that every
  *    referenced blob is linked and inserts its manifest_references in one
@@ -43,6 +45,45 @@
  *    entirely after -- the file and rows are gone and the upload's put()
  *    stores the bytes anew.  Re-checking "is there a row?" after the
  *    unlink would not do: the upload's commit can come later still.
+ *
+ * Several hosts.  With `[metadata] backend = postgresql`, the workers of
+ * every host, and `berth gc` or `berth fsck` on any of them, share one
+ * database and one blob store; what a single host got from SQLite and
+ * from flock(2) must then hold across machines:
+ *  - Point 1 needs write transactions that run as if one at a time, each
+ *    on the newest state, for every writer on every host.  PostgreSQL's
+ *    transactions start with pg_advisory_xact_lock on the schema's writer
+ *    key (meta.h, "How PostgreSQL meets it"): one lock in the database,
+ *    which every connection from every host queues on before reading, at
+ *    READ COMMITTED, where each statement then reads what the previous
+ *    holder committed.  The same two orders as above, the same
+ *    conclusion: no manifest ever references a blob gc deleted.
+ *  - Point 2 needs a blob lock every host honours: flock(2) orders only
+ *    the processes of one machine, and on a shared file system (NFS) it
+ *    is no lock at all.  So blob_lock() takes, after the local flock, the
+ *    metadata backend's lock (meta_blob_lock(): PostgreSQL's session
+ *    advisory lock on the schema's blob key, shared for uploads,
+ *    exclusive for gc and fsck --repair).  An upload on host B then runs
+ *    entirely before or entirely after a gc batch on host A, exactly as
+ *    on one host.  Always the flock first, then the database's lock, in
+ *    every process: no two wait for each other; gc holds the exclusive
+ *    lock only while no upload holds it shared, so an upload waiting for
+ *    the writer lock inside a batch cannot happen.
+ *  - A session lock lives as long as its connection.  Were the database
+ *    connection of an upload lost between put() and commit (the server
+ *    restarted), the lock would be gone and a gc could run in between;
+ *    so meta_blob_commit() refuses (503) when the connection that took
+ *    the lock is not the one it would commit on, and the client uploads
+ *    again.  A gc whose connection is lost loses its transaction too:
+ *    nothing is committed, and its unlinks are not reached (they follow
+ *    a commit that succeeded).
+ *  - The grace window's clock: created_at and linked_at are written by
+ *    each host's clock and compared with gc's host's cutoff; keep the
+ *    hosts' clocks in step (NTP), and the grace window far longer than
+ *    any skew.
+ * What the hosts must share is therefore the database (the schema) and
+ * the blob store; the flock file, the web server's body directory and
+ * the run directory stay each host's own.
  *
  * A crash between gc's commit and its unlinks leaves files without rows:
  * invisible, and removed by `berth fsck --repair`.  Readers are not

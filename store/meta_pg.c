@@ -265,20 +265,24 @@ connect_db(struct pg *q)
 /* Make sure there is a working connection before an operation: one found
  * broken (the server restarted, the network went) is made anew -- unless
  * an admin transaction was in flight on it, which is lost with it.  An
- * idle connection whose server went away is readable: it holds the
- * server's goodbye or end of file. */
+ * idle connection has nothing to read (berth uses no LISTEN); one that
+ * is readable holds the server's goodbye ("terminating connection") or
+ * end of file, and is given up before a request is sent on it. */
 enum meta_err
 pg_ready(struct pg *q)
 {
 	struct pollfd pfd;
 
 	if (q->conn != NULL && PQstatus(q->conn) == CONNECTION_OK &&
-	    PQtransactionStatus(q->conn) == PQTRANS_IDLE) {
+	    PQtransactionStatus(q->conn) == PQTRANS_IDLE && !q->in_tx) {
 		pfd.fd = PQsocket(q->conn);
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		if (poll(&pfd, 1, 0) == 1)
-			PQconsumeInput(q->conn);
+		if (poll(&pfd, 1, 0) == 1) {
+			fprintf(stderr, "berth: postgresql: the server closed "
+			    "the connection; connecting again\n");
+			return connect_db(q);
+		}
 	}
 	if (q->conn != NULL && PQstatus(q->conn) == CONNECTION_OK)
 		return META_OK;

@@ -1,0 +1,471 @@
+"""hosts.py -- berth on PostgreSQL across hosts (issue 15), end to end.
+
+Two berth "hosts" on this machine: each its own data directory, worker
+pool, nginx on its own port and configuration file, sharing one
+PostgreSQL schema ([metadata] backend = postgresql) and one blob store.
+Until the s3 blob handler lands, the shared blob store is a directory:
+each host's blobs/ is a symbolic link to it, and so is uploads/ (the
+staging files of upload sessions, which any host must be able to
+continue); nginx's body directory ([storage] body_dir), run/ and the
+flock file stay per host.  The blob lock every host honours is
+PostgreSQL's advisory lock (store/blob_lock.h, meta_blob_lock()).
+
+  restart   PostgreSQL restarted while requests run through host A: the
+            requests it cuts answer 503 (UNAVAILABLE, Retry-After), no
+            other error; then service resumes by itself, on host B (idle
+            meanwhile) from its first request
+  one       push through A, pull through B with exact digests and bytes;
+            tags, catalog and referrers agree
+  chunks    one chunked upload whose POST, PATCHes and PUT alternate
+            between A and B
+  shared    concurrent pushes of images sharing layers, through both
+  gc        `berth gc --grace 0s` in a loop on A while pushes and deletes
+            go through B; then every tagged image pulls intact through
+            both, fsck is clean on both, no manifest references a removed
+            blob
+
+Env: BERTH, BERTH_TEST_PG_DSN, BERTH_TEST_PG_DIR (hosting/pg-local.sh's
+directory, for the restart), HOSTS_GC_SECONDS (default 10),
+SANITIZER_LOG_CHECK.  Prints "N passed, N failed" last.
+"""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "ops"))
+from ops import (Registry, free_port, image_manifest, sha, OCI_MANIFEST,  # noqa: E402
+                 OCI_INDEX)
+
+BERTH = os.path.abspath(os.environ.get("BERTH", os.path.join(TOP, "build", "berth")))
+DSN = os.environ.get("BERTH_TEST_PG_DSN", "")
+PG_DIR = os.environ.get("BERTH_TEST_PG_DIR", "")
+GC_SECONDS = float(os.environ.get("HOSTS_GC_SECONDS", "10"))
+
+passed = 0
+failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   " + name)
+    else:
+        failed += 1
+        print("FAIL " + name + ("" if not detail else ": " + str(detail)[:2000]))
+    sys.stdout.flush()
+    return cond
+
+
+class Host:
+    """One berth host: data directory, nginx + worker pool, its own
+    configuration file; blobs/ and uploads/ point at the shared store."""
+
+    def __init__(self, name, top, shared, schema):
+        self.name = name
+        self.data = os.path.join(top, name)
+        os.makedirs(self.data)
+        os.chmod(self.data, 0o755)
+        for d in ("blobs", "uploads"):
+            os.symlink(os.path.join(shared, d), os.path.join(self.data, d))
+        self.port = free_port()
+        self.reg = Registry(self.port)
+        self.ini = os.path.join(top, name + ".ini")
+        with open(self.ini, "w") as fh:
+            fh.write("[storage]\ndata_dir = %s\nbody_dir = %s/body\n"
+                     "[metadata]\nbackend = postgresql\n"
+                     "[metadata.postgresql]\ndsn = %s\nschema = %s\n"
+                     % (self.data, self.data, DSN, schema))
+        os.chmod(self.ini, 0o644)
+        self.env = dict(os.environ, PORT=str(self.port), DATA_DIR=self.data, BERTH=BERTH,
+                        BERTH_CONFIG=self.ini, WORKERS="2")
+
+    def serve(self, cmd):
+        log = os.path.join(os.path.dirname(self.data), self.name + ".serve.log")
+        with open(log, "a") as fh:
+            r = subprocess.run([os.path.join(TOP, "nginx", "serve.sh"), cmd], env=self.env,
+                               cwd=TOP, stdout=fh, stderr=fh)
+        return r.returncode == 0
+
+    def berth(self, *args):
+        r = subprocess.run([BERTH, "-c", self.ini] + list(args), env=self.env,
+                           capture_output=True, text=True, timeout=300)
+        return r.returncode, r.stdout, r.stderr
+
+    def berth_json(self, *args):
+        rc, out, err = self.berth(*(list(args) + ["--json"]))
+        try:
+            return rc, json.loads(out), err
+        except ValueError:
+            return rc, None, err + out
+
+
+def psql(schema, query):
+    r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", DSN,
+                        "-c", "SET search_path = " + schema, "-c", query],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("psql: %s" % r.stderr)
+    return [line.split("|") for line in r.stdout.splitlines() if line]
+
+
+def push(reg, repo, tag, config, layers):
+    """Push an image through reg; the manifest's bytes.  Retries while gc
+    (grace 0) takes a layer between its upload and the manifest."""
+    body = image_manifest(config, layers)
+    for attempt in range(20):
+        for b in [config] + layers:
+            if attempt > 0 or reg.head_blob(repo, sha(b)) != 200:
+                reg.push_blob(repo, b)
+        st, _, resp = reg.put_manifest(repo, tag, body)
+        if st == 201:
+            return body
+        if st != 400 or b"MANIFEST_BLOB_UNKNOWN" not in resp:
+            raise RuntimeError("PUT manifest %s:%s: %d %s" % (repo, tag, st, resp[:200]))
+    raise RuntimeError("PUT manifest %s:%s: gave up" % (repo, tag))
+
+
+def pull(reg, repo, ref):
+    """Pull an image through reg: None when intact, else what was wrong."""
+    st, body = reg.get_manifest(repo, ref)
+    if st != 200:
+        return "manifest %s:%s: %d" % (repo, ref, st)
+    m = json.loads(body)
+    for d in [m["config"]] + m["layers"]:
+        st, data = reg.get_blob(repo, d["digest"])
+        if st != 200 or sha(data) != d["digest"] or len(data) != d["size"]:
+            return "%s:%s blob %s: %d" % (repo, ref, d["digest"], st)
+    return None
+
+
+# --- PostgreSQL restarted under load ---------------------------------------
+
+def test_restart(a, b):
+    if not PG_DIR:
+        check("restart: BERTH_TEST_PG_DIR names the server's directory", False)
+        return
+    reg = a.reg
+    config, layer = b'{"n":"restart"}', os.urandom(2000)
+    push(reg, "restart/app", "v1", config, [layer])
+    stop = threading.Event()
+    lock = threading.Lock()
+    seen = {}            # status -> count
+    other = []           # anything but success or 503, with when
+    sample_503 = []
+
+    def record(st, h, body, what):
+        with lock:
+            seen[st] = seen.get(st, 0) + 1
+            if st == 503 and not sample_503:
+                sample_503.append((h, body))
+            elif st not in (200, 201, 202, 503):
+                other.append("%s: %d %s" % (what, st, body[:200]))
+
+    def getter():
+        while not stop.is_set():
+            try:
+                st, h, body = reg.request("GET", "/v2/restart/app/manifests/v1",
+                                          headers={"Accept": OCI_MANIFEST})
+                record(st, h, body, "GET manifest")
+            except OSError as ex:
+                with lock:
+                    other.append("GET: %r" % ex)
+
+    def pusher():
+        while not stop.is_set():
+            try:
+                st, h, body = reg.request("POST", "/v2/restart/app/blobs/uploads/")
+                record(st, h, body, "POST upload")
+                if st != 202:
+                    continue
+                data = os.urandom(500)
+                loc = h["location"] + ("&" if "?" in h["location"] else "?") + \
+                    "digest=" + sha(data)
+                st, h, body = reg.request("PUT", loc, body=data,
+                                          headers={"Content-Type": "application/octet-stream"})
+                # A session created just before the restart may be found
+                # (201), or the PUT cut (503).
+                record(st, h, body, "PUT upload")
+            except OSError as ex:
+                with lock:
+                    other.append("push: %r" % ex)
+
+    threads = [threading.Thread(target=getter) for _ in range(2)] + \
+        [threading.Thread(target=pusher)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    r = subprocess.run([os.path.join(TOP, "hosting", "pg-local.sh"), "restart", PG_DIR],
+                       capture_output=True, text=True)
+    restarted = time.time()
+    check("restart: PostgreSQL restarted", r.returncode == 0, r.stderr)
+    time.sleep(2.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    check("restart: requests cut by the restart answered 503", seen.get(503, 0) > 0, seen)
+    check("restart: and nothing else failed (no 500, no 502, no dropped connection)",
+          not other, other[:5])
+    if sample_503:
+        h, body = sample_503[0]
+        try:
+            code = json.loads(body)["errors"][0]["code"]
+        except (ValueError, KeyError, IndexError):
+            code = None
+        check("restart: a 503 says UNAVAILABLE with Retry-After",
+              code == "UNAVAILABLE" and h.get("retry-after") == "1", (h, body[:200]))
+    # Service resumes by itself: every request after the restart succeeds.
+    ok = 0
+    deadline = restarted + 10
+    while ok < 30 and time.time() < deadline:
+        st, _, _ = reg.request("GET", "/v2/restart/app/manifests/v1",
+                               headers={"Accept": OCI_MANIFEST})
+        ok = ok + 1 if st == 200 else 0
+    check("restart: service resumed by itself (30 GETs in a row)", ok >= 30, ok)
+    check("restart: the image still pulls intact", pull(reg, "restart/app", "v1") is None)
+    # Host B sat idle through the restart: its workers' connections are
+    # dead, and are found so before a request is sent on them.
+    sts = [b.reg.get_manifest("restart/app", "v1")[0] for _ in range(4)]
+    check("restart: an idle host's first requests after it succeed", sts == [200] * 4, sts)
+    body = push(reg, "restart/app", "v2", b'{"n":"after"}', [os.urandom(800)])
+    check("restart: pushes work again", pull(reg, "restart/app", "v2") is None and body)
+
+
+# --- Two hosts, one registry -----------------------------------------------
+
+def test_one_registry(a, b):
+    config, l1, l2 = b'{"n":"one"}', os.urandom(5000), os.urandom(70000)
+    body = push(a.reg, "hosts/one", "v1", config, [l1, l2])
+    st, h, got = b.reg.request("GET", "/v2/hosts/one/manifests/v1",
+                               headers={"Accept": OCI_MANIFEST})
+    check("one: manifest pushed through A pulls through B, same bytes",
+          st == 200 and got == body, st)
+    check("one: with the exact digest", h.get("docker-content-digest") == sha(body),
+          h.get("docker-content-digest"))
+    for data in (config, l1, l2):
+        st, got = b.reg.get_blob("hosts/one", sha(data))
+        check("one: blob %s... through B" % sha(data)[:19], st == 200 and got == data, st)
+    st, _, t = b.reg.request("GET", "/v2/hosts/one/tags/list")
+    check("one: B lists A's tag", st == 200 and json.loads(t)["tags"] == ["v1"], t)
+    st, _, c = b.reg.request("GET", "/v2/_catalog")
+    check("one: B's catalog has A's repository",
+          st == 200 and "hosts/one" in json.loads(c)["repositories"], c)
+    # A tag moved through B is seen by A at once.
+    body2 = push(b.reg, "hosts/one", "v1", b'{"n":"moved"}', [l1])
+    st, got = a.reg.get_manifest("hosts/one", "v1")
+    check("one: a tag moved through B is seen through A", st == 200 and got == body2, st)
+    st = b.reg.delete_manifest("hosts/one", sha(body))
+    check("one: delete through B", st == 202, st)
+    st, _ = a.reg.get_manifest("hosts/one", sha(body))
+    check("one: A answers 404 for it", st == 404, st)
+
+
+def test_chunks(a, b):
+    data = os.urandom(3 * 65536 + 123)
+    parts = [data[0:65536], data[65536:150000], data[150000:]]
+    st, h, _ = a.reg.request("POST", "/v2/hosts/chunks/blobs/uploads/")
+    check("chunks: POST through A", st == 202, st)
+    loc = h["location"]
+    offset = 0
+    hosts = [b, a, b]
+    for i, (part, host) in enumerate(zip(parts, hosts)):
+        st, h, body = host.reg.request(
+            "PATCH", loc, body=part,
+            headers={"Content-Type": "application/octet-stream",
+                     "Content-Range": "%d-%d" % (offset, offset + len(part) - 1),
+                     "Content-Length": str(len(part))})
+        offset += len(part)
+        check("chunks: PATCH %d through %s" % (i + 1, host.name),
+              st == 202 and h.get("range") == "0-%d" % (offset - 1), (st, h.get("range"), body[:200]))
+        loc = h.get("location", loc)
+    st, h, _ = b.reg.request("GET", loc)
+    check("chunks: status through B", st == 204 and h.get("range") == "0-%d" % (offset - 1),
+          (st, h.get("range")))
+    sep = "&" if "?" in loc else "?"
+    st, h, body = a.reg.request("PUT", loc + sep + "digest=" + sha(data),
+                                headers={"Content-Length": "0"})
+    check("chunks: PUT through A closes the session", st == 201, (st, body[:200]))
+    st, got = b.reg.get_blob("hosts/chunks", sha(data))
+    check("chunks: the blob pulls through B, exact bytes", st == 200 and got == data, st)
+    st, _, _ = b.reg.request("GET", loc)
+    check("chunks: the session is gone on B too", st == 404, st)
+
+
+def test_shared_layers(a, b):
+    base = [os.urandom(40000), os.urandom(30000)]
+    errors = []
+    pushed = []
+    lock = threading.Lock()
+
+    def worker(i):
+        host = (a, b)[i % 2]
+        try:
+            body = push(host.reg, "hosts/shared%d" % (i % 3), "t%d" % i,
+                        json.dumps({"i": i}).encode(), base + [os.urandom(1000 + i)])
+            with lock:
+                pushed.append((i, body))
+        except (RuntimeError, OSError) as ex:
+            with lock:
+                errors.append(repr(ex))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check("shared: 12 concurrent pushes sharing layers through both", not errors and
+          len(pushed) == 12, errors[:3])
+    bad = []
+    for i, body in pushed:
+        other = (b, a)[i % 2]
+        st, got = other.reg.get_manifest("hosts/shared%d" % (i % 3), "t%d" % i)
+        problem = pull(other.reg, "hosts/shared%d" % (i % 3), "t%d" % i)
+        if st != 200 or got != body or problem:
+            bad.append((i, st, problem))
+    check("shared: each pulls intact through the other host", not bad, bad[:3])
+    n = int(psql(a.schema, "SELECT count(*) FROM blobs WHERE digest IN ('%s', '%s')"
+                 % (sha(base[0]), sha(base[1])))[0][0])
+    check("shared: the shared layers are stored once", n == 2, n)
+
+
+def test_gc_across(a, b):
+    stop = threading.Event()
+    lock = threading.Lock()
+    stats = {"pushes": 0, "deletes": 0, "gc_runs": 0, "gc_removed": 0}
+    problems = []
+    pool = [os.urandom(random.randint(1000, 20000)) for _ in range(5)]
+
+    def pusher(ix):
+        rnd = random.Random(ix)
+        repo = "hosts/gc%d" % (ix % 2)
+        mine = []
+        k = 0
+        while not stop.is_set():
+            k += 1
+            config = json.dumps({"p": ix, "k": k}).encode()
+            try:
+                body = push(b.reg, repo, "p%d-%d" % (ix, k % 3), config,
+                            [rnd.choice(pool), os.urandom(rnd.randint(100, 3000))])
+            except (RuntimeError, OSError) as ex:
+                with lock:
+                    problems.append("push: %r" % ex)
+                continue
+            with lock:
+                stats["pushes"] += 1
+            mine.append(sha(body))
+            if len(mine) > 4:
+                if b.reg.delete_manifest(repo, mine.pop(0)) in (202, 404):
+                    with lock:
+                        stats["deletes"] += 1
+
+    def collector():
+        while not stop.is_set():
+            rc, r, err = a.berth_json("gc", "--grace", "0s")
+            with lock:
+                if rc != 0 or r is None:
+                    problems.append("gc on A: %d %s" % (rc, err[-300:]))
+                    continue
+                stats["gc_runs"] += 1
+                stats["gc_removed"] += len(r.get("blobs", []))
+
+    threads = [threading.Thread(target=pusher, args=(i,)) for i in range(3)] + \
+        [threading.Thread(target=collector)]
+    for t in threads:
+        t.start()
+    time.sleep(GC_SECONDS)
+    stop.set()
+    for t in threads:
+        t.join()
+    print("     gc across hosts: %s" % stats)
+    check("gc: pushes through B and gc on A both ran",
+          stats["pushes"] >= 5 and stats["gc_runs"] >= 3, stats)
+    check("gc: no push or gc failed", not problems, problems[:5])
+    rc, r, err = a.berth_json("gc", "--grace", "0s")
+    check("gc: a last gc on A", rc == 0, err)
+    errors = []
+    n = 0
+    for repo, tag in psql(a.schema, "SELECT repository, tag FROM tag_list"):
+        n += 1
+        for host in (a, b):
+            p = pull(host.reg, repo, tag)
+            if p:
+                errors.append("%s: %s" % (host.name, p))
+    check("gc: every tagged image pulls intact through both hosts (%d images)" % n,
+          n >= 3 and not errors, errors[:5])
+    for host in (a, b):
+        rc, r, err = host.berth_json("fsck")
+        check("gc: fsck on %s is clean" % host.name, rc == 0 and r and r["problems"] == [] and
+              r["files"] == r["blobs"], (r and r["problems"][:3], err[-300:]))
+    dangling = int(psql(a.schema, "SELECT count(*) FROM manifest_references x "
+                        "WHERE x.kind = 'blob' AND NOT EXISTS (SELECT 1 FROM blobs b "
+                        "WHERE b.digest = x.digest)")[0][0])
+    check("gc: no manifest references a removed blob", dangling == 0, dangling)
+
+
+def sanitizer_check(hosts):
+    if os.environ.get("SANITIZER_LOG_CHECK") != "1":
+        return
+    bad = ("ERROR: AddressSanitizer", "runtime error:")
+    for h in hosts:
+        try:
+            log = open(os.path.join(h.data, "run", "berth.log"), errors="replace").read()
+        except OSError:
+            log = ""
+        hits = [l for l in log.splitlines() if any(x in l for x in bad)]
+        check("sanitizers: nothing in %s's berth.log" % h.name, not hits, hits[:5])
+
+
+def main():
+    if not os.access(BERTH, os.X_OK) or not DSN:
+        print("hosts: needs BERTH built and BERTH_TEST_PG_DSN")
+        print("0 passed, 1 failed")
+        return 1
+    top = tempfile.mkdtemp(prefix="berth-hosts-")
+    os.chmod(top, 0o755)
+    shared = os.path.join(top, "shared")
+    for d in ("blobs", "uploads"):
+        os.makedirs(os.path.join(shared, d))
+    schema = "hosts_" + os.urandom(4).hex()
+    a = Host("A", top, shared, schema)
+    b = Host("B", top, shared, schema)
+    a.schema = b.schema = schema
+    hosts = []
+    try:
+        for h in (a, b):
+            if check("start host %s (port %d)" % (h.name, h.port), h.serve("start")):
+                hosts.append(h)
+        if len(hosts) == 2:
+            for name, fn in (("restart", lambda: test_restart(a, b)),
+                             ("one", lambda: test_one_registry(a, b)),
+                             ("chunks", lambda: test_chunks(a, b)),
+                             ("shared", lambda: test_shared_layers(a, b)),
+                             ("gc", lambda: test_gc_across(a, b))):
+                if os.environ.get("HOSTS_ONLY") not in (None, "", name):
+                    continue
+                try:
+                    fn()
+                except Exception as ex:      # a crash is one failure, not the end
+                    import traceback
+                    traceback.print_exc()
+                    check("%s: ran to the end" % name, False, repr(ex))
+    finally:
+        for h in hosts:
+            h.serve("stop")
+        sanitizer_check(hosts)
+        if failed == 0:
+            shutil.rmtree(top, ignore_errors=True)
+        else:
+            print("     directories kept: %s" % top)
+    print("%d passed, %d failed" % (passed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
