@@ -35,6 +35,9 @@ static const struct command commands[] = {
 	    "re-hash blobs, match files and rows, check the database" },
 	{ "audit", cli_audit, "[<repository>] [--limit N] [--json]",
 	    "the audit trail: pushes, tag moves, deletes" },
+	{ "migrate", cli_migrate, "--from sqlite:PATH --to postgresql:DSN "
+	    "[--schema NAME] [--password-file FILE] [--json]",
+	    "copy a registry's metadata from SQLite into PostgreSQL, checked" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -97,6 +100,9 @@ cli_main(struct store *store, int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.store = store;
 	c.tty = isatty(STDERR_FILENO) == 1;
+	/* migrate names its source and target itself: no store to open. */
+	if (cmd->run == cli_migrate)
+		return cmd->run(&c, argc, argv);
 	/* An operator command on a directory that holds no registry is
 	 * most likely a wrong -d or -c: say so rather than create one. */
 	e = meta_exists(store->conf, store->data_dir, where, sizeof(where));

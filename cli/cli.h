@@ -78,6 +78,7 @@ int cli_repos(struct cli *c, int argc, char **argv);
 int cli_tags(struct cli *c, int argc, char **argv);
 int cli_show(struct cli *c, int argc, char **argv);
 int cli_du(struct cli *c, int argc, char **argv);
+int cli_migrate(struct cli *c, int argc, char **argv);
 int cli_audit(struct cli *c, int argc, char **argv);
 int cli_gc(struct cli *c, int argc, char **argv);
 int cli_uploads(struct cli *c, int argc, char **argv);

@@ -482,7 +482,11 @@ read_password(struct conf *conf, const char *section, const char *file)
 	n = strcspn(line, "\r\n");
 	line[n] = '\0';
 	if (n == 0) {
-		conf_bad(conf, section, "password_file", "the file is empty");
+		if (conf != NULL)
+			conf_bad(conf, section, "password_file",
+			    "the file is empty");
+		else
+			fprintf(stderr, "berth: %s: the file is empty\n", file);
 		return NULL;
 	}
 	{
@@ -493,12 +497,14 @@ read_password(struct conf *conf, const char *section, const char *file)
 	}
 }
 
+static int derive(struct pg *q);
+static bool schema_ok(const char *name);
+
 /* Read [section] into q; -1 after reporting a bad setting. */
 static int
 settings(struct pg *q, struct conf *conf, const char *section)
 {
 	char dsn[4096], file[PATH_MAX];
-	const char *s;
 
 	if (conf_get(conf, section, "dsn") == NULL) {
 		fprintf(stderr, "berth: [%s] dsn: required (a libpq connection "
@@ -510,12 +516,10 @@ settings(struct pg *q, struct conf *conf, const char *section)
 	if (conf_string(conf, section, "schema", "public", q->schema,
 	    sizeof(q->schema)) != 0)
 		return -1;
-	for (s = q->schema; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || *s == '_' ||
-		    (s != q->schema && *s >= '0' && *s <= '9')))
-			return conf_bad(conf, section, "schema",
-			    "lower-case letters, digits and _, not starting "
-			    "with a digit");
+	if (!schema_ok(q->schema))
+		return conf_bad(conf, section, "schema",
+		    "lower-case letters, digits and _, not starting with a "
+		    "digit");
 	if (conf_duration(conf, section, "connect_timeout", 5,
 	    &q->connect_timeout) != 0 ||
 	    conf_duration(conf, section, "statement_timeout", 30,
@@ -533,6 +537,27 @@ settings(struct pg *q, struct conf *conf, const char *section)
 		if ((q->password = read_password(conf, section, file)) == NULL)
 			return -1;
 	}
+	return derive(q);
+}
+
+/* Is name a schema name berth accepts (lower-case letters, digits, _,
+ * not starting with a digit; it is used unquoted)? */
+static bool
+schema_ok(const char *name)
+{
+	if (name[0] == '\0' || strlen(name) > 63)
+		return false;
+	for (const char *s = name; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || *s == '_' ||
+		    (s != name && *s >= '0' && *s <= '9')))
+			return false;
+	return true;
+}
+
+/* The SQL made from q's settings. */
+static int
+derive(struct pg *q)
+{
 	snprintf(q->setup_sql, sizeof(q->setup_sql),
 	    "SET search_path = %s; SET statement_timeout = '%lds'; "
 	    "SET lock_timeout = '%lds'; SET synchronous_commit = on; "
@@ -626,6 +651,47 @@ migrate(struct pg *q)
 }
 
 static void pg_close(void *priv);
+
+enum meta_err
+pg_open_dsn(const char *dsn, const char *schema, const char *password_file,
+    struct pg **out)
+{
+	struct pg *q;
+	enum meta_err e;
+
+	*out = NULL;
+	if (!schema_ok(schema)) {
+		fprintf(stderr, "berth: schema \"%s\": lower-case letters, "
+		    "digits and _, not starting with a digit\n", schema);
+		return META_ERR;
+	}
+	if ((q = calloc(1, sizeof(*q))) == NULL ||
+	    (q->dsn = strdup(dsn)) == NULL)
+		goto fail;
+	snprintf(q->schema, sizeof(q->schema), "%s", schema);
+	q->connect_timeout = 5;
+	q->statement_timeout = 3600;
+	q->lock_timeout = 60;
+	if (password_file != NULL &&
+	    (q->password = read_password(NULL, "migrate", password_file)) == NULL)
+		goto fail;
+	derive(q);
+	if ((e = connect_db(q)) != META_OK || (e = migrate(q)) != META_OK) {
+		pg_close(q);
+		return e;
+	}
+	*out = q;
+	return META_OK;
+fail:
+	pg_close(q);
+	return META_ERR;
+}
+
+void
+pg_free(struct pg *q)
+{
+	pg_close(q);
+}
 
 static enum meta_err
 pg_open(struct conf *conf, const char *section, const char *data_dir,

@@ -76,6 +76,14 @@ void pg_text(struct pg_params *p, const char *v);
 void pg_int(struct pg_params *p, int64_t v);
 int64_t pg_getint(const PGresult *res, int row, int col);
 
+/* pg_open_dsn -- an instance on dsn and schema (created and brought
+ * forward when needed) without a configuration file, for `berth
+ * migrate`; the password from password_file when not NULL.  pg_free()
+ * releases it. */
+enum meta_err pg_open_dsn(const char *dsn, const char *schema,
+    const char *password_file, struct pg **out);
+void pg_free(struct pg *q);
+
 /* The operator's half, in meta_pg_admin.c; contracts in meta_admin.h,
  * priv a struct pg. */
 enum meta_err pg_admin_repos(void *priv, json_t *out);

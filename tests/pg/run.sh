@@ -10,12 +10,15 @@
 #      then service resumes by itself), and two berth hosts -- two worker
 #      pools behind two nginx instances, one database, one blob store --
 #      that behave as one registry, gc across them included
+#   4. `berth migrate --from sqlite:PATH --to postgresql:DSN` (migrate.py):
+#      every row arrives, the operator commands answer the same, the
+#      registry serves on from PostgreSQL
 #
 # The server: BERTH_TEST_PG_DSN and BERTH_TEST_PG_DIR when tests/run.sh
 # started one (hosting/pg-local.sh), else one of its own in a temporary
 # directory, stopped on exit.
 # Env: BERTH (default build/berth), SANITIZER_LOG_CHECK, PG_ONLY (e2e,
-# ops or hosts: run only that part).
+# ops, hosts or migrate: run only that part).
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -74,6 +77,7 @@ E2E_CONFIG_EXTRA=$(printf '[metadata]\nbackend = postgresql\n[metadata.postgresq
 part e2e env SERVER=nginx E2E_CONFIG_EXTRA="$E2E_CONFIG_EXTRA" "$ROOT/tests/e2e/run.sh"
 part ops env OPS_PG_DSN="$BERTH_TEST_PG_DSN" "$ROOT/tests/ops/run.sh"
 part hosts /usr/bin/python3 "$HERE/hosts.py"
+part migrate /usr/bin/python3 "$HERE/migrate.py"
 rm -f "$out"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
