@@ -145,9 +145,11 @@ INSTALL     ?= install
 EXAMPLES    := nginx/berth.conf lighttpd/berth.conf apache/berth.conf \
                apache/htaccess apache/berth.ini
 SQL_FILES   := $(sort $(wildcard sql/*.sql))
+SQL_PG_FILES := $(sort $(wildcard sql/postgresql/*.sql))
 
 install: $(BUILD)/berth
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SQLDIR)" \
+	    "$(DESTDIR)$(SQLDIR)/postgresql" \
 	    $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)")
 	$(INSTALL) -m 0755 $(BUILD)/berth "$(DESTDIR)$(BINDIR)/berth"
 	$(INSTALL) -m 0644 etc/berth.ini "$(DESTDIR)$(EXAMPLESDIR)/berth.ini"
@@ -157,6 +159,7 @@ install: $(BUILD)/berth
 	done
 	$(INSTALL) -m 0644 README.md "$(DESTDIR)$(DOCDIR)/README.md"
 	$(INSTALL) -m 0644 $(SQL_FILES) "$(DESTDIR)$(SQLDIR)/"
+	$(INSTALL) -m 0644 $(SQL_PG_FILES) "$(DESTDIR)$(SQLDIR)/postgresql/"
 
 # Removes what install put there, then the directories that are left
 # empty (only berth's own).
@@ -164,9 +167,10 @@ uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/berth" "$(DESTDIR)$(EXAMPLESDIR)/berth.ini" \
 	    "$(DESTDIR)$(DOCDIR)/README.md" \
 	    $(foreach f,$(EXAMPLES),"$(DESTDIR)$(EXAMPLESDIR)/$(f)") \
-	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))")
+	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))") \
+	    $(foreach f,$(SQL_PG_FILES),"$(DESTDIR)$(SQLDIR)/postgresql/$(notdir $(f))")
 	-rmdir $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)") \
-	    "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" \
+	    "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" "$(DESTDIR)$(SQLDIR)/postgresql" \
 	    "$(DESTDIR)$(SQLDIR)" "$(DESTDIR)$(DATADIR)/berth" 2>/dev/null
 
 # Installs what is missing when run as root; otherwise prints the one line
