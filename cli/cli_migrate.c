@@ -12,6 +12,9 @@
 
 #include "meta_migrate.h"
 
+/* Weak: `make static` leaves the PostgreSQL backend out. */
+#pragma weak meta_migrate_sqlite_pg
+
 enum { OPT_JSON = 256, OPT_FROM, OPT_TO, OPT_SCHEMA, OPT_PASSWORD_FILE };
 
 static const struct option migrate_options[] = {
@@ -60,6 +63,11 @@ cli_migrate(struct cli *c, int argc, char **argv)
 		return cli_usage_error(argv[0], "--from sqlite:PATH is required");
 	if (to == NULL || strncmp(to, "postgresql:", 11) != 0 || to[11] == '\0')
 		return cli_usage_error(argv[0], "--to postgresql:DSN is required");
+	if (meta_migrate_sqlite_pg == NULL) {
+		fprintf(stderr, "berth migrate: this build has no PostgreSQL "
+		    "backend (make, not make static)\n");
+		return 1;
+	}
 	if (meta_migrate_sqlite_pg(from + 7, to + 11, schema, pwfile,
 	    &report) != META_OK) {
 		fprintf(stderr, "berth migrate: failed; the PostgreSQL schema "
