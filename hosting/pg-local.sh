@@ -9,9 +9,10 @@
 #   hosting/pg-local.sh restart DIR   stop and start again
 #   hosting/pg-local.sh dsn DIR       print the dsn
 #
-# The dsn is "host=DIR user=berth dbname=berth" (trust authentication
-# on the socket; the role has a password too, "berth", in DIR/password,
-# for tests of [metadata.postgresql] password_file).  Run as root, the
+# The dsn is "host=DIR user=berth dbname=berth" (trust authentication on
+# the socket).  A second role, berth_pw, must give its password (SCRAM),
+# which is in DIR/password: for tests of [metadata.postgresql]
+# password_file.  Run as root, the
 # server runs as the postgres user (initdb refuses root) and DIR is
 # handed to it.  fsync is off: the data is thrown away.
 set -eu
@@ -51,8 +52,14 @@ start() {
 			cat "$dir/initdb.log" >&2
 			exit 1
 		}
-		echo berth > "$dir/password"
+		head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$dir/password"
 		chmod 0600 "$dir/password"
+		# berth_pw authenticates with its password; everyone else is
+		# trusted (the socket is in DIR, reachable by us only).
+		{ echo "local all berth_pw scram-sha-256"; cat "$dir/data/pg_hba.conf"; } \
+		    > "$dir/hba.tmp"
+		[ "$(id -u)" = 0 ] && chown postgres "$dir/hba.tmp"
+		mv "$dir/hba.tmp" "$dir/data/pg_hba.conf"
 	fi
 	as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
 	    -o "-c listen_addresses='' -k $dir -c fsync=off \
@@ -63,7 +70,8 @@ start() {
 	if [ ! -f "$dir/created" ]; then
 		"$bin/psql" -q -h "$dir" -U berth -d postgres \
 		    -c "CREATE DATABASE berth" \
-		    -c "ALTER ROLE berth PASSWORD 'berth'" > /dev/null
+		    -c "CREATE ROLE berth_pw LOGIN PASSWORD '$(cat "$dir/password")'" \
+		    -c "GRANT CREATE ON DATABASE berth TO berth_pw" > /dev/null
 		touch "$dir/created"
 	fi
 	dsn

@@ -822,16 +822,18 @@ pg_blob_commit(void *priv, const char *repo, const char *digest,
 	enum meta_err e;
 	int64_t rid;
 
-	/* The blob lock (C6) must have lasted from the put to here: a
-	 * session lock taken on a connection since lost is gone, and gc
-	 * on another host may have run in between. */
+	if ((e = pg_begin(q)) != META_OK)
+		return e;
+	/* The blob lock (C6) must have lasted from the put to here, on the
+	 * connection this commits on: a session lock taken on a connection
+	 * since lost (pg_begin may just have made a new one) is gone, and
+	 * gc on another host may have run in between. */
 	if (q->blob_held != 0 && q->blob_gen != q->gen) {
 		fprintf(stderr, "berth: postgresql: the blob lock was lost "
 		    "with the connection; not committing %s\n", digest);
+		pg_rollback(q);
 		return META_UNAVAILABLE;
 	}
-	if ((e = pg_begin(q)) != META_OK)
-		return e;
 	if ((rid = repo_ensure(q, repo, &e)) == 0)
 		return undo(q, e);
 	memset(&p, 0, sizeof(p));

@@ -35,8 +35,10 @@
 struct backend {
 	const char	*label;
 	const char	*ini;		/* the configuration file's text; with
-					 * env, a format taking the dsn and a
-					 * schema name fresh for each test */
+					 * env, @DSN@ is replaced by its value,
+					 * @DIR@ by BERTH_TEST_PG_DIR's and
+					 * @SCHEMA@ by a schema name fresh for
+					 * each test */
 	const char	*file;		/* a file open must create in the data
 					 * directory, or NULL */
 	const char	*env;		/* a server's backend: the environment
@@ -51,12 +53,18 @@ static const struct backend backends[] = {
 	    "[metadata.sqlite]\npath = meta/registry.db\n", "meta/registry.db",
 	    NULL },
 	{ "postgresql", "[metadata]\nbackend = postgresql\n"
-	    "[metadata.postgresql]\ndsn = %s\nschema = %s\n", NULL,
+	    "[metadata.postgresql]\ndsn = @DSN@\nschema = @SCHEMA@\n", NULL,
 	    "BERTH_TEST_PG_DSN" },
 	{ "postgresql/timeouts", "[metadata]\nbackend = postgresql\n"
-	    "[metadata.postgresql]\ndsn = %s\nschema = %s\n"
+	    "[metadata.postgresql]\ndsn = @DSN@\nschema = @SCHEMA@\n"
 	    "connect_timeout = 2\nlock_timeout = 5s\nstatement_timeout = 1m\n",
 	    NULL, "BERTH_TEST_PG_DSN" },
+	/* A role that must give its password (hosting/pg-local.sh): from
+	 * password_file, the dsn without it. */
+	{ "postgresql/password_file", "[metadata]\nbackend = postgresql\n"
+	    "[metadata.postgresql]\ndsn = host=@DIR@ user=berth_pw "
+	    "dbname=berth\npassword_file = @DIR@/password\nschema = @SCHEMA@\n",
+	    NULL, "BERTH_TEST_PG_DIR" },
 };
 
 struct fixture {
@@ -106,8 +114,8 @@ setup(void **state)
 		/* A schema of its own (t_<the directory's suffix>): each test
 		 * starts from an empty store, as with a new SQLite file. */
 		char schema[32], ini[1024];
-		const char *sfx = strrchr(f->dir, '-') + 1;
-		size_t i;
+		const char *sfx = strrchr(f->dir, '-') + 1, *t;
+		size_t i, n = 0;
 
 		snprintf(schema, sizeof(schema), "t_%s", sfx);
 		for (i = 0; schema[i] != '\0'; i++)
@@ -116,7 +124,22 @@ setup(void **state)
 			else if (!(schema[i] >= 'a' && schema[i] <= 'z') &&
 			    !(schema[i] >= '0' && schema[i] <= '9'))
 				schema[i] = '_';
-		snprintf(ini, sizeof(ini), f->b->ini, getenv(f->b->env), schema);
+		for (t = f->b->ini; *t != '\0' && n < sizeof(ini) - 256;) {
+			const char *with = NULL;
+
+			if (strncmp(t, "@DSN@", 5) == 0)
+				with = getenv(f->b->env), t += 5;
+			else if (strncmp(t, "@DIR@", 5) == 0)
+				with = getenv("BERTH_TEST_PG_DIR"), t += 5;
+			else if (strncmp(t, "@SCHEMA@", 8) == 0)
+				with = schema, t += 8;
+			else
+				ini[n++] = *t++;
+			if (with != NULL)
+				n += (size_t)snprintf(ini + n, sizeof(ini) - n,
+				    "%s", with);
+		}
+		ini[n] = '\0';
 		f->conf = load(f, ini);
 	} else
 		f->conf = load(f, f->b->ini);
@@ -1169,6 +1192,90 @@ test_unreachable(void **state)
 	assert_int_equal(meta_open(f->conf, f->dir), META_OK);
 }
 
+/* Cut every berth connection to the test's server (psql, as the
+ * superuser of BERTH_TEST_PG_DSN), as a server restart would. */
+static void
+cut_connections(void)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -A -t '%s' -c \"SELECT "
+	    "count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+	    "application_name = 'berth'\" > /dev/null",
+	    getenv("BERTH_TEST_PG_DSN"));
+	assert_int_equal(system(cmd), 0);
+	usleep(300000);		/* the backends' goodbye arrives */
+}
+
+/* A server's backend: a connection the server cut is made anew by the
+ * next operation, which succeeds (nothing was in flight); but a blob
+ * lock taken on the lost connection is gone with it, so the commit it
+ * was to cover is refused (C6; META_UNAVAILABLE) and writes nothing,
+ * and the next upload, under a new lock, commits. */
+static void
+test_reconnect(void **state)
+{
+	struct fixture *f = *state;
+	char a[DIGEST_STR_MAX], b[DIGEST_STR_MAX];
+	uint64_t size = 0;
+
+	if (f->b->env == NULL || getenv("BERTH_TEST_PG_DSN") == NULL)
+		skip();
+	dg(a, 301);
+	dg(b, 302);
+	assert_int_equal(meta_blob_commit("r", a, 5, NULL), META_OK);
+	cut_connections();
+	assert_int_equal(meta_blob_linked("r", a, &size), META_OK);
+	assert_int_equal(size, 5);
+
+	assert_int_equal(meta_blob_lock(false), META_OK);
+	cut_connections();
+	assert_int_equal(meta_blob_commit("r", b, 6, NULL), META_UNAVAILABLE);
+	assert_true(meta_unavailable_seen(true));
+	assert_int_equal(meta_blob_unlock(), META_OK);
+	assert_int_equal(meta_blob_linked("r", b, &size), META_NOTFOUND);
+	assert_int_equal(meta_admin_blob(b, &size), META_NOTFOUND);
+	assert_int_equal(meta_blob_lock(false), META_OK);
+	assert_int_equal(meta_blob_commit("r", b, 6, NULL), META_OK);
+	assert_int_equal(meta_blob_unlock(), META_OK);
+	assert_int_equal(meta_blob_linked("r", b, &size), META_OK);
+	assert_false(meta_unavailable_seen(true));
+}
+
+/* The blob lock through the seam: PostgreSQL's is exclusive against a
+ * second process; SQLite has none (the flock is the whole lock). */
+static int
+child_lock(struct fixture *f)
+{
+	double t0 = seconds();
+
+	(void)f;
+	/* Must wait for the parent's exclusive lock, then get it. */
+	if (meta_blob_lock(false) != META_OK)
+		return 1;
+	meta_blob_unlock();
+	return seconds() - t0 >= HOLD_USEC / 1e6 / 2 ? 0 : 2;
+}
+
+static void
+test_blob_lock(void **state)
+{
+	struct fixture *f = *state;
+	int go[2], ready[2];
+	pid_t pid;
+
+	if (f->b->env == NULL) {
+		assert_int_equal(meta_blob_lock(true), META_NOTFOUND);
+		return;
+	}
+	pid = spawn(f, child_lock, go, ready);
+	assert_int_equal(meta_blob_lock(true), META_OK);
+	release(go, ready);
+	usleep(HOLD_USEC);
+	assert_int_equal(meta_blob_unlock(), META_OK);
+	assert_int_equal(wait_child(pid), 0);
+}
+
 int
 main(void)
 {
@@ -1193,6 +1300,9 @@ main(void)
 		    test_put_against_gc },
 		{ "upload advance race, two processes", test_advance_race },
 		{ "server unreachable: unavailable, bounded", test_unreachable },
+		{ "connection cut: reconnects; a lost blob lock refuses commit",
+		    test_reconnect },
+		{ "blob lock across processes", test_blob_lock },
 	};
 	enum {
 		NB = sizeof(backends) / sizeof(backends[0]),

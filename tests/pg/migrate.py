@@ -96,6 +96,20 @@ def main():
                        capture_output=True, text=True, timeout=300)
     check("migrate: --from is required (usage error)", r.returncode == 2, r.stderr)
 
+    # An operator command on a schema without berth's tables is refused,
+    # creating nothing, as a directory without berth.db is.
+    none_cfg = e.data + ".none.ini"
+    with open(none_cfg, "w") as fh:
+        fh.write("[storage]\ndata_dir = %s\n[metadata]\nbackend = postgresql\n"
+                 "[metadata.postgresql]\ndsn = %s\nschema = %s_none\n" % (e.data, DSN, schema))
+    r = subprocess.run([ops.BERTH, "-c", none_cfg, "repos"], capture_output=True, text=True)
+    made = subprocess.run(["psql", "-X", "-A", "-t", DSN, "-c",
+                           "SELECT count(*) FROM pg_namespace WHERE nspname = '%s_none'" % schema],
+                          capture_output=True, text=True).stdout.strip()
+    check("migrate: a schema without a registry is refused, nothing created",
+          r.returncode == 1 and "no registry database" in r.stderr and made == "0",
+          (r.stderr, made))
+
     after = answers(e, pg_cfg)
     for k in before:
         check("migrate: `berth %s` answers the same on PostgreSQL" % k,
