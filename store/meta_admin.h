@@ -7,7 +7,9 @@
  * contract in meta.h covers them.  SQLite answers them in
  * meta_sqlite_admin.c, from the views of sql/002_operator.sql where one
  * exists, so the command line and a person at the sqlite3 shell see the
- * same numbers.  These run once per command, not per request.
+ * same numbers; PostgreSQL in meta_pg_admin.c, from the same views
+ * in its dialect (sql/postgresql/002_operator.sql), for psql.  These run
+ * once per command, not per request.
  *
  * Shapes: listings append one jansson object per row to a caller-owned
  * array; keys are the column names (documented per function), sizes are

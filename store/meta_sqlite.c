@@ -1,7 +1,7 @@
 /* meta_sqlite.c -- the SQLite metadata backend ("sqlite"; see meta.h
  * for the contract and how SQLite meets it): the connection, the request
  * path and the backend's table.  With meta_sqlite_admin.c, the only
- * file in berth with SQL in it.
+ * files in berth with SQLite's SQL in them (PostgreSQL's: meta_pg*.c).
  *
  * Settings: [metadata.sqlite] path, the database file (default
  * <data_dir>/berth.db; relative: from the data directory).  The database

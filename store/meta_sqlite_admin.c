@@ -1,7 +1,7 @@
 /* meta_sqlite_admin.c -- the SQLite backend's operator half: the
  * queries and transactions of meta_admin.h, on meta_sqlite.c's
  * connection (meta_sqlite.h).  With meta_sqlite.c, the only file with
- * SQL in it.
+ * SQLite's SQL in it.
  *
  * Each function prepares its statement, steps it, and finalizes it:
  * these run once per `berth` command.  Rows become jansson objects keyed
