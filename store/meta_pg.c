@@ -227,8 +227,8 @@ pg_getint(const PGresult *res, int row, int col)
 static enum meta_err
 connect_db(struct pg *q)
 {
-	const char *keys[8], *vals[8];
-	char timeout[24];
+	const char *keys[16], *vals[16];
+	char timeout[24], user_timeout[24];
 	PGresult *res;
 	int n = 0;
 
@@ -239,6 +239,17 @@ connect_db(struct pg *q)
 	snprintf(timeout, sizeof(timeout), "%ld", q->connect_timeout);
 	keys[n] = "connect_timeout", vals[n++] = timeout;
 	keys[n] = "application_name", vals[n++] = "berth";
+	/* Over TCP, a server that vanished without a word (a partition, a
+	 * dead machine) is noticed within about connect_timeout + 15 s
+	 * instead of the kernel's hours: keepalives on an idle connection,
+	 * and a bound on unacknowledged data.  The dsn may say otherwise. */
+	snprintf(user_timeout, sizeof(user_timeout), "%ld",
+	    (q->connect_timeout + 15) * 1000);
+	keys[n] = "keepalives", vals[n++] = "1";
+	keys[n] = "keepalives_idle", vals[n++] = "10";
+	keys[n] = "keepalives_interval", vals[n++] = "5";
+	keys[n] = "keepalives_count", vals[n++] = "3";
+	keys[n] = "tcp_user_timeout", vals[n++] = user_timeout;
 	keys[n] = "dbname", vals[n++] = q->dsn;	/* expanded: may override */
 	if (q->password != NULL)
 		keys[n] = "password", vals[n++] = q->password;
