@@ -20,9 +20,10 @@ PostgreSQL's advisory lock (store/blob_lock.h, meta_blob_lock()).
             between A and B
   shared    concurrent pushes of images sharing layers, through both
   gc        `berth gc --grace 0s` in a loop on A while pushes and deletes
-            go through B; then every tagged image pulls intact through
-            both, fsck is clean on both, no manifest references a removed
-            blob
+            go through B, and a monitor holding the blob lock through
+            PostgreSQL finds every blob row's file; then every tagged image
+            pulls intact through both, fsck is clean on both, no manifest
+            references a removed blob
 
 Env: BERTH, BERTH_TEST_PG_DSN, BERTH_TEST_PG_DIR (hosting/pg-local.sh's
 directory, for the restart), HOSTS_GC_SECONDS (default 10),
@@ -114,6 +115,15 @@ def psql(schema, query):
     if r.returncode != 0:
         raise RuntimeError("psql: %s" % r.stderr)
     return [line.split("|") for line in r.stdout.splitlines() if line]
+
+
+def blob_lock_key(schema):
+    """The blob lock's advisory key for schema, as store/meta_pg.c's
+    lock_key(schema, KEY_BLOBS) makes it (FNV-1a, signed 64 bits)."""
+    h = 1469598103934665603
+    for c in b"berth:" + schema.encode() + bytes([2]):
+        h = ((h ^ c) * 1099511628211) % (1 << 64)
+    return h - (1 << 64) if h >= 1 << 63 else h
 
 
 def push(reg, repo, tag, config, layers):
@@ -338,7 +348,8 @@ def test_shared_layers(a, b):
 def test_gc_across(a, b):
     stop = threading.Event()
     lock = threading.Lock()
-    stats = {"pushes": 0, "deletes": 0, "gc_runs": 0, "gc_removed": 0}
+    stats = {"pushes": 0, "deletes": 0, "gc_runs": 0, "gc_removed": 0,
+             "invariant_checks": 0}
     problems = []
     pool = [os.urandom(random.randint(1000, 20000)) for _ in range(5)]
 
@@ -365,6 +376,42 @@ def test_gc_across(a, b):
                     with lock:
                         stats["deletes"] += 1
 
+    def monitor():
+        """The invariant -- every blobs row has its file -- checked while
+        holding the blob lock exclusive through PostgreSQL, as neither
+        host's flock: no upload on either host is between put and
+        commit, and gc on A is not between its commit and its unlinks,
+        only if both honour the database's lock."""
+        key = blob_lock_key(a.schema)
+        tmp = tempfile.mkdtemp(prefix="berth-monitor-")
+        script = os.path.join(tmp, "check.sql")
+        rows, gone = os.path.join(tmp, "rows"), os.path.join(tmp, "gone")
+        checker = ("import os, sys; d = sys.argv[2]; print(' '.join(x for x in "
+                   "open(sys.argv[1]).read().split() if not os.path.exists(os.path.join("
+                   "d, x.split(':')[0], x.split(':')[1][:2], x.split(':')[1]))))")
+        with open(script, "w") as fh:
+            fh.write("SET search_path = %s;\nSELECT pg_advisory_lock(%d);\n"
+                     "\\copy (SELECT digest FROM blobs) TO '%s'\n"
+                     "\\! /usr/bin/python3 -c \"%s\" %s %s > %s\n"
+                     "SELECT pg_advisory_unlock(%d);\n"
+                     % (a.schema, key, rows, checker, rows,
+                        os.path.join(a.data, "blobs"), gone, key))
+        while not stop.is_set():
+            r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                                DSN, "-f", script], capture_output=True, text=True,
+                               timeout=120)
+            with lock:
+                if r.returncode != 0:
+                    problems.append("monitor: %s" % r.stderr[-300:])
+                    break
+                stats["invariant_checks"] += 1
+                missing = open(gone).read().split()
+                if missing:
+                    problems.append("blob rows without files under the lock: %s"
+                                    % missing[:3])
+            time.sleep(0.05)
+        shutil.rmtree(tmp, ignore_errors=True)
+
     def collector():
         while not stop.is_set():
             rc, r, err = a.berth_json("gc", "--grace", "0s")
@@ -376,7 +423,7 @@ def test_gc_across(a, b):
                 stats["gc_removed"] += len(r.get("blobs", []))
 
     threads = [threading.Thread(target=pusher, args=(i,)) for i in range(3)] + \
-        [threading.Thread(target=collector)]
+        [threading.Thread(target=collector), threading.Thread(target=monitor)]
     for t in threads:
         t.start()
     time.sleep(GC_SECONDS)
@@ -384,8 +431,9 @@ def test_gc_across(a, b):
     for t in threads:
         t.join()
     print("     gc across hosts: %s" % stats)
-    check("gc: pushes through B and gc on A both ran",
-          stats["pushes"] >= 5 and stats["gc_runs"] >= 3, stats)
+    check("gc: pushes through B, gc on A and the invariant checks all ran",
+          stats["pushes"] >= 5 and stats["gc_runs"] >= 3 and stats["invariant_checks"] >= 3,
+          stats)
     check("gc: no push or gc failed", not problems, problems[:5])
     rc, r, err = a.berth_json("gc", "--grace", "0s")
     check("gc: a last gc on A", rc == 0, err)
