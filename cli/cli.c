@@ -109,6 +109,9 @@ cli_main(struct store *store, int argc, char **argv)
 	if (e == META_NOTFOUND)
 		fprintf(stderr, "berth %s: no registry database at %s "
 		    "(wrong -d, -c or BERTH_CONFIG?)\n", cmd->name, where);
+	else if (e == META_UNAVAILABLE)
+		fprintf(stderr, "berth %s: the metadata database (%s) cannot "
+		    "be reached\n", cmd->name, where);
 	if (e != META_OK)
 		return 1;
 	if (store_open(store) != 0)

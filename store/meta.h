@@ -143,7 +143,8 @@ void meta_close(void);
  * does, META_NOTFOUND when it does not, META_ERR on a bad setting.  In
  * both of the first two cases `where` (cap bytes) names it for messages
  * (SQLite: the file's path).  A backend that cannot tell answers
- * META_OK.  Needs no meta_open(). */
+ * META_OK; one whose server cannot be reached META_UNAVAILABLE (logged).
+ * Needs no meta_open(). */
 enum meta_err meta_exists(struct conf *conf, const char *data_dir,
     char *where, size_t cap);
 
@@ -333,7 +334,10 @@ struct meta_ops {
 	 * (section is "metadata.<name>"; conf_bad() reports a bad one, and
 	 * open then returns META_ERR); data_dir is the registry's absolute
 	 * data directory.  Creates the store if needed and brings its schema
-	 * forward.  META_UNAVAILABLE when a server cannot be reached. */
+	 * forward.  META_UNAVAILABLE when a server cannot be reached -- or,
+	 * for a server's backend, META_OK all the same, its operations then
+	 * answering META_UNAVAILABLE until it connects (PostgreSQL does: a
+	 * worker started during an outage answers 503, then resumes). */
 	enum meta_err	(*open)(struct conf *conf, const char *section,
 			    const char *data_dir, void **priv);
 	/* Optional.  Release the instance. */

@@ -273,6 +273,9 @@ connect_db(struct pg *q)
 	return META_OK;
 }
 
+static enum meta_err reconnect(struct pg *q);
+static enum meta_err migrate(struct pg *q);
+
 /* Make sure there is a working connection before an operation: one found
  * broken (the server restarted, the network went) is made anew -- unless
  * an admin transaction was in flight on it, which is lost with it.  An
@@ -292,14 +295,26 @@ pg_ready(struct pg *q)
 		if (poll(&pfd, 1, 0) == 1) {
 			fprintf(stderr, "berth: postgresql: the server closed "
 			    "the connection; connecting again\n");
-			return connect_db(q);
+			return reconnect(q);
 		}
 	}
 	if (q->conn != NULL && PQstatus(q->conn) == CONNECTION_OK)
 		return META_OK;
 	if (q->in_tx)
 		return META_UNAVAILABLE;
-	return connect_db(q);
+	return reconnect(q);
+}
+
+/* A new connection, and the schema brought forward if this process has
+ * not yet seen it current (it opened while the server was down). */
+static enum meta_err
+reconnect(struct pg *q)
+{
+	enum meta_err e = connect_db(q);
+
+	if (e == META_OK && !q->migrated)
+		e = migrate(q);
+	return e;
 }
 
 /* The meaning of a result that is not a success, logged: the server
@@ -626,8 +641,10 @@ migrate(struct pg *q)
 	version = schema_version(q, &e);
 	if (version < 0)
 		return e;
-	if (version >= latest)
+	if (version >= latest) {
+		q->migrated = true;
 		return META_OK;
+	}
 	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%lld); "
 	    "CREATE SCHEMA IF NOT EXISTS %s; "
 	    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer "
@@ -658,6 +675,7 @@ migrate(struct pg *q)
 	}
 	if ((e = pg_commit(q)) != META_OK)
 		return undo(q, e);
+	q->migrated = true;
 	return META_OK;
 }
 
@@ -719,7 +737,17 @@ pg_open(struct conf *conf, const char *section, const char *data_dir,
 		pg_close(q);
 		return META_ERR;
 	}
-	if ((e = connect_db(q)) != META_OK || (e = migrate(q)) != META_OK) {
+	if ((e = connect_db(q)) == META_OK)
+		e = migrate(q);
+	if (e == META_UNAVAILABLE) {
+		/* Open all the same (meta.h): a worker started while the
+		 * database is down answers 503 until it is back, and each
+		 * operation tries again (pg_ready). */
+		fprintf(stderr, "berth: postgresql: the database cannot be "
+		    "reached; answering 503 until it can\n");
+		e = META_OK;
+	}
+	if (e != META_OK) {
 		pg_close(q);
 		return e;
 	}
@@ -746,8 +774,8 @@ pg_close(void *priv)
 	free(q);
 }
 
-/* Does the schema hold berth's tables?  Without a server to ask, it
- * cannot tell: META_OK (opening will then report). */
+/* Does the schema hold berth's tables?  META_UNAVAILABLE without a
+ * server to ask (an operator command then stops). */
 static enum meta_err
 pg_exists(struct conf *conf, const char *section, const char *data_dir,
     char *where, size_t cap)
@@ -763,13 +791,14 @@ pg_exists(struct conf *conf, const char *section, const char *data_dir,
 	}
 	snprintf(where, cap, "PostgreSQL schema %s", q->schema);
 	if (connect_db(q) != META_OK) {
-		e = META_OK;
+		e = META_UNAVAILABLE;
 		goto out;
 	}
 	snprintf(where, cap, "PostgreSQL database %s, schema %s",
 	    PQdb(q->conn), q->schema);
 	v = schema_version(q, &e);
-	e = v < 0 ? META_OK : v > 0 ? META_OK : META_NOTFOUND;
+	if (v >= 0)
+		e = v > 0 ? META_OK : META_NOTFOUND;
 out:
 	if (q->conn != NULL)
 		PQfinish(q->conn);

@@ -47,6 +47,7 @@ struct pg {
 					 * lock taken in an older one is gone */
 	bool		 prepared[P_COUNT];	/* on this connection */
 	bool		 in_tx;		/* between admin_begin and admin_end */
+	bool		 migrated;	/* the schema was found current */
 	/* Settings ([metadata.postgresql]). */
 	char		*dsn;
 	char		*password;	/* from password_file, or NULL */

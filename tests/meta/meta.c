@@ -1160,9 +1160,11 @@ test_advance_race(void **state)
 	assert_int_equal(got.size, 7);
 }
 
-/* A server's backend: a server that cannot be reached gives
- * META_UNAVAILABLE (the front's 503) within connect_timeout, with the
- * password nowhere in what is printed; a missing dsn is refused. */
+/* A server's backend: a server that cannot be reached still opens (a
+ * worker started during an outage must answer), but every operation
+ * answers META_UNAVAILABLE (the front's 503) within connect_timeout, and
+ * meta_exists() too (an operator command stops); a missing dsn and a
+ * bad schema name are refused. */
 static void
 test_unreachable(void **state)
 {
@@ -1178,8 +1180,21 @@ test_unreachable(void **state)
 	    "dbname=berth password=sekret\nconnect_timeout = 2\n", f->dir);
 	c = load(f, ini);
 	t0 = seconds();
-	assert_int_equal(meta_open(c, f->dir), META_UNAVAILABLE);
-	assert_true(seconds() - t0 < 3.0);
+	assert_int_equal(meta_open(c, f->dir), META_OK);
+	assert_int_equal(meta_blob_linked("r", "sha256:x", &(uint64_t){ 0 }),
+	    META_UNAVAILABLE);
+	assert_true(meta_unavailable_seen(true));
+	assert_int_equal(meta_blob_commit("r", "sha256:x", 1, NULL),
+	    META_UNAVAILABLE);
+	assert_int_equal(meta_admin_begin(), META_UNAVAILABLE);
+	assert_true(seconds() - t0 < 3.0 * 4);
+	{
+		char where[256];
+
+		assert_int_equal(meta_exists(c, f->dir, where, sizeof(where)),
+		    META_UNAVAILABLE);
+	}
+	meta_close();
 	conf_free(c);
 	c = load(f, "[metadata]\nbackend = postgresql\n");
 	assert_int_equal(meta_open(c, f->dir), META_ERR);

@@ -14,6 +14,8 @@ PostgreSQL's advisory lock (store/blob_lock.h, meta_blob_lock()).
             requests it cuts answer 503 (UNAVAILABLE, Retry-After), no
             other error; then service resumes by itself, on host B (idle
             meanwhile) from its first request
+  cold      a third host started while PostgreSQL is down answers 503 and
+            its commands say so; once the database is back, it serves
   one       push through A, pull through B with exact digests and bytes;
             tags, catalog and referrers agree
   chunks    one chunked upload whose POST, PATCHes and PUT alternate
@@ -246,6 +248,42 @@ def test_restart(a, b):
     check("restart: an idle host's first requests after it succeed", sts == [200] * 4, sts)
     body = push(reg, "restart/app", "v2", b'{"n":"after"}', [os.urandom(800)])
     check("restart: pushes work again", pull(reg, "restart/app", "v2") is None and body)
+
+
+def test_cold_start(a, top, shared):
+    """A host started while PostgreSQL is down: it starts, answers 503
+    (not 502: its workers are up), its operator commands say the database
+    cannot be reached; once PostgreSQL is back it serves by itself."""
+    pgctl = os.path.join(TOP, "hosting", "pg-local.sh")
+    r = subprocess.run([pgctl, "stop", PG_DIR], capture_output=True, text=True)
+    if not check("cold: PostgreSQL stopped", r.returncode == 0, r.stderr):
+        return
+    c = Host("C", top, shared, a.schema)
+    c.schema = a.schema
+    try:
+        started = c.serve("start")
+        check("cold: a host starts while the database is down", started)
+        st, h, body = c.reg.request("GET", "/v2/restart/app/manifests/v1",
+                                    headers={"Accept": OCI_MANIFEST})
+        try:
+            code = json.loads(body)["errors"][0]["code"]
+        except (ValueError, KeyError, IndexError):
+            code = None
+        check("cold: it answers 503 UNAVAILABLE", st == 503 and code == "UNAVAILABLE",
+              (st, body[:200]))
+        rc, _, err = c.berth("repos")
+        check("cold: an operator command says the database cannot be reached",
+              rc == 1 and "cannot be reached" in err, err[-300:])
+    finally:
+        r = subprocess.run([pgctl, "start", PG_DIR], capture_output=True, text=True)
+        check("cold: PostgreSQL started again", r.returncode == 0, r.stderr)
+    try:
+        st, body = c.reg.get_manifest("restart/app", "v1")
+        want = a.reg.get_manifest("restart/app", "v1")
+        check("cold: then the host serves by itself", st == 200 and (st, body) == want,
+              (st, want[0]))
+    finally:
+        c.serve("stop")
 
 
 # --- Two hosts, one registry -----------------------------------------------
@@ -491,6 +529,7 @@ def main():
                 hosts.append(h)
         if len(hosts) == 2:
             for name, fn in (("restart", lambda: test_restart(a, b)),
+                             ("cold", lambda: test_cold_start(a, top, shared)),
                              ("one", lambda: test_one_registry(a, b)),
                              ("chunks", lambda: test_chunks(a, b)),
                              ("shared", lambda: test_shared_layers(a, b)),
