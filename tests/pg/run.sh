@@ -7,7 +7,8 @@
 #   2. the operator commands, gc under load included (tests/ops with
 #      OPS_PG_DSN)
 #   3. several hosts (hosts.py): PostgreSQL restarted under load (503s,
-#      then service resumes by itself), and two berth hosts -- two worker
+#      then service resumes by itself), a host started while it is down
+#      (503s, then it serves), and two berth hosts -- two worker
 #      pools behind two nginx instances, one database, one blob store --
 #      that behave as one registry, gc across them included
 #   4. `berth migrate --from sqlite:PATH --to postgresql:DSN` (migrate.py):
