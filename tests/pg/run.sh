@@ -30,6 +30,7 @@ case $BERTH in
 *) BERTH=$ROOT/$BERTH ;;
 esac
 export BERTH
+export PYTHONDONTWRITEBYTECODE=1	# hosts.py and migrate.py import tests/ops/ops.py
 
 own=""
 if [ -z "${BERTH_TEST_PG_DSN:-}" ] || [ -z "${BERTH_TEST_PG_DIR:-}" ]; then
