@@ -140,9 +140,11 @@ test: deps-test
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests
 	@tests/run.sh build/asan
 
-UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c
-$(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h)
-	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) -lcmocka
+UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c cgi/routes.c \
+             cgi/request.c cgi/response.c cgi/errors.c store/digest.c
+$(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h store/*.h)
+	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) \
+	    -lcmocka -ljansson -lcrypto
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from its seed corpus in tests/fuzz/corpus/<target> (copied, so the seeds

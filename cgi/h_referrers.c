@@ -15,24 +15,18 @@
 enum reg_err
 h_referrers(struct req *r)
 {
-	char artifact_type[256];
-	enum query_result q = req_query(r, "artifactType", artifact_type,
-	    sizeof(artifact_type));
-	bool filter = q == Q_OK && artifact_type[0] != '\0';
-	json_t *list;
+	bool filter = QUERY_HAS(&r->q, QK_ARTIFACT_TYPE);
+	json_t *list = json_array();
+	enum meta_err me;
 
-	if (q == Q_BAD)
-		return E_BAD_REQUEST;
-	list = json_array();
-
-	if (meta_referrers(r->name, r->arg, filter ? artifact_type : NULL,
-	    list) != META_OK) {
+	me = meta_referrers(r->name, r->arg, filter ? r->q.artifact_type : NULL,
+	    list);
+	if (me != META_OK) {
 		json_decref(list);
-		return E_INTERNAL;
+		return reg_err_of_meta(me, E_INTERNAL);
 	}
 	if (filter)
 		resp_header(r, "OCI-Filters-Applied", "artifactType");
-	resp_send_json(r, 200, MT_OCI_INDEX, json_pack("{s:i,s:s,s:o}",
+	return resp_send_json(r, 200, MT_OCI_INDEX, json_pack("{s:i,s:s,s:o}",
 	    "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests", list));
-	return E_OK;
 }

@@ -10,7 +10,9 @@
  *
  * Errors: every function returns enum meta_err; META_ERR means the
  * database failed (already logged) and is answered with 500; META_FULL
- * that a write found the disk full (507). */
+ * that a write found the disk full (507); META_UNAVAILABLE that a
+ * backend behind a network is out of reach now (503, clients retry).
+ * The front maps them in one place, cgi/errors.c. */
 #ifndef BERTH_META_H
 #define BERTH_META_H
 
@@ -29,7 +31,8 @@ enum meta_err {
 	META_CONFLICT,		/* the row changed under us (upload advanced) */
 	META_MISSING,		/* manifest references content not in the repository */
 	META_FULL,		/* the disk is full: nothing was written */
-	META_ERR		/* database error; logged */
+	META_ERR,		/* database error; logged */
+	META_UNAVAILABLE	/* the backend cannot be reached; nothing done */
 };
 
 /* meta_open -- open (creating if needed) <data_dir>/berth.db, bring its

@@ -20,7 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(path, data, size);
 	path[size] = '\0';
-	if (route_match(path, &m) != NULL && m.name != NULL) {
+	if (route_match(path, &m) != ROUTE_NONE && m.name != NULL) {
 		size_t len = strlen(path);
 
 		if (m.name < path || m.name + m.name_len > path + len ||
