@@ -154,13 +154,15 @@ FUZZ_TARGETS := router validate manifest
 FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE $(INC_cgi) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 $(shell pkg-config --cflags jansson 2>/dev/null)
-FUZZ_SRCS_router   := cgi/router.c base/validate.c
+FUZZ_SRCS_router   := cgi/router.c cgi/routes.c cgi/request.c base/validate.c \
+                      store/digest.c
+FUZZ_LIBS_router   := -lcrypto
 FUZZ_SRCS_validate := base/validate.c
 FUZZ_SRCS_manifest := cgi/manifest.c base/validate.c
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard cgi/*.c cgi/*.h base/*.c base/*.h)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson $(FUZZ_LIBS_$*)
 
 deps-fuzz:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_FUZZ)
