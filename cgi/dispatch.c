@@ -124,6 +124,7 @@ problem_error(struct req *r)
 static enum reg_err
 run(struct req *r)
 {
+	enum query_key bad = QK_NONE;
 	enum route_id id;
 	enum reg_err err;
 
@@ -147,9 +148,12 @@ run(struct req *r)
 	err = check_flags(r);
 	if (err != E_OK)
 		return err;
-	err = req_query_parse(r->query, r->route->query, &r->q);
-	if (err != E_OK)
+	err = req_query_parse(r->query, r->route->query, &r->q, &bad);
+	if (err != E_OK) {
+		resp_detail(r, "query parameter %s: missing or malformed",
+		    query_key_name(bad));
 		return err;
+	}
 	return r->route->handler(r);
 }
 

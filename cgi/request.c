@@ -357,9 +357,37 @@ value_slot(struct query_values *q, enum query_key key, size_t *cap)
 	}
 }
 
+/* Check declaration d against query into *q (scratch: room for a value
+ * that is converted); false when its value is malformed, or absent and
+ * required. */
+static bool
+query_one(const char *query, const struct query_decl *d,
+    struct query_values *q, char *scratch, size_t scratch_cap)
+{
+	const char *v;
+	size_t vlen, cap;
+	char *out = value_slot(q, d->key, &cap);
+
+	if (out == NULL) {
+		out = scratch;
+		cap = scratch_cap;
+	}
+	if (!query_find(query, query_key_name(d->key), &v, &vlen) ||
+	    (vlen == 0 && (d->flags & QF_EMPTY_IS_ABSENT)))
+		return !(d->flags & QF_REQUIRED);
+	/* Too long for its slot is malformed: no valid value is. */
+	if (!pct_decode(v, vlen, out, cap, true) ||
+	    !check_value(d->check, out, &q->n, &q->alg)) {
+		out[0] = '\0';
+		return false;
+	}
+	q->present |= 1u << d->key;
+	return true;
+}
+
 enum reg_err
 req_query_parse(const char *query, const struct query_decl *decls,
-    struct query_values *q)
+    struct query_values *q, enum query_key *bad)
 {
 	char scratch[MEDIA_TYPE_MAX + 1];
 
@@ -367,28 +395,11 @@ req_query_parse(const char *query, const struct query_decl *decls,
 	q->n = PAGE_MAX;
 	q->alg = DIGEST_SHA256;
 	for (size_t i = 0; i < ROUTE_QUERY_MAX && decls[i].key != QK_NONE; i++) {
-		const struct query_decl *d = &decls[i];
-		const char *v;
-		size_t vlen, cap;
-		char *out = value_slot(q, d->key, &cap);
-
-		if (out == NULL) {
-			out = scratch;
-			cap = sizeof(scratch);
-		}
-		if (!query_find(query, query_key_name(d->key), &v, &vlen) ||
-		    (vlen == 0 && (d->flags & QF_EMPTY_IS_ABSENT))) {
-			if (d->flags & QF_REQUIRED)
-				return check_error(d->check);
+		if (query_one(query, &decls[i], q, scratch, sizeof(scratch)))
 			continue;
-		}
-		/* Too long for its slot is malformed: no valid value is. */
-		if (!pct_decode(v, vlen, out, cap, true) ||
-		    !check_value(d->check, out, &q->n, &q->alg)) {
-			out[0] = '\0';
-			return check_error(d->check);
-		}
-		q->present |= 1u << d->key;
+		if (bad != NULL)
+			*bad = decls[i].key;
+		return check_error(decls[i].check);
 	}
 	return E_OK;
 }

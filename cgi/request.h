@@ -157,10 +157,11 @@ void req_drain(struct req *r);
  * first occurrence of a key counts; keys not declared are ignored.  A
  * value is percent-decoded ('+' is a space) and checked as its
  * declaration says.  Returns E_OK, or the declared check's error for
- * the first value that is malformed (or absent when required); *out is
- * then partly filled.  Pure. */
+ * the first value that is malformed (or absent when required), whose
+ * key then goes to *bad (unless bad is NULL); *out is then partly
+ * filled.  Pure. */
 enum reg_err req_query_parse(const char *query, const struct query_decl *decls,
-    struct query_values *out);
+    struct query_values *out, enum query_key *bad);
 
 /* req_range_parse -- parse a Range header value (NULL: absent).  One
  * byte range only: anything else is RANGE_SPEC_NONE, which RFC 9110

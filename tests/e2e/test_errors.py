@@ -567,6 +567,7 @@ class TestErrorHeaders(RegistryTestCase):
             with self.subTest(q=q):
                 r = self.reg.get("/v2/%s/tags/list?%s" % (self.repo, q))
                 self.assertHeaderSet(r, 400, "PAGINATION_NUMBER_INVALID")
+                self.assertIn("query parameter n", r.json()["errors"][0].get("detail", ""), r.describe())
         self.assertHeaderSet(self.reg.get("/v2/_catalog?n=x"), 400, "PAGINATION_NUMBER_INVALID")
 
     def test_undeclared_query_keys_are_ignored(self):

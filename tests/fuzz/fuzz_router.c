@@ -39,7 +39,7 @@ fuzz_query(const char *s)
 		for (size_t k = 0; k < ROUTE_QUERY_MAX &&
 		    t[i].query[k].key != QK_NONE; k++)
 			declared |= 1u << t[i].query[k].key;
-		if (req_query_parse(s, t[i].query, &q) == E_OK &&
+		if (req_query_parse(s, t[i].query, &q, NULL) == E_OK &&
 		    (q.present & ~declared) != 0)
 			abort();
 		if (q.n > PAGE_MAX ||

@@ -431,11 +431,12 @@ test_query_parse(void **state)
 #undef B
 	};
 	struct query_values q;
+	enum query_key bad;
 
 	(void)state;
 	for (size_t i = 0; i < LEN(rows); i++) {
 		const struct route *r = route_find(rows[i].id, rows[i].method);
-		enum reg_err got = req_query_parse(rows[i].query, r->query, &q);
+		enum reg_err got = req_query_parse(rows[i].query, r->query, &q, &bad);
 
 		if (got != rows[i].want || (got == E_OK && q.present != rows[i].present))
 			fail_msg("query \"%s\" on %s: %d (present %#x), want %d "
@@ -444,22 +445,30 @@ test_query_parse(void **state)
 	}
 	/* The values land decoded and converted. */
 	assert_int_equal(req_query_parse("n=7&last=v%2B1", route_find(ROUTE_TAGS,
-	    M_GET)->query, &q), E_TAG_INVALID);	/* '+' is not in a tag */
+	    M_GET)->query, &q, NULL), E_TAG_INVALID);	/* '+' is not in a tag */
 	assert_int_equal(req_query_parse("n=7&last=v_1", route_find(ROUTE_TAGS,
-	    M_GET)->query, &q), E_OK);
+	    M_GET)->query, &q, NULL), E_OK);
 	assert_int_equal(q.n, 7);
 	assert_string_equal(q.last, "v_1");
 	assert_int_equal(req_query_parse("", route_find(ROUTE_TAGS,
-	    M_GET)->query, &q), E_OK);
+	    M_GET)->query, &q, NULL), E_OK);
 	assert_int_equal(q.n, PAGE_MAX);
 	assert_false(QUERY_HAS(&q, QK_LAST));
 	assert_int_equal(req_query_parse("digest-algorithm=sha512&from=a%2Fb",
-	    route_find(ROUTE_UPLOAD_START, M_POST)->query, &q), E_OK);
+	    route_find(ROUTE_UPLOAD_START, M_POST)->query, &q, NULL), E_OK);
 	assert_int_equal(q.alg, DIGEST_SHA512);
 	assert_string_equal(q.from, "a/b");
 	assert_int_equal(req_query_parse("", route_find(ROUTE_UPLOAD_START,
-	    M_POST)->query, &q), E_OK);
+	    M_POST)->query, &q, NULL), E_OK);
 	assert_int_equal(q.alg, DIGEST_SHA256);
+	/* The key that failed, for the error's detail. */
+	bad = QK_NONE;
+	assert_int_equal(req_query_parse("n=1&last=.x", route_find(ROUTE_TAGS,
+	    M_GET)->query, &q, &bad), E_TAG_INVALID);
+	assert_int_equal(bad, QK_LAST);
+	assert_int_equal(req_query_parse("", route_find(ROUTE_UPLOAD,
+	    M_PUT)->query, &q, &bad), E_DIGEST_INVALID);
+	assert_int_equal(bad, QK_DIGEST);
 }
 
 /* The Range parser, split from its resolution, answers as parse_range()
