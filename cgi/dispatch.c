@@ -48,7 +48,7 @@ check_values(struct req *r)
 		} else if (!valid_tag(m->arg, m->arg_len)) {
 			/* Clients probe with invalid tags and expect 404 on
 			 * reads (oci-spec.md 2.2). */
-			return r->method_bit & (M_GET | M_HEAD) ?
+			return (r->method_bit & (M_GET | M_HEAD)) ?
 			    E_MANIFEST_UNKNOWN : E_TAG_INVALID;
 		}
 		break;

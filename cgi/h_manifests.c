@@ -20,7 +20,7 @@
 #include "manifest.h"
 #include "meta.h"
 
-#define MANIFEST_MAX (4 * 1024 * 1024)	/* bytes; oci-spec.md 5.2 */
+#define MANIFEST_MAX ((size_t)4 * 1024 * 1024)	/* bytes; oci-spec.md 5.2 */
 
 static bool
 is_digest_ref(const char *reference)

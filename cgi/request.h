@@ -169,20 +169,20 @@ int req_read_all(struct req *r, size_t max, unsigned char **out, size_t *len);
 void req_drain(struct req *r);
 
 /* req_query_parse -- check the query keys a route declares (decls,
- * ended by QK_NONE) in the raw query string `query` and fill *out.  The
+ * ended by QK_NONE) in the raw query string `query` and fill *q.  The
  * first occurrence of a key counts; keys not declared are ignored.  A
  * value is percent-decoded ('+' is a space) and checked as its
  * declaration says.  Returns E_OK, or the declared check's error for
  * the first value that is malformed (or absent when required), whose
- * key then goes to *bad (unless bad is NULL); *out is then partly
+ * key then goes to *bad (unless bad is NULL); *q is then partly
  * filled.  Pure. */
 enum reg_err req_query_parse(const char *query, const struct query_decl *decls,
-    struct query_values *out, enum query_key *bad);
+    struct query_values *q, enum query_key *bad);
 
 /* req_range_parse -- parse a Range header value (NULL: absent).  One
  * byte range only: anything else is RANGE_SPEC_NONE, which RFC 9110
- * 14.2 lets a server ignore.  Pure. */
-void req_range_parse(const char *s, struct range_spec *out);
+ * 14.2 lets a server ignore; into *rs.  Pure. */
+void req_range_parse(const char *s, struct range_spec *rs);
 
 /* req_range_resolve -- apply a parsed Range to a blob of `size` bytes:
  * RANGE_NONE (send all), RANGE_PART (send [*first, *last], an end past

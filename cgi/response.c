@@ -82,7 +82,7 @@ add_header(char *buf, size_t cap, size_t *len, bool *overflow,
 	if (n < 0 || (size_t)n >= room)
 		goto overflow;
 	m = vsnprintf(buf + *len + n, room - (size_t)n, fmt, ap);
-	if (m < 0 || (size_t)(n + m + 2) >= room)
+	if (m < 0 || (size_t)n + (size_t)m + 2 >= room)
 		goto overflow;
 	memcpy(buf + *len + n + m, "\r\n", 2);
 	*len += (size_t)(n + m + 2);
