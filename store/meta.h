@@ -21,7 +21,8 @@
  * Errors: every function returns enum meta_err; META_ERR means the
  * backend failed (already logged) and is answered with 500, META_FULL
  * that a write found no room (507), META_UNAVAILABLE that the backend
- * cannot be reached (503).
+ * cannot be reached (503).  The front maps them in one place,
+ * cgi/errors.c.
  *
  * The concurrency contract.  Many processes (the workers, `berth gc`,
  * `berth fsck`) use one metadata store at once, and garbage collection

@@ -112,7 +112,8 @@ upload_open(struct store *st, const char *repo, const char *uuid,
 	u->persist = true;
 	e = meta_upload_get(repo, uuid, expiry, &u->m);
 	if (e != META_OK)
-		return e == META_NOTFOUND ? UP_UNKNOWN : UP_IO;
+		return e == META_NOTFOUND ? UP_UNKNOWN :
+		    e == META_UNAVAILABLE ? UP_UNAVAILABLE : UP_IO;
 	if (staging_path(st->data_dir, uuid, u->path, sizeof(u->path)) != 0)
 		return UP_IO;
 	/* The lock is on the staging file's inode, and a first chunk handed
@@ -457,12 +458,14 @@ upload_finish(struct upload *u, const char *digest, uint64_t *size)
 		if (u->persist)
 			meta_upload_delete(u->m.uuid);
 		return be == BLOB_NOSPC ? UP_NOSPC : be == BLOB_NOTSUP ?
-		    UP_READONLY : UP_IO;
+		    UP_READONLY : be == BLOB_UNAVAILABLE ? UP_UNAVAILABLE :
+		    UP_IO;
 	}
 	me = meta_blob_commit(u->m.repo, digest, u->m.size,
 	    u->persist ? u->m.uuid : NULL);
 	blob_unlock(lock);
-	return me == META_OK ? UP_OK : me == META_FULL ? UP_NOSPC : UP_IO;
+	return me == META_OK ? UP_OK : me == META_FULL ? UP_NOSPC :
+	    me == META_UNAVAILABLE ? UP_UNAVAILABLE : UP_IO;
 }
 
 enum upload_err

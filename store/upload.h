@@ -39,6 +39,8 @@ enum upload_err {
 	UP_DIGEST,	/* content does not match the digest; session ended */
 	UP_NOSPC,	/* storage full; nothing kept */
 	UP_READONLY,	/* the blob handler cannot store */
+	UP_UNAVAILABLE,	/* the blob store or the metadata cannot be reached
+			 * now; nothing kept: the client may retry */
 	UP_IO		/* anything else; logged; nothing kept */
 };
 
