@@ -17,15 +17,13 @@
 
 enum { OPT_JSON = 256, OPT_FROM, OPT_TO, OPT_SCHEMA, OPT_PASSWORD_FILE };
 
-static const struct option migrate_options[] = {
-	{ "json", no_argument, NULL, OPT_JSON },
+static const struct option migrate_options[] = { { "json", no_argument, NULL,
+						     OPT_JSON },
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "schema", required_argument, NULL, OPT_SCHEMA },
 	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
-};
+	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 
 int
 cli_migrate(struct cli *c, int argc, char **argv)
@@ -36,7 +34,8 @@ cli_migrate(struct cli *c, int argc, char **argv)
 	int ch;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "h", migrate_options, NULL)) != -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "h", migrate_options, NULL)) != -1) {
 		switch (ch) {
 		case OPT_JSON:
 			c->json = true;
@@ -60,17 +59,21 @@ cli_migrate(struct cli *c, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error(argv[0], "unexpected argument");
 	if (from == NULL || strncmp(from, "sqlite:", 7) != 0 || from[7] == '\0')
-		return cli_usage_error(argv[0], "--from sqlite:PATH is required");
+		return cli_usage_error(argv[0],
+		    "--from sqlite:PATH is required");
 	if (to == NULL || strncmp(to, "postgresql:", 11) != 0 || to[11] == '\0')
-		return cli_usage_error(argv[0], "--to postgresql:DSN is required");
+		return cli_usage_error(argv[0],
+		    "--to postgresql:DSN is required");
 	if (meta_migrate_sqlite_pg == NULL) {
-		fprintf(stderr, "berth migrate: this build has no PostgreSQL "
+		fprintf(stderr,
+		    "berth migrate: this build has no PostgreSQL "
 		    "backend (make, not make static)\n");
 		return 1;
 	}
 	if (meta_migrate_sqlite_pg(from + 7, to + 11, schema, pwfile,
-	    &report) != META_OK) {
-		fprintf(stderr, "berth migrate: failed; the PostgreSQL schema "
+		&report) != META_OK) {
+		fprintf(stderr,
+		    "berth migrate: failed; the PostgreSQL schema "
 		    "was left as it was\n");
 		return 1;
 	}
@@ -78,7 +81,8 @@ cli_migrate(struct cli *c, int argc, char **argv)
 		cli_json(report);
 	else {
 		printf("migrated %s into PostgreSQL schema %s; every row "
-		    "arrived:\n", from + 7, schema);
+		       "arrived:\n",
+		    from + 7, schema);
 		json_object_foreach(json_object_get(report, "tables"), k, v)
 			printf("  %-20s %8lld rows\n", k,
 			    (long long)json_integer_value(v));

@@ -45,21 +45,21 @@ blob_lock(const char *data_dir, bool exclusive)
 	default:
 		close(fd);
 		errno = EAGAIN;
-		fprintf(stderr, "berth: blob lock: the metadata store's lock "
+		fprintf(stderr,
+		    "berth: blob lock: the metadata store's lock "
 		    "could not be taken\n");
 		return -1;
 	}
 	return fd;
-fail:
-	{
-		int saved = errno;
+fail : {
+	int saved = errno;
 
-		fprintf(stderr, "berth: blob lock %s: %s\n", path, strerror(saved));
-		if (fd >= 0)
-			close(fd);
-		errno = saved;
-		return -1;
-	}
+	fprintf(stderr, "berth: blob lock %s: %s\n", path, strerror(saved));
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return -1;
+}
 }
 
 void
@@ -71,5 +71,5 @@ blob_unlock(int lock)
 		meta_blob_unlock();
 		meta_held = false;
 	}
-	close(lock);	/* drops the flock */
+	close(lock); /* drops the flock */
 }

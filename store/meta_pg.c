@@ -45,48 +45,54 @@
 
 /* Advisory lock keys: one 64-bit number each, per schema (keys of
  * different schemas in one database differ). */
-#define KEY_WRITER	1
-#define KEY_BLOBS	2
-#define KEY_MIGRATE	3
+#define KEY_WRITER  1
+#define KEY_BLOBS   2
+#define KEY_MIGRATE 3
 
 static const char *const sql_text[P_COUNT] = {
 	[P_BLOB_LINKED] = "SELECT b.size FROM blob_links l "
-	    "JOIN repositories r ON r.id = l.repository_id "
-	    "JOIN blobs b ON b.digest = l.digest "
-	    "WHERE r.name = $1 AND l.digest = $2",
+			  "JOIN repositories r ON r.id = l.repository_id "
+			  "JOIN blobs b ON b.digest = l.digest "
+			  "WHERE r.name = $1 AND l.digest = $2",
 	/* Inside the writer lock: either the insert or the select finds
 	 * it. */
-	[P_REPO_ENSURE] = "WITH ins AS (INSERT INTO repositories (name, "
+	[P_REPO_ENSURE] =
+	    "WITH ins AS (INSERT INTO repositories (name, "
 	    "created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING "
 	    "RETURNING id) SELECT id FROM ins UNION ALL "
 	    "SELECT id FROM repositories WHERE name = $1",
 	[P_REPO_ID] = "SELECT id FROM repositories WHERE name = $1",
 	[P_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at) "
-	    "VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING",
+			  "VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING",
 	[P_LINK_UPSERT] = "INSERT INTO blob_links (repository_id, digest, "
-	    "linked_at) VALUES ($1, $2, $3) "
-	    "ON CONFLICT (repository_id, digest) "
-	    "DO UPDATE SET linked_at = excluded.linked_at",
-	[P_BLOB_MOUNT] = "INSERT INTO blob_links (repository_id, digest, "
+			  "linked_at) VALUES ($1, $2, $3) "
+			  "ON CONFLICT (repository_id, digest) "
+			  "DO UPDATE SET linked_at = excluded.linked_at",
+	[P_BLOB_MOUNT] =
+	    "INSERT INTO blob_links (repository_id, digest, "
 	    "linked_at) SELECT $1, l.digest, $4 FROM blob_links l "
 	    "JOIN repositories r ON r.id = l.repository_id "
 	    "WHERE r.name = $2 AND l.digest = $3 "
 	    "ON CONFLICT (repository_id, digest) "
 	    "DO UPDATE SET linked_at = excluded.linked_at "
 	    "RETURNING (SELECT b.size FROM blobs b WHERE b.digest = $3)",
-	[P_LINK_DELETE] = "DELETE FROM blob_links WHERE digest = $2 AND "
+	[P_LINK_DELETE] =
+	    "DELETE FROM blob_links WHERE digest = $2 AND "
 	    "repository_id = (SELECT id FROM repositories WHERE name = $1)",
-	[P_MANIFEST_BY_DIGEST] = "SELECT m.digest, m.media_type, m.size, "
+	[P_MANIFEST_BY_DIGEST] =
+	    "SELECT m.digest, m.media_type, m.size, "
 	    "m.body FROM manifests m "
 	    "JOIN repositories r ON r.id = m.repository_id "
 	    "WHERE r.name = $1 AND m.digest = $2",
-	[P_MANIFEST_BY_TAG] = "SELECT m.digest, m.media_type, m.size, m.body "
+	[P_MANIFEST_BY_TAG] =
+	    "SELECT m.digest, m.media_type, m.size, m.body "
 	    "FROM tags t JOIN repositories r ON r.id = t.repository_id "
 	    "JOIN manifests m ON m.id = t.manifest_id "
 	    "WHERE r.name = $1 AND t.name = $2",
 	/* The refs ($2 digests, $3 kinds) the repository $1 lacks, in
 	 * order. */
-	[P_MISSING_REFS] = "SELECT u.d FROM unnest($2::text[], $3::text[]) "
+	[P_MISSING_REFS] =
+	    "SELECT u.d FROM unnest($2::text[], $3::text[]) "
 	    "WITH ORDINALITY AS u(d, k, i) WHERE CASE u.k "
 	    "WHEN 'manifest' THEN NOT EXISTS (SELECT 1 FROM manifests m "
 	    "    WHERE m.repository_id = $1 AND m.digest = u.d) "
@@ -94,51 +100,56 @@ static const char *const sql_text[P_COUNT] = {
 	    "    WHERE l.repository_id = $1 AND l.digest = u.d) END "
 	    "ORDER BY u.i",
 	[P_MANIFEST_ID] = "SELECT id FROM manifests "
-	    "WHERE repository_id = $1 AND digest = $2",
-	[P_MANIFEST_INSERT] = "INSERT INTO manifests (repository_id, digest, "
+			  "WHERE repository_id = $1 AND digest = $2",
+	[P_MANIFEST_INSERT] =
+	    "INSERT INTO manifests (repository_id, digest, "
 	    "media_type, size, body, subject, artifact_type, annotations, "
 	    "pushed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
 	    "RETURNING id",
 	[P_REFS_INSERT] = "INSERT INTO manifest_references (manifest_id, "
-	    "digest, kind) SELECT $1, u.d, u.k "
-	    "FROM unnest($2::text[], $3::text[]) AS u(d, k) "
-	    "ON CONFLICT DO NOTHING",
+			  "digest, kind) SELECT $1, u.d, u.k "
+			  "FROM unnest($2::text[], $3::text[]) AS u(d, k) "
+			  "ON CONFLICT DO NOTHING",
 	[P_TAG_UPSERT] = "INSERT INTO tags (repository_id, name, manifest_id, "
-	    "updated_at) VALUES ($1, $2, $3, $4) "
-	    "ON CONFLICT (repository_id, name) "
-	    "DO UPDATE SET manifest_id = excluded.manifest_id, "
-	    "updated_at = excluded.updated_at",
-	[P_MANIFEST_DELETE] = "DELETE FROM manifests WHERE digest = $2 AND "
+			 "updated_at) VALUES ($1, $2, $3, $4) "
+			 "ON CONFLICT (repository_id, name) "
+			 "DO UPDATE SET manifest_id = excluded.manifest_id, "
+			 "updated_at = excluded.updated_at",
+	[P_MANIFEST_DELETE] =
+	    "DELETE FROM manifests WHERE digest = $2 AND "
 	    "repository_id = (SELECT id FROM repositories WHERE name = $1)",
-	[P_TAG_DELETE] = "DELETE FROM tags WHERE name = $2 AND "
+	[P_TAG_DELETE] =
+	    "DELETE FROM tags WHERE name = $2 AND "
 	    "repository_id = (SELECT id FROM repositories WHERE name = $1)",
 	/* No row: no such repository; one row with a NULL name: no tags
 	 * after $2. */
 	[P_TAGS_LIST] = "SELECT t.name FROM repositories r "
-	    "LEFT JOIN LATERAL (SELECT name FROM tags "
-	    "    WHERE repository_id = r.id AND name > $2 "
-	    "    ORDER BY name LIMIT $3) t ON true "
-	    "WHERE r.name = $1 ORDER BY t.name",
+			"LEFT JOIN LATERAL (SELECT name FROM tags "
+			"    WHERE repository_id = r.id AND name > $2 "
+			"    ORDER BY name LIMIT $3) t ON true "
+			"WHERE r.name = $1 ORDER BY t.name",
 	[P_CATALOG] = "SELECT name FROM repositories WHERE name > $1 "
-	    "ORDER BY name LIMIT $2",
-	[P_REFERRERS] = "SELECT m.media_type, m.digest, m.size, "
+		      "ORDER BY name LIMIT $2",
+	[P_REFERRERS] =
+	    "SELECT m.media_type, m.digest, m.size, "
 	    "m.artifact_type, m.annotations FROM manifests m "
 	    "JOIN repositories r ON r.id = m.repository_id "
 	    "WHERE r.name = $1 AND m.subject = $2 "
 	    "AND ($3::text IS NULL OR m.artifact_type = $3) ORDER BY m.id",
-	[P_UPLOAD_INSERT] = "INSERT INTO uploads (uuid, repository, "
+	[P_UPLOAD_INSERT] =
+	    "INSERT INTO uploads (uuid, repository, "
 	    "algorithm, size, hash_state, started_at, updated_at) "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $6)",
 	[P_UPLOAD_GET] = "SELECT algorithm, size, hash_state, started_at "
-	    "FROM uploads WHERE uuid = $1 AND repository = $2 "
-	    "AND updated_at >= $3",
+			 "FROM uploads WHERE uuid = $1 AND repository = $2 "
+			 "AND updated_at >= $3",
 	/* One statement: the row lock makes a second advance from the same
 	 * old size wait, re-read the row, and update nothing (C3). */
 	[P_UPLOAD_ADVANCE] = "UPDATE uploads SET size = $2, hash_state = $3, "
-	    "updated_at = $4 WHERE uuid = $1 AND size = $5",
+			     "updated_at = $4 WHERE uuid = $1 AND size = $5",
 	[P_UPLOAD_DELETE] = "DELETE FROM uploads WHERE uuid = $1",
 	[P_UPLOAD_EXPIRED] = "SELECT uuid FROM uploads WHERE updated_at < $1 "
-	    "ORDER BY uuid",
+			     "ORDER BY uuid",
 };
 
 /* The statements whose rows come back in binary (they carry bytea). */
@@ -159,7 +170,7 @@ void
 pg_log(struct pg *q, const char *what)
 {
 	const char *msg = q->conn != NULL ? PQerrorMessage(q->conn) : "";
-	size_t n = strcspn(msg, "\n");		/* libpq's hint lines: dropped */
+	size_t n = strcspn(msg, "\n"); /* libpq's hint lines: dropped */
 
 	fprintf(stderr, "berth: postgresql: %s: %.*s\n", what, (int)n, msg);
 }
@@ -169,7 +180,7 @@ pg_log(struct pg *q, const char *what)
 void
 pg_text(struct pg_params *p, const char *v)
 {
-	p->v[p->n] = v;		/* NULL is SQL NULL */
+	p->v[p->n] = v; /* NULL is SQL NULL */
 	p->len[p->n] = 0;
 	p->fmt[p->n] = 0;
 	p->n++;
@@ -250,7 +261,7 @@ connect_db(struct pg *q)
 	keys[n] = "keepalives_interval", vals[n++] = "5";
 	keys[n] = "keepalives_count", vals[n++] = "3";
 	keys[n] = "tcp_user_timeout", vals[n++] = user_timeout;
-	keys[n] = "dbname", vals[n++] = q->dsn;	/* expanded: may override */
+	keys[n] = "dbname", vals[n++] = q->dsn; /* expanded: may override */
 	if (q->password != NULL)
 		keys[n] = "password", vals[n++] = q->password;
 	keys[n] = NULL, vals[n] = NULL;
@@ -293,7 +304,8 @@ pg_ready(struct pg *q)
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		if (poll(&pfd, 1, 0) == 1) {
-			fprintf(stderr, "berth: postgresql: the server closed "
+			fprintf(stderr,
+			    "berth: postgresql: the server closed "
 			    "the connection; connecting again\n");
 			return reconnect(q);
 		}
@@ -533,32 +545,34 @@ settings(struct pg *q, struct conf *conf, const char *section)
 	char dsn[4096], file[PATH_MAX];
 
 	if (conf_get(conf, section, "dsn") == NULL) {
-		fprintf(stderr, "berth: [%s] dsn: required (a libpq connection "
-		    "string, e.g. host=/run/postgresql dbname=berth)\n", section);
+		fprintf(stderr,
+		    "berth: [%s] dsn: required (a libpq connection "
+		    "string, e.g. host=/run/postgresql dbname=berth)\n",
+		    section);
 		return -1;
 	}
 	if (conf_string(conf, section, "dsn", NULL, dsn, sizeof(dsn)) != 0)
 		return -1;
 	if (conf_string(conf, section, "schema", "public", q->schema,
-	    sizeof(q->schema)) != 0)
+		sizeof(q->schema)) != 0)
 		return -1;
 	if (!schema_ok(q->schema))
 		return conf_bad(conf, section, "schema",
 		    "lower-case letters, digits and _, not starting with a "
 		    "digit");
 	if (conf_duration(conf, section, "connect_timeout", 5,
-	    &q->connect_timeout) != 0 ||
+		&q->connect_timeout) != 0 ||
 	    conf_duration(conf, section, "statement_timeout", 30,
-	    &q->statement_timeout) != 0 ||
+		&q->statement_timeout) != 0 ||
 	    conf_duration(conf, section, "lock_timeout", 10,
-	    &q->lock_timeout) != 0)
+		&q->lock_timeout) != 0)
 		return -1;
 	if ((q->dsn = strdup(dsn)) == NULL)
 		return -1;
 	explicit_bzero(dsn, sizeof(dsn));
 	if (conf_get(conf, section, "password_file") != NULL) {
 		if (conf_string(conf, section, "password_file", NULL, file,
-		    sizeof(file)) != 0)
+			sizeof(file)) != 0)
 			return -1;
 		if ((q->password = read_password(conf, section, file)) == NULL)
 			return -1;
@@ -575,7 +589,7 @@ schema_ok(const char *name)
 		return false;
 	for (const char *s = name; *s != '\0'; s++)
 		if (!((*s >= 'a' && *s <= 'z') || *s == '_' ||
-		    (s != name && *s >= '0' && *s <= '9')))
+			(s != name && *s >= '0' && *s <= '9')))
 			return false;
 	return true;
 }
@@ -587,8 +601,8 @@ derive(struct pg *q)
 	snprintf(q->setup_sql, sizeof(q->setup_sql),
 	    "SET search_path = %s; SET statement_timeout = '%lds'; "
 	    "SET lock_timeout = '%lds'; SET synchronous_commit = on; "
-	    "SET TIME ZONE 'UTC'", q->schema, q->statement_timeout,
-	    q->lock_timeout);
+	    "SET TIME ZONE 'UTC'",
+	    q->schema, q->statement_timeout, q->lock_timeout);
 	snprintf(q->begin_sql, sizeof(q->begin_sql),
 	    "BEGIN; SELECT pg_advisory_xact_lock(%lld)",
 	    (long long)lock_key(q->schema, KEY_WRITER));
@@ -606,8 +620,10 @@ schema_version(struct pg *q, enum meta_err *e)
 	int v = 0;
 
 	pg_text(&p, q->schema);
-	res = pg_query(q, "SELECT to_regclass(quote_ident($1) || "
-	    "'.schema_migrations') IS NOT NULL", &p, e);
+	res = pg_query(q,
+	    "SELECT to_regclass(quote_ident($1) || "
+	    "'.schema_migrations') IS NOT NULL",
+	    &p, e);
 	if (res == NULL)
 		return -1;
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -615,8 +631,10 @@ schema_version(struct pg *q, enum meta_err *e)
 		return 0;
 	}
 	PQclear(res);
-	res = pg_query(q, "SELECT coalesce(max(version), 0) "
-	    "FROM schema_migrations", NULL, e);
+	res = pg_query(q,
+	    "SELECT coalesce(max(version), 0) "
+	    "FROM schema_migrations",
+	    NULL, e);
 	if (res == NULL)
 		return -1;
 	v = (int)pg_getint(res, 0, 0);
@@ -631,7 +649,8 @@ static enum meta_err
 migrate(struct pg *q)
 {
 	const struct schema_migration *m;
-	int latest = pg_schema_migrations[pg_schema_migration_count - 1].version;
+	int latest =
+	    pg_schema_migrations[pg_schema_migration_count - 1].version;
 	struct pg_params p;
 	char sql[256];
 	enum meta_err e;
@@ -645,7 +664,8 @@ migrate(struct pg *q)
 		q->migrated = true;
 		return META_OK;
 	}
-	snprintf(sql, sizeof(sql), "BEGIN; SELECT pg_advisory_xact_lock(%lld); "
+	snprintf(sql, sizeof(sql),
+	    "BEGIN; SELECT pg_advisory_xact_lock(%lld); "
 	    "CREATE SCHEMA IF NOT EXISTS %s; "
 	    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer "
 	    "PRIMARY KEY, file text NOT NULL, applied_at bigint NOT NULL)",
@@ -659,7 +679,8 @@ migrate(struct pg *q)
 		if (m->version <= version)
 			continue;
 		if ((e = pg_exec(q, m->sql)) != META_OK) {
-			fprintf(stderr, "berth: postgresql: migration %s failed\n",
+			fprintf(stderr,
+			    "berth: postgresql: migration %s failed\n",
 			    m->file);
 			return undo(q, e);
 		}
@@ -667,8 +688,10 @@ migrate(struct pg *q)
 		pg_int(&p, m->version);
 		pg_text(&p, m->file);
 		pg_int(&p, now());
-		res = pg_query(q, "INSERT INTO schema_migrations (version, file, "
-		    "applied_at) VALUES ($1, $2, $3)", &p, &e);
+		res = pg_query(q,
+		    "INSERT INTO schema_migrations (version, file, "
+		    "applied_at) VALUES ($1, $2, $3)",
+		    &p, &e);
 		if (res == NULL)
 			return undo(q, e);
 		PQclear(res);
@@ -690,8 +713,10 @@ pg_open_dsn(const char *dsn, const char *schema, const char *password_file,
 
 	*out = NULL;
 	if (!schema_ok(schema)) {
-		fprintf(stderr, "berth: schema \"%s\": lower-case letters, "
-		    "digits and _, not starting with a digit\n", schema);
+		fprintf(stderr,
+		    "berth: schema \"%s\": lower-case letters, "
+		    "digits and _, not starting with a digit\n",
+		    schema);
 		return META_ERR;
 	}
 	if ((q = calloc(1, sizeof(*q))) == NULL ||
@@ -702,7 +727,8 @@ pg_open_dsn(const char *dsn, const char *schema, const char *password_file,
 	q->statement_timeout = 3600;
 	q->lock_timeout = 60;
 	if (password_file != NULL &&
-	    (q->password = read_password(NULL, "migrate", password_file)) == NULL)
+	    (q->password = read_password(NULL, "migrate", password_file)) ==
+		NULL)
 		goto fail;
 	derive(q);
 	if ((e = connect_db(q)) != META_OK || (e = migrate(q)) != META_OK) {
@@ -743,7 +769,8 @@ pg_open(struct conf *conf, const char *section, const char *data_dir,
 		/* Open all the same (meta.h): a worker started while the
 		 * database is down answers 503 until it is back, and each
 		 * operation tries again (pg_ready). */
-		fprintf(stderr, "berth: postgresql: the database cannot be "
+		fprintf(stderr,
+		    "berth: postgresql: the database cannot be "
 		    "reached; answering 503 until it can\n");
 		e = META_OK;
 	}
@@ -794,8 +821,8 @@ pg_exists(struct conf *conf, const char *section, const char *data_dir,
 		e = META_UNAVAILABLE;
 		goto out;
 	}
-	snprintf(where, cap, "PostgreSQL database %s, schema %s",
-	    PQdb(q->conn), q->schema);
+	snprintf(where, cap, "PostgreSQL database %s, schema %s", PQdb(q->conn),
+	    q->schema);
 	v = schema_version(q, &e);
 	if (v >= 0)
 		e = v > 0 ? META_OK : META_NOTFOUND;
@@ -809,8 +836,7 @@ out:
 /* --- Blobs ------------------------------------------------------------ */
 
 static enum meta_err
-pg_blob_linked(void *priv, const char *repo, const char *digest,
-    uint64_t *size)
+pg_blob_linked(void *priv, const char *repo, const char *digest, uint64_t *size)
 {
 	struct pg *q = priv;
 	struct pg_params p = { 0 };
@@ -854,8 +880,8 @@ repo_ensure(struct pg *q, const char *name, enum meta_err *e)
 }
 
 static enum meta_err
-pg_blob_commit(void *priv, const char *repo, const char *digest,
-    uint64_t size, const char *upload)
+pg_blob_commit(void *priv, const char *repo, const char *digest, uint64_t size,
+    const char *upload)
 {
 	struct pg *q = priv;
 	struct pg_params p;
@@ -869,8 +895,10 @@ pg_blob_commit(void *priv, const char *repo, const char *digest,
 	 * since lost (pg_begin may just have made a new one) is gone, and
 	 * gc on another host may have run in between. */
 	if (q->blob_held != 0 && q->blob_gen != q->gen) {
-		fprintf(stderr, "berth: postgresql: the blob lock was lost "
-		    "with the connection; not committing %s\n", digest);
+		fprintf(stderr,
+		    "berth: postgresql: the blob lock was lost "
+		    "with the connection; not committing %s\n",
+		    digest);
 		pg_rollback(q);
 		return META_UNAVAILABLE;
 	}
@@ -936,8 +964,7 @@ pg_blob_mount(void *priv, const char *repo, const char *from,
 /* A DELETE of (?1 repo, ?2 key) under the writer lock; META_NOTFOUND
  * when nothing went. */
 static enum meta_err
-delete_one(struct pg *q, enum pg_stmt_id id, const char *repo,
-    const char *key)
+delete_one(struct pg *q, enum pg_stmt_id id, const char *repo, const char *key)
 {
 	struct pg_params p = { 0 };
 	enum meta_err e;
@@ -1018,8 +1045,9 @@ ref_array(const struct meta_manifest_put *mp, bool kinds)
 		return NULL;
 	s[off++] = '{';
 	for (size_t i = 0; i < mp->nrefs; i++) {
-		const char *v = kinds ? (mp->refs[i].manifest ? "manifest" :
-		    "blob") : mp->refs[i].digest;
+		const char *v = kinds ?
+		    (mp->refs[i].manifest ? "manifest" : "blob") :
+		    mp->refs[i].digest;
 
 		if (i > 0)
 			s[off++] = ',';
@@ -1043,8 +1071,9 @@ pg_manifest_put(void *priv, const struct meta_manifest_put *mp,
 	int64_t rid, mid = 0;
 
 	*missing = NULL;
-	if (mp->nrefs > 0 && ((digests = ref_array(mp, false)) == NULL ||
-	    (kinds = ref_array(mp, true)) == NULL)) {
+	if (mp->nrefs > 0 &&
+	    ((digests = ref_array(mp, false)) == NULL ||
+		(kinds = ref_array(mp, true)) == NULL)) {
 		free(digests);
 		return META_ERR;
 	}
@@ -1102,7 +1131,8 @@ pg_manifest_put(void *priv, const struct meta_manifest_put *mp,
 			pg_int(&p, mid);
 			pg_text(&p, digests);
 			pg_text(&p, kinds);
-			if ((e = run_cmd(q, P_REFS_INSERT, &p, NULL)) != META_OK)
+			if ((e = run_cmd(q, P_REFS_INSERT, &p, NULL)) !=
+			    META_OK)
 				goto fail;
 		}
 	}
@@ -1173,8 +1203,10 @@ pg_tags_list(void *priv, const char *repo, const char *last, unsigned long n,
 		return e;
 	pg_text(&p, repo);
 	pg_text(&p, last != NULL ? last : "");
-	pg_int(&p, (int64_t)(n > (unsigned long)INT64_MAX - 1 ? INT64_MAX - 1 :
-	    (int64_t)n) + 1);
+	pg_int(&p,
+	    (int64_t)(n > (unsigned long)INT64_MAX - 1 ? INT64_MAX - 1 :
+							 (int64_t)n) +
+		1);
 	if ((res = run(q, P_TAGS_LIST, &p, &e)) == NULL)
 		return e;
 	if (PQntuples(res) == 0) {
@@ -1198,8 +1230,10 @@ pg_catalog(void *priv, const char *last, unsigned long n, json_t *out,
 	if ((e = pg_ready(q)) != META_OK)
 		return e;
 	pg_text(&p, last != NULL ? last : "");
-	pg_int(&p, (int64_t)(n > (unsigned long)INT64_MAX - 1 ? INT64_MAX - 1 :
-	    (int64_t)n) + 1);
+	pg_int(&p,
+	    (int64_t)(n > (unsigned long)INT64_MAX - 1 ? INT64_MAX - 1 :
+							 (int64_t)n) +
+		1);
 	if ((res = run(q, P_CATALOG, &p, &e)) == NULL)
 		return e;
 	collect_names(res, n, out, more);
@@ -1241,7 +1275,8 @@ pg_referrers(void *priv, const char *repo, const char *digest,
 	if ((res = run(q, P_REFERRERS, &p, &e)) == NULL)
 		return e;
 	count = PQntuples(res);
-	if (count > 0 && (*rows = calloc((size_t)count, sizeof(**rows))) == NULL)
+	if (count > 0 &&
+	    (*rows = calloc((size_t)count, sizeof(**rows))) == NULL)
 		oom = true;
 	for (int i = 0; i < count && !oom; i++) {
 		r = &(*rows)[(*n)++];
@@ -1402,7 +1437,7 @@ pg_blob_unlock(void *priv)
 	q->blob_held = 0;
 	if (held == 0 || q->blob_gen != q->gen || q->conn == NULL ||
 	    PQstatus(q->conn) != CONNECTION_OK)
-		return META_OK;		/* went with its connection */
+		return META_OK; /* went with its connection */
 	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock%s(%lld)",
 	    held == 2 ? "" : "_shared", (long long)q->blob_key);
 	return pg_exec(q, sql);

@@ -17,12 +17,29 @@
 #include "meta.h"
 
 enum pg_stmt_id {
-	P_BLOB_LINKED, P_REPO_ENSURE, P_REPO_ID, P_BLOB_INSERT, P_LINK_UPSERT,
-	P_BLOB_MOUNT, P_LINK_DELETE,
-	P_MANIFEST_BY_DIGEST, P_MANIFEST_BY_TAG, P_MISSING_REFS, P_MANIFEST_ID,
-	P_MANIFEST_INSERT, P_REFS_INSERT, P_TAG_UPSERT,
-	P_MANIFEST_DELETE, P_TAG_DELETE, P_TAGS_LIST, P_CATALOG, P_REFERRERS,
-	P_UPLOAD_INSERT, P_UPLOAD_GET, P_UPLOAD_ADVANCE, P_UPLOAD_DELETE,
+	P_BLOB_LINKED,
+	P_REPO_ENSURE,
+	P_REPO_ID,
+	P_BLOB_INSERT,
+	P_LINK_UPSERT,
+	P_BLOB_MOUNT,
+	P_LINK_DELETE,
+	P_MANIFEST_BY_DIGEST,
+	P_MANIFEST_BY_TAG,
+	P_MISSING_REFS,
+	P_MANIFEST_ID,
+	P_MANIFEST_INSERT,
+	P_REFS_INSERT,
+	P_TAG_UPSERT,
+	P_MANIFEST_DELETE,
+	P_TAG_DELETE,
+	P_TAGS_LIST,
+	P_CATALOG,
+	P_REFERRERS,
+	P_UPLOAD_INSERT,
+	P_UPLOAD_GET,
+	P_UPLOAD_ADVANCE,
+	P_UPLOAD_DELETE,
 	P_UPLOAD_EXPIRED,
 	P_COUNT
 };
@@ -31,36 +48,36 @@ enum pg_stmt_id {
 
 /* Parameters of one statement, in text format unless given as bytes. */
 struct pg_params {
-	int		 n;
-	const char	*v[PG_PARAMS_MAX];
-	int		 len[PG_PARAMS_MAX];
-	int		 fmt[PG_PARAMS_MAX];	/* 0 text, 1 binary */
-	char		 num[PG_PARAMS_MAX][24];
+	int n;
+	const char *v[PG_PARAMS_MAX];
+	int len[PG_PARAMS_MAX];
+	int fmt[PG_PARAMS_MAX]; /* 0 text, 1 binary */
+	char num[PG_PARAMS_MAX][24];
 };
 
 /* The instance (the ops' priv): one connection per process, opened after
  * fork and opened again whenever it is found broken. */
 struct pg {
-	PGconn		*conn;
-	pid_t		 pid;		/* the process that opened it */
-	unsigned	 gen;		/* connections made so far: a session
+	PGconn *conn;
+	pid_t pid;		/* the process that opened it */
+	unsigned gen;		/* connections made so far: a session
 					 * lock taken in an older one is gone */
-	bool		 prepared[P_COUNT];	/* on this connection */
-	bool		 in_tx;		/* between admin_begin and admin_end */
-	bool		 migrated;	/* the schema was found current */
+	bool prepared[P_COUNT]; /* on this connection */
+	bool in_tx;		/* between admin_begin and admin_end */
+	bool migrated;		/* the schema was found current */
 	/* Settings ([metadata.postgresql]). */
-	char		*dsn;
-	char		*password;	/* from password_file, or NULL */
-	char		 schema[64];
-	long		 connect_timeout, statement_timeout, lock_timeout;
+	char *dsn;
+	char *password; /* from password_file, or NULL */
+	char schema[64];
+	long connect_timeout, statement_timeout, lock_timeout;
 	/* SQL made once from the settings. */
-	char		 setup_sql[256];	/* search_path and timeouts */
-	char		 begin_sql[128];	/* BEGIN + the writer lock */
-	int64_t		 blob_key;		/* the blob lock's key */
+	char setup_sql[256]; /* search_path and timeouts */
+	char begin_sql[128]; /* BEGIN + the writer lock */
+	int64_t blob_key;    /* the blob lock's key */
 	/* The blob lock (meta_blob_lock()): held how, since which
 	 * connection. */
-	int		 blob_held;	/* 0 none, 1 shared, 2 exclusive */
-	unsigned	 blob_gen;
+	int blob_held; /* 0 none, 1 shared, 2 exclusive */
+	unsigned blob_gen;
 };
 
 /* The shared helpers, in meta_pg.c. */
@@ -99,14 +116,13 @@ enum meta_err pg_admin_begin(void *priv);
 enum meta_err pg_admin_end(void *priv, bool commit);
 enum meta_err pg_gc_untagged(void *priv, int64_t cutoff, json_t *out);
 enum meta_err pg_gc_candidates(void *priv, int64_t cutoff, json_t *out);
-enum meta_err pg_gc_blob_delete(void *priv, const char *digest,
-    int64_t cutoff, bool *deleted, uint64_t *size);
+enum meta_err pg_gc_blob_delete(void *priv, const char *digest, int64_t cutoff,
+    bool *deleted, uint64_t *size);
 enum meta_err pg_admin_blob(void *priv, const char *digest, uint64_t *size);
 enum meta_err pg_admin_blob_page(void *priv, const char *after, size_t n,
     json_t *out);
 enum meta_err pg_admin_blob_forget(void *priv, const char *digest);
-enum meta_err pg_admin_referencing(void *priv, const char *digest,
-    json_t *out);
+enum meta_err pg_admin_referencing(void *priv, const char *digest, json_t *out);
 enum meta_err pg_admin_integrity(void *priv, json_t *out);
 enum meta_err pg_blob_lock(void *priv, bool exclusive);
 enum meta_err pg_blob_unlock(void *priv);

@@ -15,14 +15,14 @@
 #include <string.h>
 
 /* Type OIDs (pg_type.h, stable across versions). */
-#define OID_BOOL	16
-#define OID_BYTEA	17
-#define OID_INT8	20
-#define OID_INT2	21
-#define OID_INT4	23
-#define OID_FLOAT4	700
-#define OID_FLOAT8	701
-#define OID_NUMERIC	1700
+#define OID_BOOL    16
+#define OID_BYTEA   17
+#define OID_INT8    20
+#define OID_INT2    21
+#define OID_INT4    23
+#define OID_FLOAT4  700
+#define OID_FLOAT8  701
+#define OID_NUMERIC 1700
 
 /* Row i as an object {column name: value}; bytea columns are left out
  * (manifest bodies travel through meta_manifest_get()). */
@@ -42,14 +42,16 @@ row_object(const PGresult *res, int i)
 		case OID_INT2:
 		case OID_INT4:
 		case OID_INT8:
-			json_object_set_new(o, k, json_integer(pg_getint(res, i, c)));
+			json_object_set_new(o, k,
+			    json_integer(pg_getint(res, i, c)));
 			break;
 		case OID_NUMERIC:
 			if (strchr(v, '.') == NULL)
 				json_object_set_new(o, k,
 				    json_integer(strtoll(v, NULL, 10)));
 			else
-				json_object_set_new(o, k, json_real(strtod(v, NULL)));
+				json_object_set_new(o, k,
+				    json_real(strtod(v, NULL)));
 			break;
 		case OID_FLOAT4:
 		case OID_FLOAT8:
@@ -87,8 +89,7 @@ rows(struct pg *q, const char *sql, const struct pg_params *p, json_t *out)
 
 /* Run sql: its one row as a new object in *out, or META_NOTFOUND. */
 static enum meta_err
-one_row(struct pg *q, const char *sql, const struct pg_params *p,
-    json_t **out)
+one_row(struct pg *q, const char *sql, const struct pg_params *p, json_t **out)
 {
 	enum meta_err e;
 	PGresult *res;
@@ -110,8 +111,7 @@ one_row(struct pg *q, const char *sql, const struct pg_params *p,
 /* Run sql, which returns no rows; *changed (may be NULL) the rows it
  * touched. */
 static enum meta_err
-command(struct pg *q, const char *sql, const struct pg_params *p,
-    long *changed)
+command(struct pg *q, const char *sql, const struct pg_params *p, long *changed)
 {
 	enum meta_err e;
 	PGresult *res;
@@ -131,9 +131,11 @@ command(struct pg *q, const char *sql, const struct pg_params *p,
 enum meta_err
 pg_admin_repos(void *priv, json_t *out)
 {
-	return rows(priv, "SELECT repository, tags, manifests, manifest_bytes, "
+	return rows(priv,
+	    "SELECT repository, tags, manifests, manifest_bytes, "
 	    "blobs, blob_bytes, shared_bytes, unique_bytes "
-	    "FROM repository_size ORDER BY repository", NULL, out);
+	    "FROM repository_size ORDER BY repository",
+	    NULL, out);
 }
 
 static enum meta_err
@@ -160,11 +162,13 @@ pg_admin_tags(void *priv, const char *repo, json_t *out)
 	if ((e = repo_exists(q, repo)) != META_OK)
 		return e;
 	pg_text(&p, repo);
-	return rows(q, "SELECT t.name AS tag, m.digest, m.media_type, m.size, "
+	return rows(q,
+	    "SELECT t.name AS tag, m.digest, m.media_type, m.size, "
 	    "m.pushed_at, t.updated_at FROM tags t "
 	    "JOIN repositories r ON r.id = t.repository_id "
 	    "JOIN manifests m ON m.id = t.manifest_id "
-	    "WHERE r.name = $1 ORDER BY t.name", &p, out);
+	    "WHERE r.name = $1 ORDER BY t.name",
+	    &p, out);
 }
 
 enum meta_err
@@ -180,16 +184,18 @@ pg_admin_manifest(void *priv, const char *repo, const char *reference,
 	*out = NULL;
 	pg_text(&p, repo);
 	pg_text(&p, reference);
-	e = one_row(q, by_digest ?
-	    "SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
-	    "m.pushed_at, m.subject, m.artifact_type FROM manifests m "
-	    "JOIN repositories r ON r.id = m.repository_id "
-	    "WHERE r.name = $1 AND m.digest = $2" :
-	    "SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
-	    "m.pushed_at, m.subject, m.artifact_type FROM tags t "
-	    "JOIN repositories r ON r.id = t.repository_id "
-	    "JOIN manifests m ON m.id = t.manifest_id "
-	    "WHERE r.name = $1 AND t.name = $2", &p, &m);
+	e = one_row(q,
+	    by_digest ?
+		"SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
+		"m.pushed_at, m.subject, m.artifact_type FROM manifests m "
+		"JOIN repositories r ON r.id = m.repository_id "
+		"WHERE r.name = $1 AND m.digest = $2" :
+		"SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
+		"m.pushed_at, m.subject, m.artifact_type FROM tags t "
+		"JOIN repositories r ON r.id = t.repository_id "
+		"JOIN manifests m ON m.id = t.manifest_id "
+		"WHERE r.name = $1 AND t.name = $2",
+	    &p, &m);
 	if (e != META_OK)
 		return e;
 
@@ -197,21 +203,25 @@ pg_admin_manifest(void *priv, const char *repo, const char *reference,
 	pg_int(&p, json_integer_value(json_object_get(m, "id")));
 	tags = json_array();
 	list = json_array();
-	if ((e = rows(q, "SELECT name FROM tags WHERE manifest_id = $1 "
-	    "ORDER BY name", &p, list)) != META_OK)
+	if ((e = rows(q,
+		 "SELECT name FROM tags WHERE manifest_id = $1 "
+		 "ORDER BY name",
+		 &p, list)) != META_OK)
 		goto fail;
 	json_array_foreach(list, i, v)
 		json_array_append(tags, json_object_get(v, "name"));
 	json_array_clear(list);
 
 	stored = json_object();
-	if ((e = rows(q, "SELECT b.digest, b.size FROM manifest_references x "
-	    "JOIN blobs b ON b.digest = x.digest WHERE x.manifest_id = $1",
-	    &p, list)) != META_OK)
+	if ((e = rows(q,
+		 "SELECT b.digest, b.size FROM manifest_references x "
+		 "JOIN blobs b ON b.digest = x.digest WHERE x.manifest_id = $1",
+		 &p, list)) != META_OK)
 		goto fail;
 	json_array_foreach(list, i, v)
-		json_object_set(stored, json_string_value(json_object_get(v,
-		    "digest")), json_object_get(v, "size"));
+		json_object_set(stored,
+		    json_string_value(json_object_get(v, "digest")),
+		    json_object_get(v, "size"));
 	json_decref(list);
 
 	json_object_del(m, "id");
@@ -253,7 +263,8 @@ pg_admin_du(void *priv, json_t **out)
 enum meta_err
 pg_admin_uploads(void *priv, json_t *out)
 {
-	return rows(priv, "SELECT uuid, repository, algorithm, size, "
+	return rows(priv,
+	    "SELECT uuid, repository, algorithm, size, "
 	    "started_at, updated_at FROM uploads ORDER BY updated_at, uuid",
 	    NULL, out);
 }
@@ -265,10 +276,12 @@ pg_admin_audit(void *priv, const char *repo, long limit, json_t *out)
 
 	pg_text(&p, repo);
 	pg_int(&p, limit);
-	return rows(priv, "SELECT * FROM (SELECT id, at, action, repository, "
+	return rows(priv,
+	    "SELECT * FROM (SELECT id, at, action, repository, "
 	    "tag, digest, old_digest, \"user\" FROM audit "
 	    "WHERE $1::text IS NULL OR repository = $1 ORDER BY id DESC "
-	    "LIMIT $2) a ORDER BY id", &p, out);
+	    "LIMIT $2) a ORDER BY id",
+	    &p, out);
 }
 
 /* --- Transactions for gc and fsck ----------------------------------- */
@@ -326,20 +339,23 @@ pg_gc_untagged(void *priv, int64_t cutoff, json_t *out)
 		round = json_array();
 		memset(&p, 0, sizeof(p));
 		pg_int(&p, cutoff);
-		if ((e = rows(q, "SELECT m.id, r.name AS repository, m.digest, "
-		    "m.media_type, m.size FROM manifests m "
-		    "JOIN repositories r ON r.id = m.repository_id WHERE "
-		    UNTAGGED_WHERE " ORDER BY r.name, m.digest", &p,
-		    round)) != META_OK)
+		if ((e = rows(q,
+			 "SELECT m.id, r.name AS repository, m.digest, "
+			 "m.media_type, m.size FROM manifests m "
+			 "JOIN repositories r ON r.id = m.repository_id WHERE " UNTAGGED_WHERE
+			 " ORDER BY r.name, m.digest",
+			 &p, round)) != META_OK)
 			goto fail;
 		n = json_array_size(round);
 		for (size_t i = 0; i < n; i++) {
 			json_t *m = json_array_get(round, i);
 
 			memset(&p, 0, sizeof(p));
-			pg_int(&p, json_integer_value(json_object_get(m, "id")));
-			if ((e = command(q, "DELETE FROM manifests WHERE id = $1",
-			    &p, NULL)) != META_OK)
+			pg_int(&p,
+			    json_integer_value(json_object_get(m, "id")));
+			if ((e = command(q,
+				 "DELETE FROM manifests WHERE id = $1", &p,
+				 NULL)) != META_OK)
 				goto fail;
 			json_object_del(m, "id");
 			json_array_append(out, m);
@@ -367,13 +383,15 @@ pg_gc_candidates(void *priv, int64_t cutoff, json_t *out)
 	struct pg_params p = { 0 };
 
 	pg_int(&p, cutoff);
-	return rows(priv, "SELECT b.digest, b.size FROM blobs b WHERE "
-	    GARBAGE_WHERE " ORDER BY b.digest", &p, out);
+	return rows(priv,
+	    "SELECT b.digest, b.size FROM blobs b WHERE " GARBAGE_WHERE
+	    " ORDER BY b.digest",
+	    &p, out);
 }
 
 enum meta_err
-pg_gc_blob_delete(void *priv, const char *digest, int64_t cutoff,
-    bool *deleted, uint64_t *size)
+pg_gc_blob_delete(void *priv, const char *digest, int64_t cutoff, bool *deleted,
+    uint64_t *size)
 {
 	struct pg *q = priv;
 	struct pg_params p = { 0 };
@@ -386,10 +404,11 @@ pg_gc_blob_delete(void *priv, const char *digest, int64_t cutoff,
 	/* C5: inside admin_begin's transaction, under the writer lock, on
 	 * the newest state (each READ COMMITTED statement reads what was
 	 * committed before it). */
-	e = one_row(q, "SELECT b.size FROM blobs b WHERE b.digest = $2 AND "
-	    GARBAGE_WHERE, &p, &row);
+	e = one_row(q,
+	    "SELECT b.size FROM blobs b WHERE b.digest = $2 AND " GARBAGE_WHERE,
+	    &p, &row);
 	if (e == META_NOTFOUND)
-		return META_OK;		/* referenced or fresh again: keep */
+		return META_OK; /* referenced or fresh again: keep */
 	if (e != META_OK)
 		return e;
 	*size = (uint64_t)json_integer_value(json_object_get(row, "size"));
@@ -410,7 +429,8 @@ pg_admin_blob(void *priv, const char *digest, uint64_t *size)
 	pg_text(&p, digest);
 	e = one_row(priv, "SELECT size FROM blobs WHERE digest = $1", &p, &row);
 	if (e == META_OK)
-		*size = (uint64_t)json_integer_value(json_object_get(row, "size"));
+		*size = (uint64_t)json_integer_value(
+		    json_object_get(row, "size"));
 	json_decref(row);
 	return e;
 }
@@ -422,8 +442,10 @@ pg_admin_blob_page(void *priv, const char *after, size_t n, json_t *out)
 
 	pg_text(&p, after);
 	pg_int(&p, (int64_t)n);
-	return rows(priv, "SELECT digest, size FROM blobs WHERE digest > $1 "
-	    "ORDER BY digest LIMIT $2", &p, out);
+	return rows(priv,
+	    "SELECT digest, size FROM blobs WHERE digest > $1 "
+	    "ORDER BY digest LIMIT $2",
+	    &p, out);
 }
 
 enum meta_err
@@ -436,10 +458,10 @@ pg_admin_blob_forget(void *priv, const char *digest)
 
 	pg_text(&p, digest);
 	if ((e = command(q, "DELETE FROM blob_links WHERE digest = $1", &p,
-	    NULL)) != META_OK)
+		 NULL)) != META_OK)
 		return e;
-	if ((e = command(q, "DELETE FROM blobs WHERE digest = $1", &p,
-	    &n)) != META_OK)
+	if ((e = command(q, "DELETE FROM blobs WHERE digest = $1", &p, &n)) !=
+	    META_OK)
 		return e;
 	return n > 0 ? META_OK : META_NOTFOUND;
 }
@@ -453,10 +475,12 @@ pg_admin_referencing(void *priv, const char *digest, json_t *out)
 	size_t i;
 
 	pg_text(&p, digest);
-	e = rows(priv, "SELECT r.name || '@' || m.digest AS ref "
+	e = rows(priv,
+	    "SELECT r.name || '@' || m.digest AS ref "
 	    "FROM manifest_references x JOIN manifests m ON m.id = x.manifest_id "
 	    "JOIN repositories r ON r.id = m.repository_id "
-	    "WHERE x.digest = $1 ORDER BY ref", &p, list);
+	    "WHERE x.digest = $1 ORDER BY ref",
+	    &p, list);
 	json_array_foreach(list, i, v)
 		json_array_append(out, json_object_get(v, "ref"));
 	json_decref(list);
@@ -482,8 +506,9 @@ pg_admin_integrity(void *priv, json_t *out)
 	if (e == META_OK && applied < pg_schema_migration_count) {
 		char msg[128];
 
-		snprintf(msg, sizeof(msg), "schema: %d of %d migrations applied",
-		    applied, pg_schema_migration_count);
+		snprintf(msg, sizeof(msg),
+		    "schema: %d of %d migrations applied", applied,
+		    pg_schema_migration_count);
 		json_array_append_new(out, json_string(msg));
 	}
 	return e;

@@ -22,12 +22,12 @@
 #include "schema.h"
 
 struct table {
-	const char	*name;
-	const char	*cols;		/* the column list, as in SQLite */
-	const char	*pg_cols;	/* as in PostgreSQL (reserved words) */
-	int		 ncols;
-	const char	*order;		/* SQLite ORDER BY: the key */
-	const char	*identity;	/* the identity column, or NULL */
+	const char *name;
+	const char *cols;    /* the column list, as in SQLite */
+	const char *pg_cols; /* as in PostgreSQL (reserved words) */
+	int ncols;
+	const char *order;    /* SQLite ORDER BY: the key */
+	const char *identity; /* the identity column, or NULL */
 };
 
 static const struct table tables[] = {
@@ -35,15 +35,18 @@ static const struct table tables[] = {
 	{ "blobs", "digest, size, created_at", NULL, 3, "digest", NULL },
 	{ "blob_links", "repository_id, digest, linked_at", NULL, 3,
 	    "repository_id, digest", NULL },
-	{ "manifests", "id, repository_id, digest, media_type, size, body, "
-	    "subject, artifact_type, annotations, pushed_at", NULL, 10, "id",
-	    "id" },
+	{ "manifests",
+	    "id, repository_id, digest, media_type, size, body, "
+	    "subject, artifact_type, annotations, pushed_at",
+	    NULL, 10, "id", "id" },
 	{ "manifest_references", "manifest_id, digest, kind", NULL, 3,
 	    "manifest_id, digest", NULL },
 	{ "tags", "repository_id, name, manifest_id, updated_at", NULL, 4,
 	    "repository_id, name", NULL },
-	{ "uploads", "uuid, repository, algorithm, size, hash_state, "
-	    "started_at, updated_at", NULL, 7, "uuid", NULL },
+	{ "uploads",
+	    "uuid, repository, algorithm, size, hash_state, "
+	    "started_at, updated_at",
+	    NULL, 7, "uuid", NULL },
 	{ "audit", "id, at, action, repository, tag, digest, old_digest, user",
 	    "id, at, action, repository, tag, digest, old_digest, \"user\"", 8,
 	    "id", "id" },
@@ -139,7 +142,8 @@ copy_table(sqlite3 *db, struct pg *q, const struct table *t, int64_t *rows)
 				break;
 			}
 		}
-		res = PQexecPrepared(q->conn, t->name, t->ncols, v, len, fmt, 0);
+		res = PQexecPrepared(q->conn, t->name, t->ncols, v, len, fmt,
+		    0);
 		if ((e = pg_check(q, res, t->name)) != META_OK) {
 			PQclear(res);
 			break;
@@ -159,12 +163,12 @@ copy_table(sqlite3 *db, struct pg *q, const struct table *t, int64_t *rows)
 /* The checks before COMMIT: the same numbers on both sides.  Appends a
  * message to `bad` per difference. */
 static enum meta_err
-compare(sqlite3 *db, struct pg *q, json_t *counts, json_t *bad,
-    json_t *report)
+compare(sqlite3 *db, struct pg *q, json_t *counts, json_t *bad, json_t *report)
 {
 	static const char *const sums[][2] = {
 		{ "blob_bytes", "SELECT coalesce(sum(size), 0) FROM blobs" },
-		{ "manifest_bytes", "SELECT coalesce(sum(size), 0) FROM manifests" },
+		{ "manifest_bytes",
+		    "SELECT coalesce(sum(size), 0) FROM manifests" },
 		{ "manifest_body_bytes",
 		    "SELECT coalesce(sum(length(body)), 0) FROM manifests" },
 	};
@@ -180,9 +184,10 @@ compare(sqlite3 *db, struct pg *q, json_t *counts, json_t *bad,
 			return META_ERR;
 		json_object_set_new(counts, tables[i].name, json_integer(b));
 		if (a != b) {
-			snprintf(msg, sizeof(msg), "%s: %lld rows in SQLite, "
-			    "%lld in PostgreSQL", tables[i].name, (long long)a,
-			    (long long)b);
+			snprintf(msg, sizeof(msg),
+			    "%s: %lld rows in SQLite, "
+			    "%lld in PostgreSQL",
+			    tables[i].name, (long long)a, (long long)b);
 			json_array_append_new(bad, json_string(msg));
 		}
 	}
@@ -195,8 +200,10 @@ compare(sqlite3 *db, struct pg *q, json_t *counts, json_t *bad,
 			return META_ERR;
 		json_object_set_new(report, sums[i][0], json_integer(b));
 		if (a != b) {
-			snprintf(msg, sizeof(msg), "%s: %lld in SQLite, %lld in "
-			    "PostgreSQL", sums[i][0], (long long)a, (long long)b);
+			snprintf(msg, sizeof(msg),
+			    "%s: %lld in SQLite, %lld in "
+			    "PostgreSQL",
+			    sums[i][0], (long long)a, (long long)b);
 			json_array_append_new(bad, json_string(msg));
 		}
 	}
@@ -217,17 +224,21 @@ meta_migrate_sqlite_pg(const char *path, const char *dsn, const char *schema,
 	size_t i;
 
 	*report = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, "berth migrate: %s: %s\n", path, sqlite3_errmsg(db));
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "berth migrate: %s: %s\n", path,
+		    sqlite3_errmsg(db));
 		goto out;
 	}
 	sqlite3_busy_timeout(db, 10000);
 	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sq_int(db, "SELECT count(*) FROM sqlite_master") < 0)
-		goto out;	/* the read snapshot starts with that read */
+		goto out; /* the read snapshot starts with that read */
 	if (sq_int(db, "PRAGMA user_version") != latest) {
-		fprintf(stderr, "berth migrate: %s is not at schema version %d "
-		    "(run berth on it once to bring it forward)\n", path, latest);
+		fprintf(stderr,
+		    "berth migrate: %s is not at schema version %d "
+		    "(run berth on it once to bring it forward)\n",
+		    path, latest);
 		goto out;
 	}
 	if ((e = pg_open_dsn(dsn, schema, password_file, &q)) != META_OK)
@@ -240,9 +251,11 @@ meta_migrate_sqlite_pg(const char *path, const char *dsn, const char *schema,
 		    tables[i].name);
 		if ((existing = pq_int(q, sql)) != 0) {
 			if (existing > 0)
-				fprintf(stderr, "berth migrate: PostgreSQL schema "
+				fprintf(stderr,
+				    "berth migrate: PostgreSQL schema "
 				    "%s is not empty (%s has %lld rows); refusing "
-				    "to merge\n", schema, tables[i].name,
+				    "to merge\n",
+				    schema, tables[i].name,
 				    (long long)existing);
 			goto rollback;
 		}
@@ -250,11 +263,12 @@ meta_migrate_sqlite_pg(const char *path, const char *dsn, const char *schema,
 	for (i = 0; i < NTABLES; i++) {
 		if (strcmp(tables[i].name, "audit") == 0 &&
 		    pg_exec(q, "DELETE FROM audit") != META_OK)
-			goto rollback;	/* the triggers' rows, not the trail */
+			goto rollback; /* the triggers' rows, not the trail */
 		if (copy_table(db, q, &tables[i], &rows) != META_OK)
 			goto rollback;
 		if (tables[i].identity != NULL && rows > 0) {
-			snprintf(sql, sizeof(sql), "SELECT setval(pg_get_serial_"
+			snprintf(sql, sizeof(sql),
+			    "SELECT setval(pg_get_serial_"
 			    "sequence('%s', '%s'), (SELECT max(%s) FROM %s))",
 			    tables[i].name, tables[i].identity,
 			    tables[i].identity, tables[i].name);
