@@ -11,14 +11,14 @@ BUILD    ?= build
 PORT     ?= 5000
 DATA_DIR ?= ./var
 SERVER   ?= nginx
-PKGS     := fcgi libcrypto jansson sqlite3 inih
+PKGS     := fcgi libcrypto jansson sqlite3 inih libcurl
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN)
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih -lcurl)
 
 ifdef DEBUG
 CFLAGS   += -O0 -DDEBUG
@@ -54,9 +54,10 @@ DEPS     := $(OBJS:.o=.d)
 
 # Debian packages: to build, to serve, to test.
 APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
-             libsqlite3-dev libinih-dev
+             libsqlite3-dev libinih-dev libcurl4-openssl-dev
 APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
-APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3
+APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3 python3-botocore \
+             swift-proxy swift-object swift-container swift-account
 APT_FUZZ  := clang libclang-rt-14-dev
 
 .PHONY: all static run start stop restart test deps deps-build deps-test deps-fuzz \
@@ -78,7 +79,7 @@ check-layers:
 # One self-contained file for hosts where nothing can be installed (shared
 # hosting, CGI): every library linked in, and a CGI start-up ~1.5 ms
 # shorter.  glibc warns about getaddrinfo/dlopen, which berth never uses.
-STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcrypto -lm -lpthread -ldl
+STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcurl -lcrypto -lm -lpthread -ldl
 static: $(BUILD)/berth-static
 
 $(BUILD)/berth-static: $(OBJS)
@@ -146,7 +147,7 @@ restart: all
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
-	    build/asan/unit-manifest build/asan/unit-config
+	    build/asan/unit-manifest build/asan/unit-config build/asan/unit-s3sign
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c
@@ -168,6 +169,12 @@ $(BUILD)/unit-config: $(UNIT_CONFIG_SRCS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_main) -o $@ $(UNIT_CONFIG_SRCS) $(LDFLAGS) \
 	    -lcmocka $(LDLIBS)
+
+# SigV4 signing (store/s3_sign.c) against botocore's signer.
+$(BUILD)/unit-s3sign: tests/unit/s3_sign_test.c store/s3_sign.c store/s3_sign.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC_store) -o $@ $(filter %.c,$^) $(LDFLAGS) \
+	    -lcmocka -lcrypto
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from its seed corpus in tests/fuzz/corpus/<target> (copied, so the seeds
@@ -203,10 +210,10 @@ fuzz: deps-fuzz $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 # The backend suite: the same tests against every blob handler.
 BACKEND_SRCS := tests/backend/backend.c tests/backend/blob_fault.c \
                 store/blob.c store/blob_fs.c store/blob_redirect.c store/digest.c \
-                base/conf.c base/validate.c
+                store/blob_s3.c store/s3_sign.c base/conf.c base/validate.c
 $(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h base/*.h)
 	$(CC) $(CFLAGS) $(INC_store) -o $@ $(BACKEND_SRCS) $(LDFLAGS) \
-	    -lcmocka -lcrypto -linih
+	    -lcmocka -lcrypto -linih -lcurl
 
 clean:
 	rm -rf build

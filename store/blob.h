@@ -40,7 +40,9 @@ enum blob_err {
 	BLOB_REDIRECT,		/* not here: see the location filled in */
 	BLOB_NOSPC,		/* out of space or quota */
 	BLOB_NOTSUP,		/* optional operation absent */
-	BLOB_IO			/* anything else; already logged */
+	BLOB_IO,		/* anything else; already logged */
+	BLOB_UNAVAILABLE	/* the storage cannot be reached now (a remote
+				 * store); nothing changed; worth a retry */
 };
 
 /* Where the bytes are when a handler answers BLOB_REDIRECT. */
