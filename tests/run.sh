@@ -3,7 +3,10 @@
 # (make test passes build/asan: ASan + UBSan):
 #   1. unit tests (cmocka): validators and router; the manifest parser;
 #      the configuration reader
-#   2. the backend suite (cmocka): every blob handler, faults included
+#   2. the backend suite (cmocka): every blob handler, faults included;
+#      the s3 rows against a real object store (hosting/s3-local.sh:
+#      OpenStack Swift with s3api on loopback), started here for the run
+#      and used again by layer 10
 #   3. CGI golden exchanges (tests/cgi): berth as a plain CGI program, each
 #      response compared byte for byte; no web server
 #   4. end-to-end spec suite (tests/e2e), in each offload mode
@@ -14,6 +17,9 @@
 #      offload headers, Locations under a prefix, skopeo, per shape
 #   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
 #      mid-upload, restart under load, crash back-off, a killed pool
+#  10. blobs in the object store (tests/s3): the e2e suite and skopeo/podman
+#      with blob_handler = s3 (presigned, proxy), redirects with Range, the
+#      store stopped mid-push, gc and fsck against it
 # Layers 4 and 5 run once per web server shape in SERVERS (default: nginx
 # lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
 # start the registry with, brings up that shape.  6, 7 and 9 run behind
@@ -68,9 +74,21 @@ cmocka_layer() {
 	count "$1" "$rc"
 }
 
+# One object store for the layers that need it (2 and 10).
+s3dir=$(mktemp -d /tmp/berth-s3.XXXXXX)
+trap '"$top/hosting/s3-local.sh" stop "$s3dir" >/dev/null 2>&1; rm -rf "$s3dir"' EXIT
+if "$top/hosting/s3-local.sh" start "$s3dir" > "$s3dir.start.log" 2>&1; then
+	export BERTH_S3_DIR="$s3dir"
+else
+	echo "run.sh: the object store did not start (the s3 rows will fail):"
+	cat "$s3dir.start.log"
+fi
+rm -f "$s3dir.start.log"
+
 cmocka_layer "unit tests" unit-tests
 cmocka_layer "unit tests: manifest parser" unit-manifest
 cmocka_layer "unit tests: configuration" unit-config
+cmocka_layer "unit tests: S3 signing (vs botocore)" unit-s3sign
 cmocka_layer "backend suite (every blob handler)" backend-tests
 
 echo "== cgi (golden exchanges)"
@@ -87,7 +105,7 @@ for layer in e2e clients; do
 		count "$layer ($shape)" "$(cat "$log.rc")"
 	done
 done
-for layer in storage ops lifecycle; do
+for layer in storage ops lifecycle s3; do
 	echo "== $layer"
 	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 	count "$layer" "$(cat "$log.rc")"
