@@ -129,6 +129,9 @@ get_blob(struct req *r)
 		    "missing\n", r->arg, r->name);
 		resp_clear_headers(r);
 		return E_BLOB_UNKNOWN;
+	case BLOB_UNAVAILABLE:
+		resp_clear_headers(r);
+		return E_UNAVAILABLE;
 	default:
 		resp_clear_headers(r);
 		return E_INTERNAL;

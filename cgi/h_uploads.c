@@ -40,6 +40,8 @@ upload_error(enum upload_err e)
 		return E_STORAGE_FULL;
 	case UP_READONLY:
 		return E_UNSUPPORTED;
+	case UP_UNAVAILABLE:
+		return E_UNAVAILABLE;
 	case UP_IO:
 		break;
 	}

@@ -36,6 +36,7 @@ static const struct {
 	[E_MANIFEST_TOO_LARGE]	= { 413, "MANIFEST_INVALID", "manifest larger than 4 MiB" },
 	[E_BAD_REQUEST]		= { 400, "UNSUPPORTED", "malformed request" },
 	[E_STORAGE_FULL]	= { 507, "UNKNOWN", "the registry's storage is full" },
+	[E_UNAVAILABLE]		= { 503, "UNAVAILABLE", "the registry's storage is unavailable; try again" },
 	[E_INTERNAL]		= { 500, "UNKNOWN", "internal error; see the registry's log" },
 };
 
@@ -56,6 +57,7 @@ reason(int status)
 	case 413: return "Payload Too Large";
 	case 416: return "Range Not Satisfiable";
 	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
 	case 507: return "Insufficient Storage";
 	default: return "Unknown";
 	}

@@ -37,6 +37,7 @@ enum reg_err {
 	E_MANIFEST_TOO_LARGE,		/* 413 */
 	E_BAD_REQUEST,			/* 400: unreadable request */
 	E_STORAGE_FULL,			/* 507 */
+	E_UNAVAILABLE,			/* 503: a backend is unreachable; retry */
 	E_INTERNAL,			/* 500: our fault; logged */
 	E_COUNT
 };

@@ -266,7 +266,8 @@ upload_finish(struct upload *u, const char *digest, uint64_t *size)
 		if (u->persist)
 			meta_upload_delete(u->m.uuid);
 		return be == BLOB_NOSPC ? UP_NOSPC : be == BLOB_NOTSUP ?
-		    UP_READONLY : UP_IO;
+		    UP_READONLY : be == BLOB_UNAVAILABLE ? UP_UNAVAILABLE :
+		    UP_IO;
 	}
 	me = meta_blob_commit(u->m.repo, digest, u->m.size,
 	    u->persist ? u->m.uuid : NULL);

@@ -35,7 +35,8 @@ enum upload_err {
 	UP_DIGEST,	/* content does not match the digest; session ended */
 	UP_NOSPC,	/* storage full; nothing kept */
 	UP_READONLY,	/* the blob handler cannot store */
-	UP_IO		/* anything else; logged; nothing kept */
+	UP_IO,		/* anything else; logged; nothing kept */
+	UP_UNAVAILABLE	/* the blob store cannot be reached now; nothing kept */
 };
 
 struct upload {

@@ -12,7 +12,9 @@
 #   3. podman (vfs storage, private root) pushes the image and pulls it back
 #      with the same image ID and layer diff ids;
 #   4. two skopeo processes pushing at once two images that share layers both
-#      succeed, every blob is stored exactly once, and both pull back intact;
+#      succeed, every blob is stored exactly once, and both pull back intact
+#      (with CLIENTS_S3_PREFIX, tests/s3: once in the object store under
+#      that key prefix, and nowhere on the host);
 #   and, when BERTH is built with ASan and UBSan, that berth.log holds no
 #   sanitizer report once the workers have stopped.
 #
@@ -398,6 +400,18 @@ blobs_stored_once() {
 		sort -u >"$WORK/twin-blobs"
 	while read -r digest; do
 		hex=${digest#sha256:}
+		if [ -n "${CLIENTS_S3_PREFIX:-}" ]; then
+			# The s3 blob handler (tests/s3): once in the store, and
+			# no bytes on this host.
+			[ -z "$(find "$DATA_DIR/blobs/" -type f 2>/dev/null)" ] ||
+				fail "blob files under $DATA_DIR/blobs with the s3 handler"
+			files=$("$ROOT/tests/s3/s3tool.py" ls "$CLIENTS_S3_PREFIX" | grep "$hex")
+			[ "$(echo "$files" | grep -c .)" -eq 1 ] || fail "$digest: in the store [$files]"
+			[ "$("$ROOT/tests/s3/s3tool.py" get "${files%% *}" | sha256sum | cut -d' ' -f1)" = "$hex" ] ||
+				fail "${files%% *} does not hash to $digest"
+			echo "$digest once: ${files%% *}"
+			continue
+		fi
 		files=$(find "$DATA_DIR/blobs/" -type f -path "*$hex*")
 		[ -n "$files" ] || fail "no file for $digest under $DATA_DIR/blobs"
 		[ "$(echo "$files" | wc -l)" -eq 1 ] || fail "$digest is stored more than once: $files"
