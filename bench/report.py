@@ -25,6 +25,10 @@ TARGETS = {
     "push_256MiB_chunked_8MiB": [
         ("ceiling", ">=", 0.6, "push >= 0.6x nginx body to disk"),
         ("peer", ">=", 1.7, "push >= 1.7x peer")],
+    # issue 14: the s3 handler against the store itself (and fs).
+    "s3_push_256MiB": [("ceiling", ">=", 0.7, "s3 push >= 0.7x the store's own PUT")],
+    "s3_pull_64MiB_presigned": [("ceiling", ">=", 0.9, "s3 pull >= 0.9x the store's own GET")],
+    "s3_manifest_get_tag_rps": [("ceiling", ">=", 0.9, "s3 manifest GET unchanged from fs (>= 0.9x)")],
     "mem_pool_resident_rest": [("value", "<", 10, "worker pool < 10 MB at rest")],
     "mem_pool_rss_rest": [("value", "<", 10, "worker pool < 10 MB (RSS sum)")],
 }
