@@ -79,11 +79,14 @@ check-layers:
 # One self-contained file for hosts where nothing can be installed (shared
 # hosting, CGI): every library linked in, and a CGI start-up ~1.5 ms
 # shorter.  glibc warns about getaddrinfo/dlopen, which berth never uses.
-STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcurl -lcrypto -lm -lpthread -ldl
+# The s3 handler stays out: Debian's static libcurl needs GSSAPI, LDAP,
+# ssh and more, and a shared host has no object store to talk to.
+STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcrypto -lm -lpthread -ldl
+STATIC_OBJS := $(filter-out $(BUILD)/store/blob_s3.o $(BUILD)/store/s3_sign.o,$(OBJS))
 static: $(BUILD)/berth-static
 
-$(BUILD)/berth-static: $(OBJS)
-	$(CC) $(LDFLAGS) -static -o $@ $(OBJS) $(STATIC_LIBS)
+$(BUILD)/berth-static: $(STATIC_OBJS)
+	$(CC) $(LDFLAGS) -static -o $@ $(STATIC_OBJS) $(STATIC_LIBS)
 
 define layer_rule
 $(BUILD)/$(1)/%.o: $(1)/%.c
