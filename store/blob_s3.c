@@ -377,7 +377,10 @@ retryable(const struct xfer *x)
 	if (x->cc != CURLE_OK)
 		return x->cc != CURLE_URL_MALFORMAT && x->cc != CURLE_WRITE_ERROR &&
 		    x->cc != CURLE_READ_ERROR && x->cc != CURLE_ABORTED_BY_CALLBACK;
-	return x->status >= 500;
+	/* 500 InternalError, 502, 503 SlowDown/ServiceUnavailable, 504;
+	 * not 501 NotImplemented, which an answer again would repeat. */
+	return x->status == 500 || x->status == 502 || x->status == 503 ||
+	    x->status == 504;
 }
 
 /* Run x, retrying an idempotent request while the store is unreachable or
