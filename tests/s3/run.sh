@@ -8,7 +8,9 @@
 #   2. skopeo and podman round trips (tests/clients) in both modes, every
 #      blob stored once in the store and none on the host;
 #   3. by hand: a blob GET answered 307 whose URL fetches the exact bytes,
-#      a Range of them too; HEAD from the metadata (no Location);
+#      a Range of them too; HEAD from the metadata (no Location); a blob
+#      larger than part_size goes up as a multipart upload, stored whole
+#      under its key, with no upload left unfinished;
 #   4. the store stopped in the middle of a chunked push: the final PUT
 #      gets 503 with an OCI UNAVAILABLE body, nothing becomes visible (in
 #      the registry or the store), and once the store is back the same
@@ -117,12 +119,14 @@ if [ "${S3_CLIENTS:-1}" = 1 ]; then
 	done
 fi
 
-# start NAME MODE PREFIX: a registry on $work/NAME; sets $url and $data.
+# start NAME MODE PREFIX [INI LINE]: a registry on $work/NAME; sets $url
+# and $data.
 start() {
 	data=$work/$1
 	mkdir -p "$data"
 	chmod 755 "$data"
 	s3_lines "$2" "$3" > "$work/$1.ini"
+	[ $# -gt 3 ] && echo "$4" >> "$work/$1.ini"
 	chmod 644 "$work/$1.ini"
 	port=$(free_port)
 	url=http://127.0.0.1:$port
@@ -166,6 +170,19 @@ if start redirect presigned "$prefix3"; then
 	check "HEAD answers 200 from the metadata" "200 1500000 none" \
 	    "$(sed -n '1s/^HTTP[^ ]* \([0-9]*\).*/\1/p' "$work/hh3") $(sed -n 's/^Content-Length: \([0-9]*\)\r$/\1/p' "$work/hh3") $(grep -qi '^Location:' "$work/hh3" && echo location || echo none)"
 	check "the host keeps no blob bytes" "" "$(find "$data/blobs" "$data/uploads" -type f 2>/dev/null)"
+fi
+
+# ---- 3b. a multipart upload: 12 MiB in 5 MiB parts ----
+prefix3b=$run_id/multipart/
+if start multipart presigned "$prefix3b" "part_size = 5M"; then
+	head -c $((12 << 20)) /dev/urandom > "$work/blob3b"
+	d3b=$(digest_of "$work/blob3b")
+	check "multipart: the push is stored" 201 "$(push_blob "$work/blob3b")"
+	check "multipart: one object of the whole size" "${prefix3b}sha256/${d3b#sha256:} $((12 << 20))" \
+	    "$("$TOOL" ls "$prefix3b")"
+	curl -s -L -o "$work/got3b" "$url/v2/$repo/blobs/$d3b"
+	check "multipart: the presigned GET yields the exact bytes" "$d3b" "$(digest_of "$work/got3b")"
+	check "multipart: no upload left unfinished" "" "$("$TOOL" uploads "$prefix3b")"
 fi
 
 # ---- 4. the store stopped mid-push ----

@@ -8,6 +8,7 @@ work with, independently of berth's own client.
   s3tool.py get KEY            the object's bytes to stdout (exit 3: 404)
   s3tool.py presign METHOD KEY a presigned URL (900 s) for curl
   s3tool.py put KEY FILE       store FILE's bytes under KEY
+  s3tool.py uploads PREFIX     multipart uploads in progress: KEY UPLOADID
   s3tool.py status             exit 0 when the store answers, 1 if not"""
 import os
 import re
@@ -68,6 +69,10 @@ try:
         r = AWSRequest(method=sys.argv[2], url=url)
         S3SigV4QueryAuth(CRED, "s3", REGION, expires=900).add_auth(r)
         print(r.url)
+    elif cmd == "uploads":
+        body = request("GET", "", {"uploads": "", "prefix": sys.argv[2]}).read().decode()
+        for m in re.finditer(r"<Upload><Key>(.*?)</Key><UploadId>(.*?)</UploadId>", body):
+            print(m.group(1), m.group(2))
     elif cmd == "put":
         with open(sys.argv[3], "rb") as f:
             request("PUT", sys.argv[2], data=f.read()).close()
