@@ -32,8 +32,9 @@
  *          ever appears under the key.  The parts go one after another,
  *          each retried alone: against the store measured here (Swift
  *          with one proxy process, bench/s3.sh) a 256 MiB push in two
- *          parts reaches about 0.87x the store's own single PUT, so
- *          parallel parts are left for stores that scale out.
+ *          parts reaches about 0.87x the store's own single PUT, within
+ *          the 0.7x aimed at; parallel parts (a curl multi handle) would
+ *          serve stores that scale out, and are not done yet.
  *   walk   ListObjectsV2 below the prefix, page by page; a key that is
  *          not <algorithm>/<hex> is reported as a stray entry.
  *   read   GET into a temporary file (fsck re-hashing, quarantine).
