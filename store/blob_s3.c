@@ -33,8 +33,10 @@
  *          each retried alone: against the store measured here (Swift
  *          with one proxy process, bench/s3.sh) a 256 MiB push in two
  *          parts reaches about 0.87x the store's own single PUT, within
- *          the 0.7x aimed at; parallel parts (a curl multi handle) would
- *          serve stores that scale out, and are not done yet.
+ *          the 0.7x aimed at, and two 128 MiB parts PUT in parallel with
+ *          curl were no faster than one after the other (160 vs 159 MB/s,
+ *          best of two).  Parallel parts (a curl multi handle) would serve
+ *          stores that scale out; they are not done yet.
  *   walk   ListObjectsV2 below the prefix, page by page; a key that is
  *          not <algorithm>/<hex> is reported as a stray entry.
  *   read   GET into a temporary file (fsck re-hashing, quarantine).
