@@ -21,7 +21,9 @@
  * between handler and store: once it answers 503 SlowDown, and once it
  * is gone (the store unreachable), every operation that needs the store
  * answers BLOB_UNAVAILABLE within bounded time, idempotent requests are
- * retried (three tries), and a put leaves nothing anywhere.  open()
+ * retried (three tries), and a put leaves nothing anywhere; and once
+ * it refuses only the parts of a multipart upload, which must then be
+ * aborted (none left in the store) with nothing under the digest.  open()
  * refuses a missing bucket, refused credentials, an unreachable store
  * and credentials written into the INI file. */
 #include <dirent.h>
@@ -78,6 +80,8 @@ static const struct backend s3_faults[] = {
 	    "slowdown" },
 	{ "s3/unreachable", "s3", "presigned", NULL, BLOB_UNAVAILABLE, false,
 	    true, "unreachable" },
+	{ "s3/failing parts", "s3", "presigned", NULL, BLOB_UNAVAILABLE, false,
+	    true, "parts" },
 };
 
 struct fixture {
@@ -178,6 +182,8 @@ write_s3_section(struct fixture *f, FILE *fp)
 	    f->b->offload, strrchr(f->dir, '/') + 1);
 	fprintf(fp, "credentials_file = %s/credentials\n",
 	    getenv("BERTH_S3_DIR"));
+	if (f->b->s3_fault != NULL && strcmp(f->b->s3_fault, "parts") == 0)
+		fprintf(fp, "part_size = 5M\n");
 }
 
 static int
@@ -821,6 +827,63 @@ test_s3_fault(void **state)
 	assert_true(t1.tv_sec - t0.tv_sec < 20);
 }
 
+/* A multipart upload whose parts the store refuses (503 SlowDown, through
+ * the fault proxy) fails, is aborted -- no upload left in the store -- and
+ * leaves nothing under the digest or on this host; each part was tried
+ * three times. */
+static void
+test_s3_multipart_abort(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = (6u << 20) + 12345;
+	unsigned char *big = malloc(n);
+	char digest[DIGEST_STR_MAX], cmd[PATH_MAX + 128], line[512], prefix[64];
+	struct blob_source src;
+	struct blob_location loc;
+	uint64_t size;
+	int fd, parts = 0;
+	FILE *fp;
+
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (unsigned char)(i * 31 + i / 4099);
+	digest_buf(DIGEST_SHA256, big, n, digest);
+	snprintf(f->staging, sizeof(f->staging), "%s/uploads/stage", f->dir);
+	fd = open(f->staging, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, big, n), (ssize_t)n);
+	free(big);
+	src = (struct blob_source){ fd, f->staging, n };
+	kill(f->proxy, SIGUSR2);
+	usleep(100000);
+	assert_int_equal(blob_put(&f->h, "test/repo", digest, &src),
+	    BLOB_UNAVAILABLE);
+	close(fd);
+	assert_int_equal(access(f->staging, F_OK), -1);
+	snprintf(line, sizeof(line), "%s/uploads", f->dir);
+	assert_int_equal(count_files(line), 0);
+	/* The first part, three times; never a second one. */
+	fp = fopen(f->proxy_log, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		assert_non_null(strstr(line, "partNumber=1&"));
+		parts++;
+	}
+	fclose(fp);
+	assert_int_equal(parts, 3);
+	assert_int_equal(blob_stat(&f->h, "r", digest, &size, &loc),
+	    BLOB_NOTFOUND);
+	/* Aborted: the store lists no upload in progress under the prefix
+	 * (botocore's view, tests/s3/s3tool.py). */
+	snprintf(prefix, sizeof(prefix), "%s/", strrchr(f->dir, '/') + 1);
+	snprintf(cmd, sizeof(cmd), "BERTH_S3_DIR=%s /usr/bin/python3 "
+	    "tests/s3/s3tool.py uploads %s", getenv("BERTH_S3_DIR"), prefix);
+	fp = popen(cmd, "r");
+	assert_non_null(fp);
+	assert_null(fgets(line, sizeof(line), fp));
+	assert_int_equal(pclose(fp), 0);
+}
+
 /* open() checks the bucket and the credentials: `berth -t` relies on it. */
 static void
 test_s3_open_checks(void **state)
@@ -1010,8 +1073,10 @@ main(void)
 	for (size_t i = 0; i < NF; i++) {
 		snprintf(names[n], sizeof(names[n]), "%s: every operation",
 		    s3_faults[i].label);
-		tests[n] = (struct CMUnitTest){ names[n], test_s3_fault, setup,
-		    teardown, (void *)&s3_faults[i] };
+		tests[n] = (struct CMUnitTest){ names[n],
+		    strcmp(s3_faults[i].s3_fault, "parts") == 0 ?
+		    test_s3_multipart_abort : test_s3_fault, setup, teardown,
+		    (void *)&s3_faults[i] };
 		n++;
 	}
 	tests[n++] = (struct CMUnitTest){ "s3: open checks bucket and "
