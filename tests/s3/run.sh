@@ -17,7 +17,10 @@
 #      push succeeds;
 #   5. gc and fsck against the store: an unlinked blob's object is removed
 #      by gc; fsck re-hashes the objects, passes on a clean store, and
-#      reports an object whose bytes are not its digest's and a stray key.
+#      reports an object whose bytes are not its digest's and a stray key;
+#   6. `berth -t` refuses a missing bucket, refused credentials and an
+#      unreachable store with a readable line, and no log of any registry
+#      here holds the secret key.
 # The store: BERTH_S3_DIR (a running hosting/s3-local.sh; tests/run.sh
 # starts one), else one started here.  Env: BERTH (binary; default
 # build/berth), S3_CLIENTS=0 to leave out layer 2.  Last line
@@ -259,3 +262,25 @@ if start gc stream "$prefix5"; then
 	    not_ok "fsck: names the stray key" "$(head -n 5 "$work/fsck5b.log")"
 	check "the host keeps no blob bytes" "" "$(find "$data/blobs" "$data/uploads" -type f 2>/dev/null)"
 fi
+
+# ---- 6. berth -t checks the store; the secret is never logged ----
+printf '%s\n' "[default]" "aws_access_key_id = $(env_of access_key)" \
+    "aws_secret_access_key = wrong-secret" > "$work/wrong-cred"
+t_check() {	# t_check NAME INI-SED WANT-TEXT
+	sed "$2" "$work/gc.ini" > "$work/t.ini"
+	out=$("$BERTH" -t -c "$work/t.ini" -d "$work/t-data" 2>&1)
+	rc=$?
+	if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -q "$3"; then
+		ok "berth -t: $1"
+	else
+		not_ok "berth -t: $1" "exit $rc: $out"
+	fi
+}
+t_check "a missing bucket" "s/^bucket = .*/bucket = no-such-bucket/" "bucket no-such-bucket does not exist"
+t_check "refused credentials" "s|^credentials_file = .*|credentials_file = $work/wrong-cred|" "refused the credentials"
+t_check "an unreachable store" "s|^endpoint = .*|endpoint = http://127.0.0.1:1|" "cannot reach http://127.0.0.1:1"
+"$BERTH" -t -c "$work/gc.ini" -d "$work/t-data" > /dev/null 2>&1
+check "berth -t: the right settings pass" 0 $?
+secret=$(env_of secret_key)
+check "no log holds the secret key" "" \
+    "$(grep -l -F -e "$secret" "$work"/*/run/*.log "$work"/*.log 2>/dev/null)"
