@@ -23,8 +23,8 @@
 #      here holds the secret key.
 # The store: BERTH_S3_DIR (a running hosting/s3-local.sh; tests/run.sh
 # starts one), else one started here.  Env: BERTH (binary; default
-# build/berth), S3_CLIENTS=0 to leave out layer 2.  Last line
-# "N passed, N failed".
+# build/berth), S3_E2E=0 and S3_CLIENTS=0 to leave out layers 1 and 2.
+# Last line "N passed, N failed".
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BERTH=${BERTH:-$top/build/berth}
@@ -102,7 +102,7 @@ s3_lines() {
 }
 
 # ---- 1. the e2e suite, presigned and proxy ----
-for mode in presigned proxy; do
+[ "${S3_E2E:-1}" = 1 ] && for mode in presigned proxy; do
 	lines=$(s3_lines "$mode" "$run_id/e2e-$mode/" | sed 1d)
 	E2E_BLOB_CONFIG=$lines E2E_LABEL=s3-$mode BERTH_FOLLOW_REDIRECTS=1 \
 	    SERVER=nginx "$top/tests/e2e/run.sh" > "$work/e2e-$mode.log" 2>&1
@@ -282,5 +282,8 @@ t_check "an unreachable store" "s|^endpoint = .*|endpoint = http://127.0.0.1:1|"
 "$BERTH" -t -c "$work/gc.ini" -d "$work/t-data" > /dev/null 2>&1
 check "berth -t: the right settings pass" 0 $?
 secret=$(env_of secret_key)
-check "no log holds the secret key" "" \
-    "$(grep -l -F -e "$secret" "$work"/*/run/*.log "$work"/*.log 2>/dev/null)"
+nlogs=$(ls "$work"/*/run/berth.log 2>/dev/null | wc -l)
+[ "$nlogs" -ge 3 ] && ok "the registries here left their logs ($nlogs)" ||
+    not_ok "the registries here left their logs" "$nlogs berth.log files"
+check "no berth or nginx log holds the secret key" "" \
+    "$(grep -l -F -e "$secret" "$work"/*/run/*.log 2>/dev/null)"
