@@ -107,57 +107,57 @@
 
 #define EMPTY_SHA256 \
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define BODY_MAX	(8u << 20)	/* bytes of a response kept in memory */
-#define TRIES		3
-#define PARTS_MAX	10000		/* S3's limit */
+#define BODY_MAX  (8u << 20) /* bytes of a response kept in memory */
+#define TRIES	  3
+#define PARTS_MAX 10000 /* S3's limit */
 
 enum redirect { R_PRESIGNED, R_PROXY, R_STREAM };
 
 struct s3 {
-	char		 scheme[8];		/* "http" or "https" */
-	char		 host[256];		/* Host: of requests */
-	char		 bucket[64];
-	char		 prefix[256];		/* "" or ending in '/' */
-	char		 region[64];
-	bool		 path_style;
-	enum redirect	 redirect;
-	long		 presign_ttl;		/* seconds */
-	long		 timeout;		/* seconds */
-	uint64_t	 part_size;		/* bytes */
-	char		 accel_prefix[128];
-	char		 access_key[256];
-	char		 secret_key[256];
-	char		 tmpdir[PATH_MAX - 64];	/* <data_dir>/uploads */
-	bool		 no_if_none_match;	/* the store answered 501 */
-	CURL		*curl;
+	char scheme[8]; /* "http" or "https" */
+	char host[256]; /* Host: of requests */
+	char bucket[64];
+	char prefix[256]; /* "" or ending in '/' */
+	char region[64];
+	bool path_style;
+	enum redirect redirect;
+	long presign_ttl;   /* seconds */
+	long timeout;	    /* seconds */
+	uint64_t part_size; /* bytes */
+	char accel_prefix[128];
+	char access_key[256];
+	char secret_key[256];
+	char tmpdir[PATH_MAX - 64]; /* <data_dir>/uploads */
+	bool no_if_none_match;	    /* the store answered 501 */
+	CURL *curl;
 };
 
 /* A response body kept in memory, at most BODY_MAX bytes. */
 struct buf {
-	char	*p;
-	size_t	 len, cap;
+	char *p;
+	size_t len, cap;
 };
 
 /* One request and its answer. */
 struct xfer {
-	const char		*method;
-	const char		*key;		/* object key; NULL: the bucket */
-	const struct s3_param	*params;
-	size_t			 nparams;
-	const char		*payload_hash;	/* NULL: the empty body's */
-	int			 in_fd;		/* body from a file, or -1 */
-	uint64_t		 in_off, in_len, in_done;
-	const char		*in_mem;	/* or from memory */
-	bool			 if_none_match;
-	int			 out_fd;	/* body to a file, or -1: memory */
-	bool			 idempotent;
+	const char *method;
+	const char *key; /* object key; NULL: the bucket */
+	const struct s3_param *params;
+	size_t nparams;
+	const char *payload_hash; /* NULL: the empty body's */
+	int in_fd;		  /* body from a file, or -1 */
+	uint64_t in_off, in_len, in_done;
+	const char *in_mem; /* or from memory */
+	bool if_none_match;
+	int out_fd; /* body to a file, or -1: memory */
+	bool idempotent;
 	/* The answer. */
-	long			 status;	/* 0: no HTTP answer */
-	CURLcode		 cc;
-	char			 errbuf[CURL_ERROR_SIZE];
-	struct buf		 body;
-	char			 etag[130];
-	bool			 too_big;
+	long status; /* 0: no HTTP answer */
+	CURLcode cc;
+	char errbuf[CURL_ERROR_SIZE];
+	struct buf body;
+	char etag[130];
+	bool too_big;
 };
 
 static void
@@ -247,7 +247,8 @@ header_cb(char *p, size_t size, size_t n, void *arg)
 	if (len > 5 && strncasecmp(p, "ETag:", 5) == 0) {
 		for (v = 5; v < len && (p[v] == ' ' || p[v] == '\t'); v++)
 			;
-		snprintf(x->etag, sizeof(x->etag), "%.*s", (int)(len - v), p + v);
+		snprintf(x->etag, sizeof(x->etag), "%.*s", (int)(len - v),
+		    p + v);
 		x->etag[strcspn(x->etag, "\r\n")] = '\0';
 	}
 	return len;
@@ -261,8 +262,8 @@ sign_path(const struct s3 *s, const char *key, char *out, size_t cap)
 	int n;
 
 	if (s->path_style)
-		n = snprintf(out, cap, "/%s%s%s", s->bucket, key != NULL ? "/" :
-		    "", key != NULL ? key : "");
+		n = snprintf(out, cap, "/%s%s%s", s->bucket,
+		    key != NULL ? "/" : "", key != NULL ? key : "");
 	else
 		n = snprintf(out, cap, "/%s", key != NULL ? key : "");
 	return n >= 0 && (size_t)n < cap ? 0 : -1;
@@ -291,12 +292,17 @@ attempt(struct s3 *s, struct xfer *x)
 	char h_auth[700], h_date[40], h_sha[100];
 	struct curl_slist *hdrs = NULL;
 	struct s3_request rq = {
-		.method = x->method, .host = s->host, .path = path,
-		.params = x->params, .nparams = x->nparams,
+		.method = x->method,
+		.host = s->host,
+		.path = path,
+		.params = x->params,
+		.nparams = x->nparams,
 		.payload_hash = x->payload_hash != NULL ? x->payload_hash :
-		    EMPTY_SHA256,
-		.region = s->region, .access_key = s->access_key,
-		.secret_key = s->secret_key, .now = time(NULL),
+							  EMPTY_SHA256,
+		.region = s->region,
+		.access_key = s->access_key,
+		.secret_key = s->secret_key,
+		.now = time(NULL),
 	};
 	CURL *c = s->curl;
 	bool body = x->in_fd >= 0 || x->in_mem != NULL;
@@ -307,8 +313,9 @@ attempt(struct s3 *s, struct xfer *x)
 	x->errbuf[0] = '\0';
 	x->too_big = false;
 	buf_free(&x->body);
-	if (x->out_fd >= 0 && (ftruncate(x->out_fd, 0) != 0 ||
-	    lseek(x->out_fd, 0, SEEK_SET) != 0)) {
+	if (x->out_fd >= 0 &&
+	    (ftruncate(x->out_fd, 0) != 0 ||
+		lseek(x->out_fd, 0, SEEK_SET) != 0)) {
 		x->cc = CURLE_WRITE_ERROR;
 		return;
 	}
@@ -372,7 +379,7 @@ attempt(struct s3 *s, struct xfer *x)
 	x->cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
 	if (x->cc == CURLE_HTTP_RETURNED_ERROR)
-		x->cc = CURLE_OK;	/* the status says it */
+		x->cc = CURLE_OK; /* the status says it */
 	curl_slist_free_all(hdrs);
 }
 
@@ -380,8 +387,9 @@ static bool
 retryable(const struct xfer *x)
 {
 	if (x->cc != CURLE_OK)
-		return x->cc != CURLE_URL_MALFORMAT && x->cc != CURLE_WRITE_ERROR &&
-		    x->cc != CURLE_READ_ERROR && x->cc != CURLE_ABORTED_BY_CALLBACK;
+		return x->cc != CURLE_URL_MALFORMAT &&
+		    x->cc != CURLE_WRITE_ERROR && x->cc != CURLE_READ_ERROR &&
+		    x->cc != CURLE_ABORTED_BY_CALLBACK;
 	/* 500 InternalError, 502, 503 SlowDown/ServiceUnavailable, 504;
 	 * not 501 NotImplemented, which an answer again would repeat. */
 	return x->status == 500 || x->status == 502 || x->status == 503 ||
@@ -400,7 +408,8 @@ run(struct s3 *s, struct xfer *x)
 		if (!x->idempotent || i == TRIES - 1 || !retryable(x))
 			return;
 		nanosleep(&(struct timespec){ backoff_ms[i] / 1000,
-		    backoff_ms[i] % 1000 * 1000000L }, NULL);
+			      backoff_ms[i] % 1000 * 1000000L },
+		    NULL);
 	}
 }
 
@@ -419,8 +428,8 @@ xml_text(const char *body, const char **from, const char *tag, char *out,
 
 	snprintf(open_tag, sizeof(open_tag), "<%s>", tag);
 	snprintf(close_tag, sizeof(close_tag), "</%s>", tag);
-	if (body == NULL || (p = strstr(*from != NULL ? *from : body,
-	    open_tag)) == NULL)
+	if (body == NULL ||
+	    (p = strstr(*from != NULL ? *from : body, open_tag)) == NULL)
 		return -1;
 	p += strlen(open_tag);
 	if ((e = strstr(p, close_tag)) == NULL)
@@ -428,16 +437,16 @@ xml_text(const char *body, const char **from, const char *tag, char *out,
 	*from = e + strlen(close_tag);
 	while (p < e) {
 		static const struct {
-			const char	*ent;
-			char		 c;
+			const char *ent;
+			char c;
 		} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
-		    { "&quot;", '"' }, { "&apos;", '\'' } };
+			{ "&quot;", '"' }, { "&apos;", '\'' } };
 		char c = *p++;
 
 		if (c == '&')
 			for (size_t i = 0; i < 5; i++)
 				if (strncmp(p - 1, ents[i].ent,
-				    strlen(ents[i].ent)) == 0) {
+					strlen(ents[i].ent)) == 0) {
 					c = ents[i].c;
 					p += strlen(ents[i].ent) - 1;
 					break;
@@ -461,9 +470,10 @@ failed(const struct s3 *s, const struct xfer *x, const char *what)
 	const char *from = NULL;
 
 	if (x->cc != CURLE_OK) {
-		fprintf(stderr, "berth: s3: %s: cannot reach %s://%s: %s\n", what,
-		    s->scheme, s->host, x->errbuf[0] != '\0' ? x->errbuf :
-		    curl_easy_strerror(x->cc));
+		fprintf(stderr, "berth: s3: %s: cannot reach %s://%s: %s\n",
+		    what, s->scheme, s->host,
+		    x->errbuf[0] != '\0' ? x->errbuf :
+					   curl_easy_strerror(x->cc));
 		return x->cc == CURLE_WRITE_ERROR ? BLOB_IO : BLOB_UNAVAILABLE;
 	}
 	xml_text(x->body.p, &from, "Code", code, sizeof(code));
@@ -536,8 +546,8 @@ spool_file(const struct s3 *s)
 	char tmp[PATH_MAX];
 	int fd = open(s->tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR &&
-	    errno != EINVAL))
+	if (fd >= 0 ||
+	    (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
 		return fd;
 	snprintf(tmp, sizeof(tmp), "%s/s3-spool-XXXXXX", s->tmpdir);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) >= 0)
@@ -591,9 +601,13 @@ presign(const struct s3 *s, const char *digest, char *path, size_t pcap,
 {
 	char key[512];
 	struct s3_request rq = {
-		.method = "GET", .host = s->host, .path = path,
-		.payload_hash = "UNSIGNED-PAYLOAD", .region = s->region,
-		.access_key = s->access_key, .secret_key = s->secret_key,
+		.method = "GET",
+		.host = s->host,
+		.path = path,
+		.payload_hash = "UNSIGNED-PAYLOAD",
+		.region = s->region,
+		.access_key = s->access_key,
+		.secret_key = s->secret_key,
 		.now = time(NULL),
 	};
 
@@ -619,7 +633,7 @@ s3_get(void *priv, const char *repo, const char *digest, int *fd,
 	if (s->redirect == R_PRESIGNED) {
 		loc->kind = BLOB_LOC_URL;
 		if (make_url(s, path, query, loc->target,
-		    sizeof(loc->target)) != 0)
+			sizeof(loc->target)) != 0)
 			return BLOB_IO;
 		return BLOB_REDIRECT;
 	}
@@ -630,7 +644,7 @@ s3_get(void *priv, const char *repo, const char *digest, int *fd,
 	n = snprintf(loc->target, sizeof(loc->target), "%s%s/%s%s?%s",
 	    s->accel_prefix, s->scheme, s->host, enc, query);
 	return n >= 0 && (size_t)n < sizeof(loc->target) ? BLOB_REDIRECT :
-	    BLOB_IO;
+							   BLOB_IO;
 }
 
 static enum blob_err
@@ -665,8 +679,8 @@ s3_del(void *priv, const char *repo, const char *digest)
 	object_key(s, digest, key, sizeof(key));
 	xfer_init(&x, "DELETE", key);
 	run(s, &x);
-	if (x.cc == CURLE_OK && (x.status == 204 || x.status == 200 ||
-	    x.status == 404))
+	if (x.cc == CURLE_OK &&
+	    (x.status == 204 || x.status == 200 || x.status == 404))
 		e = BLOB_OK;
 	else {
 		snprintf(what, sizeof(what), "DELETE %s", key);
@@ -689,7 +703,8 @@ put_single(struct s3 *s, const char *key, const char *digest,
 	xfer_init(&x, "PUT", key);
 	x.in_fd = src->fd;
 	x.in_len = src->size;
-	x.payload_hash = strncmp(digest, "sha256:", 7) == 0 ? digest + 7 :
+	x.payload_hash = strncmp(digest, "sha256:", 7) == 0 ?
+	    digest + 7 :
 	    "UNSIGNED-PAYLOAD";
 	x.if_none_match = !s->no_if_none_match;
 	run(s, &x);
@@ -700,7 +715,7 @@ put_single(struct s3 *s, const char *key, const char *digest,
 		run(s, &x);
 	}
 	if (x.cc == CURLE_OK && (x.status == 200 || x.status == 412))
-		e = BLOB_OK;	/* 412: already there, the same bytes */
+		e = BLOB_OK; /* 412: already there, the same bytes */
 	else {
 		snprintf(what, sizeof(what), "PUT %s (%llu bytes)", key,
 		    (unsigned long long)src->size);
@@ -723,8 +738,8 @@ abort_multipart(struct s3 *s, const char *key, const char *id)
 	x.params = &p;
 	x.nparams = 1;
 	run(s, &x);
-	if (x.cc != CURLE_OK || (x.status != 204 && x.status != 200 &&
-	    x.status != 404)) {
+	if (x.cc != CURLE_OK ||
+	    (x.status != 204 && x.status != 200 && x.status != 404)) {
 		snprintf(what, sizeof(what), "abort multipart upload %s", key);
 		failed(s, &x, what);
 	}
@@ -745,8 +760,10 @@ put_multipart(struct s3 *s, const char *key, const struct blob_source *src)
 
 	id[0] = '\0';
 	if (nparts > PARTS_MAX) {
-		fprintf(stderr, "berth: s3: %s: %llu parts of %llu bytes; raise "
-		    "[blob.s3] part_size\n", key, (unsigned long long)nparts,
+		fprintf(stderr,
+		    "berth: s3: %s: %llu parts of %llu bytes; raise "
+		    "[blob.s3] part_size\n",
+		    key, (unsigned long long)nparts,
 		    (unsigned long long)s->part_size);
 		return BLOB_IO;
 	}
@@ -776,19 +793,22 @@ put_multipart(struct s3 *s, const char *key, const struct blob_source *src)
 		x.in_fd = src->fd;
 		x.in_off = i * s->part_size;
 		x.in_len = src->size - x.in_off < s->part_size ?
-		    src->size - x.in_off : s->part_size;
+		    src->size - x.in_off :
+		    s->part_size;
 		x.payload_hash = "UNSIGNED-PAYLOAD";
 		run(s, &x);
 		if (x.cc != CURLE_OK || x.status != 200 || x.etag[0] == '\0') {
-			snprintf(what, sizeof(what), "upload part %s of %s", num,
-			    key);
+			snprintf(what, sizeof(what), "upload part %s of %s",
+			    num, key);
 			e = failed(s, &x, what);
 			buf_free(&x.body);
 			goto fail;
 		}
 		buf_free(&x.body);
-		len += (size_t)snprintf(etags + len, cap - len, "<Part><PartNumber>"
-		    "%s</PartNumber><ETag>%s</ETag></Part>", num, x.etag);
+		len += (size_t)snprintf(etags + len, cap - len,
+		    "<Part><PartNumber>"
+		    "%s</PartNumber><ETag>%s</ETag></Part>",
+		    num, x.etag);
 	}
 	snprintf(etags + len, cap - len, "</CompleteMultipartUpload>");
 	complete = etags;
@@ -830,12 +850,15 @@ s3_put(void *priv, const char *repo, const char *digest,
 	e = head_object(s, digest, &size);
 	if (e == BLOB_OK && size != src->size) {
 		/* Never replaced: fsck reports and quarantines it. */
-		fprintf(stderr, "berth: s3: %s holds %llu bytes, not %llu; "
-		    "left as it is\n", key, (unsigned long long)size,
+		fprintf(stderr,
+		    "berth: s3: %s holds %llu bytes, not %llu; "
+		    "left as it is\n",
+		    key, (unsigned long long)size,
 		    (unsigned long long)src->size);
 		e = BLOB_IO;
 	} else if (e == BLOB_NOTFOUND) {
-		e = src->size <= s->part_size ? put_single(s, key, digest, src) :
+		e = src->size <= s->part_size ?
+		    put_single(s, key, digest, src) :
 		    put_multipart(s, key, src);
 	}
 	unlink(src->path);
@@ -844,9 +867,9 @@ s3_put(void *priv, const char *repo, const char *digest,
 
 /* The state of a walk. */
 struct walk {
-	struct s3	*s;
-	blob_walk_fn	 fn;
-	void		*arg;
+	struct s3 *s;
+	blob_walk_fn fn;
+	void *arg;
 };
 
 /* Report key (size bytes) to the walk's callback; its return. */
@@ -857,8 +880,9 @@ report(struct walk *w, const char *key, uint64_t size)
 	const char *rel = key + strlen(w->s->prefix), *slash = strchr(rel, '/');
 	char digest[200];
 
-	if (slash != NULL && snprintf(digest, sizeof(digest), "%.*s:%s",
-	    (int)(slash - rel), rel, slash + 1) < (int)sizeof(digest) &&
+	if (slash != NULL &&
+	    snprintf(digest, sizeof(digest), "%.*s:%s", (int)(slash - rel), rel,
+		slash + 1) < (int)sizeof(digest) &&
 	    check_digest(digest, strlen(digest)) == DIGEST_OK) {
 		e.digest = digest;
 		e.size = size;
@@ -885,7 +909,8 @@ s3_walk(void *priv, blob_walk_fn fn, void *arg)
 		p[np++] = (struct s3_param){ "prefix", s->prefix };
 		p[np++] = (struct s3_param){ "max-keys", "1000" };
 		if (token[0] != '\0')
-			p[np++] = (struct s3_param){ "continuation-token", token };
+			p[np++] = (struct s3_param){ "continuation-token",
+				token };
 		xfer_init(&x, "GET", NULL);
 		x.params = p;
 		x.nparams = np;
@@ -897,19 +922,19 @@ s3_walk(void *priv, blob_walk_fn fn, void *arg)
 		}
 		/* Each <Contents> holds a <Key> and a <Size>. */
 		while ((item = strstr(from != NULL ? from : x.body.p,
-		    "<Contents>")) != NULL) {
+			    "<Contents>")) != NULL) {
 			char *end;
 			unsigned long long sz;
 
 			from = item;
 			if (xml_text(x.body.p, &from, "Key", key,
-			    sizeof(key)) != 0 ||
+				sizeof(key)) != 0 ||
 			    xml_text(x.body.p, &from, "Size", size_s,
-			    sizeof(size_s)) != 0)
+				sizeof(size_s)) != 0)
 				break;
 			sz = strtoull(size_s, &end, 10);
-			if (*end != '\0' || strncmp(key, s->prefix,
-			    strlen(s->prefix)) != 0)
+			if (*end != '\0' ||
+			    strncmp(key, s->prefix, strlen(s->prefix)) != 0)
 				continue;
 			if (report(&w, key, sz) != 0) {
 				buf_free(&x.body);
@@ -918,14 +943,16 @@ s3_walk(void *priv, blob_walk_fn fn, void *arg)
 		}
 		from = NULL;
 		if (xml_text(x.body.p, &from, "IsTruncated", trunc,
-		    sizeof(trunc)) != 0 || strcmp(trunc, "true") != 0) {
+			sizeof(trunc)) != 0 ||
+		    strcmp(trunc, "true") != 0) {
 			buf_free(&x.body);
 			return BLOB_OK;
 		}
 		from = NULL;
 		if (xml_text(x.body.p, &from, "NextContinuationToken", token,
-		    sizeof(token)) != 0) {
-			fprintf(stderr, "berth: s3: list the bucket: a truncated "
+			sizeof(token)) != 0) {
+			fprintf(stderr,
+			    "berth: s3: list the bucket: a truncated "
 			    "page without a continuation token\n");
 			buf_free(&x.body);
 			return BLOB_IO;
@@ -936,8 +963,7 @@ s3_walk(void *priv, blob_walk_fn fn, void *arg)
 
 /* inih's callback for the credentials file: [default] only. */
 static int
-cred_line(void *arg, const char *section, const char *name,
-    const char *value)
+cred_line(void *arg, const char *section, const char *name, const char *value)
 {
 	struct s3 *s = arg;
 
@@ -961,14 +987,16 @@ read_credentials(struct s3 *s, struct conf *conf, const char *section)
 	/* Refused by name, never echoed (conf_bad would print the value). */
 	if (conf_get(conf, section, "access_key") != NULL ||
 	    conf_get(conf, section, "secret_key") != NULL) {
-		fprintf(stderr, "berth: %s: [%s] credentials never go in this "
+		fprintf(stderr,
+		    "berth: %s: [%s] credentials never go in this "
 		    "file: name a credentials_file, or set AWS_ACCESS_KEY_ID "
-		    "and AWS_SECRET_ACCESS_KEY\n", conf_path(conf), section);
+		    "and AWS_SECRET_ACCESS_KEY\n",
+		    conf_path(conf), section);
 		return -1;
 	}
 	if (conf_get(conf, section, "credentials_file") != NULL) {
 		if (conf_string(conf, section, "credentials_file", NULL, path,
-		    sizeof(path)) != 0)
+			sizeof(path)) != 0)
 			return -1;
 		if ((rc = ini_parse(path, cred_line, s)) != 0) {
 			fprintf(stderr, "berth: s3: credentials file %s: %s\n",
@@ -976,9 +1004,11 @@ read_credentials(struct s3 *s, struct conf *conf, const char *section)
 			return -1;
 		}
 		if (s->access_key[0] == '\0' || s->secret_key[0] == '\0') {
-			fprintf(stderr, "berth: s3: credentials file %s: no "
+			fprintf(stderr,
+			    "berth: s3: credentials file %s: no "
 			    "[default] aws_access_key_id and "
-			    "aws_secret_access_key\n", path);
+			    "aws_secret_access_key\n",
+			    path);
 			return -1;
 		}
 		return 0;
@@ -986,10 +1016,11 @@ read_credentials(struct s3 *s, struct conf *conf, const char *section)
 	ak = getenv("AWS_ACCESS_KEY_ID");
 	sk = getenv("AWS_SECRET_ACCESS_KEY");
 	if (ak == NULL || sk == NULL || *ak == '\0' || *sk == '\0') {
-		fprintf(stderr, "berth: %s: blob_handler = s3 needs credentials: "
+		fprintf(stderr,
+		    "berth: %s: blob_handler = s3 needs credentials: "
 		    "[%s] credentials_file, or AWS_ACCESS_KEY_ID and "
-		    "AWS_SECRET_ACCESS_KEY in the environment\n", conf_path(conf),
-		    section);
+		    "AWS_SECRET_ACCESS_KEY in the environment\n",
+		    conf_path(conf), section);
 		return -1;
 	}
 	snprintf(s->access_key, sizeof(s->access_key), "%s", ak);
@@ -1023,7 +1054,8 @@ read_part_size(struct s3 *s, struct conf *conf, const char *section)
 	}
 	if (errno != 0 || end == v || *end != '\0' || n < (5ull << 20) ||
 	    n > (5ull << 30))
-		return conf_bad(conf, section, "part_size", "expected bytes "
+		return conf_bad(conf, section, "part_size",
+		    "expected bytes "
 		    "between 5M and 5G (S3's limits), e.g. 64M");
 	s->part_size = n;
 	return 0;
@@ -1032,8 +1064,8 @@ read_part_size(struct s3 *s, struct conf *conf, const char *section)
 static int
 read_settings(struct s3 *s, struct conf *conf, const char *section)
 {
-	static const char *const redirects[] = { "presigned", "proxy",
-	    "stream", NULL };
+	static const char *const redirects[] = { "presigned", "proxy", "stream",
+		NULL };
 	char endpoint[512], prefix[256];
 	const char *h;
 	int r;
@@ -1041,24 +1073,26 @@ read_settings(struct s3 *s, struct conf *conf, const char *section)
 
 	if (conf_get(conf, section, "endpoint") == NULL ||
 	    conf_get(conf, section, "bucket") == NULL) {
-		fprintf(stderr, "berth: %s: blob_handler = s3 needs [%s] "
-		    "endpoint and bucket\n", conf_path(conf), section);
+		fprintf(stderr,
+		    "berth: %s: blob_handler = s3 needs [%s] "
+		    "endpoint and bucket\n",
+		    conf_path(conf), section);
 		return -1;
 	}
 	if (conf_string(conf, section, "endpoint", NULL, endpoint,
-	    sizeof(endpoint)) != 0 ||
+		sizeof(endpoint)) != 0 ||
 	    conf_string(conf, section, "bucket", NULL, s->bucket,
-	    sizeof(s->bucket)) != 0 ||
+		sizeof(s->bucket)) != 0 ||
 	    conf_string(conf, section, "region", "us-east-1", s->region,
-	    sizeof(s->region)) != 0 ||
+		sizeof(s->region)) != 0 ||
 	    conf_bool(conf, section, "path_style", true, &s->path_style) != 0 ||
 	    conf_choice(conf, section, "redirect", redirects, R_PRESIGNED,
-	    &r) != 0 ||
-	    conf_duration(conf, section, "presign_ttl", 900,
-	    &s->presign_ttl) != 0 ||
+		&r) != 0 ||
+	    conf_duration(conf, section, "presign_ttl", 900, &s->presign_ttl) !=
+		0 ||
 	    conf_duration(conf, section, "timeout", 30, &s->timeout) != 0 ||
 	    conf_string(conf, section, "accel_prefix", "/_berth/s3/",
-	    s->accel_prefix, sizeof(s->accel_prefix)) != 0 ||
+		s->accel_prefix, sizeof(s->accel_prefix)) != 0 ||
 	    read_part_size(s, conf, section) != 0)
 		return -1;
 	s->redirect = (enum redirect)r;
@@ -1083,8 +1117,8 @@ read_settings(struct s3 *s, struct conf *conf, const char *section)
 		return conf_bad(conf, section, "endpoint",
 		    "expected scheme://host[:port], without a path");
 	for (const char *p = s->bucket; *p != '\0'; p++)
-		if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) &&
-		    *p != '-' && *p != '.')
+		if (!islower((unsigned char)*p) &&
+		    !isdigit((unsigned char)*p) && *p != '-' && *p != '.')
 			return conf_bad(conf, section, "bucket",
 			    "expected a bucket name (a-z 0-9 - .)");
 	if (s->path_style)
@@ -1093,7 +1127,7 @@ read_settings(struct s3 *s, struct conf *conf, const char *section)
 		snprintf(s->host, sizeof(s->host), "%s.%.*s", s->bucket, (int)n,
 		    h);
 	if (conf_string(conf, section, "prefix", "/", prefix,
-	    sizeof(prefix) - 1) != 0)
+		sizeof(prefix) - 1) != 0)
 		return -1;
 	for (const char *p = prefix; *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && strchr("-_./", *p) == NULL)
@@ -1120,11 +1154,14 @@ check_bucket(struct s3 *s)
 	if (x.cc != CURLE_OK)
 		e = failed(s, &x, "check the bucket");
 	else if (x.status == 404) {
-		fprintf(stderr, "berth: s3: bucket %s does not exist at "
-		    "%s://%s\n", s->bucket, s->scheme, s->host);
+		fprintf(stderr,
+		    "berth: s3: bucket %s does not exist at "
+		    "%s://%s\n",
+		    s->bucket, s->scheme, s->host);
 		e = BLOB_UNAVAILABLE;
 	} else if (x.status == 403 || x.status == 401) {
-		fprintf(stderr, "berth: s3: %s://%s refused the credentials "
+		fprintf(stderr,
+		    "berth: s3: %s://%s refused the credentials "
 		    "for bucket %s (%ld): check the access key and secret\n",
 		    s->scheme, s->host, s->bucket, x.status);
 		e = BLOB_UNAVAILABLE;

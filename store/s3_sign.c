@@ -13,13 +13,13 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
-#define ENC_KEY_MAX	128
-#define ENC_VAL_MAX	2048
+#define ENC_KEY_MAX 128
+#define ENC_VAL_MAX 2048
 
 /* One encoded parameter, for sorting. */
 struct enc_param {
-	char	key[ENC_KEY_MAX];
-	char	val[ENC_VAL_MAX];
+	char key[ENC_KEY_MAX];
+	char val[ENC_VAL_MAX];
 };
 
 int
@@ -29,7 +29,7 @@ s3_encode(const char *s, int keep_slash, char *out, size_t cap)
 	size_t n = 0;
 
 	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';
-	    p++) {
+	     p++) {
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
 		    *p == '.' || *p == '~' || (keep_slash && *p == '/')) {
@@ -84,8 +84,8 @@ canonical_query(const struct s3_param *p, size_t n,
 	}
 	qsort(e, total, sizeof(*e), param_cmp);
 	for (size_t i = 0; i < total; i++) {
-		int w = snprintf(out + len, cap - len, "%s%s=%s", i > 0 ? "&" : "",
-		    e[i].key, e[i].val);
+		int w = snprintf(out + len, cap - len, "%s%s=%s",
+		    i > 0 ? "&" : "", e[i].key, e[i].val);
 
 		if (w < 0 || (size_t)w >= cap - len)
 			goto out;
@@ -122,18 +122,18 @@ hmac(const unsigned char *key, size_t klen, const char *msg,
 /* The signature (64 hex + NUL) of canonical request creq made at amz_date
  * ("YYYYMMDDTHHMMSSZ") with scope "<date>/<region>/s3/aws4_request". */
 static int
-signature(const struct s3_request *rq, const char *amz_date,
-    const char *scope, const char *creq, char sig[65])
+signature(const struct s3_request *rq, const char *amz_date, const char *scope,
+    const char *creq, char sig[65])
 {
 	unsigned char h[32], k[32];
 	char hh[65], sts[512], key[256], date[9];
 
 	SHA256((const unsigned char *)creq, strlen(creq), h);
 	hex_of(h, 32, hh);
-	if (snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256\n%s\n%s\n%s",
-	    amz_date, scope, hh) >= (int)sizeof(sts) ||
+	if (snprintf(sts, sizeof(sts), "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date,
+		scope, hh) >= (int)sizeof(sts) ||
 	    snprintf(key, sizeof(key), "AWS4%s", rq->secret_key) >=
-	    (int)sizeof(key))
+		(int)sizeof(key))
 		return -1;
 	memcpy(date, amz_date, 8);
 	date[8] = '\0';
@@ -169,7 +169,7 @@ canonical_request(const struct s3_request *rq, const char *query,
 	if (uri == NULL || out == NULL ||
 	    s3_encode(rq->path, 1, uri, strlen(rq->path) * 3 + 1) != 0 ||
 	    snprintf(out, cap, "%s\n%s\n%s\n%s\n\n%s\n%s", rq->method, uri,
-	    query, headers, signed_headers, payload) >= (int)cap) {
+		query, headers, signed_headers, payload) >= (int)cap) {
 		free(uri);
 		free(out);
 		return NULL;
@@ -190,18 +190,20 @@ s3_sign(const struct s3_request *rq, char *query, size_t qcap, char *auth,
 	format_date(rq->now, amz_date);
 	if (canonical_query(rq->params, rq->nparams, NULL, 0, query, qcap) != 0)
 		return -1;
-	if (snprintf(headers, sizeof(headers), "host:%s\n"
-	    "x-amz-content-sha256:%s\nx-amz-date:%s", rq->host,
-	    rq->payload_hash, amz_date) >= (int)sizeof(headers) ||
+	if (snprintf(headers, sizeof(headers),
+		"host:%s\n"
+		"x-amz-content-sha256:%s\nx-amz-date:%s",
+		rq->host, rq->payload_hash, amz_date) >= (int)sizeof(headers) ||
 	    snprintf(scope, sizeof(scope), "%.8s/%s/s3/aws4_request", amz_date,
-	    rq->region) >= (int)sizeof(scope))
+		rq->region) >= (int)sizeof(scope))
 		return -1;
 	creq = canonical_request(rq, query, headers, sh, rq->payload_hash);
 	if (creq == NULL || signature(rq, amz_date, scope, creq, sig) != 0)
 		goto out;
-	if (snprintf(auth, acap, "AWS4-HMAC-SHA256 Credential=%s/%s, "
-	    "SignedHeaders=%s, Signature=%s", rq->access_key, scope, sh, sig) >=
-	    (int)acap)
+	if (snprintf(auth, acap,
+		"AWS4-HMAC-SHA256 Credential=%s/%s, "
+		"SignedHeaders=%s, Signature=%s",
+		rq->access_key, scope, sh, sig) >= (int)acap)
 		goto out;
 	rc = 0;
 out:
@@ -222,11 +224,11 @@ s3_presign(const struct s3_request *rq, long ttl, char *query, size_t qcap)
 		return -1;
 	format_date(rq->now, amz_date);
 	if (snprintf(scope, sizeof(scope), "%.8s/%s/s3/aws4_request", amz_date,
-	    rq->region) >= (int)sizeof(scope) ||
+		rq->region) >= (int)sizeof(scope) ||
 	    snprintf(cred, sizeof(cred), "%s/%s", rq->access_key, scope) >=
-	    (int)sizeof(cred) ||
+		(int)sizeof(cred) ||
 	    snprintf(headers, sizeof(headers), "host:%s", rq->host) >=
-	    (int)sizeof(headers))
+		(int)sizeof(headers))
 		return -1;
 	snprintf(expires, sizeof(expires), "%ld", ttl);
 	x[0] = (struct s3_param){ "X-Amz-Algorithm", "AWS4-HMAC-SHA256" };
@@ -236,7 +238,8 @@ s3_presign(const struct s3_request *rq, long ttl, char *query, size_t qcap)
 	x[4] = (struct s3_param){ "X-Amz-SignedHeaders", "host" };
 	if (canonical_query(rq->params, rq->nparams, x, 5, query, qcap) != 0)
 		return -1;
-	creq = canonical_request(rq, query, headers, "host", "UNSIGNED-PAYLOAD");
+	creq = canonical_request(rq, query, headers, "host",
+	    "UNSIGNED-PAYLOAD");
 	if (creq == NULL || signature(rq, amz_date, scope, creq, sig) != 0)
 		goto out;
 	len = strlen(query);

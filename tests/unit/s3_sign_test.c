@@ -24,12 +24,12 @@
 #define REF "tests/unit/s3_sign_ref.py"
 
 struct row {
-	const char	*name;
-	const char	*method;
-	const char	*path;
-	const char	*payload;
-	struct s3_param	 params[4];
-	size_t		 nparams;
+	const char *name;
+	const char *method;
+	const char *path;
+	const char *payload;
+	struct s3_param params[4];
+	size_t nparams;
 };
 
 static const char empty_sha[] =
@@ -42,14 +42,15 @@ static const struct row rows[] = {
 	{ "PUT object", "PUT", "/berth/p/sha256/0123",
 	    "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
 	    { { NULL, NULL } }, 0 },
-	{ "POST ?uploads", "POST", "/berth/k", empty_sha,
-	    { { "uploads", "" } }, 1 },
+	{ "POST ?uploads", "POST", "/berth/k", empty_sha, { { "uploads", "" } },
+	    1 },
 	{ "PUT part, parameters out of order", "PUT", "/berth/k",
 	    "UNSIGNED-PAYLOAD",
 	    { { "uploadId", "YjI1N+Dk/zZjE=" }, { "partNumber", "10" } }, 2 },
 	{ "ListObjectsV2 page", "GET", "/berth", empty_sha,
 	    { { "list-type", "2" }, { "prefix", "reg/blobs/" },
-	    { "continuation-token", "a+b/c=d" }, { "max-keys", "1000" } }, 4 },
+		{ "continuation-token", "a+b/c=d" }, { "max-keys", "1000" } },
+	    4 },
 	{ "key needing encoding", "GET", "/berth/a dir/caf\xc3\xa9+x(1)",
 	    empty_sha, { { NULL, NULL } }, 0 },
 };
@@ -64,10 +65,11 @@ reference(const struct row *r, const char *host, const char *ak, time_t now,
 	FILE *p;
 
 	/* Every argument single-quoted; no row holds a quote. */
-	n = (size_t)snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s '%s' '%s' "
+	n = (size_t)snprintf(cmd, sizeof(cmd),
+	    "/usr/bin/python3 %s '%s' '%s' "
 	    "'%s' us-east-1 '%s' 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' "
-	    "%lld '%s'", REF, r->method, host, r->path, ak, (long long)now,
-	    r->payload);
+	    "%lld '%s'",
+	    REF, r->method, host, r->path, ak, (long long)now, r->payload);
 	for (size_t i = 0; i < r->nparams; i++)
 		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " '%s' '%s'",
 		    r->params[i].key, r->params[i].value);
@@ -87,9 +89,9 @@ test_row(void **state)
 	char auth[1024], query[4096], want_auth[1024], want_query[4096];
 	char date[17];
 	static const struct {
-		const char	*host;
-		const char	*ak;
-		time_t		 now;
+		const char *host;
+		const char *ak;
+		time_t now;
 	} who[] = {
 		{ "127.0.0.1:45443", "berth:ci", 1700000000 },
 		{ "s3.eu-west-1.amazonaws.com", "AKIAIOSFODNN7EXAMPLE",
@@ -98,18 +100,24 @@ test_row(void **state)
 
 	for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
 		struct s3_request rq = {
-			.method = r->method, .host = who[i].host,
-			.path = r->path, .params = r->params,
-			.nparams = r->nparams, .payload_hash = r->payload,
-			.region = "us-east-1", .access_key = who[i].ak,
-			.secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+			.method = r->method,
+			.host = who[i].host,
+			.path = r->path,
+			.params = r->params,
+			.nparams = r->nparams,
+			.payload_hash = r->payload,
+			.region = "us-east-1",
+			.access_key = who[i].ak,
+			.secret_key =
+			    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 			.now = who[i].now,
 		};
 
 		reference(r, who[i].host, who[i].ak, who[i].now, want_auth,
 		    sizeof(want_auth), want_query, sizeof(want_query));
 		assert_int_equal(s3_sign(&rq, query, sizeof(query), auth,
-		    sizeof(auth), date), 0);
+				     sizeof(auth), date),
+		    0);
 		assert_string_equal(auth, want_auth);
 		assert_int_equal(s3_presign(&rq, 900, query, sizeof(query)), 0);
 		assert_string_equal(query, want_query);
@@ -121,19 +129,28 @@ test_sign_limits(void **state)
 {
 	struct s3_param p = { "uploads", "" };
 	struct s3_request rq = {
-		.method = "POST", .host = "h", .path = "/b/k", .params = &p,
-		.nparams = 1, .payload_hash = empty_sha, .region = "r",
-		.access_key = "a", .secret_key = "s", .now = 0,
+		.method = "POST",
+		.host = "h",
+		.path = "/b/k",
+		.params = &p,
+		.nparams = 1,
+		.payload_hash = empty_sha,
+		.region = "r",
+		.access_key = "a",
+		.secret_key = "s",
+		.now = 0,
 	};
 	char query[64], auth[512], small[8], date[17];
 
 	(void)state;
-	assert_int_equal(s3_sign(&rq, query, sizeof(query), auth,
-	    sizeof(auth), date), 0);
+	assert_int_equal(s3_sign(&rq, query, sizeof(query), auth, sizeof(auth),
+			     date),
+	    0);
 	assert_string_equal(query, "uploads=");
 	assert_string_equal(date, "19700101T000000Z");
 	assert_int_equal(s3_sign(&rq, query, sizeof(query), small,
-	    sizeof(small), date), -1);
+			     sizeof(small), date),
+	    -1);
 	assert_int_equal(s3_presign(&rq, 0, query, sizeof(query)), -1);
 	assert_int_equal(s3_presign(&rq, 604801, query, sizeof(query)), -1);
 	assert_int_equal(s3_presign(&rq, 60, small, sizeof(small)), -1);
@@ -143,9 +160,9 @@ static void
 test_encode(void **state)
 {
 	static const struct {
-		const char	*in;
-		int		 keep_slash;
-		const char	*out;
+		const char *in;
+		int keep_slash;
+		const char *out;
 	} t[] = {
 		{ "abcXYZ019-_.~", 0, "abcXYZ019-_.~" },
 		{ "a/b", 0, "a%2Fb" },
@@ -159,7 +176,8 @@ test_encode(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		assert_int_equal(s3_encode(t[i].in, t[i].keep_slash, out,
-		    sizeof(out)), 0);
+				     sizeof(out)),
+		    0);
 		assert_string_equal(out, t[i].out);
 	}
 	assert_int_equal(s3_encode("abcd", 0, tiny, sizeof(tiny)), -1);
@@ -175,11 +193,11 @@ main(void)
 
 	for (size_t i = 0; i < N; i++)
 		tests[i] = (struct CMUnitTest){ rows[i].name, test_row, NULL,
-		    NULL, (void *)&rows[i] };
+			NULL, (void *)&rows[i] };
 	tests[N] = (struct CMUnitTest){ "signing limits", test_sign_limits,
-	    NULL, NULL, NULL };
+		NULL, NULL, NULL };
 	tests[N + 1] = (struct CMUnitTest){ "s3_encode", test_encode, NULL,
-	    NULL, NULL };
+		NULL, NULL };
 	return cmocka_run_group_tests_name("s3 signing (SigV4 vs botocore)",
 	    tests, NULL, NULL);
 }
