@@ -3,6 +3,8 @@
 # pool gracefully; `make test` runs every test layer.
 #
 # Options: SANITIZE=address,undefined  DEBUG=1  BUILD=dir
+#          PREFIX=/usr/local  DESTDIR=dir (install, uninstall)
+# Also: make install, uninstall, static, fuzz, format, format-check, lint.
 #          PORT=5000  DATA_DIR=./var  BERTH_CONFIG=file  WORKERS=n
 #          SERVER=nginx|lighttpd|apache|apache-cgi (run, start; test: SERVERS)
 
@@ -59,9 +61,11 @@ APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
 APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3 python3-botocore \
              swift-proxy swift-object swift-container swift-account
 APT_FUZZ  := clang libclang-rt-14-dev
+APT_LINT  := clang-tidy clang-format cppcheck
 
 .PHONY: all static run start stop restart test deps deps-build deps-test deps-fuzz \
-        fuzz clean check-layers
+        fuzz clean check-layers install uninstall format format-check lint \
+        lint-tidy lint-cppcheck deps-lint
 
 all: check-layers $(BUILD)/berth
 
@@ -101,7 +105,7 @@ $(BUILD)/tests/backend/%.o: tests/backend/%.c
 	$(CC) $(CFLAGS) $(INC_store) -MMD -MP -c -o $@ $<
 
 # store/meta_sqlite.c includes the generated schema table's header.
-$(BUILD)/store/meta_sqlite.o: $(BUILD)/schema.c
+$(BUILD)/store/meta_sqlite.o $(BUILD)/store/meta_sqlite_admin.o: $(BUILD)/schema.c
 
 # The schema files are compiled into the binary, so a deployment is one file.
 $(BUILD)/schema.c: $(sort $(wildcard sql/*.sql)) sql/embed.sh
@@ -112,6 +116,49 @@ $(BUILD)/schema.o: $(BUILD)/schema.c
 	$(CC) $(CFLAGS) $(INC_store) -c -o $@ $<
 
 -include $(DEPS)
+
+# make install: the binary, the example configurations and the schema.
+# The examples go to the documentation, not to $(PREFIX)/etc: each is a
+# template to copy and edit (host names, certificates, paths), berth reads
+# no configuration unless told (-c FILE or BERTH_CONFIG), and an upgrade
+# must not overwrite a configuration someone edited.  The SQL files are
+# for reading (the schema is compiled into the binary).  DESTDIR stages
+# the tree for a package.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share
+DOCDIR      ?= $(DATADIR)/doc/berth
+EXAMPLESDIR ?= $(DOCDIR)/examples
+SQLDIR      ?= $(DATADIR)/berth/sql
+INSTALL     ?= install
+# Installed under EXAMPLESDIR with the same path; etc/berth.ini becomes
+# EXAMPLESDIR/berth.ini.
+EXAMPLES    := nginx/berth.conf lighttpd/berth.conf apache/berth.conf \
+               apache/htaccess apache/berth.ini
+SQL_FILES   := $(sort $(wildcard sql/*.sql))
+
+install: $(BUILD)/berth
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SQLDIR)" \
+	    $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)")
+	$(INSTALL) -m 0755 $(BUILD)/berth "$(DESTDIR)$(BINDIR)/berth"
+	$(INSTALL) -m 0644 etc/berth.ini "$(DESTDIR)$(EXAMPLESDIR)/berth.ini"
+	@for f in $(EXAMPLES); do \
+		echo "$(INSTALL) -m 0644 $$f $(DESTDIR)$(EXAMPLESDIR)/$$f"; \
+		$(INSTALL) -m 0644 $$f "$(DESTDIR)$(EXAMPLESDIR)/$$f" || exit 1; \
+	done
+	$(INSTALL) -m 0644 README.md "$(DESTDIR)$(DOCDIR)/README.md"
+	$(INSTALL) -m 0644 $(SQL_FILES) "$(DESTDIR)$(SQLDIR)/"
+
+# Removes what install put there, then the directories that are left
+# empty (only berth's own).
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/berth" "$(DESTDIR)$(EXAMPLESDIR)/berth.ini" \
+	    "$(DESTDIR)$(DOCDIR)/README.md" \
+	    $(foreach f,$(EXAMPLES),"$(DESTDIR)$(EXAMPLESDIR)/$(f)") \
+	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))")
+	-rmdir $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)") \
+	    "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" \
+	    "$(DESTDIR)$(SQLDIR)" "$(DESTDIR)$(DATADIR)/berth" 2>/dev/null
 
 # Installs what is missing when run as root; otherwise prints the one line
 # to run.  Compiling needs only the build packages, and `make` never asks
@@ -150,12 +197,15 @@ restart: all
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
-	    build/asan/unit-manifest build/asan/unit-config build/asan/unit-s3sign
+	    build/asan/unit-manifest build/asan/unit-config build/asan/meta-tests \
+	    build/asan/unit-s3sign
 	@tests/run.sh build/asan
 
-UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c
-$(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h)
-	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) -lcmocka
+UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c cgi/routes.c \
+             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c
+$(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h store/*.h)
+	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) \
+	    -lcmocka -ljansson -lcrypto
 
 # Unit tables of the manifest parser and the configuration reader.
 $(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c base/validate.c \
@@ -187,16 +237,21 @@ FUZZ_TARGETS := router validate manifest
 FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE $(INC_cgi) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 $(shell pkg-config --cflags jansson 2>/dev/null)
-FUZZ_SRCS_router   := cgi/router.c base/validate.c
+FUZZ_SRCS_router   := cgi/router.c cgi/routes.c cgi/request.c base/validate.c \
+                      store/digest.c
+FUZZ_LIBS_router   := -lcrypto
 FUZZ_SRCS_validate := base/validate.c
 FUZZ_SRCS_manifest := cgi/manifest.c base/validate.c
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard cgi/*.c cgi/*.h base/*.c base/*.h)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson $(FUZZ_LIBS_$*)
 
 deps-fuzz:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_FUZZ)
+
+deps-lint:
+	@sh tests/need-packages.sh $(APT_BUILD) $(APT_LINT)
 
 fuzz: deps-fuzz $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
@@ -217,6 +272,62 @@ BACKEND_SRCS := tests/backend/backend.c tests/backend/blob_fault.c \
 $(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h base/*.h)
 	$(CC) $(CFLAGS) $(INC_store) -o $@ $(BACKEND_SRCS) $(LDFLAGS) \
 	    -lcmocka -lcrypto -linih -lcurl
+
+# One style for every C file, written down in .clang-format: `make format`
+# rewrites the files, `make format-check` prints the difference and fails
+# when there is one.
+CLANG_FORMAT ?= clang-format
+FORMAT_SRCS  := $(sort $(wildcard $(LAYERS:%=%/*.[ch]) tests/*/*.[ch]))
+
+format: deps-lint
+	$(CLANG_FORMAT) -i --style=file $(FORMAT_SRCS)
+
+format-check: deps-lint
+	@bad=0; for f in $(FORMAT_SRCS); do \
+		$(CLANG_FORMAT) --style=file "$$f" | diff -u "$$f" - || bad=1; \
+	done; \
+	if [ $$bad -ne 0 ]; then echo "format-check: run make format"; exit 1; fi
+
+# Static analysis, not part of `make test`: clang-tidy with the checks in
+# .clang-tidy, each file with its layer's include path, and cppcheck with
+# tests/lint/ (jansson's loop macros; suppressions, each with its
+# reason).  Any finding fails.  `make -j2 lint` runs files in parallel.
+CLANG_TIDY  ?= clang-tidy
+CPPCHECK    ?= cppcheck
+LINT_CFLAGS := -std=c11 -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LINT_SRCS   := $(foreach l,$(LAYERS),$(wildcard $(l)/*.c))
+CPPCHECK_FLAGS := --std=c11 -D_GNU_SOURCE --quiet --error-exitcode=1 \
+                  --enable=warning,style,performance,portability --inline-suppr \
+                  --library=posix --library=gnu --library=sqlite3 \
+                  --library=openssl --library=tests/lint/jansson.cfg \
+                  --suppressions-list=tests/lint/cppcheck-suppressions.txt \
+                  --template='{file}:{line}:{column}: {severity}: {message} [{id}]'
+
+lint: deps-lint
+	@$(MAKE) --no-print-directory -k lint-tidy lint-cppcheck
+	@echo "lint: clang-tidy and cppcheck found nothing"
+
+lint-tidy: $(LINT_SRCS:%=lint-tidy/%)
+
+# lint-tidy/<layer>/<file>.c: one file, with INC_<layer>.  clang-tidy
+# counts what it hid in system headers ("N warnings generated") even when
+# quiet: that line is dropped.
+lint-tidy/%:
+	@out=$$($(CLANG_TIDY) --quiet $* -- $(LINT_CFLAGS) \
+	    $(INC_$(firstword $(subst /, ,$*))) 2>&1); rc=$$?; \
+	[ -z "$$out" ] || printf '%s\n' "$$out" | grep -v '^[0-9]* warnings\{0,1\} generated\.$$'; \
+	exit $$rc
+
+lint-cppcheck:
+	@$(foreach l,$(LAYERS),$(CPPCHECK) $(CPPCHECK_FLAGS) $(INC_$(l)) $(l) &&) true
+
+# The metadata backend suite: the same tests against every metadata
+# backend, through the wrappers.
+META_SRCS := tests/meta/meta.c store/meta.c store/meta_sqlite.c \
+             store/meta_sqlite_admin.c store/digest.c base/conf.c base/validate.c
+$(BUILD)/meta-tests: $(META_SRCS) $(BUILD)/schema.c $(wildcard store/*.h base/*.h)
+	$(CC) $(CFLAGS) $(INC_store) -o $@ $(META_SRCS) $(BUILD)/schema.c \
+	    $(LDFLAGS) -lcmocka -lcrypto -ljansson -lsqlite3 -linih
 
 clean:
 	rm -rf build

@@ -11,12 +11,15 @@ subcommand prints one JSON object on stdout; bench/run.sh collects them.
   client.py tags  HOST:PORT REPO MANIFEST_JSON COUNT [--threads T]
   client.py repos HOST:PORT FROM_REPO PREFIX COUNT [--threads T]
   client.py list  HOST:PORT PATH [--runs N]        (follows Link to the end)
+  client.py slow  HOST:PORT REPO [--count N] [--rate B/S] [--seconds S]
+                  (N chunked PATCHes trickling at B/S each for S seconds)
 """
 import argparse
 import hashlib
 import http.client
 import json
 import os
+import socket
 import statistics
 import sys
 import threading
@@ -294,6 +297,51 @@ def cmd_list(a):
                       "seconds_median": med, "lists_per_s": 1 / med}))
 
 
+def cmd_slow(a):
+    """The slow load: `count` upload sessions, each sent a chunked PATCH
+    (no Expect, as docker and containerd send them) at `rate` bytes/s
+    for `seconds`, then ended; prints how many got their 202."""
+    base = "http://" + a.addr
+    locs = []
+    reg = Reg(a.addr)
+    for _ in range(a.count):
+        r, _ = reg.req("POST", "/v2/%s/blobs/uploads/" % a.repo,
+                       headers={"Content-Length": "0"}, ok=(202,))
+        locs.append(location(r, base))
+    host, port = a.addr.rsplit(":", 1)
+    piece = 1000
+    statuses = [None] * a.count
+
+    def one(i):
+        try:
+            s = socket.create_connection((host, int(port)), timeout=600)
+            s.sendall(("PATCH %s HTTP/1.1\r\nHost: %s\r\n"
+                       "Content-Type: application/octet-stream\r\n"
+                       "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                       % (locs[i], a.addr)).encode())
+            end = time.monotonic() + a.seconds
+            data = os.urandom(piece)
+            while time.monotonic() < end:
+                s.sendall(b"%x\r\n" % piece + data + b"\r\n")
+                time.sleep(piece / a.rate)
+            s.sendall(b"0\r\n\r\n")
+            r = http.client.HTTPResponse(s)
+            r.begin()
+            statuses[i] = r.status
+            s.close()
+        except OSError as e:
+            statuses[i] = repr(e)
+
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(a.count)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print(json.dumps({"count": a.count, "rate": a.rate, "seconds": a.seconds,
+                      "accepted": sum(1 for x in statuses if x == 202),
+                      "statuses": sorted(set(map(str, statuses)))}))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -321,9 +369,14 @@ def main():
     s = sub.add_parser("list")
     s.add_argument("addr"); s.add_argument("path")
     s.add_argument("--runs", type=int, default=5)
+    s = sub.add_parser("slow")
+    s.add_argument("addr"); s.add_argument("repo")
+    s.add_argument("--count", type=int, default=64)
+    s.add_argument("--rate", type=int, default=20000)
+    s.add_argument("--seconds", type=float, default=10)
     a = p.parse_args()
     {"push": cmd_push, "sink": cmd_sink, "seed": cmd_seed, "tags": cmd_tags,
-     "repos": cmd_repos, "list": cmd_list}[a.cmd](a)
+     "repos": cmd_repos, "list": cmd_list, "slow": cmd_slow}[a.cmd](a)
 
 
 if __name__ == "__main__":

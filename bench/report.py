@@ -25,6 +25,13 @@ TARGETS = {
     "push_256MiB_chunked_8MiB": [
         ("ceiling", ">=", 0.6, "push >= 0.6x nginx body to disk"),
         ("peer", ">=", 1.7, "push >= 1.7x peer")],
+    "push_256MiB_monolithic_vs_fsync": [
+        ("ceiling", ">=", 0.6, "push >= 0.6x durable ceiling")],
+    "push_256MiB_chunked_8MiB_vs_fsync": [
+        ("ceiling", ">=", 0.6, "push >= 0.6x durable ceiling")],
+    "manifest_get_slow_rps": [
+        ("ceiling", ">=", 0.8, "slow-loaded >= 0.8x unloaded")],
+    "manifest_get_slow_p99": [("peer", "<=", 1, "slow-loaded p99 <= peer's")],
     # issue 14: the s3 handler against the store itself (and fs).
     "s3_push_256MiB": [("ceiling", ">=", 0.7, "s3 push >= 0.7x the store's own PUT")],
     "s3_pull_64MiB_presigned": [("ceiling", ">=", 0.9, "s3 pull >= 0.9x the store's own GET")],
@@ -71,7 +78,8 @@ def main():
         for against, op, bound, desc in TARGETS.get(f["key"], []):
             v = {"peer": f["berth_per_peer"], "ceiling": f["berth_per_ceiling"],
                  "value": f["berth"]}[against]
-            met = None if v is None else (v >= bound if op == ">=" else v < bound)
+            met = None if v is None else (v >= bound if op == ">=" else
+                                          v <= bound if op == "<=" else v < bound)
             t = {"target": desc, "value": v, "met": met}
             f["targets"].append(t)
             verdicts.append((f["label"], t))

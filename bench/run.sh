@@ -194,11 +194,35 @@ for what in "manifest_get_tag|manifest GET by tag|GET|manifests/latest" \
 	jb=$($gen "http://$B/v2/bench/app/$path" $CONNS); check "berth $key" "$jb"
 	jp=$($gen "http://$P/v2/bench/app/$path" $CONNS); check "peer $key" "$jp"
 	put "${key}_rps" "$label, req/s" req/s higher "$(rate "$jb")" "$(rate "$jp")" ""
+	[ "$key" = manifest_get_tag ] && base_rps=$(rate "$jb")
 	if [ "$key" != blob_head ]; then
 		put "${key}_p50" "$label, p50" ms lower "$(p50 "$jb")" "$(p50 "$jp")" ""
 		put "${key}_p99" "$label, p99" ms lower "$(p99 "$jb")" "$(p99 "$jp")" ""
 	fi
 done
+
+# --- Manifest GETs while slow uploads are in flight (issue 11) -------------
+# SLOWN chunked PATCHes trickle in at 20 KB/s each for the whole load test;
+# nginx receives them, so berth's workers stay free.  Against berth's own
+# unloaded rate (the "ceiling" column) and the peer under the same load.
+SLOWN=64
+for reg in "$B" "$P"; do
+	log "manifest GET by tag with $SLOWN slow uploads in flight ($reg)"
+	$PY bench/client.py slow "$reg" bench/slow --count $SLOWN --rate 20000 \
+	    --seconds $((DUR + 3)) > "$W/slow.json" &
+	slowpid=$!
+	sleep 2
+	j=$(wrkj "http://$reg/v2/bench/app/manifests/latest" $CONNS); check "slow-loaded $reg" "$j"
+	wait $slowpid
+	log "  slow uploads: $(cat "$W/slow.json")"
+	[ "$(jf "$(cat "$W/slow.json")" 'v["accepted"]')" = $SLOWN ] ||
+	    log "WARNING: not every slow upload was accepted"
+	if [ "$reg" = "$B" ]; then jsb=$j; else jsp=$j; fi
+done
+put manifest_get_slow_rps "manifest GET by tag, $SLOWN slow uploads in flight, req/s" \
+    req/s higher "$(rate "$jsb")" "$(rate "$jsp")" "$base_rps" "berth without the slow load"
+put manifest_get_slow_p99 "manifest GET by tag, $SLOWN slow uploads in flight, p99" \
+    ms lower "$(p99 "$jsb")" "$(p99 "$jsp")" ""
 
 # --- Blob GETs ---------------------------------------------------------------
 for what in "blob_get_64MiB|$D64" "blob_get_$BIGNAME|$DBIG"; do

@@ -4,6 +4,17 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+int
+config_default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	return n >= 128 ? 256 : 2 * (int)n;
+}
 
 int
 config_read(struct config *cfg, struct conf *conf, const char *data_dir)
@@ -19,7 +30,7 @@ config_read(struct config *cfg, struct conf *conf, const char *data_dir)
 	}
 	if (conf_string(conf, "server", "socket", dflt, cfg->socket,
 	    sizeof(cfg->socket)) != 0 ||
-	    conf_long(conf, "server", "workers", 8, 1, 256,
+	    conf_long(conf, "server", "workers", config_default_workers(), 1, 256,
 	    &workers) != 0 ||
 	    conf_bool(conf, "registry", "read_only", false, &cfg->read_only) != 0 ||
 	    conf_bool(conf, "registry", "delete_enabled", true,

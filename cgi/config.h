@@ -24,6 +24,11 @@ struct config {
 	bool		 delete_enabled;
 };
 
+/* config_default_workers -- worker processes when none are configured:
+ * twice the processors online, at least 2, at most 256.  A worker waits
+ * on no client (bodies arrive whole), only on SQLite writes and fsync. */
+int config_default_workers(void);
+
 /* config_read -- fill cfg from conf.  The default socket is
  * <data_dir>/run/berth.sock, with data_dir the store's absolute data
  * directory;  Returns 0, or

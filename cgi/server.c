@@ -24,10 +24,9 @@
 
 #include <fcgiapp.h>
 
-#include "store.h"
 #include "dispatch.h"
 #include "request.h"
-#include "response.h"
+#include "store.h"
 #include "upload.h"
 
 #define MAX_WORKERS 256
@@ -121,21 +120,9 @@ handle(struct io *io, const struct config *cfg, struct store *st, bool drain)
 {
 	static struct req r;	/* large: kept off the stack */
 
-	switch (req_init(&r, io, cfg, st)) {
-	case REQ_OK:
-		dispatch(&r);
-		break;
-	case REQ_LONG_PATH:
-		/* Only a repository name can make a path this long. */
-		resp_error(&r, E_NAME_INVALID, "repository name over 255 characters");
-		break;
-	case REQ_BAD_PATH:
-		resp_error(&r, E_BAD_REQUEST, "the request path does not decode");
-		break;
-	case REQ_BAD_LENGTH:
-		resp_error(&r, E_BAD_REQUEST, "Content-Length is not a number");
-		break;
-	}
+	/* A request req_init() cannot read is answered by dispatch() too. */
+	(void)req_init(&r, io, cfg, st);
+	dispatch(&r);
 	if (drain)
 		req_drain(&r);
 }

@@ -6,7 +6,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,8 +80,8 @@ cli_main(struct store *store, int argc, char **argv)
 {
 	const struct command *cmd;
 	struct cli c;
-	char db[PATH_MAX];
-	struct stat st;
+	char where[PATH_MAX + 64];
+	enum meta_err e;
 	int rc = 1;
 
 	if (strcmp(argv[0], "help") == 0) {
@@ -100,12 +99,12 @@ cli_main(struct store *store, int argc, char **argv)
 	c.tty = isatty(STDERR_FILENO) == 1;
 	/* An operator command on a directory that holds no registry is
 	 * most likely a wrong -d or -c: say so rather than create one. */
-	if (snprintf(db, sizeof(db), "%s/berth.db", store->data_dir) >=
-	    (int)sizeof(db) || stat(db, &st) != 0) {
+	e = meta_exists(store->conf, store->data_dir, where, sizeof(where));
+	if (e == META_NOTFOUND)
 		fprintf(stderr, "berth %s: no registry database at %s "
-		    "(wrong -d, -c or BERTH_CONFIG?)\n", cmd->name, db);
+		    "(wrong -d, -c or BERTH_CONFIG?)\n", cmd->name, where);
+	if (e != META_OK)
 		return 1;
-	}
 	if (store_open(store) != 0)
 		return 1;
 	if (conf_check_unread(store->conf, store_section_unused, store) == 0)
@@ -127,8 +126,8 @@ void
 cli_bytes(uint64_t n, char *buf, size_t cap)
 {
 	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)n;
-	int u = -1;
+	double v = (double)n / 1024;
+	int u = 0;
 
 	if (n < 1024) {
 		snprintf(buf, cap, "%llu B", (unsigned long long)n);

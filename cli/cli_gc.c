@@ -134,7 +134,9 @@ orphan_staging(const char *data_dir, json_t *sessions, json_t *out)
 				known = true;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (known || stat(path, &st) != 0)
+		/* Directories (the body directory, uploads/body) are no
+		 * staging files. */
+		if (known || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
 		json_array_append_new(out, json_pack("{s:s, s:I, s:I}", "file",
 		    de->d_name, "size", (json_int_t)st.st_size, "modified_at",

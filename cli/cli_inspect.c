@@ -263,6 +263,35 @@ print_show(json_t *m)
 		cli_table(v, referrer_cols, 3);
 }
 
+/* The referrers of manifest `digest` in repo as `show` reports them: an
+ * array of {mediaType, digest, size, artifactType, annotations} (the last
+ * two when the referrer has them), in push order.  A new array; NULL on
+ * error (logged). */
+static json_t *
+referrers(const char *repo, const char *digest)
+{
+	struct meta_referrer *rows;
+	json_t *out, *d;
+	size_t n;
+
+	if (meta_referrers(repo, digest, NULL, &rows, &n) != META_OK)
+		return NULL;
+	out = json_array();
+	for (size_t i = 0; i < n; i++) {
+		d = json_pack("{s:s, s:s, s:I}", "mediaType", rows[i].media_type,
+		    "digest", rows[i].digest, "size", (json_int_t)rows[i].size);
+		if (rows[i].artifact_type != NULL)
+			json_object_set_new(d, "artifactType",
+			    json_string(rows[i].artifact_type));
+		if (rows[i].annotations != NULL)
+			json_object_set_new(d, "annotations",
+			    json_loads(rows[i].annotations, 0, NULL));
+		json_array_append_new(out, d);
+	}
+	meta_referrers_free(rows, n);
+	return out;
+}
+
 int
 cli_show(struct cli *c, int argc, char **argv)
 {
@@ -314,12 +343,9 @@ cli_show(struct cli *c, int argc, char **argv)
 	if (json_is_array(v))
 		json_object_set_new(m, "manifests", descriptors(v, NULL, true));
 	json_object_del(m, "stored");
-	refs = json_array();
-	if (meta_referrers(repo, json_string_value(json_object_get(m, "digest")),
-	    NULL, refs) != META_OK) {
-		json_decref(refs);
+	if ((refs = referrers(repo, json_string_value(json_object_get(m,
+	    "digest")))) == NULL)
 		goto out;
-	}
 	json_object_set_new(m, "referrers", refs);
 	if (doc != NULL)
 		json_object_set(m, "manifest", doc);

@@ -33,7 +33,7 @@ usage(FILE *out)
 	    "  commands: repos, tags, show, du, gc, uploads, fsck, audit\n"
 	    "  (berth help lists them)\n"
 	    "  -t  check the configuration, print the effective data_dir,\n"
-	    "      socket and workers, and exit\n"
+	    "      socket, workers and body_dir, and exit\n"
 	    "  Serves the OCI registry API over FastCGI (or CGI when run\n"
 	    "  by a web server as a CGI program).  BERTH_CONFIG names the\n"
 	    "  configuration file when -c is not given.\n");
@@ -170,8 +170,8 @@ main(int argc, char **argv)
 	}
 	if (check) {
 		/* For scripts that write the web server's configuration. */
-		printf("data_dir=%s\nsocket=%s\nworkers=%d\n", st.data_dir,
-		    cfg.socket, cfg.workers);
+		printf("data_dir=%s\nsocket=%s\nworkers=%d\nbody_dir=%s\n",
+		    st.data_dir, cfg.socket, cfg.workers, st.body_dir);
 		store_close(&st);
 		conf_free(conf);
 		return 0;

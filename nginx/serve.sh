@@ -46,6 +46,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$BERTH" ] || die "$BERTH is not built (make)"
 data=$(effective data_dir) || exit 1
 sock=$(effective socket)
+body=$(effective body_dir)	# nginx writes upload bodies there
 run=$data/run
 mkdir -p "$run"
 stop_previous "$run"
@@ -57,6 +58,7 @@ if [ "$cmd" = run ]; then daemon=off; else daemon=on; fi
 for f in berth-local.conf berth-locations.conf; do
 	sed -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$data|g" \
 	    -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
+	    -e "s|@BODY_DIR@|$body|g" \
 	    -e "s|@CONF_DIR@|$run|g" -e "s|@USER_LINE@|$user_line|g" \
 	    -e "s|@DAEMON@|$daemon|g" -e "s|@LISTEN@|$LISTEN|g" \
 	    "$here/$f.in" > "$run/$f"

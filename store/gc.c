@@ -9,8 +9,10 @@
  *
  * Why a racing push cannot lose a blob.  The invariant is: whenever a
  * blobs row exists, its bytes exist -- so that everything the metadata
- * shows (a linked blob, a manifest's layers) can be served.  Two things
- * can break it, and each is closed off:
+ * shows (a linked blob, a manifest's layers) can be served.  The
+ * argument relies on the metadata backend's concurrency contract
+ * (store/meta.h, C1-C6); the SQLite terms below are how SQLite meets it.
+ * Two things can break the invariant, and each is closed off:
  *
  * 1. A manifest PUT against gc's row deletion.  The PUT checks that every
  *    referenced blob is linked and inserts its manifest_references in one

@@ -1,16 +1,75 @@
 /* meta.h -- the metadata seam: repositories, blob links, manifests, tags,
  * referrers and upload sessions.
  *
- * Its one implementation is SQLite (meta_sqlite.c), the only file with
- * SQL in it.  The database is <data_dir>/berth.db in WAL mode, shared by
- * every worker process; writes are short BEGIN IMMEDIATE transactions
- * with a busy timeout.  Each process calls meta_open() once (after fork),
- * and every statement is prepared once and reused.  All string arguments
- * are validated values (validate.h); digests are sha256/sha512 strings.
+ * The core never talks to a database directly: it calls the meta_*()
+ * wrappers below (meta.c; the operator's half in meta_admin.h), which
+ * dispatch through the struct meta_ops of the process's open backend and
+ * supply the fallbacks of optional operations.  The shape is the blob
+ * seam's (blob.h): a versioned table of function pointers, each
+ * contract written here, optional ones NULL.  A backend is one file that
+ * defines its table and registers it with META_BACKEND(table) at file
+ * scope; `[metadata] backend = NAME` picks it (default sqlite), and it
+ * reads its own settings from [metadata.NAME] through base/conf.h.
+ * Backends: SQLite (meta_sqlite.c, meta_sqlite_admin.c).
+ *
+ * Each process opens the metadata once (meta_open(), after fork); the
+ * wrappers then use that backend.  All string arguments are validated
+ * values (validate.h); digests are sha256/sha512 strings; sizes bytes;
+ * times unix seconds.
  *
  * Errors: every function returns enum meta_err; META_ERR means the
- * database failed (already logged) and is answered with 500; META_FULL
- * that a write found the disk full (507). */
+ * backend failed (already logged) and is answered with 500, META_FULL
+ * that a write found no room (507), META_UNAVAILABLE that the backend
+ * cannot be reached (503).  The front maps them in one place,
+ * cgi/errors.c.
+ *
+ * The concurrency contract.  Many processes (the workers, `berth gc`,
+ * `berth fsck`) use one metadata store at once, and garbage collection
+ * deletes while clients push (store/gc.c has the whole argument, the
+ * blob lock is store/blob_lock.h).  A backend must give:
+ *
+ *  C1 Atomic operations.  Every writing operation below is all or
+ *     nothing: blob_commit (the blob row, the link, the upload session's
+ *     removal), blob_mount, manifest_put (repository, manifest, its
+ *     references, the tag), manifest_delete (with its tags and
+ *     references), tag_delete, blob_unlink, upload_advance, and each of
+ *     meta_admin_begin() .. meta_admin_end(true).  A failed write leaves
+ *     nothing behind (META_FULL and META_ERR included).
+ *  C2 Serialised writers on the newest state.  Write transactions behave
+ *     as if run one at a time, each reading what the one before
+ *     committed; a writer that finds another in its way waits (for a
+ *     bounded time, then META_ERR) instead of failing halfway.
+ *     meta_admin_begin() takes that write position at once, so what the
+ *     transaction reads stays the newest state until meta_admin_end().
+ *  C3 Check and write together.  manifest_put checks that every
+ *     reference exists in the repository inside the transaction that
+ *     writes the manifest: on META_MISSING nothing was written.
+ *     blob_mount copies a link inside its transaction: one that exists
+ *     then, or none (META_NOTFOUND).  upload_advance compares the old
+ *     size and writes in one step (META_CONFLICT otherwise).
+ *  C4 Fresh links.  blob_commit and blob_mount set the link's linked_at
+ *     to now even when the link exists, restarting gc's grace window.
+ *  C5 gc re-checks.  meta_gc_candidates() is a snapshot only;
+ *     meta_gc_blob_delete(), inside meta_admin_begin(), decides again by
+ *     the same rule on the newest state and deletes rows only if the
+ *     blob is still garbage.  With C2 and C3 this is why no manifest
+ *     ever references a blob gc deleted (store/gc.c, point 1).
+ *  C6 The blob lock is not the backend's.  Callers hold it (shared) from
+ *     the blob handler's put to blob_commit, and gc holds it exclusive
+ *     from meta_admin_begin() to its last unlink (store/gc.c, point 2);
+ *     a backend only has to commit blob_commit before returning, so
+ *     that the bytes and rows it covers are in step when the lock goes.
+ *  C7 Durability.  Once a write returns META_OK, it survives a crash of
+ *     the process and of the machine.
+ *
+ * How SQLite meets it: C1 each write is one transaction (or one
+ * statement); C2 writers use BEGIN IMMEDIATE on a WAL database, so the
+ * write lock is taken before anything is read and others queue on the
+ * busy timeout (10 s); C3 the checks run inside that transaction; C4
+ * the link upsert sets linked_at = excluded.linked_at; C5 the re-check
+ * is a SELECT with the candidates' WHERE clause inside the IMMEDIATE
+ * transaction; C6 commit happens before blob_commit returns; C7 WAL with
+ * synchronous = FULL. */
 #ifndef BERTH_META_H
 #define BERTH_META_H
 
@@ -20,8 +79,11 @@
 
 #include <jansson.h>
 
+#include "conf.h"
 #include "digest.h"
 #include "validate.h"
+
+#define META_OPS_VERSION 1
 
 enum meta_err {
 	META_OK = 0,
@@ -29,14 +91,38 @@ enum meta_err {
 	META_CONFLICT,		/* the row changed under us (upload advanced) */
 	META_MISSING,		/* manifest references content not in the repository */
 	META_FULL,		/* the disk is full: nothing was written */
-	META_ERR		/* database error; logged */
+	META_ERR,		/* backend error; logged */
+	META_UNAVAILABLE	/* the backend cannot be reached (a database
+				 * server down, no metadata open): nothing
+				 * was done; logged.  The front answers 503 */
 };
 
-/* meta_open -- open (creating if needed) <data_dir>/berth.db, bring its
- * schema forward to the newest migration, and prepare for requests.
- * Once per process.  Returns META_OK or META_ERR. */
-enum meta_err meta_open(const char *data_dir);
+/* meta_open -- open the metadata backend that [metadata] backend of conf
+ * names (default sqlite) with its section [metadata.NAME]; for SQLite
+ * that is the database [metadata.sqlite] path (default
+ * <data_dir>/berth.db; a relative path is taken from data_dir), created
+ * if needed, its schema brought forward to the newest migration.  Once
+ * per process, after fork; the wrappers below use it until
+ * meta_close().  Returns META_OK, META_ERR (unknown backend, a table of
+ * an unknown META_OPS_VERSION or missing a required operation, bad
+ * settings: reported), or the backend's error. */
+enum meta_err meta_open(struct conf *conf, const char *data_dir);
+
+/* meta_close -- close what meta_open() opened.  Idempotent. */
 void meta_close(void);
+
+/* meta_exists -- does the metadata store that conf selects exist
+ * already (an operator command refuses to create one)?  META_OK when it
+ * does, META_NOTFOUND when it does not, META_ERR on a bad setting.  In
+ * both of the first two cases `where` (cap bytes) names it for messages
+ * (SQLite: the file's path).  A backend that cannot tell answers
+ * META_OK.  Needs no meta_open(). */
+enum meta_err meta_exists(struct conf *conf, const char *data_dir,
+    char *where, size_t cap);
+
+/* meta_backend -- the backend name conf selects ([metadata] backend,
+ * default "sqlite"); the string lives as long as conf. */
+const char *meta_backend(struct conf *conf);
 
 /* --- Blobs ------------------------------------------------------------ */
 
@@ -127,12 +213,27 @@ enum meta_err meta_tags_list(const char *repo, const char *last,
 enum meta_err meta_catalog(const char *last, unsigned long n, json_t *out,
     bool *more);
 
-/* meta_referrers -- append to `out` one OCI descriptor object per
- * manifest in repo whose subject is `digest`, optionally only those whose
- * artifact type equals artifact_type (may be NULL).  An unknown
- * repository gives an empty list. */
+/* One referrer of a manifest (oci-spec.md 6.2): a manifest whose subject
+ * it is.  artifact_type and annotations are malloc'd (NULL when the
+ * manifest has none); annotations is the JSON object text as pushed. */
+struct meta_referrer {
+	char		 digest[DIGEST_STR_MAX];
+	char		 media_type[256];
+	uint64_t	 size;		/* bytes */
+	char		*artifact_type;
+	char		*annotations;
+};
+
+/* meta_referrers -- the manifests in repo whose subject is `digest`, in
+ * push order, optionally only those whose artifact type equals
+ * artifact_type (may be NULL), as a malloc'd array of *n rows in *rows
+ * (NULL when none) that the caller frees with meta_referrers_free().  An
+ * unknown repository gives none.  On error *rows is NULL and *n 0. */
 enum meta_err meta_referrers(const char *repo, const char *digest,
-    const char *artifact_type, json_t *out);
+    const char *artifact_type, struct meta_referrer **rows, size_t *n);
+
+/* meta_referrers_free -- free rows from meta_referrers() (NULL is fine). */
+void meta_referrers_free(struct meta_referrer *rows, size_t n);
 
 /* --- Upload sessions ------------------------------------------------- */
 
@@ -146,6 +247,7 @@ struct meta_upload {
 	int64_t		 started_at;		/* unix seconds */
 };
 
+/* meta_upload_create -- record a new session (u->uuid is fresh). */
 enum meta_err meta_upload_create(const struct meta_upload *u);
 
 /* meta_upload_get -- the session `uuid` of repository `repo`.
@@ -159,10 +261,117 @@ enum meta_err meta_upload_get(const char *repo, const char *uuid,
 enum meta_err meta_upload_advance(const struct meta_upload *u,
     uint64_t old_size);
 
+/* meta_upload_delete -- end session uuid; META_OK whether or not it
+ * was there. */
 enum meta_err meta_upload_delete(const char *uuid);
 
 /* meta_upload_expired -- append to `out` the ids of sessions not touched
  * for `expiry` seconds. */
 enum meta_err meta_upload_expired(long expiry, json_t *out);
+
+/* --- The backend table ------------------------------------------------ */
+
+/* A backend's operations.  Each one's contract is that of the wrapper of
+ * the same name (here and in meta_admin.h), with the instance from open()
+ * as first argument; the wrappers check nothing a backend must check
+ * itself.  Required unless marked optional: meta_open() refuses a table
+ * missing one. */
+struct meta_ops {
+	int		 version;	/* META_OPS_VERSION; operations are only
+					 * ever appended */
+	const char	*name;		/* "sqlite", ... as in [metadata] backend */
+
+	/* Open an instance, once per process after fork; *priv is passed to
+	 * every other operation.  Settings come from [`section`] of conf
+	 * (section is "metadata.<name>"; conf_bad() reports a bad one, and
+	 * open then returns META_ERR); data_dir is the registry's absolute
+	 * data directory.  Creates the store if needed and brings its schema
+	 * forward.  META_UNAVAILABLE when a server cannot be reached. */
+	enum meta_err	(*open)(struct conf *conf, const char *section,
+			    const char *data_dir, void **priv);
+	/* Optional.  Release the instance. */
+	void		(*close)(void *priv);
+	/* Optional: does the store exist (no open needed)?  As
+	 * meta_exists().  NULL -> assumed to. */
+	enum meta_err	(*exists)(struct conf *conf, const char *section,
+			    const char *data_dir, char *where, size_t cap);
+
+	enum meta_err	(*blob_linked)(void *priv, const char *repo,
+			    const char *digest, uint64_t *size);
+	enum meta_err	(*blob_commit)(void *priv, const char *repo,
+			    const char *digest, uint64_t size, const char *upload);
+	enum meta_err	(*blob_mount)(void *priv, const char *repo,
+			    const char *from, const char *digest, uint64_t *size);
+	enum meta_err	(*blob_unlink)(void *priv, const char *repo,
+			    const char *digest);
+
+	enum meta_err	(*manifest_get)(void *priv, const char *repo,
+			    const char *reference, bool by_digest, bool want_body,
+			    struct meta_manifest *m);
+	enum meta_err	(*manifest_put)(void *priv,
+			    const struct meta_manifest_put *p, json_t **missing);
+	enum meta_err	(*manifest_delete)(void *priv, const char *repo,
+			    const char *digest);
+	enum meta_err	(*tag_delete)(void *priv, const char *repo,
+			    const char *tag);
+	enum meta_err	(*tags_list)(void *priv, const char *repo,
+			    const char *last, unsigned long n, json_t *out,
+			    bool *more);
+	enum meta_err	(*catalog)(void *priv, const char *last,
+			    unsigned long n, json_t *out, bool *more);
+	/* Rows and their strings malloc'd: meta_referrers_free() frees. */
+	enum meta_err	(*referrers)(void *priv, const char *repo,
+			    const char *digest, const char *artifact_type,
+			    struct meta_referrer **rows, size_t *n);
+
+	enum meta_err	(*upload_create)(void *priv, const struct meta_upload *u);
+	enum meta_err	(*upload_get)(void *priv, const char *repo,
+			    const char *uuid, long expiry, struct meta_upload *u);
+	enum meta_err	(*upload_advance)(void *priv,
+			    const struct meta_upload *u, uint64_t old_size);
+	enum meta_err	(*upload_delete)(void *priv, const char *uuid);
+	enum meta_err	(*upload_expired)(void *priv, long expiry, json_t *out);
+
+	/* The operator's half: meta_admin.h. */
+	enum meta_err	(*admin_repos)(void *priv, json_t *out);
+	enum meta_err	(*admin_tags)(void *priv, const char *repo, json_t *out);
+	enum meta_err	(*admin_manifest)(void *priv, const char *repo,
+			    const char *reference, bool by_digest, json_t **out);
+	enum meta_err	(*admin_du)(void *priv, json_t **out);
+	enum meta_err	(*admin_uploads)(void *priv, json_t *out);
+	enum meta_err	(*admin_audit)(void *priv, const char *repo, long limit,
+			    json_t *out);
+	enum meta_err	(*admin_begin)(void *priv);
+	enum meta_err	(*admin_end)(void *priv, bool commit);
+	enum meta_err	(*gc_untagged)(void *priv, int64_t cutoff, json_t *out);
+	enum meta_err	(*gc_candidates)(void *priv, int64_t cutoff, json_t *out);
+	enum meta_err	(*gc_blob_delete)(void *priv, const char *digest,
+			    int64_t cutoff, bool *deleted, uint64_t *size);
+	enum meta_err	(*admin_blob)(void *priv, const char *digest,
+			    uint64_t *size);
+	enum meta_err	(*admin_blob_page)(void *priv, const char *after,
+			    size_t n, json_t *out);
+	enum meta_err	(*admin_blob_forget)(void *priv, const char *digest);
+	enum meta_err	(*admin_referencing)(void *priv, const char *digest,
+			    json_t *out);
+	/* Optional: the store's own consistency check.  NULL -> nothing
+	 * to report. */
+	enum meta_err	(*admin_integrity)(void *priv, json_t *out);
+};
+
+/* meta_register -- make a backend findable by name; called by
+ * META_BACKEND() before main().  The table is borrowed for the process's
+ * life. */
+void meta_register(const struct meta_ops *ops);
+
+#define META_BACKEND(ops)						\
+	__attribute__((constructor)) static void			\
+	meta_register_##ops(void)					\
+	{								\
+		meta_register(&(ops));					\
+	}
+
+/* meta_find -- the registered backend called name, or NULL. */
+const struct meta_ops *meta_find(const char *name);
 
 #endif

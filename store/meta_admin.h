@@ -2,13 +2,12 @@
  * `berth repos|tags|show|du|uploads|audit`, and the transactions of
  * garbage collection and fsck (store/gc.c, store/fsck.c).
  *
- * Like meta.h, SQL stays behind this seam: meta_admin.c is, with
- * meta_sqlite.c, the only file with SQL in it, and it shares
- * meta_sqlite.c's connection (meta_db(); call meta_open() first).  The
- * listings read the views of sql/002_operator.sql where one exists, so
- * the command line and a person at the sqlite3 shell see the same
- * numbers.  Statements are prepared per call: these run once per command,
- * not per request.
+ * Like meta.h, these are wrappers (meta.c) dispatching through the open
+ * backend's struct meta_ops (call meta_open() first); the concurrency
+ * contract in meta.h covers them.  SQLite answers them in
+ * meta_sqlite_admin.c, from the views of sql/002_operator.sql where one
+ * exists, so the command line and a person at the sqlite3 shell see the
+ * same numbers.  These run once per command, not per request.
  *
  * Shapes: listings append one jansson object per row to a caller-owned
  * array; keys are the column names (documented per function), sizes are
@@ -22,13 +21,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "meta.h"
-
-/* meta_db -- the process's connection, opened by meta_open() (defined in
- * meta_sqlite.c); NULL before. */
-sqlite3 *meta_db(void);
 
 /* --- Listings -------------------------------------------------------- */
 
@@ -70,9 +64,10 @@ enum meta_err meta_admin_audit(const char *repo, long limit, json_t *out);
 
 /* --- Transactions for gc and fsck ----------------------------------- */
 
-/* meta_admin_begin -- BEGIN IMMEDIATE: the write lock is taken now, so
- * what the transaction reads is the newest state and stays so until
- * meta_admin_end(); waits for other writers up to the busy timeout. */
+/* meta_admin_begin -- start a write transaction holding the write
+ * position now (meta.h, C2; SQLite: BEGIN IMMEDIATE), so what it reads
+ * is the newest state and stays so until meta_admin_end(); waits for
+ * other writers for a bounded time. */
 enum meta_err meta_admin_begin(void);
 
 /* meta_admin_end -- COMMIT when `commit` (META_ERR if that fails, after
@@ -117,9 +112,10 @@ enum meta_err meta_admin_blob_forget(const char *digest);
  * every manifest referencing `digest`. */
 enum meta_err meta_admin_referencing(const char *digest, json_t *out);
 
-/* meta_admin_integrity -- run PRAGMA integrity_check and
- * foreign_key_check; append one message string per problem (none when
- * the database is sound). */
+/* meta_admin_integrity -- the backend's own consistency check (SQLite:
+ * PRAGMA integrity_check and foreign_key_check); append one message
+ * string per problem (none when the store is sound, or when the backend
+ * has no such check). */
 enum meta_err meta_admin_integrity(json_t *out);
 
 #endif

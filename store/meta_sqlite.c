@@ -1,5 +1,11 @@
-/* meta_sqlite.c -- the metadata seam on SQLite; see meta.h.  The only
+/* meta_sqlite.c -- the SQLite metadata backend ("sqlite"; see meta.h
+ * for the contract and how SQLite meets it): the connection, the request
+ * path and the backend's table.  With meta_sqlite_admin.c, the only
  * file in berth with SQL in it.
+ *
+ * Settings: [metadata.sqlite] path, the database file (default
+ * <data_dir>/berth.db; relative: from the data directory).  The database
+ * is in WAL mode, shared by every worker process.
  *
  * One connection per process, opened after fork.  Statements are kept in
  * a table indexed by enum stmt_id, prepared on first use and reset after
@@ -7,6 +13,8 @@
  * so that concurrent workers queue on the busy timeout instead of
  * failing with SQLITE_BUSY halfway through. */
 #include "meta.h"
+
+#include <sys/stat.h>
 
 #include <limits.h>
 #include <stdio.h>
@@ -16,23 +24,8 @@
 
 #include <sqlite3.h>
 
-#include "meta_admin.h"
+#include "meta_sqlite.h"
 #include "schema.h"
-
-static sqlite3 *db;
-
-enum stmt_id {
-	S_BEGIN, S_COMMIT, S_ROLLBACK,
-	S_REPO_ID, S_REPO_INSERT,
-	S_BLOB_LINKED, S_BLOB_INSERT, S_LINK_INSERT, S_BLOB_MOUNT, S_LINK_DELETE,
-	S_MANIFEST_BY_DIGEST, S_MANIFEST_BY_TAG, S_MANIFEST_ID,
-	S_MANIFEST_INSERT, S_REF_INSERT, S_TAG_UPSERT, S_MANIFEST_EXISTS,
-	S_MANIFEST_DELETE, S_TAG_DELETE, S_TAGS_LIST, S_CATALOG,
-	S_REFERRERS,
-	S_UPLOAD_INSERT, S_UPLOAD_GET, S_UPLOAD_ADVANCE, S_UPLOAD_DELETE,
-	S_UPLOAD_EXPIRED,
-	S_COUNT
-};
 
 static const char *const sql_text[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
@@ -105,26 +98,23 @@ static const char *const sql_text[S_COUNT] = {
 	[S_UPLOAD_EXPIRED] = "SELECT uuid FROM uploads WHERE updated_at < ?1",
 };
 
-static sqlite3_stmt *stmts[S_COUNT];
-static bool disk_full;		/* the last failed step was SQLITE_FULL */
-
 static void
-log_db(const char *what)
+log_db(struct sq *q, const char *what)
 {
-	fprintf(stderr, "berth: sqlite: %s: %s\n", what, sqlite3_errmsg(db));
+	fprintf(stderr, "berth: sqlite: %s: %s\n", what, sqlite3_errmsg(q->db));
 }
 
 /* The prepared statement for id, reset and unbound; NULL on error. */
 static sqlite3_stmt *
-stmt(enum stmt_id id)
+stmt(struct sq *q, enum sq_stmt_id id)
 {
-	if (stmts[id] == NULL &&
-	    sqlite3_prepare_v3(db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT,
-	    &stmts[id], NULL) != SQLITE_OK) {
-		log_db(sql_text[id]);
+	if (q->stmts[id] == NULL &&
+	    sqlite3_prepare_v3(q->db, sql_text[id], -1,
+	    SQLITE_PREPARE_PERSISTENT, &q->stmts[id], NULL) != SQLITE_OK) {
+		log_db(q, sql_text[id]);
 		return NULL;
 	}
-	return stmts[id];
+	return q->stmts[id];
 }
 
 /* Finish with a statement: reset it so it holds no locks or rows. */
@@ -148,7 +138,7 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 
 /* Run a statement that returns no rows. */
 static enum meta_err
-exec_stmt(sqlite3_stmt *s)
+exec_stmt(struct sq *q, sqlite3_stmt *s)
 {
 	int rc;
 
@@ -156,37 +146,37 @@ exec_stmt(sqlite3_stmt *s)
 		return META_ERR;
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		disk_full = rc == SQLITE_FULL;
-		log_db(sqlite3_sql(s));
+		q->disk_full = rc == SQLITE_FULL;
+		log_db(q, sqlite3_sql(s));
 		done(s);
-		return disk_full ? META_FULL : META_ERR;
+		return q->disk_full ? META_FULL : META_ERR;
 	}
 	done(s);
 	return META_OK;
 }
 
 static enum meta_err
-begin(void)
+begin(struct sq *q)
 {
-	return exec_stmt(stmt(S_BEGIN));
+	return exec_stmt(q, stmt(q, S_BEGIN));
 }
 
 static enum meta_err
-commit(void)
+commit(struct sq *q)
 {
-	return exec_stmt(stmt(S_COMMIT));
+	return exec_stmt(q, stmt(q, S_COMMIT));
 }
 
 /* Undo the transaction in flight; the result for the caller to return:
  * META_FULL when it failed because the disk is full, else META_ERR. */
 static enum meta_err
-rollback(void)
+rollback(struct sq *q)
 {
-	bool full = disk_full;
+	bool full = q->disk_full;
 
-	if (!sqlite3_get_autocommit(db))
-		exec_stmt(stmt(S_ROLLBACK));
-	disk_full = false;
+	if (!sqlite3_get_autocommit(q->db))
+		exec_stmt(q, stmt(q, S_ROLLBACK));
+	q->disk_full = false;
 	return full ? META_FULL : META_ERR;
 }
 
@@ -199,22 +189,22 @@ now(void)
 /* The id of repository `name`, creating it when `create`.  0 when absent
  * (and not created) or on error (*err set). */
 static int64_t
-repo_id(const char *name, bool create, enum meta_err *err)
+repo_id(struct sq *q, const char *name, bool create, enum meta_err *err)
 {
 	sqlite3_stmt *s;
 	int64_t id = 0;
 
 	*err = META_OK;
 	if (create) {
-		s = stmt(S_REPO_INSERT);
+		s = stmt(q, S_REPO_INSERT);
 		if (s == NULL)
 			goto fail;
 		bind_text(s, 1, name);
 		sqlite3_bind_int64(s, 2, now());
-		if (exec_stmt(s) != META_OK)
+		if (exec_stmt(q, s) != META_OK)
 			goto fail;
 	}
-	s = stmt(S_REPO_ID);
+	s = stmt(q, S_REPO_ID);
 	if (s == NULL)
 		goto fail;
 	bind_text(s, 1, name);
@@ -230,12 +220,13 @@ fail:
 }
 
 static int
-user_version(void)
+user_version(struct sq *q)
 {
 	sqlite3_stmt *s = NULL;
 	int version = -1;
 
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &s,
+	    NULL) == SQLITE_OK &&
 	    sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
@@ -245,17 +236,17 @@ user_version(void)
 /* Bring the schema forward.  The common case -- already current -- only
  * reads user_version, so a CGI process never takes the write lock. */
 static enum meta_err
-migrate(void)
+migrate(struct sq *q)
 {
 	int version, latest = schema_migrations[schema_migration_count - 1].version;
 	char *errmsg = NULL, pragma[64];
 
-	version = user_version();
+	version = user_version(q);
 	if (version >= latest)
 		return META_OK;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	version = user_version();	/* another process may have migrated */
+	version = user_version(q);	/* another process may have migrated */
 	if (version < 0)
 		goto fail;
 	for (int i = 0; i < schema_migration_count; i++) {
@@ -263,81 +254,116 @@ migrate(void)
 
 		if (m->version <= version)
 			continue;
-		if (sqlite3_exec(db, m->sql, NULL, NULL, &errmsg) != SQLITE_OK) {
+		if (sqlite3_exec(q->db, m->sql, NULL, NULL, &errmsg) != SQLITE_OK) {
 			fprintf(stderr, "berth: migration %s: %s\n", m->file, errmsg);
 			sqlite3_free(errmsg);
 			goto fail;
 		}
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
 		    m->version);
-		if (sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+		if (sqlite3_exec(q->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
 			goto fail;
 		version = m->version;
 	}
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return META_OK;
 fail:
-	log_db("migrating the schema");
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	log_db(q, "migrating the schema");
+	sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
 	return META_ERR;
 }
 
-enum meta_err
-meta_open(const char *data_dir)
+/* The database file [section] path names (default berth.db; relative
+ * to data_dir) into path (cap bytes).  -1 after reporting a bad one. */
+static int
+db_path(struct conf *conf, const char *section, const char *data_dir,
+    char *path, size_t cap)
+{
+	char name[PATH_MAX];
+	int n;
+
+	if (conf_string(conf, section, "path", "berth.db", name,
+	    sizeof(name)) != 0)
+		return -1;
+	if (name[0] == '/')
+		n = snprintf(path, cap, "%s", name);
+	else
+		n = snprintf(path, cap, "%s/%s", data_dir, name);
+	if (n < 0 || (size_t)n >= cap)
+		return conf_bad(conf, section, "path", "name too long");
+	return 0;
+}
+
+static void sq_close(void *priv);
+
+static enum meta_err
+sq_open(struct conf *conf, const char *section, const char *data_dir,
+    void **priv)
 {
 	char path[PATH_MAX];
+	struct sq *q;
 
-	if (snprintf(path, sizeof(path), "%s/berth.db", data_dir) >=
-	    (int)sizeof(path))
+	*priv = NULL;
+	if (db_path(conf, section, data_dir, path, sizeof(path)) != 0)
 		return META_ERR;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		fprintf(stderr, "berth: %s: %s\n", path, sqlite3_errmsg(db));
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return META_ERR;
+	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		fprintf(stderr, "berth: %s: %s\n", path, sqlite3_errmsg(q->db));
 		goto fail;
 	}
-	sqlite3_busy_timeout(db, 10000);
+	sqlite3_busy_timeout(q->db, 10000);
 	/* WAL: readers never wait for the writer.  synchronous=FULL: a
 	 * committed push survives power loss, not only a crash. */
-	if (sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
+	if (sqlite3_exec(q->db, "PRAGMA journal_mode = WAL; "
 	    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
 	    NULL, NULL, NULL) != SQLITE_OK) {
-		log_db("setting pragmas");
+		log_db(q, "setting pragmas");
 		goto fail;
 	}
-	if (migrate() != META_OK)
+	if (migrate(q) != META_OK)
 		goto fail;
+	*priv = q;
 	return META_OK;
 fail:
-	meta_close();
+	sq_close(q);
 	return META_ERR;
 }
 
-/* For store/meta_admin.c, declared there: the operator queries share
- * this connection. */
-sqlite3 *
-meta_db(void)
+static void
+sq_close(void *priv)
 {
-	return db;
+	struct sq *q = priv;
+
+	if (q == NULL)
+		return;
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(q->stmts[i]);
+	sqlite3_close(q->db);
+	free(q);
 }
 
-void
-meta_close(void)
+/* Is the database file there?  Opening would create it. */
+static enum meta_err
+sq_exists(struct conf *conf, const char *section, const char *data_dir,
+    char *where, size_t cap)
 {
-	for (int i = 0; i < S_COUNT; i++) {
-		sqlite3_finalize(stmts[i]);
-		stmts[i] = NULL;
-	}
-	sqlite3_close(db);
-	db = NULL;
+	struct stat st;
+
+	if (db_path(conf, section, data_dir, where, cap) != 0)
+		return META_ERR;
+	return stat(where, &st) == 0 ? META_OK : META_NOTFOUND;
 }
 
 /* --- Blobs ------------------------------------------------------------ */
 
-enum meta_err
-meta_blob_linked(const char *repo, const char *digest, uint64_t *size)
+static enum meta_err
+sq_blob_linked(void *priv, const char *repo, const char *digest, uint64_t *size)
 {
-	sqlite3_stmt *s = stmt(S_BLOB_LINKED);
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, S_BLOB_LINKED);
 	enum meta_err e = META_NOTFOUND;
 	int rc;
 
@@ -350,7 +376,7 @@ meta_blob_linked(const char *repo, const char *digest, uint64_t *size)
 		*size = (uint64_t)sqlite3_column_int64(s, 0);
 		e = META_OK;
 	} else if (rc != SQLITE_DONE) {
-		log_db("blob lookup");
+		log_db(q, "blob lookup");
 		e = META_ERR;
 	}
 	done(s);
@@ -358,115 +384,120 @@ meta_blob_linked(const char *repo, const char *digest, uint64_t *size)
 }
 
 static enum meta_err
-link_blob(int64_t rid, const char *digest, uint64_t size)
+link_blob(struct sq *q, int64_t rid, const char *digest, uint64_t size)
 {
-	sqlite3_stmt *s = stmt(S_BLOB_INSERT);
+	sqlite3_stmt *s = stmt(q, S_BLOB_INSERT);
 
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, digest);
 	sqlite3_bind_int64(s, 2, (int64_t)size);
 	sqlite3_bind_int64(s, 3, now());
-	if (exec_stmt(s) != META_OK)
+	if (exec_stmt(q, s) != META_OK)
 		return META_ERR;
-	s = stmt(S_LINK_INSERT);
+	s = stmt(q, S_LINK_INSERT);
 	if (s == NULL)
 		return META_ERR;
 	sqlite3_bind_int64(s, 1, rid);
 	bind_text(s, 2, digest);
 	sqlite3_bind_int64(s, 3, now());
-	return exec_stmt(s);
+	return exec_stmt(q, s);
 }
 
-enum meta_err
-meta_blob_commit(const char *repo, const char *digest, uint64_t size,
+static enum meta_err
+sq_blob_commit(void *priv, const char *repo, const char *digest, uint64_t size,
     const char *upload)
 {
+	struct sq *q = priv;
 	sqlite3_stmt *s;
 	enum meta_err e;
 	int64_t rid;
 
-	if (begin() != META_OK)
+	if (begin(q) != META_OK)
 		return META_ERR;
-	rid = repo_id(repo, true, &e);
-	if (e != META_OK || link_blob(rid, digest, size) != META_OK)
+	rid = repo_id(q, repo, true, &e);
+	if (e != META_OK || link_blob(q, rid, digest, size) != META_OK)
 		goto fail;
 	if (upload != NULL) {
-		s = stmt(S_UPLOAD_DELETE);
+		s = stmt(q, S_UPLOAD_DELETE);
 		if (s == NULL)
 			goto fail;
 		bind_text(s, 1, upload);
-		if (exec_stmt(s) != META_OK)
+		if (exec_stmt(q, s) != META_OK)
 			goto fail;
 	}
-	if (commit() != META_OK)
+	if (commit(q) != META_OK)
 		goto fail;
 	return META_OK;
 fail:
-	return rollback();
+	return rollback(q);
 }
 
-enum meta_err
-meta_blob_mount(const char *repo, const char *from, const char *digest,
-    uint64_t *size)
+static enum meta_err
+sq_blob_mount(void *priv, const char *repo, const char *from,
+    const char *digest, uint64_t *size)
 {
+	struct sq *q = priv;
 	enum meta_err e;
 	sqlite3_stmt *s;
 	int64_t rid;
 
-	e = meta_blob_linked(from, digest, size);
+	e = sq_blob_linked(q, from, digest, size);
 	if (e != META_OK)
 		return e;
-	if (begin() != META_OK)
+	if (begin(q) != META_OK)
 		return META_ERR;
-	rid = repo_id(repo, true, &e);
+	rid = repo_id(q, repo, true, &e);
 	if (e != META_OK)
 		goto fail;
-	s = stmt(S_BLOB_MOUNT);
+	s = stmt(q, S_BLOB_MOUNT);
 	if (s == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, rid);
 	bind_text(s, 2, from);
 	bind_text(s, 3, digest);
 	sqlite3_bind_int64(s, 4, now());
-	if (exec_stmt(s) != META_OK)
+	if (exec_stmt(q, s) != META_OK)
 		goto fail;
-	if (commit() != META_OK)
+	if (commit(q) != META_OK)
 		goto fail;
 	/* `from` may have lost the blob between the check and the insert. */
-	return meta_blob_linked(repo, digest, size);
+	return sq_blob_linked(q, repo, digest, size);
 fail:
-	return rollback();
+	return rollback(q);
 }
 
 /* Run a DELETE with (?1 repo, ?2 key); META_NOTFOUND when nothing went. */
 static enum meta_err
-delete_one(enum stmt_id id, const char *repo, const char *key)
+delete_one(struct sq *q, enum sq_stmt_id id, const char *repo, const char *key)
 {
-	sqlite3_stmt *s = stmt(id);
+	sqlite3_stmt *s = stmt(q, id);
 
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, repo);
 	bind_text(s, 2, key);
-	if (exec_stmt(s) != META_OK)
+	if (exec_stmt(q, s) != META_OK)
 		return META_ERR;
-	return sqlite3_changes(db) > 0 ? META_OK : META_NOTFOUND;
+	return sqlite3_changes(q->db) > 0 ? META_OK : META_NOTFOUND;
 }
 
-enum meta_err
-meta_blob_unlink(const char *repo, const char *digest)
+static enum meta_err
+sq_blob_unlink(void *priv, const char *repo, const char *digest)
 {
-	return delete_one(S_LINK_DELETE, repo, digest);
+	struct sq *q = priv;
+	return delete_one(q, S_LINK_DELETE, repo, digest);
 }
 
 /* --- Manifests and tags ---------------------------------------------- */
 
-enum meta_err
-meta_manifest_get(const char *repo, const char *reference, bool by_digest,
-    bool want_body, struct meta_manifest *m)
+static enum meta_err
+sq_manifest_get(void *priv, const char *repo, const char *reference,
+    bool by_digest, bool want_body, struct meta_manifest *m)
 {
-	sqlite3_stmt *s = stmt(by_digest ? S_MANIFEST_BY_DIGEST : S_MANIFEST_BY_TAG);
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, by_digest ? S_MANIFEST_BY_DIGEST :
+	    S_MANIFEST_BY_TAG);
 	enum meta_err e = META_NOTFOUND;
 	const void *body;
 	int rc;
@@ -493,7 +524,7 @@ meta_manifest_get(const char *repo, const char *reference, bool by_digest,
 				memcpy(m->body, body, m->size);
 		}
 	} else if (rc != SQLITE_DONE) {
-		log_db("manifest lookup");
+		log_db(q, "manifest lookup");
 		e = META_ERR;
 	}
 	done(s);
@@ -502,19 +533,19 @@ meta_manifest_get(const char *repo, const char *reference, bool by_digest,
 
 /* Does the repository hold this ref? */
 static enum meta_err
-ref_present(int64_t rid, const char *repo, const struct meta_ref *ref,
-    bool *present)
+ref_present(struct sq *q, int64_t rid, const char *repo,
+    const struct meta_ref *ref, bool *present)
 {
 	sqlite3_stmt *s;
 	uint64_t size;
 	enum meta_err e;
 
 	if (!ref->manifest) {
-		e = meta_blob_linked(repo, ref->digest, &size);
+		e = sq_blob_linked(q, repo, ref->digest, &size);
 		*present = e == META_OK;
 		return e == META_ERR ? META_ERR : META_OK;
 	}
-	s = stmt(S_MANIFEST_EXISTS);
+	s = stmt(q, S_MANIFEST_EXISTS);
 	if (s == NULL)
 		return META_ERR;
 	sqlite3_bind_int64(s, 1, rid);
@@ -524,22 +555,23 @@ ref_present(int64_t rid, const char *repo, const struct meta_ref *ref,
 	return META_OK;
 }
 
-enum meta_err
-meta_manifest_put(const struct meta_manifest_put *p, json_t **missing)
+static enum meta_err
+sq_manifest_put(void *priv, const struct meta_manifest_put *p, json_t **missing)
 {
+	struct sq *q = priv;
 	sqlite3_stmt *s;
 	enum meta_err e;
 	int64_t rid, mid = 0;
 	bool present;
 
 	*missing = NULL;
-	if (begin() != META_OK)
+	if (begin(q) != META_OK)
 		return META_ERR;
-	rid = repo_id(p->repo, true, &e);
+	rid = repo_id(q, p->repo, true, &e);
 	if (e != META_OK)
 		goto fail;
 	for (size_t i = 0; i < p->nrefs; i++) {
-		if (ref_present(rid, p->repo, &p->refs[i], &present) != META_OK)
+		if (ref_present(q, rid, p->repo, &p->refs[i], &present) != META_OK)
 			goto fail;
 		if (present)
 			continue;
@@ -548,11 +580,11 @@ meta_manifest_put(const struct meta_manifest_put *p, json_t **missing)
 		json_array_append_new(*missing, json_string(p->refs[i].digest));
 	}
 	if (*missing != NULL) {
-		rollback();
+		rollback(q);
 		return META_MISSING;
 	}
 
-	s = stmt(S_MANIFEST_ID);
+	s = stmt(q, S_MANIFEST_ID);
 	if (s == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, rid);
@@ -561,7 +593,7 @@ meta_manifest_put(const struct meta_manifest_put *p, json_t **missing)
 		mid = sqlite3_column_int64(s, 0);
 	done(s);
 	if (mid == 0) {
-		s = stmt(S_MANIFEST_INSERT);
+		s = stmt(q, S_MANIFEST_INSERT);
 		if (s == NULL)
 			goto fail;
 		sqlite3_bind_int64(s, 1, rid);
@@ -573,55 +605,58 @@ meta_manifest_put(const struct meta_manifest_put *p, json_t **missing)
 		bind_text(s, 7, p->artifact_type);
 		bind_text(s, 8, p->annotations);
 		sqlite3_bind_int64(s, 9, now());
-		if (exec_stmt(s) != META_OK)
+		if (exec_stmt(q, s) != META_OK)
 			goto fail;
-		mid = sqlite3_last_insert_rowid(db);
+		mid = sqlite3_last_insert_rowid(q->db);
 		for (size_t i = 0; i < p->nrefs; i++) {
-			s = stmt(S_REF_INSERT);
+			s = stmt(q, S_REF_INSERT);
 			if (s == NULL)
 				goto fail;
 			sqlite3_bind_int64(s, 1, mid);
 			bind_text(s, 2, p->refs[i].digest);
 			bind_text(s, 3, p->refs[i].manifest ? "manifest" : "blob");
-			if (exec_stmt(s) != META_OK)
+			if (exec_stmt(q, s) != META_OK)
 				goto fail;
 		}
 	}
 	if (p->tag != NULL) {
-		s = stmt(S_TAG_UPSERT);
+		s = stmt(q, S_TAG_UPSERT);
 		if (s == NULL)
 			goto fail;
 		sqlite3_bind_int64(s, 1, rid);
 		bind_text(s, 2, p->tag);
 		sqlite3_bind_int64(s, 3, mid);
 		sqlite3_bind_int64(s, 4, now());
-		if (exec_stmt(s) != META_OK)
+		if (exec_stmt(q, s) != META_OK)
 			goto fail;
 	}
-	if (commit() != META_OK)
+	if (commit(q) != META_OK)
 		goto fail;
 	return META_OK;
 fail:
-	return rollback();
+	return rollback(q);
 }
 
-enum meta_err
-meta_manifest_delete(const char *repo, const char *digest)
+static enum meta_err
+sq_manifest_delete(void *priv, const char *repo, const char *digest)
 {
+	struct sq *q = priv;
 	/* Tags and references go with it: ON DELETE CASCADE. */
-	return delete_one(S_MANIFEST_DELETE, repo, digest);
+	return delete_one(q, S_MANIFEST_DELETE, repo, digest);
 }
 
-enum meta_err
-meta_tag_delete(const char *repo, const char *tag)
+static enum meta_err
+sq_tag_delete(void *priv, const char *repo, const char *tag)
 {
-	return delete_one(S_TAG_DELETE, repo, tag);
+	struct sq *q = priv;
+	return delete_one(q, S_TAG_DELETE, repo, tag);
 }
 
 /* Step through a one-text-column listing into out; n+1 rows were asked
  * for, so a row beyond n means more remain. */
 static enum meta_err
-collect_names(sqlite3_stmt *s, unsigned long n, json_t *out, bool *more)
+collect_names(struct sq *q, sqlite3_stmt *s, unsigned long n, json_t *out,
+    bool *more)
 {
 	unsigned long count = 0;
 	int rc;
@@ -637,7 +672,7 @@ collect_names(sqlite3_stmt *s, unsigned long n, json_t *out, bool *more)
 		count++;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		log_db("listing");
+		log_db(q, "listing");
 		done(s);
 		return META_ERR;
 	}
@@ -645,45 +680,67 @@ collect_names(sqlite3_stmt *s, unsigned long n, json_t *out, bool *more)
 	return META_OK;
 }
 
-enum meta_err
-meta_tags_list(const char *repo, const char *last, unsigned long n,
+static enum meta_err
+sq_tags_list(void *priv, const char *repo, const char *last, unsigned long n,
     json_t *out, bool *more)
 {
+	struct sq *q = priv;
 	sqlite3_stmt *s;
 	enum meta_err e;
 	int64_t rid;
 
-	rid = repo_id(repo, false, &e);
+	rid = repo_id(q, repo, false, &e);
 	if (e != META_OK)
 		return e;
 	if (rid == 0)
 		return META_NOTFOUND;
-	s = stmt(S_TAGS_LIST);
+	s = stmt(q, S_TAGS_LIST);
 	if (s == NULL)
 		return META_ERR;
 	sqlite3_bind_int64(s, 1, rid);
 	bind_text(s, 2, last != NULL ? last : "");
 	sqlite3_bind_int64(s, 3, (int64_t)n + 1);
-	return collect_names(s, n, out, more);
+	return collect_names(q, s, n, out, more);
 }
 
-enum meta_err
-meta_catalog(const char *last, unsigned long n, json_t *out, bool *more)
+static enum meta_err
+sq_catalog(void *priv, const char *last, unsigned long n, json_t *out,
+    bool *more)
 {
-	sqlite3_stmt *s = stmt(S_CATALOG);
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, S_CATALOG);
 
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, last != NULL ? last : "");
 	sqlite3_bind_int64(s, 2, (int64_t)n + 1);
-	return collect_names(s, n, out, more);
+	return collect_names(q, s, n, out, more);
 }
 
-enum meta_err
-meta_referrers(const char *repo, const char *digest, const char *artifact_type,
-    json_t *out)
+/* A malloc'd copy of column i's text, or NULL when it is NULL; sets
+ * *oom when out of memory. */
+static char *
+column_dup(sqlite3_stmt *s, int i, bool *oom)
 {
-	sqlite3_stmt *s = stmt(S_REFERRERS);
+	const char *v = (const char *)sqlite3_column_text(s, i);
+	char *copy;
+
+	if (v == NULL)
+		return NULL;
+	if ((copy = strdup(v)) == NULL)
+		*oom = true;
+	return copy;
+}
+
+static enum meta_err
+sq_referrers(void *priv, const char *repo, const char *digest,
+    const char *artifact_type, struct meta_referrer **rows, size_t *n)
+{
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, S_REFERRERS);
+	struct meta_referrer *r, *grown;
+	size_t cap = 0;
+	bool oom = false;
 	int rc;
 
 	if (s == NULL)
@@ -692,28 +749,34 @@ meta_referrers(const char *repo, const char *digest, const char *artifact_type,
 	bind_text(s, 2, digest);
 	bind_text(s, 3, artifact_type);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		json_t *d = json_object();
-		const char *at = (const char *)sqlite3_column_text(s, 3);
-		const char *ann = (const char *)sqlite3_column_text(s, 4);
-
-		json_object_set_new(d, "mediaType",
-		    json_string((const char *)sqlite3_column_text(s, 0)));
-		json_object_set_new(d, "digest",
-		    json_string((const char *)sqlite3_column_text(s, 1)));
-		json_object_set_new(d, "size",
-		    json_integer(sqlite3_column_int64(s, 2)));
-		if (at != NULL)
-			json_object_set_new(d, "artifactType", json_string(at));
-		if (ann != NULL) {
-			json_t *a = json_loads(ann, 0, NULL);
-
-			if (a != NULL)
-				json_object_set_new(d, "annotations", a);
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			grown = realloc(*rows, cap * sizeof(**rows));
+			if (grown == NULL) {
+				oom = true;
+				break;
+			}
+			*rows = grown;
 		}
-		json_array_append_new(out, d);
+		r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->media_type, sizeof(r->media_type), "%s",
+		    (const char *)sqlite3_column_text(s, 0));
+		snprintf(r->digest, sizeof(r->digest), "%s",
+		    (const char *)sqlite3_column_text(s, 1));
+		r->size = (uint64_t)sqlite3_column_int64(s, 2);
+		r->artifact_type = column_dup(s, 3, &oom);
+		r->annotations = column_dup(s, 4, &oom);
+		if (oom)
+			break;
+	}
+	if (oom) {
+		fprintf(stderr, "berth: referrers: out of memory\n");
+		done(s);
+		return META_ERR;
 	}
 	if (rc != SQLITE_DONE) {
-		log_db("referrers");
+		log_db(q, "referrers");
 		done(s);
 		return META_ERR;
 	}
@@ -723,10 +786,11 @@ meta_referrers(const char *repo, const char *digest, const char *artifact_type,
 
 /* --- Upload sessions ------------------------------------------------- */
 
-enum meta_err
-meta_upload_create(const struct meta_upload *u)
+static enum meta_err
+sq_upload_create(void *priv, const struct meta_upload *u)
 {
-	sqlite3_stmt *s = stmt(S_UPLOAD_INSERT);
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, S_UPLOAD_INSERT);
 
 	if (s == NULL)
 		return META_ERR;
@@ -736,14 +800,15 @@ meta_upload_create(const struct meta_upload *u)
 	sqlite3_bind_int64(s, 4, (int64_t)u->size);
 	sqlite3_bind_blob(s, 5, u->state, (int)u->state_len, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 6, now());
-	return exec_stmt(s);
+	return exec_stmt(q, s);
 }
 
-enum meta_err
-meta_upload_get(const char *repo, const char *uuid, long expiry,
+static enum meta_err
+sq_upload_get(void *priv, const char *repo, const char *uuid, long expiry,
     struct meta_upload *u)
 {
-	sqlite3_stmt *s = stmt(S_UPLOAD_GET);
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, S_UPLOAD_GET);
 	enum meta_err e = META_NOTFOUND;
 	int rc;
 
@@ -768,17 +833,18 @@ meta_upload_get(const char *repo, const char *uuid, long expiry,
 		u->started_at = sqlite3_column_int64(s, 3);
 		e = META_OK;
 	} else if (rc != SQLITE_DONE) {
-		log_db("upload lookup");
+		log_db(q, "upload lookup");
 		e = META_ERR;
 	}
 	done(s);
 	return e;
 }
 
-enum meta_err
-meta_upload_advance(const struct meta_upload *u, uint64_t old_size)
+static enum meta_err
+sq_upload_advance(void *priv, const struct meta_upload *u, uint64_t old_size)
 {
-	sqlite3_stmt *s = stmt(S_UPLOAD_ADVANCE);
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, S_UPLOAD_ADVANCE);
 	enum meta_err e;
 
 	if (s == NULL)
@@ -788,31 +854,75 @@ meta_upload_advance(const struct meta_upload *u, uint64_t old_size)
 	sqlite3_bind_blob(s, 3, u->state, (int)u->state_len, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, now());
 	sqlite3_bind_int64(s, 5, (int64_t)old_size);
-	e = exec_stmt(s);
+	e = exec_stmt(q, s);
 	if (e != META_OK)
 		return e;
-	return sqlite3_changes(db) > 0 ? META_OK : META_CONFLICT;
+	return sqlite3_changes(q->db) > 0 ? META_OK : META_CONFLICT;
 }
 
-enum meta_err
-meta_upload_delete(const char *uuid)
+static enum meta_err
+sq_upload_delete(void *priv, const char *uuid)
 {
-	sqlite3_stmt *s = stmt(S_UPLOAD_DELETE);
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, S_UPLOAD_DELETE);
 
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, uuid);
-	return exec_stmt(s);
+	return exec_stmt(q, s);
 }
 
-enum meta_err
-meta_upload_expired(long expiry, json_t *out)
+static enum meta_err
+sq_upload_expired(void *priv, long expiry, json_t *out)
 {
-	sqlite3_stmt *s = stmt(S_UPLOAD_EXPIRED);
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, S_UPLOAD_EXPIRED);
 	bool more;
 
 	if (s == NULL)
 		return META_ERR;
 	sqlite3_bind_int64(s, 1, now() - expiry);
-	return collect_names(s, ULONG_MAX - 1, out, &more);
+	return collect_names(q, s, ULONG_MAX - 1, out, &more);
 }
+
+static const struct meta_ops sqlite_ops = {
+	.version = META_OPS_VERSION,
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.exists = sq_exists,
+	.blob_linked = sq_blob_linked,
+	.blob_commit = sq_blob_commit,
+	.blob_mount = sq_blob_mount,
+	.blob_unlink = sq_blob_unlink,
+	.manifest_get = sq_manifest_get,
+	.manifest_put = sq_manifest_put,
+	.manifest_delete = sq_manifest_delete,
+	.tag_delete = sq_tag_delete,
+	.tags_list = sq_tags_list,
+	.catalog = sq_catalog,
+	.referrers = sq_referrers,
+	.upload_create = sq_upload_create,
+	.upload_get = sq_upload_get,
+	.upload_advance = sq_upload_advance,
+	.upload_delete = sq_upload_delete,
+	.upload_expired = sq_upload_expired,
+	.admin_repos = sq_admin_repos,
+	.admin_tags = sq_admin_tags,
+	.admin_manifest = sq_admin_manifest,
+	.admin_du = sq_admin_du,
+	.admin_uploads = sq_admin_uploads,
+	.admin_audit = sq_admin_audit,
+	.admin_begin = sq_admin_begin,
+	.admin_end = sq_admin_end,
+	.gc_untagged = sq_gc_untagged,
+	.gc_candidates = sq_gc_candidates,
+	.gc_blob_delete = sq_gc_blob_delete,
+	.admin_blob = sq_admin_blob,
+	.admin_blob_page = sq_admin_blob_page,
+	.admin_blob_forget = sq_admin_blob_forget,
+	.admin_referencing = sq_admin_referencing,
+	.admin_integrity = sq_admin_integrity,
+};
+
+META_BACKEND(sqlite_ops)

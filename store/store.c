@@ -39,7 +39,7 @@ store_configure(struct store *st, struct conf *conf)
 	    sizeof(dir)) != 0 ||
 	    conf_string(conf, "storage", "blob_handler", "fs", st->blob_handler,
 	    sizeof(st->blob_handler)) != 0 ||
-	    conf_duration(conf, "registry", "upload_expiry", 24 * 3600,
+	    conf_duration(conf, "registry", "upload_expiry", 24L * 3600,
 	    &st->upload_expiry) != 0)
 		return -1;
 	if (blob_find(st->blob_handler) == NULL)
@@ -55,6 +55,19 @@ store_configure(struct store *st, struct conf *conf)
 		return -1;
 	}
 	memcpy(st->data_dir, abs, strlen(abs) + 1);
+	/* nginx creates only the last component of its temporary path. */
+	if (conf_string(conf, "storage", "body_dir", "", dir, sizeof(dir)) != 0)
+		return -1;
+	if (dir[0] == '\0')
+		snprintf(dir, sizeof(dir), "%s/uploads/body", st->data_dir);
+	errno = 0;
+	if (make_dirs(dir) != 0 || realpath(dir, abs) == NULL ||
+	    strlen(abs) >= sizeof(st->body_dir)) {
+		fprintf(stderr, "berth: body directory %s: %s\n", dir,
+		    errno != 0 ? strerror(errno) : "name too long");
+		return -1;
+	}
+	memcpy(st->body_dir, abs, strlen(abs) + 1);
 	return 0;
 }
 
@@ -63,7 +76,7 @@ store_open(struct store *st)
 {
 	if (st->open)
 		return 0;
-	if (meta_open(st->data_dir) != META_OK)
+	if (meta_open(st->conf, st->data_dir) != META_OK)
 		return -1;
 	if (blob_open(st->blob_handler, st->conf, st->data_dir, &st->blobs) !=
 	    BLOB_OK) {
@@ -89,6 +102,9 @@ store_section_unused(void *ctx, const char *section)
 {
 	const struct store *st = ctx;
 
-	return strncmp(section, "blob.", 5) == 0 &&
-	    strcmp(section + 5, st->blob_handler) != 0;
+	if (strncmp(section, "blob.", 5) == 0)
+		return strcmp(section + 5, st->blob_handler) != 0;
+	if (strncmp(section, "metadata.", 9) == 0)
+		return strcmp(section + 9, meta_backend(st->conf)) != 0;
+	return false;
 }

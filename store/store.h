@@ -3,9 +3,13 @@
  * directory, the blob handler, the metadata and the blob lock.
  *
  * Settings (base/conf.h sections the store owns):
- *   [storage]  data_dir (./var), blob_handler (fs)
+ *   [storage]  data_dir (./var), body_dir (<data_dir>/uploads/body),
+ *              blob_handler (fs)
  *   [registry] upload_expiry (24h)
  *   [blob.NAME] the chosen blob handler's own keys (store/blob_*.c)
+ *   [metadata] backend (sqlite), and [metadata.NAME] the chosen
+ *              metadata backend's own keys (store/meta.h, meta_*.c),
+ *              read by meta_open()
  * store_configure() reads them without touching anything but the data
  * directory (created if missing); store_open() then opens the metadata
  * (migrating its schema forward) and the blob handler, once per process
@@ -26,6 +30,10 @@
 
 struct store {
 	char			 data_dir[STORE_DIR_MAX];	/* absolute, exists */
+	/* Where the web server puts request bodies it hands over by name
+	 * (spool.h): absolute, exists, on the data directory's file system
+	 * for the hand-over to be a link rather than a copy. */
+	char			 body_dir[STORE_DIR_MAX];
 	char			 blob_handler[32];	/* [storage] blob_handler */
 	long			 upload_expiry;		/* seconds */
 	struct conf		*conf;			/* borrowed: outlives us */
@@ -46,8 +54,8 @@ int store_open(struct store *st);
 void store_close(struct store *st);
 
 /* store_section_unused -- for conf_check_unread(): is `section` the
- * section of a blob handler other than st's (allowed to sit unread in a
- * file shared between set-ups)? */
+ * section of a blob handler or metadata backend other than st's
+ * (allowed to sit unread in a file shared between set-ups)? */
 bool store_section_unused(void *st, const char *section);
 
 #endif

@@ -2,8 +2,10 @@
 #include "upload.h"
 
 #include "blob_lock.h"
+#include "spool.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -110,14 +112,32 @@ upload_open(struct store *st, const char *repo, const char *uuid,
 	u->persist = true;
 	e = meta_upload_get(repo, uuid, expiry, &u->m);
 	if (e != META_OK)
-		return e == META_NOTFOUND ? UP_UNKNOWN : UP_IO;
+		return e == META_NOTFOUND ? UP_UNKNOWN :
+		    e == META_UNAVAILABLE ? UP_UNAVAILABLE : UP_IO;
 	if (staging_path(st->data_dir, uuid, u->path, sizeof(u->path)) != 0)
 		return UP_IO;
-	u->fd = open(u->path, O_RDWR | O_CLOEXEC);
-	if (u->fd < 0)
-		return errno == ENOENT ? UP_UNKNOWN : UP_IO;
-	if (flock(u->fd, LOCK_EX) != 0)
-		goto fail;
+	/* The lock is on the staging file's inode, and a first chunk handed
+	 * over as a file replaces that inode (adopt()): holding the lock
+	 * counts only while the name still leads to the inode locked. */
+	for (int tries = 0;; tries++) {
+		struct stat locked, named;
+
+		u->fd = open(u->path, O_RDWR | O_CLOEXEC);
+		if (u->fd < 0)
+			return errno == ENOENT ? UP_UNKNOWN : UP_IO;
+		if (flock(u->fd, LOCK_EX) != 0 || fstat(u->fd, &locked) != 0)
+			goto fail;
+		if (stat(u->path, &named) == 0 && named.st_ino == locked.st_ino &&
+		    named.st_dev == locked.st_dev)
+			break;
+		close(u->fd);
+		u->fd = -1;
+		if (tries == 100) {
+			fprintf(stderr, "berth: upload %s: staging file keeps "
+			    "changing\n", uuid);
+			return UP_IO;
+		}
+	}
 	/* Another request may have advanced or ended the session while we
 	 * waited for the lock: read it again under the lock. */
 	e = meta_upload_get(repo, uuid, expiry, &u->m);
@@ -149,6 +169,49 @@ pwrite_all(int fd, const unsigned char *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* The session's running hash into *hash: its saved state, or, for a
+ * state from another build, rebuilt from the staging file (buf: cap
+ * bytes of scratch).  0, or -1 on a read error. */
+static int
+load_hash(struct upload *u, struct digest_ctx *hash, unsigned char *buf,
+    size_t cap)
+{
+	uint64_t old = u->m.size;
+	ssize_t n;
+
+	if (digest_load(hash, u->m.alg, u->m.state, u->m.state_len))
+		return 0;
+	digest_init(hash, u->m.alg);
+	for (uint64_t o = 0; o < old;) {
+		size_t want = old - o < cap ? (size_t)(old - o) : cap;
+
+		n = pread(u->fd, buf, want, (off_t)o);
+		if (n <= 0)
+			return -1;
+		digest_update(hash, buf, (size_t)n);
+		o += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Record the appended bytes: size, hash state, and (for a persisted
+ * session) the metadata row, conditional on the old size. */
+static enum upload_err
+record(struct upload *u, const struct digest_ctx *hash, uint64_t old,
+    uint64_t off)
+{
+	u->m.size = off;
+	u->m.state_len = digest_save(hash, u->m.state);
+	if (u->persist && off != old) {
+		enum meta_err e = meta_upload_advance(&u->m, old);
+
+		if (e != META_OK)
+			return e == META_CONFLICT ? UP_UNKNOWN :
+			    e == META_FULL ? UP_NOSPC : UP_IO;
+	}
+	return UP_OK;
+}
+
 enum upload_err
 upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 {
@@ -158,19 +221,8 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 	enum upload_err err = UP_IO;
 	ssize_t n;
 
-	if (!digest_load(&hash, u->m.alg, u->m.state, u->m.state_len)) {
-		/* A state from another build: rebuild it from the file. */
-		digest_init(&hash, u->m.alg);
-		for (uint64_t o = 0; o < old;) {
-			size_t want = old - o < sizeof(buf) ? (size_t)(old - o) : sizeof(buf);
-
-			n = pread(u->fd, buf, want, (off_t)o);
-			if (n <= 0)
-				goto fail;
-			digest_update(&hash, buf, (size_t)n);
-			o += (uint64_t)n;
-		}
-	}
+	if (load_hash(u, &hash, buf, sizeof(buf)) != 0)
+		goto fail;
 	for (;;) {
 		n = read(ctx, buf, sizeof(buf));
 		if (n < 0) {
@@ -203,18 +255,158 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 	}
 	if (ftruncate(u->fd, (off_t)off) != 0)
 		goto fail;
-	u->m.size = off;
-	u->m.state_len = digest_save(&hash, u->m.state);
-	if (u->persist && off != old) {
-		enum meta_err e = meta_upload_advance(&u->m, old);
+	err = record(u, &hash, old, off);
+	if (err == UP_OK)
+		return UP_OK;
+fail:
+	u->m.size = old;
+	if (ftruncate(u->fd, (off_t)old) != 0)
+		fprintf(stderr, "berth: upload %s: truncate: %s\n", u->m.uuid,
+		    strerror(errno));
+	return err;
+}
 
-		if (e != META_OK) {
-			err = e == META_CONFLICT ? UP_UNKNOWN :
-			    e == META_FULL ? UP_NOSPC : UP_IO;
-			goto fail;
+/* Hash len bytes of fd from offset 0 into hash, through buf (cap bytes).
+ * 0, or -1 with errno set (EIO for a file shorter than len). */
+static int
+hash_fd(int fd, uint64_t len, struct digest_ctx *hash, unsigned char *buf,
+    size_t cap)
+{
+	for (uint64_t o = 0; o < len;) {
+		size_t want = len - o < cap ? (size_t)(len - o) : cap;
+		ssize_t n = pread(fd, buf, want, (off_t)o);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
 		}
+		digest_update(hash, buf, (size_t)n);
+		o += (uint64_t)n;
 	}
-	return UP_OK;
+	return 0;
+}
+
+/* Copy len bytes of in, from offset 0, to out at off: in the kernel
+ * (copy_file_range), or through buf (cap bytes) where the kernel will
+ * not (another file system type, an old kernel).  0, or -1 with errno. */
+static int
+copy_in(int in, int out, uint64_t off, uint64_t len, unsigned char *buf,
+    size_t cap)
+{
+	loff_t ioff = 0, ooff = (loff_t)off;
+	ssize_t n;
+
+	while (len > 0) {
+		n = copy_file_range(in, &ioff, out, &ooff,
+		    len > (1U << 30) ? (1U << 30) : (size_t)len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+		    errno == ENOSYS || errno == EOPNOTSUPP))
+			break;		/* copy by hand from ioff */
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* the file got shorter */
+			return -1;
+		}
+		len -= (uint64_t)n;
+	}
+	while (len > 0) {
+		n = pread(in, buf, len < cap ? (size_t)len : cap, ioff);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		if (pwrite_all(out, buf, (size_t)n, (uint64_t)ooff) != 0)
+			return -1;
+		ioff += n;
+		ooff += n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* The first bytes of a session: make the body file itself the staging
+ * file -- a second name for it, locked, then renamed over the empty
+ * staging file -- so nothing is copied.  Waiters on the old file's lock
+ * notice the new inode (upload_open).  0 when done; 1 when this file
+ * system cannot link it (the caller copies); -1 on an error, with
+ * nothing changed. */
+static int
+adopt(struct upload *u, const struct spool *s)
+{
+	char tmp[PATH_MAX];
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.body", u->path) >= (int)sizeof(tmp))
+		return -1;
+	unlink(tmp);		/* left by a crash */
+	fd = spool_link(s, tmp);
+	if (fd < 0) {
+		if (errno == EXDEV || errno == EPERM || errno == EMLINK)
+			return 1;
+		fprintf(stderr, "berth: upload %s: link body file: %s\n",
+		    u->m.uuid, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(tmp, u->path) != 0) {
+		fprintf(stderr, "berth: upload %s: adopt body file: %s\n",
+		    u->m.uuid, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(u->fd);		/* the replaced file, and its lock */
+	u->fd = fd;
+	return 0;
+}
+
+enum upload_err
+upload_append_spool(struct upload *u, const struct spool *s, uint64_t expect)
+{
+	static unsigned char buf[IO_CHUNK];
+	struct digest_ctx hash;
+	uint64_t old = u->m.size, off = old + s->size;
+	enum upload_err err = UP_IO;
+	int how = 1;
+
+	if (expect != UPLOAD_ANY_LENGTH && s->size != expect)
+		return UP_SIZE;
+	/* Hash first, from the page cache: nothing has changed yet when the
+	 * file cannot be read. */
+	if (load_hash(u, &hash, buf, sizeof(buf)) != 0 ||
+	    hash_fd(s->fd, s->size, &hash, buf, sizeof(buf)) != 0) {
+		fprintf(stderr, "berth: upload %s: read body file: %s\n",
+		    u->m.uuid, strerror(errno));
+		return UP_IO;
+	}
+	if (s->size == 0)
+		return record(u, &hash, old, off);
+	if (old == 0)
+		how = adopt(u, s);
+	if (how < 0)
+		goto fail;
+	if (how > 0 && copy_in(s->fd, u->fd, old, s->size, buf, sizeof(buf)) != 0) {
+		err = errno_err();
+		fprintf(stderr, "berth: upload %s: append body file: %s\n",
+		    u->m.uuid, strerror(errno));
+		goto fail;
+	}
+	if (ftruncate(u->fd, (off_t)off) != 0)
+		goto fail;
+	/* Start writeback now; the fsync before the blob becomes visible
+	 * then has little left to do. */
+	sync_file_range(u->fd, (off64_t)old, (off64_t)s->size,
+	    SYNC_FILE_RANGE_WRITE);
+	err = record(u, &hash, old, off);
+	if (err == UP_OK)
+		return UP_OK;
 fail:
 	u->m.size = old;
 	if (ftruncate(u->fd, (off_t)old) != 0)
@@ -272,7 +464,8 @@ upload_finish(struct upload *u, const char *digest, uint64_t *size)
 	me = meta_blob_commit(u->m.repo, digest, u->m.size,
 	    u->persist ? u->m.uuid : NULL);
 	blob_unlock(lock);
-	return me == META_OK ? UP_OK : me == META_FULL ? UP_NOSPC : UP_IO;
+	return me == META_OK ? UP_OK : me == META_FULL ? UP_NOSPC :
+	    me == META_UNAVAILABLE ? UP_UNAVAILABLE : UP_IO;
 }
 
 enum upload_err
@@ -324,7 +517,11 @@ upload_expire(struct store *st, long expiry)
 		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
 		    (int)sizeof(path))
 			continue;
-		if (stat(path, &sb) == 0 && sb.st_mtime < cutoff &&
+		if (lstat(path, &sb) != 0)
+			continue;
+		if (S_ISDIR(sb.st_mode))	/* the body directory */
+			removed += spool_sweep(path, cutoff);
+		else if (S_ISREG(sb.st_mode) && sb.st_mtime < cutoff &&
 		    unlink(path) == 0)
 			removed++;
 	}

@@ -6,7 +6,10 @@
  * with the new size in the same metadata update, so the next request may
  * be served by any worker process.  A request holds an exclusive flock on
  * the staging file while it works, so two requests on one session are
- * serialised and the second sees the first one's result.
+ * serialised and the second sees the first one's result.  A first chunk
+ * the web server handed over as a file becomes the staging file itself
+ * (a new inode under the same name, upload_append_spool), so the lock
+ * is taken anew when the name moved on while a request waited.
  *
  * The file may hold more bytes than the recorded size after a crash
  * mid-append: those are never trusted; the next append writes from the
@@ -25,6 +28,7 @@
 #include "blob.h"
 #include "digest.h"
 #include "meta.h"
+#include "spool.h"
 #include "store.h"
 
 enum upload_err {
@@ -35,8 +39,9 @@ enum upload_err {
 	UP_DIGEST,	/* content does not match the digest; session ended */
 	UP_NOSPC,	/* storage full; nothing kept */
 	UP_READONLY,	/* the blob handler cannot store */
-	UP_IO,		/* anything else; logged; nothing kept */
-	UP_UNAVAILABLE	/* the blob store cannot be reached now; nothing kept */
+	UP_UNAVAILABLE,	/* the blob store or the metadata cannot be reached
+			 * now; nothing kept: the client may retry */
+	UP_IO		/* anything else; logged; nothing kept */
 };
 
 struct upload {
@@ -75,6 +80,15 @@ enum upload_err upload_open(struct store *st, const char *repo,
 enum upload_err upload_append(struct upload *u, upload_reader read, void *ctx,
     uint64_t expect);
 
+/* upload_append_spool -- upload_append for a body the web server
+ * received whole into the file s (spool.h): hashed once from the page
+ * cache, then, for the first bytes of a session, linked in place of the
+ * staging file (no copy), else appended in the kernel
+ * (copy_file_range).  Same `expect`, errors and guarantees as
+ * upload_append; berth never removes the web server's name for the file. */
+enum upload_err upload_append_spool(struct upload *u, const struct spool *s,
+    uint64_t expect);
+
 /* upload_finish -- close the session as blob `digest` (validated): check
  * the content against it (re-hashing the staging file once when the
  * digest's algorithm is not the session's), make it visible through the
@@ -93,8 +107,10 @@ enum upload_err upload_cancel(struct upload *u);
 void upload_close(struct upload *u);
 
 /* upload_expire -- end sessions idle for more than expiry seconds and
- * remove staging files not written for that long.  Returns the number of
- * staging files removed, or -1 on a metadata error. */
+ * remove staging files not written for that long, and body files as
+ * long untouched in the directories under uploads/ (the default
+ * body_dir, uploads/body: what a crashed web server left).  Returns the
+ * number of files removed, or -1 on a metadata error. */
 int upload_expire(struct store *st, long expiry);
 
 #endif

@@ -6,24 +6,33 @@
 #   2. the backend suite (cmocka): every blob handler, faults included;
 #      the s3 rows against a real object store (hosting/s3-local.sh:
 #      OpenStack Swift with s3api on loopback), started here for the run
-#      and used again by layer 10
-#   3. CGI golden exchanges (tests/cgi): berth as a plain CGI program, each
+#      and used again by layer 13
+#   3. the metadata backend suite (cmocka): every metadata backend
+#   4. CGI golden exchanges (tests/cgi): berth as a plain CGI program, each
 #      response compared byte for byte; no web server
-#   4. end-to-end spec suite (tests/e2e), in each offload mode
-#   5. real clients -- skopeo and podman -- with real images (tests/clients)
-#   6. storage end to end: read-only, redirect, offload modes, injected faults
-#   7. the operator commands, gc under load included (tests/ops)
-#   8. the web server shapes (tests/hosts): big chunked uploads, Range,
-#      offload headers, Locations under a prefix, skopeo, per shape
+#   5. end-to-end spec suite (tests/e2e), in each offload mode
+#   6. real clients -- skopeo and podman -- with real images (tests/clients)
+#   7. storage end to end: read-only, redirect, offload modes, injected faults
+#   8. the operator commands, gc under load included (tests/ops)
 #   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
 #      mid-upload, restart under load, crash back-off, a killed pool
-#  10. blobs in the object store (tests/s3): the e2e suite and skopeo/podman
+#  10. the web server shapes (tests/hosts): big chunked uploads, Range,
+#      offload headers, Locations under a prefix, skopeo, per shape
+#  11. the build (tests/build): `make` runs no package check, `make
+#      install DESTDIR PREFIX` lays out the tree, the installed binary
+#      accepts the installed example configurations; `make uninstall`
+#  12. slow clients (tests/slow): no worker waits on a client, per shape;
+#      body files handed over by nginx cleaned up; hostile ones refused
+#  13. blobs in the object store (tests/s3): the e2e suite and skopeo/podman
 #      with blob_handler = s3 (presigned, proxy), redirects with Range, the
-#      store stopped mid-push, gc and fsck against it
-# Layers 4 and 5 run once per web server shape in SERVERS (default: nginx
-# lighttpd apache apache-cgi), with SERVER set: nginx/serve.sh, which they
-# start the registry with, brings up that shape.  6, 7 and 9 run behind
-# nginx.
+#      store stopped mid-push, gc and fsck against it; behind nginx
+# Layers 5, 6, 10 and 12 run once per web server shape in SERVERS
+# (default: nginx lighttpd apache apache-cgi), with SERVER set:
+# nginx/serve.sh, which they start the registry with, brings up that
+# shape -- what differs between shapes (request and body handling, blob
+# offload, Locations) is tested in each.  7, 8 and 9 run behind nginx
+# only: they test the store and the pool, which are the same in every
+# shape.
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -90,6 +99,7 @@ cmocka_layer "unit tests: manifest parser" unit-manifest
 cmocka_layer "unit tests: configuration" unit-config
 cmocka_layer "unit tests: S3 signing (vs botocore)" unit-s3sign
 cmocka_layer "backend suite (every blob handler)" backend-tests
+cmocka_layer "metadata backend suite (every metadata backend)" meta-tests
 
 echo "== cgi (golden exchanges)"
 { "$top/tests/cgi/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
@@ -114,6 +124,14 @@ done
 echo "== hosts ($SERVERS)"
 { "$top/tests/hosts/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 count hosts "$(cat "$log.rc")"
+
+echo "== build and install"
+{ "$top/tests/build/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+count "build and install" "$(cat "$log.rc")"
+
+echo "== slow clients ($SERVERS)"
+{ "$top/tests/slow/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+count "slow clients" "$(cat "$log.rc")"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"

@@ -65,6 +65,12 @@ status() { curl -s -o "$work/body" -w '%{http_code}' -X "$1" "${@:2}"; }
 # header NAME FILE: a header's value from a curl -D dump.
 header() { tr -d '\r' < "$2" | sed -n "s/^$1: //Ip" | tail -n 1; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+# header_names FILE: the header names of a curl -D dump, lower case, sorted,
+# without those nginx adds to every response.
+header_names() {
+	tr -d '\r' < "$1" | sed -n 's/^\([A-Za-z0-9-]*\):.*/\1/p' | tr 'A-Z' 'a-z' |
+	    grep -vxE 'server|date|connection|keep-alive' | sort | tr '\n' ' ' | sed 's/ $//'
+}
 oci_code() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["errors"][0]["code"])' "$1" 2>/dev/null; }
 
 # A blob and a manifest referring to it, in files under $work.
@@ -167,9 +173,12 @@ offload = stream" || continue
 	crash) want=503 code=UNAVAILABLE ;;
 	*) want=500 code=UNKNOWN ;;
 	esac
-	got=$(status POST "$url/v2/f/img/blobs/uploads/?digest=$blob" --data-binary "@$work/blob")
+	got=$(status POST "$url/v2/f/img/blobs/uploads/?digest=$blob" --data-binary "@$work/blob" -D "$work/h")
 	check "$fault: single POST answers $want" "$want" "$got"
 	check "$fault: OCI error body" "$code" "$(oci_code "$work/body")"
+	# An error carries the version and its JSON, nothing of a success.
+	check "$fault: only the error's headers" \
+	    "content-length content-type docker-distribution-api-version" "$(header_names "$work/h")"
 	# A chunked session meets the same fault at its closing PUT.
 	loc=$(curl -s -D - -o /dev/null -X POST "$url/v2/f/img/blobs/uploads/" | tr -d '\r' | sed -n 's/^Location: //Ip')
 	status PATCH "$url$loc" --data-binary "@$work/blob" -H 'Content-Type: application/octet-stream' > /dev/null
@@ -227,6 +236,19 @@ check "config: a handler checks its own section" "1 berth: $work/bad3.ini:5: [bl
 printf '[storage]\ndata_dir = %s/x\nblob_handler = s4\n' "$work" > "$work/bad4.ini"
 msg=$("$BERTH" -t -c "$work/bad4.ini" 2>&1); rc=$?
 check "config: an unknown blob handler is refused" "1 berth: $work/bad4.ini:3: [storage] blob_handler: bad value \"s4\": no blob handler of that name in this build" "$rc $msg"
+printf '[storage]\ndata_dir = %s/m\n[metadata]\nbackend = pg\n' "$work" > "$work/bad5.ini"
+msg=$("$BERTH" -t -c "$work/bad5.ini" 2>&1); rc=$?
+check "config: an unknown metadata backend is refused" "1 berth: $work/bad5.ini:4: [metadata] backend: bad value \"pg\": no metadata backend of that name in this build" "$rc $msg"
+check "config: and nothing is created for it" "no" "$([ -e "$work/m/berth.db" ] && echo yes || echo no)"
+printf '[storage]\ndata_dir = %s/m\n[metadata.sqlite]\npath = meta.db\n[metadata.pg]\ndsn = host=db\n' "$work" > "$work/meta.ini"
+msg=$("$BERTH" -t -c "$work/meta.ini" 2>&1 >/dev/null); rc=$?
+check "config: [metadata.sqlite] path names the database; another backend's section is left alone" "0 yes no" \
+    "$rc $([ -s "$work/m/meta.db" ] && echo yes || echo no) $([ -e "$work/m/berth.db" ] && echo yes || echo no)"
+msg=$("$BERTH" -c "$work/meta.ini" repos 2>&1 >/dev/null); rc=$?
+check "config: the operator commands open it too" "0 " "$rc $msg"
+printf '[storage]\ndata_dir = %s/m\n[metadata.sqlite]\npath = none.db\n' "$work" > "$work/meta2.ini"
+msg=$("$BERTH" -c "$work/meta2.ini" repos 2>&1); rc=$?
+check "config: and refuse a database that is not there" "1 berth repos: no registry database at $work/m/none.db (wrong -d, -c or BERTH_CONFIG?)" "$rc $msg"
 printf '[storage]\ndata_dir = %s/x\nblob_handler = redirect\nredirect_url = https://cdn.example.org/r\n' "$work" > "$work/old.ini"
 msg=$("$BERTH" -t -c "$work/old.ini" 2>&1 >/dev/null); rc=$?
 check "config: keys of berth 0.1 still work" 0 "$rc"

@@ -67,7 +67,7 @@ struct bad_row {
 };
 
 /* Every default, as config.h, store.h and the handlers document them. */
-#define DEFAULTS "workers=8", "data_dir=TMP/var", \
+#define DEFAULTS "workers=DEFAULT", "data_dir=TMP/var", \
 	"socket=TMP/var/run/berth.sock", "blob_handler=fs", "offload=x-accel", \
 	"accel_prefix=/_berth/blobs/", "read_only=false", "delete_enabled=true", \
 	"upload_expiry=86400"
@@ -85,7 +85,7 @@ static const struct row good[] = {
 	{ "defaults with an empty file", "", NULL, NULL, { DEFAULTS }, NULL },
 	{ "comments, blank lines and spaces", "; a comment\n# another\n\n"
 	  "[registry]\n   read_only   =   true   \n", NULL, NULL,
-	  { "read_only=true", "workers=8" }, NULL },
+	  { "read_only=true", "workers=DEFAULT" }, NULL },
 	{ "a comment longer than a line's buffer is skipped",
 	  "[server]\n; " X250 " = 1\nworkers = 2\n", NULL, NULL,
 	  { "workers=2" }, NULL },
@@ -314,8 +314,9 @@ struct outcome {
 /* store/store.c's store_open() opens the metadata; this program reads
  * the configuration without it, so the SQLite side is not linked in. */
 enum meta_err
-meta_open(const char *data_dir)
+meta_open(struct conf *conf, const char *data_dir)
 {
+	(void)conf;
 	fail_msg("meta_open(%s): this test opens no metadata", data_dir);
 	return META_ERR;
 }
@@ -323,6 +324,15 @@ meta_open(const char *data_dir)
 void
 meta_close(void)
 {
+}
+
+/* store_section_unused() asks which metadata backend is in use. */
+const char *
+meta_backend(struct conf *conf)
+{
+	const char *b = conf_get(conf, "metadata", "backend");
+
+	return b != NULL ? b : "sqlite";
 }
 
 static int
@@ -518,7 +528,10 @@ field(struct outcome *o, const char *name, char *buf, size_t cap)
 
 	if (strcmp(name, "socket") == 0)
 		return o->cfg.socket;
-	if (strcmp(name, "workers") == 0)
+	if (strcmp(name, "workers") == 0 &&
+	    o->cfg.workers == config_default_workers())
+		snprintf(buf, cap, "DEFAULT");	/* twice the processors */
+	else if (strcmp(name, "workers") == 0)
 		snprintf(buf, cap, "%d", o->cfg.workers);
 	else if (strcmp(name, "read_only") == 0)
 		return o->cfg.read_only ? "true" : "false";

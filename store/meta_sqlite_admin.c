@@ -1,31 +1,31 @@
-/* meta_admin.c -- the operator's queries; see meta_admin.h.  With
- * meta_sqlite.c, the only file with SQL in it.
+/* meta_sqlite_admin.c -- the SQLite backend's operator half: the
+ * queries and transactions of meta_admin.h, on meta_sqlite.c's
+ * connection (meta_sqlite.h).  With meta_sqlite.c, the only file with
+ * SQL in it.
  *
  * Each function prepares its statement, steps it, and finalizes it:
  * these run once per `berth` command.  Rows become jansson objects keyed
  * by column name (row_object), so a query's column list is its output
  * shape. */
-#include "meta_admin.h"
+#include "meta_sqlite.h"
 
 #include <stdio.h>
 #include <string.h>
 
 static void
-log_db(const char *what)
+log_db(sqlite3 *db, const char *what)
 {
-	fprintf(stderr, "berth: sqlite: %s: %s\n", what,
-	    sqlite3_errmsg(meta_db()));
+	fprintf(stderr, "berth: sqlite: %s: %s\n", what, sqlite3_errmsg(db));
 }
 
-/* Prepare sql on the shared connection; NULL after logging. */
+/* Prepare sql on the instance's connection; NULL after logging. */
 static sqlite3_stmt *
-prepare(const char *sql)
+prepare(struct sq *q, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
 
-	if (meta_db() == NULL ||
-	    sqlite3_prepare_v2(meta_db(), sql, -1, &s, NULL) != SQLITE_OK) {
-		log_db(sql);
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		log_db(q->db, sql);
 		sqlite3_finalize(s);
 		return NULL;
 	}
@@ -85,7 +85,7 @@ rows(sqlite3_stmt *s, json_t *out)
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		json_array_append_new(out, row_object(s));
 	if (rc != SQLITE_DONE)
-		log_db(sqlite3_sql(s));
+		log_db(sqlite3_db_handle(s), sqlite3_sql(s));
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? META_OK : META_ERR;
 }
@@ -106,7 +106,7 @@ one_row(sqlite3_stmt *s, json_t **out)
 		*out = row_object(s);
 		e = META_OK;
 	} else if (rc != SQLITE_DONE) {
-		log_db(sqlite3_sql(s));
+		log_db(sqlite3_db_handle(s), sqlite3_sql(s));
 		e = META_ERR;
 	}
 	sqlite3_finalize(s);
@@ -123,7 +123,7 @@ exec_once(sqlite3_stmt *s)
 		return META_ERR;
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		log_db(sqlite3_sql(s));
+		log_db(sqlite3_db_handle(s), sqlite3_sql(s));
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? META_OK : META_ERR;
 }
@@ -131,17 +131,18 @@ exec_once(sqlite3_stmt *s)
 /* --- Listings -------------------------------------------------------- */
 
 enum meta_err
-meta_admin_repos(json_t *out)
+sq_admin_repos(void *priv, json_t *out)
 {
-	return rows(prepare("SELECT repository, tags, manifests, manifest_bytes, "
+	struct sq *q = priv;
+	return rows(prepare(q, "SELECT repository, tags, manifests, manifest_bytes, "
 	    "blobs, blob_bytes, shared_bytes, unique_bytes "
 	    "FROM repository_size ORDER BY repository"), out);
 }
 
 static enum meta_err
-repo_exists(const char *repo)
+repo_exists(struct sq *q, const char *repo)
 {
-	sqlite3_stmt *s = prepare("SELECT 1 FROM repositories WHERE name = ?1");
+	sqlite3_stmt *s = prepare(q, "SELECT 1 FROM repositories WHERE name = ?1");
 	json_t *row;
 	enum meta_err e;
 
@@ -154,15 +155,16 @@ repo_exists(const char *repo)
 }
 
 enum meta_err
-meta_admin_tags(const char *repo, json_t *out)
+sq_admin_tags(void *priv, const char *repo, json_t *out)
 {
+	struct sq *q = priv;
 	sqlite3_stmt *s;
 	enum meta_err e;
 
-	e = repo_exists(repo);
+	e = repo_exists(q, repo);
 	if (e != META_OK)
 		return e;
-	s = prepare("SELECT t.name AS tag, m.digest, m.media_type, m.size, "
+	s = prepare(q, "SELECT t.name AS tag, m.digest, m.media_type, m.size, "
 	    "m.pushed_at, t.updated_at FROM tags t "
 	    "JOIN repositories r ON r.id = t.repository_id "
 	    "JOIN manifests m ON m.id = t.manifest_id "
@@ -174,16 +176,17 @@ meta_admin_tags(const char *repo, json_t *out)
 }
 
 enum meta_err
-meta_admin_manifest(const char *repo, const char *reference, bool by_digest,
-    json_t **out)
+sq_admin_manifest(void *priv, const char *repo, const char *reference,
+    bool by_digest, json_t **out)
 {
+	struct sq *q = priv;
 	sqlite3_stmt *s;
 	json_t *m = NULL, *tags = NULL, *stored = NULL, *list = NULL, *v;
 	enum meta_err e;
 	size_t i;
 
 	*out = NULL;
-	s = prepare(by_digest ?
+	s = prepare(q, by_digest ?
 	    "SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
 	    "m.pushed_at, m.subject, m.artifact_type FROM manifests m "
 	    "JOIN repositories r ON r.id = m.repository_id "
@@ -203,7 +206,7 @@ meta_admin_manifest(const char *repo, const char *reference, bool by_digest,
 
 	e = META_ERR;
 	tags = json_array();
-	s = prepare("SELECT name FROM tags WHERE manifest_id = ?1 ORDER BY name");
+	s = prepare(q, "SELECT name FROM tags WHERE manifest_id = ?1 ORDER BY name");
 	if (s == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(m, "id")));
@@ -216,7 +219,7 @@ meta_admin_manifest(const char *repo, const char *reference, bool by_digest,
 	list = NULL;
 
 	stored = json_object();
-	s = prepare("SELECT b.digest, b.size FROM manifest_references x "
+	s = prepare(q, "SELECT b.digest, b.size FROM manifest_references x "
 	    "JOIN blobs b ON b.digest = x.digest WHERE x.manifest_id = ?1");
 	if (s == NULL)
 		goto fail;
@@ -243,9 +246,10 @@ fail:
 }
 
 enum meta_err
-meta_admin_du(json_t **out)
+sq_admin_du(void *priv, json_t **out)
 {
-	return one_row(prepare(
+	struct sq *q = priv;
+	return one_row(prepare(q, 
 	    "WITH lc AS (SELECT digest, count(*) AS n FROM blob_links "
 	    "    GROUP BY digest), "
 	    "u AS (SELECT b.digest, b.size FROM blobs b WHERE NOT EXISTS "
@@ -265,17 +269,19 @@ meta_admin_du(json_t **out)
 }
 
 enum meta_err
-meta_admin_uploads(json_t *out)
+sq_admin_uploads(void *priv, json_t *out)
 {
-	return rows(prepare("SELECT uuid, repository, algorithm, size, "
+	struct sq *q = priv;
+	return rows(prepare(q, "SELECT uuid, repository, algorithm, size, "
 	    "started_at, updated_at FROM uploads ORDER BY updated_at, uuid"),
 	    out);
 }
 
 enum meta_err
-meta_admin_audit(const char *repo, long limit, json_t *out)
+sq_admin_audit(void *priv, const char *repo, long limit, json_t *out)
 {
-	sqlite3_stmt *s = prepare("SELECT * FROM (SELECT id, at, action, "
+	struct sq *q = priv;
+	sqlite3_stmt *s = prepare(q, "SELECT * FROM (SELECT id, at, action, "
 	    "repository, tag, digest, old_digest, user FROM audit "
 	    "WHERE ?1 IS NULL OR repository = ?1 ORDER BY id DESC LIMIT ?2) "
 	    "ORDER BY id");
@@ -290,19 +296,21 @@ meta_admin_audit(const char *repo, long limit, json_t *out)
 /* --- Transactions for gc and fsck ----------------------------------- */
 
 enum meta_err
-meta_admin_begin(void)
+sq_admin_begin(void *priv)
 {
-	return exec_once(prepare("BEGIN IMMEDIATE"));
+	struct sq *q = priv;
+	return exec_once(prepare(q, "BEGIN IMMEDIATE"));
 }
 
 enum meta_err
-meta_admin_end(bool commit)
+sq_admin_end(void *priv, bool commit)
 {
-	if (sqlite3_get_autocommit(meta_db()))
+	struct sq *q = priv;
+	if (sqlite3_get_autocommit(q->db))
 		return commit ? META_ERR : META_OK;
-	if (commit && exec_once(prepare("COMMIT")) == META_OK)
+	if (commit && exec_once(prepare(q, "COMMIT")) == META_OK)
 		return META_OK;
-	exec_once(prepare("ROLLBACK"));
+	exec_once(prepare(q, "ROLLBACK"));
 	return commit ? META_ERR : META_OK;
 }
 
@@ -318,15 +326,16 @@ meta_admin_end(bool commit)
 	"    AND s.digest = m.subject)"
 
 enum meta_err
-meta_gc_untagged(int64_t cutoff, json_t *out)
+sq_gc_untagged(void *priv, int64_t cutoff, json_t *out)
 {
+	struct sq *q = priv;
 	json_t *round;
 	sqlite3_stmt *s;
 	size_t n;
 
 	do {
 		round = json_array();
-		s = prepare("SELECT m.id, r.name AS repository, m.digest, "
+		s = prepare(q, "SELECT m.id, r.name AS repository, m.digest, "
 		    "m.media_type, m.size FROM manifests m "
 		    "JOIN repositories r ON r.id = m.repository_id WHERE "
 		    UNTAGGED_WHERE " ORDER BY r.name, m.digest");
@@ -338,7 +347,7 @@ meta_gc_untagged(int64_t cutoff, json_t *out)
 		for (size_t i = 0; i < n; i++) {
 			json_t *m = json_array_get(round, i);
 
-			s = prepare("DELETE FROM manifests WHERE id = ?1");
+			s = prepare(q, "DELETE FROM manifests WHERE id = ?1");
 			if (s == NULL)
 				goto fail;
 			sqlite3_bind_int64(s, 1,
@@ -366,9 +375,10 @@ fail:
 	"    WHERE l.digest = b.digest AND l.linked_at > ?1)"
 
 enum meta_err
-meta_gc_candidates(int64_t cutoff, json_t *out)
+sq_gc_candidates(void *priv, int64_t cutoff, json_t *out)
 {
-	sqlite3_stmt *s = prepare("SELECT b.digest, b.size FROM blobs b WHERE "
+	struct sq *q = priv;
+	sqlite3_stmt *s = prepare(q, "SELECT b.digest, b.size FROM blobs b WHERE "
 	    GARBAGE_WHERE " ORDER BY b.digest");
 
 	if (s == NULL)
@@ -378,15 +388,16 @@ meta_gc_candidates(int64_t cutoff, json_t *out)
 }
 
 enum meta_err
-meta_gc_blob_delete(const char *digest, int64_t cutoff, bool *deleted,
+sq_gc_blob_delete(void *priv, const char *digest, int64_t cutoff, bool *deleted,
     uint64_t *size)
 {
+	struct sq *q = priv;
 	sqlite3_stmt *s;
 	json_t *row;
 	enum meta_err e;
 
 	*deleted = false;
-	s = prepare("SELECT b.size FROM blobs b WHERE b.digest = ?2 AND "
+	s = prepare(q, "SELECT b.size FROM blobs b WHERE b.digest = ?2 AND "
 	    GARBAGE_WHERE);
 	if (s == NULL)
 		return META_ERR;
@@ -399,7 +410,7 @@ meta_gc_blob_delete(const char *digest, int64_t cutoff, bool *deleted,
 		return e;
 	*size = (uint64_t)json_integer_value(json_object_get(row, "size"));
 	json_decref(row);
-	e = meta_admin_blob_forget(digest);
+	e = sq_admin_blob_forget(q, digest);
 	if (e != META_OK)
 		return e;
 	*deleted = true;
@@ -407,9 +418,10 @@ meta_gc_blob_delete(const char *digest, int64_t cutoff, bool *deleted,
 }
 
 enum meta_err
-meta_admin_blob(const char *digest, uint64_t *size)
+sq_admin_blob(void *priv, const char *digest, uint64_t *size)
 {
-	sqlite3_stmt *s = prepare("SELECT size FROM blobs WHERE digest = ?1");
+	struct sq *q = priv;
+	sqlite3_stmt *s = prepare(q, "SELECT size FROM blobs WHERE digest = ?1");
 	json_t *row;
 	enum meta_err e;
 
@@ -424,9 +436,10 @@ meta_admin_blob(const char *digest, uint64_t *size)
 }
 
 enum meta_err
-meta_admin_blob_page(const char *after, size_t n, json_t *out)
+sq_admin_blob_page(void *priv, const char *after, size_t n, json_t *out)
 {
-	sqlite3_stmt *s = prepare("SELECT digest, size FROM blobs "
+	struct sq *q = priv;
+	sqlite3_stmt *s = prepare(q, "SELECT digest, size FROM blobs "
 	    "WHERE digest > ?1 ORDER BY digest LIMIT ?2");
 
 	if (s == NULL)
@@ -437,28 +450,30 @@ meta_admin_blob_page(const char *after, size_t n, json_t *out)
 }
 
 enum meta_err
-meta_admin_blob_forget(const char *digest)
+sq_admin_blob_forget(void *priv, const char *digest)
 {
-	sqlite3_stmt *s = prepare("DELETE FROM blob_links WHERE digest = ?1");
+	struct sq *q = priv;
+	sqlite3_stmt *s = prepare(q, "DELETE FROM blob_links WHERE digest = ?1");
 
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, digest);
 	if (exec_once(s) != META_OK)
 		return META_ERR;
-	s = prepare("DELETE FROM blobs WHERE digest = ?1");
+	s = prepare(q, "DELETE FROM blobs WHERE digest = ?1");
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, digest);
 	if (exec_once(s) != META_OK)
 		return META_ERR;
-	return sqlite3_changes(meta_db()) > 0 ? META_OK : META_NOTFOUND;
+	return sqlite3_changes(q->db) > 0 ? META_OK : META_NOTFOUND;
 }
 
 enum meta_err
-meta_admin_referencing(const char *digest, json_t *out)
+sq_admin_referencing(void *priv, const char *digest, json_t *out)
 {
-	sqlite3_stmt *s = prepare("SELECT r.name || '@' || m.digest AS ref "
+	struct sq *q = priv;
+	sqlite3_stmt *s = prepare(q, "SELECT r.name || '@' || m.digest AS ref "
 	    "FROM manifest_references x JOIN manifests m ON m.id = x.manifest_id "
 	    "JOIN repositories r ON r.id = m.repository_id "
 	    "WHERE x.digest = ?1 ORDER BY ref");
@@ -476,13 +491,14 @@ meta_admin_referencing(const char *digest, json_t *out)
 }
 
 enum meta_err
-meta_admin_integrity(json_t *out)
+sq_admin_integrity(void *priv, json_t *out)
 {
+	struct sq *q = priv;
 	json_t *list = json_array(), *v;
 	enum meta_err e;
 	size_t i;
 
-	e = rows(prepare("PRAGMA integrity_check"), list);
+	e = rows(prepare(q, "PRAGMA integrity_check"), list);
 	json_array_foreach(list, i, v) {
 		const char *msg = json_string_value(json_object_get(v,
 		    "integrity_check"));
@@ -492,7 +508,7 @@ meta_admin_integrity(json_t *out)
 	}
 	json_array_clear(list);
 	if (e == META_OK)
-		e = rows(prepare("PRAGMA foreign_key_check"), list);
+		e = rows(prepare(q, "PRAGMA foreign_key_check"), list);
 	json_array_foreach(list, i, v) {
 		char msg[512];
 

@@ -1,0 +1,402 @@
+/* meta.c -- the core's wrappers around the metadata backend; see meta.h
+ * and meta_admin.h.  This is the one place for fallbacks of optional
+ * operations, and for the checks on a backend's table. */
+#include "meta.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meta_admin.h"
+
+#define MAX_BACKENDS 8
+
+/* The backends linked in, registered by META_BACKEND() before main(). */
+static const struct meta_ops *backends[MAX_BACKENDS];
+static size_t nbackends;
+
+/* The process's open backend (meta_open()); NULL before and after. */
+static const struct meta_ops *ops;
+static void *priv;
+
+void
+meta_register(const struct meta_ops *o)
+{
+	if (nbackends < MAX_BACKENDS)
+		backends[nbackends++] = o;
+}
+
+const struct meta_ops *
+meta_find(const char *name)
+{
+	for (size_t i = 0; i < nbackends; i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}
+
+const char *
+meta_backend(struct conf *conf)
+{
+	const char *name = conf_get(conf, "metadata", "backend");
+
+	return name != NULL && name[0] != '\0' ? name : "sqlite";
+}
+
+/* The name of the first required operation o lacks, or NULL. */
+static const char *
+missing_op(const struct meta_ops *o)
+{
+#define REQUIRE(op) if (o->op == NULL) return #op
+	REQUIRE(open);
+	REQUIRE(blob_linked);
+	REQUIRE(blob_commit);
+	REQUIRE(blob_mount);
+	REQUIRE(blob_unlink);
+	REQUIRE(manifest_get);
+	REQUIRE(manifest_put);
+	REQUIRE(manifest_delete);
+	REQUIRE(tag_delete);
+	REQUIRE(tags_list);
+	REQUIRE(catalog);
+	REQUIRE(referrers);
+	REQUIRE(upload_create);
+	REQUIRE(upload_get);
+	REQUIRE(upload_advance);
+	REQUIRE(upload_delete);
+	REQUIRE(upload_expired);
+	REQUIRE(admin_repos);
+	REQUIRE(admin_tags);
+	REQUIRE(admin_manifest);
+	REQUIRE(admin_du);
+	REQUIRE(admin_uploads);
+	REQUIRE(admin_audit);
+	REQUIRE(admin_begin);
+	REQUIRE(admin_end);
+	REQUIRE(gc_untagged);
+	REQUIRE(gc_candidates);
+	REQUIRE(gc_blob_delete);
+	REQUIRE(admin_blob);
+	REQUIRE(admin_blob_page);
+	REQUIRE(admin_blob_forget);
+	REQUIRE(admin_referencing);
+#undef REQUIRE
+	return NULL;
+}
+
+/* The backend conf selects, checked; NULL after reporting why.  Fills
+ * section with "metadata.<name>". */
+static const struct meta_ops *
+choose(struct conf *conf, char *section, size_t cap)
+{
+	const char *name = meta_backend(conf);
+	const struct meta_ops *o = meta_find(name);
+	const char *lack;
+
+	if (o == NULL) {
+		conf_bad(conf, "metadata", "backend",
+		    "no metadata backend of that name in this build");
+		return NULL;
+	}
+	if (o->version != META_OPS_VERSION) {
+		fprintf(stderr, "berth: metadata backend \"%s\" has interface "
+		    "version %d; this build knows %d\n", name, o->version,
+		    META_OPS_VERSION);
+		return NULL;
+	}
+	if ((lack = missing_op(o)) != NULL) {
+		fprintf(stderr, "berth: metadata backend \"%s\" lacks the "
+		    "required operation %s\n", name, lack);
+		return NULL;
+	}
+	snprintf(section, cap, "metadata.%s", name);
+	return o;
+}
+
+enum meta_err
+meta_open(struct conf *conf, const char *data_dir)
+{
+	const struct meta_ops *o;
+	char section[64];
+	enum meta_err e;
+	void *p = NULL;
+
+	meta_close();
+	if ((o = choose(conf, section, sizeof(section))) == NULL)
+		return META_ERR;
+	e = o->open(conf, section, data_dir, &p);
+	if (e != META_OK)
+		return e;
+	ops = o;
+	priv = p;
+	return META_OK;
+}
+
+void
+meta_close(void)
+{
+	if (ops != NULL && ops->close != NULL)
+		ops->close(priv);
+	ops = NULL;
+	priv = NULL;
+}
+
+enum meta_err
+meta_exists(struct conf *conf, const char *data_dir, char *where, size_t cap)
+{
+	const struct meta_ops *o;
+	char section[64];
+
+	if ((o = choose(conf, section, sizeof(section))) == NULL)
+		return META_ERR;
+	if (o->exists == NULL) {
+		snprintf(where, cap, "the %s metadata backend", o->name);
+		return META_OK;
+	}
+	return o->exists(conf, section, data_dir, where, cap);
+}
+
+/* Every wrapper: no backend open -> META_UNAVAILABLE. */
+#define CALL(op, ...) \
+	(ops == NULL ? META_UNAVAILABLE : ops->op(priv, __VA_ARGS__))
+
+/* --- Blobs ------------------------------------------------------------ */
+
+enum meta_err
+meta_blob_linked(const char *repo, const char *digest, uint64_t *size)
+{
+	return CALL(blob_linked, repo, digest, size);
+}
+
+enum meta_err
+meta_blob_commit(const char *repo, const char *digest, uint64_t size,
+    const char *upload)
+{
+	return CALL(blob_commit, repo, digest, size, upload);
+}
+
+enum meta_err
+meta_blob_mount(const char *repo, const char *from, const char *digest,
+    uint64_t *size)
+{
+	return CALL(blob_mount, repo, from, digest, size);
+}
+
+enum meta_err
+meta_blob_unlink(const char *repo, const char *digest)
+{
+	return CALL(blob_unlink, repo, digest);
+}
+
+/* --- Manifests and tags ---------------------------------------------- */
+
+enum meta_err
+meta_manifest_get(const char *repo, const char *reference, bool by_digest,
+    bool want_body, struct meta_manifest *m)
+{
+	m->body = NULL;
+	return CALL(manifest_get, repo, reference, by_digest, want_body, m);
+}
+
+enum meta_err
+meta_manifest_put(const struct meta_manifest_put *p, json_t **missing)
+{
+	*missing = NULL;
+	return CALL(manifest_put, p, missing);
+}
+
+enum meta_err
+meta_manifest_delete(const char *repo, const char *digest)
+{
+	return CALL(manifest_delete, repo, digest);
+}
+
+enum meta_err
+meta_tag_delete(const char *repo, const char *tag)
+{
+	return CALL(tag_delete, repo, tag);
+}
+
+enum meta_err
+meta_tags_list(const char *repo, const char *last, unsigned long n,
+    json_t *out, bool *more)
+{
+	*more = false;
+	return CALL(tags_list, repo, last, n, out, more);
+}
+
+enum meta_err
+meta_catalog(const char *last, unsigned long n, json_t *out, bool *more)
+{
+	*more = false;
+	return CALL(catalog, last, n, out, more);
+}
+
+enum meta_err
+meta_referrers(const char *repo, const char *digest, const char *artifact_type,
+    struct meta_referrer **rows, size_t *n)
+{
+	enum meta_err e;
+
+	*rows = NULL;
+	*n = 0;
+	e = CALL(referrers, repo, digest, artifact_type, rows, n);
+	if (e != META_OK) {
+		meta_referrers_free(*rows, *n);
+		*rows = NULL;
+		*n = 0;
+	}
+	return e;
+}
+
+void
+meta_referrers_free(struct meta_referrer *rows, size_t n)
+{
+	if (rows == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].artifact_type);
+		free(rows[i].annotations);
+	}
+	free(rows);
+}
+
+/* --- Upload sessions ------------------------------------------------- */
+
+enum meta_err
+meta_upload_create(const struct meta_upload *u)
+{
+	return CALL(upload_create, u);
+}
+
+enum meta_err
+meta_upload_get(const char *repo, const char *uuid, long expiry,
+    struct meta_upload *u)
+{
+	return CALL(upload_get, repo, uuid, expiry, u);
+}
+
+enum meta_err
+meta_upload_advance(const struct meta_upload *u, uint64_t old_size)
+{
+	return CALL(upload_advance, u, old_size);
+}
+
+enum meta_err
+meta_upload_delete(const char *uuid)
+{
+	return CALL(upload_delete, uuid);
+}
+
+enum meta_err
+meta_upload_expired(long expiry, json_t *out)
+{
+	return CALL(upload_expired, expiry, out);
+}
+
+/* --- The operator's half (meta_admin.h) ------------------------------ */
+
+enum meta_err
+meta_admin_repos(json_t *out)
+{
+	return CALL(admin_repos, out);
+}
+
+enum meta_err
+meta_admin_tags(const char *repo, json_t *out)
+{
+	return CALL(admin_tags, repo, out);
+}
+
+enum meta_err
+meta_admin_manifest(const char *repo, const char *reference, bool by_digest,
+    json_t **out)
+{
+	*out = NULL;
+	return CALL(admin_manifest, repo, reference, by_digest, out);
+}
+
+enum meta_err
+meta_admin_du(json_t **out)
+{
+	*out = NULL;
+	return CALL(admin_du, out);
+}
+
+enum meta_err
+meta_admin_uploads(json_t *out)
+{
+	return CALL(admin_uploads, out);
+}
+
+enum meta_err
+meta_admin_audit(const char *repo, long limit, json_t *out)
+{
+	return CALL(admin_audit, repo, limit, out);
+}
+
+enum meta_err
+meta_admin_begin(void)
+{
+	return ops == NULL ? META_UNAVAILABLE : ops->admin_begin(priv);
+}
+
+enum meta_err
+meta_admin_end(bool commit)
+{
+	return CALL(admin_end, commit);
+}
+
+enum meta_err
+meta_gc_untagged(int64_t cutoff, json_t *out)
+{
+	return CALL(gc_untagged, cutoff, out);
+}
+
+enum meta_err
+meta_gc_candidates(int64_t cutoff, json_t *out)
+{
+	return CALL(gc_candidates, cutoff, out);
+}
+
+enum meta_err
+meta_gc_blob_delete(const char *digest, int64_t cutoff, bool *deleted,
+    uint64_t *size)
+{
+	*deleted = false;
+	return CALL(gc_blob_delete, digest, cutoff, deleted, size);
+}
+
+enum meta_err
+meta_admin_blob(const char *digest, uint64_t *size)
+{
+	return CALL(admin_blob, digest, size);
+}
+
+enum meta_err
+meta_admin_blob_page(const char *after, size_t n, json_t *out)
+{
+	return CALL(admin_blob_page, after, n, out);
+}
+
+enum meta_err
+meta_admin_blob_forget(const char *digest)
+{
+	return CALL(admin_blob_forget, digest);
+}
+
+enum meta_err
+meta_admin_referencing(const char *digest, json_t *out)
+{
+	return CALL(admin_referencing, digest, out);
+}
+
+enum meta_err
+meta_admin_integrity(json_t *out)
+{
+	if (ops == NULL)
+		return META_UNAVAILABLE;
+	if (ops->admin_integrity == NULL)
+		return META_OK;		/* no check of its own: nothing to say */
+	return ops->admin_integrity(priv, out);
+}
