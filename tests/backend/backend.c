@@ -47,28 +47,31 @@
 #include "digest.h"
 
 struct backend {
-	const char	*label;
-	const char	*handler;	/* [storage] blob_handler */
-	const char	*offload;	/* [blob.<handler>] offload, or NULL */
-	const char	*fault;		/* BERTH_FAULT for the fault handler */
-	enum blob_err	 put_result;	/* what put must answer */
-	bool		 fs_layout;	/* stores under <dir>/blobs as fs does:
+	const char *label;
+	const char *handler;	  /* [storage] blob_handler */
+	const char *offload;	  /* [blob.<handler>] offload, or NULL */
+	const char *fault;	  /* BERTH_FAULT for the fault handler */
+	enum blob_err put_result; /* what put must answer */
+	bool fs_layout;		  /* stores under <dir>/blobs as fs does:
 					 * the tests can plant stray files */
-	bool		 remote;	/* an object store (s3): walks and reads,
+	bool remote;		  /* an object store (s3): walks and reads,
 					 * keeps nothing under <dir> */
-	const char	*s3_fault;	/* s3 behind the fault proxy:
+	const char *s3_fault;	  /* s3 behind the fault proxy:
 					 * "slowdown" or "unreachable" */
 };
 
 static const struct backend backends[] = {
 	{ "fs/stream", "fs", "stream", NULL, BLOB_OK, true, false, NULL },
 	{ "fs/x-accel", "fs", "x-accel", NULL, BLOB_OK, true, false, NULL },
-	{ "fs/x-sendfile", "fs", "x-sendfile", NULL, BLOB_OK, true, false, NULL },
+	{ "fs/x-sendfile", "fs", "x-sendfile", NULL, BLOB_OK, true, false,
+	    NULL },
 	{ "redirect", "redirect", NULL, NULL, BLOB_NOTSUP, false, false, NULL },
 	{ "fault/none", "fault", "stream", "none", BLOB_OK, true, false, NULL },
 	{ "fault/eio", "fault", "stream", "eio", BLOB_IO, true, false, NULL },
-	{ "fault/enospc", "fault", "stream", "enospc", BLOB_NOSPC, true, false, NULL },
-	{ "fault/short", "fault", "stream", "short", BLOB_IO, true, false, NULL },
+	{ "fault/enospc", "fault", "stream", "enospc", BLOB_NOSPC, true, false,
+	    NULL },
+	{ "fault/short", "fault", "stream", "short", BLOB_IO, true, false,
+	    NULL },
 	{ "s3/presigned", "s3", "presigned", NULL, BLOB_OK, false, true, NULL },
 	{ "s3/proxy", "s3", "proxy", NULL, BLOB_OK, false, true, NULL },
 	{ "s3/stream", "s3", "stream", NULL, BLOB_OK, false, true, NULL },
@@ -85,15 +88,15 @@ static const struct backend s3_faults[] = {
 };
 
 struct fixture {
-	const struct backend	*b;
-	struct conf		*conf;
-	struct blob_handler	 h;
-	char			 dir[64];
-	char			 staging[PATH_MAX];
-	unsigned char		 bytes[100000];
-	char			 digest[DIGEST_STR_MAX];
-	pid_t			 proxy;		/* the s3 fault proxy, or 0 */
-	char			 proxy_log[PATH_MAX];
+	const struct backend *b;
+	struct conf *conf;
+	struct blob_handler h;
+	char dir[64];
+	char staging[PATH_MAX];
+	unsigned char bytes[100000];
+	char digest[DIGEST_STR_MAX];
+	pid_t proxy; /* the s3 fault proxy, or 0 */
+	char proxy_log[PATH_MAX];
 };
 
 /* Value of key in the s3-local settings file (s3.env: key=value lines). */
@@ -106,7 +109,8 @@ s3_setting(const char *key, char *out, size_t cap)
 	FILE *fp;
 
 	if (dir == NULL)
-		fail_msg("BERTH_S3_DIR is not set: start a store with "
+		fail_msg(
+		    "BERTH_S3_DIR is not set: start a store with "
 		    "hosting/s3-local.sh start DIR and export BERTH_S3_DIR=DIR");
 	snprintf(path, sizeof(path), "%s/s3.env", dir);
 	fp = fopen(path, "r");
@@ -217,7 +221,8 @@ setup(void **state)
 	assert_non_null(f->conf);
 	if (b->fault != NULL)
 		setenv("BERTH_FAULT", b->fault, 1);
-	assert_int_equal(blob_open(b->handler, f->conf, f->dir, &f->h), BLOB_OK);
+	assert_int_equal(blob_open(b->handler, f->conf, f->dir, &f->h),
+	    BLOB_OK);
 	assert_int_equal(conf_check_unread(f->conf, NULL, NULL), 0);
 	for (size_t i = 0; i < sizeof(f->bytes); i++)
 		f->bytes[i] = (unsigned char)(i * 7 + i / 251);
@@ -271,8 +276,9 @@ count_files(const char *dir)
 	if (d == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' ||
+			(de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &st) != 0)
@@ -290,8 +296,8 @@ static int walk_count(struct fixture *f);
 
 /* A GET of url into memory. */
 struct fetched {
-	unsigned char	*p;
-	size_t		 len;
+	unsigned char *p;
+	size_t len;
 };
 
 static size_t
@@ -429,7 +435,8 @@ test_missing(void **state)
 	struct blob_location loc;
 	uint64_t size;
 	int fd = -1;
-	enum blob_err e = blob_get(&f->h, "test/repo", f->digest, &fd, &size, &loc);
+	enum blob_err e = blob_get(&f->h, "test/repo", f->digest, &fd, &size,
+	    &loc);
 
 	if (strcmp(f->b->handler, "redirect") == 0) {
 		/* Existence is the metadata's business: always a URL. */
@@ -437,7 +444,8 @@ test_missing(void **state)
 		assert_int_equal(loc.kind, BLOB_LOC_URL);
 		char want[256];
 
-		snprintf(want, sizeof(want), "https://cdn.example.org/blobs/sha256/%s",
+		snprintf(want, sizeof(want),
+		    "https://cdn.example.org/blobs/sha256/%s",
 		    strchr(f->digest, ':') + 1);
 		assert_string_equal(loc.target, want);
 		return;
@@ -445,13 +453,15 @@ test_missing(void **state)
 	if (f->b->remote && strcmp(f->b->offload, "stream") != 0) {
 		/* No store round trip: existence is the metadata's. */
 		assert_int_equal(e, BLOB_REDIRECT);
-		assert_int_equal(loc.kind, strcmp(f->b->offload, "proxy") == 0 ?
-		    BLOB_LOC_ACCEL : BLOB_LOC_URL);
+		assert_int_equal(loc.kind,
+		    strcmp(f->b->offload, "proxy") == 0 ? BLOB_LOC_ACCEL :
+							  BLOB_LOC_URL);
 	} else
 		assert_int_equal(e, BLOB_NOTFOUND);
 	assert_int_equal(blob_stat(&f->h, "test/repo", f->digest, &size, &loc),
 	    BLOB_NOTFOUND);
-	assert_int_equal(blob_delete(&f->h, "test/repo", f->digest), BLOB_NOTFOUND);
+	assert_int_equal(blob_delete(&f->h, "test/repo", f->digest),
+	    BLOB_NOTFOUND);
 }
 
 static void
@@ -479,11 +489,13 @@ test_put_get_delete(void **state)
 		if (e != BLOB_NOTSUP)
 			assert_int_equal(count_files(uploads), 0);
 		if (strcmp(f->b->handler, "redirect") != 0)
-			assert_int_equal(blob_stat(&f->h, "test/repo", f->digest,
-			    &size, &loc), BLOB_NOTFOUND);
+			assert_int_equal(blob_stat(&f->h, "test/repo",
+					     f->digest, &size, &loc),
+			    BLOB_NOTFOUND);
 		else
 			assert_int_equal(blob_delete(&f->h, "test/repo",
-			    f->digest), BLOB_NOTSUP);
+					     f->digest),
+			    BLOB_NOTSUP);
 		return;
 	}
 	assert_int_equal(blob_stat(&f->h, "test/repo", f->digest, &size, &loc),
@@ -493,7 +505,8 @@ test_put_get_delete(void **state)
 
 	/* Idempotent: the same blob again succeeds, stored once. */
 	fd = staging(f, &src);
-	assert_int_equal(blob_put(&f->h, "other/repo", f->digest, &src), BLOB_OK);
+	assert_int_equal(blob_put(&f->h, "other/repo", f->digest, &src),
+	    BLOB_OK);
 	close(fd);
 	assert_int_equal(access(f->staging, F_OK), -1);
 	if (f->b->remote) {
@@ -514,12 +527,12 @@ test_put_get_delete(void **state)
 /* What a walk saw. */
 #define WALK_MAX 16
 struct seen {
-	int		 n;		/* entries reported */
-	int		 stop_after;	/* > 0: stop the walk after so many */
-	char		 digest[WALK_MAX][DIGEST_STR_MAX];	/* "" when stray */
-	uint64_t	 size[WALK_MAX];
-	char		 name[WALK_MAX][PATH_MAX];
-	bool		 has_detail[WALK_MAX];
+	int n;		/* entries reported */
+	int stop_after; /* > 0: stop the walk after so many */
+	char digest[WALK_MAX][DIGEST_STR_MAX]; /* "" when stray */
+	uint64_t size[WALK_MAX];
+	char name[WALK_MAX][PATH_MAX];
+	bool has_detail[WALK_MAX];
 };
 
 static int
@@ -605,7 +618,7 @@ test_walk(void **state)
 		return;
 	}
 	s = walk_all(f, 0);
-	assert_int_equal(s->n, 0);	/* an empty store */
+	assert_int_equal(s->n, 0); /* an empty store */
 	free(s);
 
 	if (!put_blob(f)) {
@@ -727,17 +740,20 @@ test_quarantine(void **state)
 	if (!blob_can(&f->h, BLOB_CAN_READ) ||
 	    !blob_can(&f->h, BLOB_CAN_DELETE)) {
 		assert_int_equal(blob_quarantine(&f->h, f->digest, qdir, out,
-		    sizeof(out)), BLOB_NOTSUP);
+				     sizeof(out)),
+		    BLOB_NOTSUP);
 		assert_int_equal(access(qdir, F_OK), -1);
 		return;
 	}
 	assert_int_equal(blob_quarantine(&f->h, f->digest, qdir, out,
-	    sizeof(out)), BLOB_NOTFOUND);
+			     sizeof(out)),
+	    BLOB_NOTFOUND);
 	assert_int_equal(access(want, F_OK), -1);
 	if (!put_blob(f))
 		return;
 	assert_int_equal(blob_quarantine(&f->h, f->digest, qdir, out,
-	    sizeof(out)), BLOB_OK);
+			     sizeof(out)),
+	    BLOB_OK);
 	assert_string_equal(out, want);
 	fd = open(out, O_RDONLY);
 	assert_true(fd >= 0);
@@ -760,7 +776,8 @@ test_quarantine(void **state)
 	/* Again, over the older copy, after a new put. */
 	assert_true(put_blob(f));
 	assert_int_equal(blob_quarantine(&f->h, f->digest, qdir, out,
-	    sizeof(out)), BLOB_OK);
+			     sizeof(out)),
+	    BLOB_OK);
 	assert_int_equal(count_files(qdir), 1);
 }
 
@@ -780,7 +797,8 @@ test_s3_fault(void **state)
 
 	/* Stored while the store answers. */
 	fd = staging(f, &src);
-	assert_int_equal(blob_put(&f->h, "test/repo", f->digest, &src), BLOB_OK);
+	assert_int_equal(blob_put(&f->h, "test/repo", f->digest, &src),
+	    BLOB_OK);
 	close(fd);
 	if (strcmp(f->b->s3_fault, "slowdown") == 0) {
 		kill(f->proxy, SIGUSR1);
@@ -876,8 +894,10 @@ test_s3_multipart_abort(void **state)
 	/* Aborted: the store lists no upload in progress under the prefix
 	 * (botocore's view, tests/s3/s3tool.py). */
 	snprintf(prefix, sizeof(prefix), "%s/", strrchr(f->dir, '/') + 1);
-	snprintf(cmd, sizeof(cmd), "BERTH_S3_DIR=%s /usr/bin/python3 "
-	    "tests/s3/s3tool.py uploads %s", getenv("BERTH_S3_DIR"), prefix);
+	snprintf(cmd, sizeof(cmd),
+	    "BERTH_S3_DIR=%s /usr/bin/python3 "
+	    "tests/s3/s3tool.py uploads %s",
+	    getenv("BERTH_S3_DIR"), prefix);
 	fp = popen(cmd, "r");
 	assert_non_null(fp);
 	assert_null(fgets(line, sizeof(line), fp));
@@ -889,20 +909,23 @@ static void
 test_s3_open_checks(void **state)
 {
 	static const struct {
-		const char	*ini;		/* after endpoint and region */
-		enum blob_err	 want;
+		const char *ini; /* after endpoint and region */
+		enum blob_err want;
 	} rows[] = {
 		{ "bucket = no-such-bucket\ncredentials_file = CRED\n",
 		    BLOB_UNAVAILABLE },
 		{ "bucket = BUCKET\ncredentials_file = TMP/wrong\n",
 		    BLOB_UNAVAILABLE },
 		{ "bucket = BUCKET\ncredentials_file = CRED\n"
-		    "secret_key = x\n", BLOB_IO },
+		  "secret_key = x\n",
+		    BLOB_IO },
 		{ "bucket = BUCKET\ncredentials_file = TMP/none\n", BLOB_IO },
 		{ "bucket = BUCKET\ncredentials_file = CRED\n"
-		    "redirect = elsewhere\n", BLOB_IO },
+		  "redirect = elsewhere\n",
+		    BLOB_IO },
 		{ "bucket = BUCKET\ncredentials_file = CRED\n"
-		    "part_size = 1M\n", BLOB_IO },
+		  "part_size = 1M\n",
+		    BLOB_IO },
 		{ "bucket = BUCKET\ncredentials_file = CRED\n", BLOB_OK },
 	};
 	char dir[] = "/tmp/berth-s3open-XXXXXX", ini[PATH_MAX], cred[PATH_MAX];
@@ -920,7 +943,8 @@ test_s3_open_checks(void **state)
 	snprintf(ini, sizeof(ini), "%s/wrong", dir);
 	fp = fopen(ini, "w");
 	assert_non_null(fp);
-	fprintf(fp, "[default]\naws_access_key_id = berth:ci\n"
+	fprintf(fp,
+	    "[default]\naws_access_key_id = berth:ci\n"
 	    "aws_secret_access_key = not-the-secret\n");
 	fclose(fp);
 	snprintf(ini, sizeof(ini), "%s/berth.ini", dir);
@@ -950,8 +974,10 @@ test_s3_open_checks(void **state)
 	}
 	/* And a store that is not there at all. */
 	fp = fopen(ini, "w");
-	fprintf(fp, "[blob.s3]\nendpoint = http://127.0.0.1:1\nbucket = b\n"
-	    "credentials_file = %s\n", cred);
+	fprintf(fp,
+	    "[blob.s3]\nendpoint = http://127.0.0.1:1\nbucket = b\n"
+	    "credentials_file = %s\n",
+	    cred);
 	fclose(fp);
 	c = conf_load(ini);
 	assert_int_equal(blob_open("s3", c, dir, &h), BLOB_UNAVAILABLE);
@@ -1000,13 +1026,18 @@ old_walk(void *priv, blob_walk_fn fn, void *arg)
 }
 
 static const struct blob_ops v1_ops = {
-	.version = 1, .name = "test-v1", .open = old_open, .get = old_get,
+	.version = 1,
+	.name = "test-v1",
+	.open = old_open,
+	.get = old_get,
 	.walk = old_walk,
 };
 BLOB_HANDLER(v1_ops)
 
 static const struct blob_ops v3_ops = {
-	.version = BLOB_OPS_VERSION + 1, .name = "test-v3", .open = old_open,
+	.version = BLOB_OPS_VERSION + 1,
+	.name = "test-v3",
+	.open = old_open,
 	.get = old_get,
 };
 BLOB_HANDLER(v3_ops)
@@ -1025,9 +1056,12 @@ test_versions(void **state)
 	assert_false(blob_can(&h, BLOB_CAN_WALK));
 	assert_false(blob_can(&h, BLOB_CAN_READ));
 	assert_int_equal(blob_walk(&h, record, &none), BLOB_NOTSUP);
-	assert_int_equal(blob_read(&h, "", "sha256:"
-	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	    &fd, &size), BLOB_NOTSUP);
+	assert_int_equal(
+	    blob_read(&h, "",
+		"sha256:"
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		&fd, &size),
+	    BLOB_NOTSUP);
 	assert_int_equal(walk_called, 0);
 	blob_close(&h);
 	assert_int_equal(blob_open("test-v3", NULL, "/nonexistent", &h),
@@ -1037,8 +1071,11 @@ test_versions(void **state)
 int
 main(void)
 {
-	enum { NB = sizeof(backends) / sizeof(backends[0]), PER = 5,
-	    NF = sizeof(s3_faults) / sizeof(s3_faults[0]) };
+	enum {
+		NB = sizeof(backends) / sizeof(backends[0]),
+		PER = 5,
+		NF = sizeof(s3_faults) / sizeof(s3_faults[0])
+	};
 	static char names[PER * NB + NF][64];
 	struct CMUnitTest tests[PER * NB + NF + 2];
 	size_t n = 0;
@@ -1047,41 +1084,43 @@ main(void)
 		snprintf(names[n], sizeof(names[n]), "%s: missing blob",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_missing, setup,
-		    teardown, (void *)&backends[i] };
+			teardown, (void *)&backends[i] };
 		n++;
 		snprintf(names[n], sizeof(names[n]), "%s: put, get, delete",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_put_get_delete,
-		    setup, teardown, (void *)&backends[i] };
+			setup, teardown, (void *)&backends[i] };
 		n++;
 		snprintf(names[n], sizeof(names[n]), "%s: walk",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_walk, setup,
-		    teardown, (void *)&backends[i] };
+			teardown, (void *)&backends[i] };
 		n++;
 		snprintf(names[n], sizeof(names[n]), "%s: read",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_read, setup,
-		    teardown, (void *)&backends[i] };
+			teardown, (void *)&backends[i] };
 		n++;
 		snprintf(names[n], sizeof(names[n]), "%s: quarantine",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_quarantine,
-		    setup, teardown, (void *)&backends[i] };
+			setup, teardown, (void *)&backends[i] };
 		n++;
 	}
 	for (size_t i = 0; i < NF; i++) {
 		snprintf(names[n], sizeof(names[n]), "%s: every operation",
 		    s3_faults[i].label);
 		tests[n] = (struct CMUnitTest){ names[n],
-		    strcmp(s3_faults[i].s3_fault, "parts") == 0 ?
-		    test_s3_multipart_abort : test_s3_fault, setup, teardown,
-		    (void *)&s3_faults[i] };
+			strcmp(s3_faults[i].s3_fault, "parts") == 0 ?
+			    test_s3_multipart_abort :
+			    test_s3_fault,
+			setup, teardown, (void *)&s3_faults[i] };
 		n++;
 	}
 	tests[n++] = (struct CMUnitTest){ "s3: open checks bucket and "
-	    "credentials", test_s3_open_checks, NULL, NULL, NULL };
+					  "credentials",
+		test_s3_open_checks, NULL, NULL, NULL };
 	tests[n++] = (struct CMUnitTest){ "interface versions", test_versions,
-	    NULL, NULL, NULL };
+		NULL, NULL, NULL };
 	return cmocka_run_group_tests_name("blob handlers", tests, NULL, NULL);
 }
