@@ -28,7 +28,7 @@ check_values(struct req *r)
 	const struct route_match *m = &r->match;
 
 	if (m->name == NULL)
-		return E_OK;		/* /v2/ and /v2/_catalog: no repository */
+		return E_OK; /* /v2/ and /v2/_catalog: no repository */
 	if (!valid_name(m->name, m->name_len))
 		return E_NAME_INVALID;
 	memcpy(r->name, m->name, m->name_len);
@@ -49,7 +49,8 @@ check_values(struct req *r)
 			/* Clients probe with invalid tags and expect 404 on
 			 * reads (oci-spec.md 2.2). */
 			return (r->method_bit & (M_GET | M_HEAD)) ?
-			    E_MANIFEST_UNKNOWN : E_TAG_INVALID;
+			    E_MANIFEST_UNKNOWN :
+			    E_TAG_INVALID;
 		}
 		break;
 	case ARG_UPLOAD_ID:
@@ -66,9 +67,16 @@ check_values(struct req *r)
 static void
 allow_header(struct req *r, unsigned methods)
 {
-	static const struct { unsigned bit; const char *name; } tab[] = {
-		{ M_GET, "GET" }, { M_HEAD, "HEAD" }, { M_POST, "POST" },
-		{ M_PUT, "PUT" }, { M_PATCH, "PATCH" }, { M_DELETE, "DELETE" },
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} tab[] = {
+		{ M_GET, "GET" },
+		{ M_HEAD, "HEAD" },
+		{ M_POST, "POST" },
+		{ M_PUT, "PUT" },
+		{ M_PATCH, "PATCH" },
+		{ M_DELETE, "DELETE" },
 	};
 	char list[64] = "";
 
@@ -88,8 +96,10 @@ check_flags(struct req *r)
 {
 	unsigned flags = r->route->flags;
 
-	if ((flags & RF_WRITES) && (r->cfg->read_only || ((flags & RF_STORES) &&
-	    !blob_can(&r->store->blobs, BLOB_CAN_PUT)))) {
+	if ((flags & RF_WRITES) &&
+	    (r->cfg->read_only ||
+		((flags & RF_STORES) &&
+		    !blob_can(&r->store->blobs, BLOB_CAN_PUT)))) {
 		resp_detail(r, "the registry is read-only");
 		return E_UNSUPPORTED;
 	}
@@ -135,7 +145,8 @@ run(struct req *r)
 	if (r->body_refused) {
 		/* The web server named a body file berth must not take
 		 * (spool.h; logged): its configuration is wrong or hostile. */
-		resp_detail(r, "the web server handed over a body file outside "
+		resp_detail(r,
+		    "the web server handed over a body file outside "
 		    "the body directory");
 		return E_INTERNAL;
 	}
@@ -149,7 +160,8 @@ run(struct req *r)
 	}
 	err = check_values(r);
 	if (err == E_DIGEST_INVALID)
-		resp_detail(r, "malformed digest, or an algorithm other than "
+		resp_detail(r,
+		    "malformed digest, or an algorithm other than "
 		    "sha256 and sha512");
 	if (err != E_OK)
 		return err;
@@ -171,7 +183,7 @@ dispatch(struct req *r)
 	enum reg_err err = run(r);
 
 	if (err == E_OK) {
-		resp_details(r, NULL);	/* set for an error not returned */
+		resp_details(r, NULL); /* set for an error not returned */
 	} else {
 		if (err == E_INTERNAL)
 			fprintf(stderr, "berth: %s %s (%s): internal error\n",

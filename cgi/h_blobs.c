@@ -53,13 +53,14 @@ stream(struct req *r, int fd, uint64_t size, bool part, uint64_t first,
 			continue;
 		if (n <= 0) {
 			/* The file is shorter than the metadata says. */
-			fprintf(stderr, "berth: blob %s: short file at %llu of %llu\n",
+			fprintf(stderr,
+			    "berth: blob %s: short file at %llu of %llu\n",
 			    r->arg, (unsigned long long)off,
 			    (unsigned long long)size);
 			break;
 		}
 		if (resp_write(r, buf, (size_t)n) != 0)
-			break;		/* the client went away */
+			break; /* the client went away */
 		off += (uint64_t)n;
 		left -= (uint64_t)n;
 	}
@@ -99,16 +100,20 @@ h_blob_get(struct req *r)
 	}
 	be = blob_get(&r->store->blobs, r->name, r->arg, &fd, &fsize, &loc);
 	if (be == BLOB_NOTFOUND)
-		fprintf(stderr, "berth: blob %s is linked in %s but its bytes are "
-		    "missing\n", r->arg, r->name);
+		fprintf(stderr,
+		    "berth: blob %s is linked in %s but its bytes are "
+		    "missing\n",
+		    r->arg, r->name);
 	if (be != BLOB_OK && be != BLOB_REDIRECT)
 		return reg_err_of_blob(be, E_BLOB_UNKNOWN);
 	if (be == BLOB_OK) {
 		if (fsize != size) {
 			/* Never send bytes that are not the blob's. */
-			fprintf(stderr, "berth: blob %s: %llu bytes stored, %llu "
-			    "recorded; not serving it\n", r->arg,
-			    (unsigned long long)fsize, (unsigned long long)size);
+			fprintf(stderr,
+			    "berth: blob %s: %llu bytes stored, %llu "
+			    "recorded; not serving it\n",
+			    r->arg, (unsigned long long)fsize,
+			    (unsigned long long)size);
 			close(fd);
 			return E_INTERNAL;
 		}

@@ -20,7 +20,7 @@
 #include "manifest.h"
 #include "meta.h"
 
-#define MANIFEST_MAX ((size_t)4 * 1024 * 1024)	/* bytes; oci-spec.md 5.2 */
+#define MANIFEST_MAX ((size_t)4 * 1024 * 1024) /* bytes; oci-spec.md 5.2 */
 
 static bool
 is_digest_ref(const char *reference)
@@ -66,7 +66,8 @@ h_manifest_put(struct req *r)
 		return E_SIZE_INVALID;
 	/* The digest of the exact bytes, in the algorithm of the reference
 	 * when pushed by digest. */
-	digest_buf(is_digest_ref(r->arg) ? digest_alg_of(r->arg) : DIGEST_SHA256,
+	digest_buf(is_digest_ref(r->arg) ? digest_alg_of(r->arg) :
+					   DIGEST_SHA256,
 	    body, len, digest);
 	err = E_DIGEST_INVALID;
 	if (is_digest_ref(r->arg) && strcmp(digest, r->arg) != 0)
@@ -89,7 +90,7 @@ h_manifest_put(struct req *r)
 	p.nrefs = m.nrefs;
 	me = meta_manifest_put(&p, &missing);
 	if (me == META_MISSING) {
-		resp_details(r, missing);	/* one error per digest */
+		resp_details(r, missing); /* one error per digest */
 		missing = NULL;
 	}
 	err = reg_err_of_meta(me, E_INTERNAL);

@@ -54,6 +54,7 @@ h_referrers(struct req *r)
 	meta_referrers_free(rows, n);
 	if (filter)
 		resp_header(r, "OCI-Filters-Applied", "artifactType");
-	return resp_send_json(r, 200, MT_OCI_INDEX, json_pack("{s:i,s:s,s:o}",
-	    "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests", list));
+	return resp_send_json(r, 200, MT_OCI_INDEX,
+	    json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
+		MT_OCI_INDEX, "manifests", list));
 }

@@ -15,8 +15,8 @@
 static void
 next_link(struct req *r, const char *path, json_t *list, unsigned long n)
 {
-	const char *lastsent = json_string_value(json_array_get(list,
-	    json_array_size(list) - 1));
+	const char *lastsent = json_string_value(
+	    json_array_get(list, json_array_size(list) - 1));
 
 	if (lastsent != NULL)
 		resp_header(r, "Link", "<%s%s?last=%s&n=%lu>; rel=\"next\"",
@@ -32,8 +32,8 @@ h_tags(struct req *r)
 	enum meta_err me;
 	bool more = false;
 
-	me = meta_tags_list(r->name, QUERY_HAS(&r->q, QK_LAST) ? r->q.last :
-	    NULL, n, tags, &more);
+	me = meta_tags_list(r->name,
+	    QUERY_HAS(&r->q, QK_LAST) ? r->q.last : NULL, n, tags, &more);
 	if (me != META_OK) {
 		json_decref(tags);
 		return reg_err_of_meta(me, E_NAME_UNKNOWN);
@@ -42,8 +42,8 @@ h_tags(struct req *r)
 		snprintf(path, sizeof(path), "/v2/%s/tags/list", r->name);
 		next_link(r, path, tags, n);
 	}
-	return resp_send_json(r, 200, NULL, json_pack("{s:s,s:o}", "name",
-	    r->name, "tags", tags));
+	return resp_send_json(r, 200, NULL,
+	    json_pack("{s:s,s:o}", "name", r->name, "tags", tags));
 }
 
 enum reg_err
@@ -62,6 +62,6 @@ h_catalog(struct req *r)
 	}
 	if (more && n > 0)
 		next_link(r, "/v2/_catalog", repos, n);
-	return resp_send_json(r, 200, NULL, json_pack("{s:o}", "repositories",
-	    repos));
+	return resp_send_json(r, 200, NULL,
+	    json_pack("{s:o}", "repositories", repos));
 }

@@ -82,7 +82,7 @@ try_mount(struct req *r, bool *mounted)
 		return E_OK;
 	me = meta_blob_mount(r->name, r->q.from, r->q.mount, &size);
 	if (me == META_NOTFOUND)
-		return E_OK;		/* not there: a session instead */
+		return E_OK; /* not there: a session instead */
 	if (me != META_OK)
 		return reg_err_of_meta(me, E_INTERNAL);
 	blob_created(r, r->q.mount);
@@ -98,8 +98,7 @@ monolithic(struct req *r, const char *digest)
 	enum upload_err e;
 	uint64_t size;
 
-	e = upload_start(r->store, r->name, digest_alg_of(digest), false,
-	    &u);
+	e = upload_start(r->store, r->name, digest_alg_of(digest), false, &u);
 	if (e != UP_OK)
 		return reg_err_of_upload(e);
 	e = append_body(r, &u, UPLOAD_ANY_LENGTH);
@@ -148,7 +147,7 @@ check_chunk(struct req *r, const struct meta_upload *m, uint64_t *expect)
 
 	*expect = UPLOAD_ANY_LENGTH;
 	if (!cr->present)
-		return E_OK;		/* a streamed body: appended as it comes */
+		return E_OK; /* a streamed body: appended as it comes */
 	if (!cr->valid || cr->start != m->size) {
 		progress_error_headers(r, m);
 		return E_RANGE_INVALID;

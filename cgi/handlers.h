@@ -17,20 +17,20 @@
 #include "request.h"
 #include "response.h"
 
-enum reg_err h_base(struct req *r);		/* h_base.c: /v2/ */
-enum reg_err h_catalog(struct req *r);		/* h_tags.c: /v2/_catalog */
-enum reg_err h_tags(struct req *r);		/* h_tags.c: tags/list */
-enum reg_err h_manifest_get(struct req *r);	/* h_manifests.c: GET, HEAD */
-enum reg_err h_manifest_put(struct req *r);	/* h_manifests.c */
-enum reg_err h_manifest_delete(struct req *r);	/* h_manifests.c */
-enum reg_err h_blob_get(struct req *r);		/* h_blobs.c: GET, HEAD */
-enum reg_err h_blob_delete(struct req *r);	/* h_blobs.c */
-enum reg_err h_upload_start(struct req *r);	/* h_uploads.c: POST */
-enum reg_err h_upload_status(struct req *r);	/* h_uploads.c: GET, HEAD */
-enum reg_err h_upload_patch(struct req *r);	/* h_uploads.c */
-enum reg_err h_upload_put(struct req *r);	/* h_uploads.c */
-enum reg_err h_upload_cancel(struct req *r);	/* h_uploads.c: DELETE */
-enum reg_err h_referrers(struct req *r);	/* h_referrers.c */
+enum reg_err h_base(struct req *r);	       /* h_base.c: /v2/ */
+enum reg_err h_catalog(struct req *r);	       /* h_tags.c: /v2/_catalog */
+enum reg_err h_tags(struct req *r);	       /* h_tags.c: tags/list */
+enum reg_err h_manifest_get(struct req *r);    /* h_manifests.c: GET, HEAD */
+enum reg_err h_manifest_put(struct req *r);    /* h_manifests.c */
+enum reg_err h_manifest_delete(struct req *r); /* h_manifests.c */
+enum reg_err h_blob_get(struct req *r);	       /* h_blobs.c: GET, HEAD */
+enum reg_err h_blob_delete(struct req *r);     /* h_blobs.c */
+enum reg_err h_upload_start(struct req *r);    /* h_uploads.c: POST */
+enum reg_err h_upload_status(struct req *r);   /* h_uploads.c: GET, HEAD */
+enum reg_err h_upload_patch(struct req *r);    /* h_uploads.c */
+enum reg_err h_upload_put(struct req *r);      /* h_uploads.c */
+enum reg_err h_upload_cancel(struct req *r);   /* h_uploads.c: DELETE */
+enum reg_err h_referrers(struct req *r);       /* h_referrers.c */
 
 /* blob_created -- send a 201 for blob `digest` now stored in r->name:
  * Location /v2/<name>/blobs/<digest>, Docker-Content-Digest

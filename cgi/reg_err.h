@@ -23,17 +23,17 @@ enum reg_err {
 	E_NAME_UNKNOWN,
 	E_SIZE_INVALID,
 	E_TAG_INVALID,
-	E_RANGE_INVALID,		/* 416, upload chunk out of order */
-	E_RANGE_NOT_SATISFIABLE,	/* 416, blob GET Range */
+	E_RANGE_INVALID,	 /* 416, upload chunk out of order */
+	E_RANGE_NOT_SATISFIABLE, /* 416, blob GET Range */
 	E_PAGINATION_NUMBER_INVALID,
-	E_UNSUPPORTED,			/* 405: feature or operation off */
-	E_METHOD_NOT_ALLOWED,		/* 405: method not on this endpoint */
-	E_NOT_FOUND,			/* 404: no such endpoint */
-	E_MANIFEST_TOO_LARGE,		/* 413 */
-	E_BAD_REQUEST,			/* 400: unreadable request */
-	E_STORAGE_FULL,			/* 507 */
-	E_UNAVAILABLE,			/* 503: a backend is unreachable; retry */
-	E_INTERNAL,			/* 500: our fault; logged */
+	E_UNSUPPORTED,	      /* 405: feature or operation off */
+	E_METHOD_NOT_ALLOWED, /* 405: method not on this endpoint */
+	E_NOT_FOUND,	      /* 404: no such endpoint */
+	E_MANIFEST_TOO_LARGE, /* 413 */
+	E_BAD_REQUEST,	      /* 400: unreadable request */
+	E_STORAGE_FULL,	      /* 507 */
+	E_UNAVAILABLE,	      /* 503: a backend is unreachable; retry */
+	E_INTERNAL,	      /* 500: our fault; logged */
 	E_COUNT
 };
 

@@ -119,7 +119,7 @@ req_path(struct req *r)
 		root = api_root(uri, ulen);
 		if (root < ulen || info == NULL || *info == '\0') {
 			if (root == ulen)
-				root = 0;	/* no API here: the router says 404 */
+				root = 0; /* no API here: the router says 404 */
 			if (root >= sizeof(r->prefix) || !visible(uri, root))
 				return REQ_BAD_PATH;
 			if (ulen - root >= sizeof(r->path))
@@ -128,7 +128,9 @@ req_path(struct req *r)
 			r->prefix[root] = '\0';
 			/* As the client sent it: decode it, once. */
 			return pct_decode(uri + root, ulen - root, r->path,
-			    sizeof(r->path), false) ? REQ_OK : REQ_BAD_PATH;
+				   sizeof(r->path), false) ?
+			    REQ_OK :
+			    REQ_BAD_PATH;
 		}
 	}
 	if (info == NULL || *info == '\0')
@@ -162,9 +164,10 @@ req_body_file(struct req *r)
 	}
 	if (cl != NULL && *cl != '\0' &&
 	    (uint64_t)r->content_length != r->spool.size) {
-		fprintf(stderr, "berth: body file %s refused: %llu bytes, "
-		    "Content-Length %lld\n", file,
-		    (unsigned long long)r->spool.size,
+		fprintf(stderr,
+		    "berth: body file %s refused: %llu bytes, "
+		    "Content-Length %lld\n",
+		    file, (unsigned long long)r->spool.size,
 		    (long long)r->content_length);
 		spool_close(&r->spool);
 		r->body_refused = true;
@@ -181,7 +184,7 @@ req_init(struct req *r, struct io *io, const struct config *cfg,
 {
 	const char *cl, *te, *cr;
 
-	req_body_close(r);	/* a request left unanswered: never leak it */
+	req_body_close(r); /* a request left unanswered: never leak it */
 	memset(r, 0, sizeof(*r));
 	r->io = io;
 	r->cfg = cfg;
@@ -261,7 +264,8 @@ req_read(struct req *r, void *buf, size_t n)
 		return 0;
 	}
 	r->body_read += (uint64_t)got;
-	if (r->content_length >= 0 && r->body_read == (uint64_t)r->content_length)
+	if (r->content_length >= 0 &&
+	    r->body_read == (uint64_t)r->content_length)
 		r->body_done = true;
 	return got;
 }
@@ -422,8 +426,8 @@ value_slot(struct query_values *q, enum query_key key, size_t *cap)
  * that is converted); false when its value is malformed, or absent and
  * required. */
 static bool
-query_one(const char *query, const struct query_decl *d,
-    struct query_values *q, char *scratch, size_t scratch_cap)
+query_one(const char *query, const struct query_decl *d, struct query_values *q,
+    char *scratch, size_t scratch_cap)
 {
 	const char *v;
 	size_t vlen, cap;
@@ -455,7 +459,8 @@ req_query_parse(const char *query, const struct query_decl *decls,
 	memset(q, 0, sizeof(*q));
 	q->n = PAGE_MAX;
 	q->alg = DIGEST_SHA256;
-	for (size_t i = 0; i < ROUTE_QUERY_MAX && decls[i].key != QK_NONE; i++) {
+	for (size_t i = 0; i < ROUTE_QUERY_MAX && decls[i].key != QK_NONE;
+	     i++) {
 		if (query_one(query, &decls[i], q, scratch, sizeof(scratch)))
 			continue;
 		if (bad != NULL)
@@ -546,7 +551,8 @@ restricted_name(const char *s, size_t len)
 		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9');
 
-		if (!alnum && (i == 0 || strchr("!#$&-^_.+", c) == NULL || c == '\0'))
+		if (!alnum &&
+		    (i == 0 || strchr("!#$&-^_.+", c) == NULL || c == '\0'))
 			break;
 	}
 	return i;

@@ -11,55 +11,86 @@
 #include <jansson.h>
 
 static const struct {
-	int		 status;
-	const char	*code;
-	const char	*message;
+	int status;
+	const char *code;
+	const char *message;
 } errors[E_COUNT] = {
-	[E_OK]			= { 200, "", "" },
-	[E_BLOB_UNKNOWN]	= { 404, "BLOB_UNKNOWN", "blob unknown to registry" },
-	[E_BLOB_UPLOAD_INVALID]	= { 400, "BLOB_UPLOAD_INVALID", "blob upload invalid" },
-	[E_BLOB_UPLOAD_UNKNOWN]	= { 404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry" },
-	[E_DIGEST_INVALID]	= { 400, "DIGEST_INVALID", "provided digest did not match uploaded content" },
-	[E_MANIFEST_BLOB_UNKNOWN] = { 400, "MANIFEST_BLOB_UNKNOWN", "manifest references a manifest or blob unknown to registry" },
-	[E_MANIFEST_INVALID]	= { 400, "MANIFEST_INVALID", "manifest invalid" },
-	[E_MANIFEST_UNKNOWN]	= { 404, "MANIFEST_UNKNOWN", "manifest unknown to registry" },
-	[E_NAME_INVALID]	= { 400, "NAME_INVALID", "invalid repository name" },
-	[E_NAME_UNKNOWN]	= { 404, "NAME_UNKNOWN", "repository name not known to registry" },
-	[E_SIZE_INVALID]	= { 400, "SIZE_INVALID", "provided length did not match content length" },
-	[E_TAG_INVALID]		= { 400, "TAG_INVALID", "invalid tag" },
-	[E_RANGE_INVALID]	= { 416, "RANGE_INVALID", "invalid content range" },
-	[E_RANGE_NOT_SATISFIABLE] = { 416, "RANGE_INVALID", "requested range not satisfiable" },
-	[E_PAGINATION_NUMBER_INVALID] = { 400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested" },
-	[E_UNSUPPORTED]		= { 405, "UNSUPPORTED", "the operation is unsupported" },
-	[E_METHOD_NOT_ALLOWED]	= { 405, "UNSUPPORTED", "method not allowed on this endpoint" },
-	[E_NOT_FOUND]		= { 404, "UNSUPPORTED", "no such endpoint in the registry API" },
-	[E_MANIFEST_TOO_LARGE]	= { 413, "MANIFEST_INVALID", "manifest larger than 4 MiB" },
-	[E_BAD_REQUEST]		= { 400, "UNSUPPORTED", "malformed request" },
-	[E_STORAGE_FULL]	= { 507, "UNKNOWN", "the registry's storage is full" },
-	[E_UNAVAILABLE]		= { 503, "UNAVAILABLE", "the registry's storage is unavailable; try again" },
-	[E_INTERNAL]		= { 500, "UNKNOWN", "internal error; see the registry's log" },
+	[E_OK] = { 200, "", "" },
+	[E_BLOB_UNKNOWN] = { 404, "BLOB_UNKNOWN", "blob unknown to registry" },
+	[E_BLOB_UPLOAD_INVALID] = { 400, "BLOB_UPLOAD_INVALID",
+	    "blob upload invalid" },
+	[E_BLOB_UPLOAD_UNKNOWN] = { 404, "BLOB_UPLOAD_UNKNOWN",
+	    "blob upload unknown to registry" },
+	[E_DIGEST_INVALID] = { 400, "DIGEST_INVALID",
+	    "provided digest did not match uploaded content" },
+	[E_MANIFEST_BLOB_UNKNOWN] = { 400, "MANIFEST_BLOB_UNKNOWN",
+	    "manifest references a manifest or blob unknown to registry" },
+	[E_MANIFEST_INVALID] = { 400, "MANIFEST_INVALID", "manifest invalid" },
+	[E_MANIFEST_UNKNOWN] = { 404, "MANIFEST_UNKNOWN",
+	    "manifest unknown to registry" },
+	[E_NAME_INVALID] = { 400, "NAME_INVALID", "invalid repository name" },
+	[E_NAME_UNKNOWN] = { 404, "NAME_UNKNOWN",
+	    "repository name not known to registry" },
+	[E_SIZE_INVALID] = { 400, "SIZE_INVALID",
+	    "provided length did not match content length" },
+	[E_TAG_INVALID] = { 400, "TAG_INVALID", "invalid tag" },
+	[E_RANGE_INVALID] = { 416, "RANGE_INVALID", "invalid content range" },
+	[E_RANGE_NOT_SATISFIABLE] = { 416, "RANGE_INVALID",
+	    "requested range not satisfiable" },
+	[E_PAGINATION_NUMBER_INVALID] = { 400, "PAGINATION_NUMBER_INVALID",
+	    "invalid number of results requested" },
+	[E_UNSUPPORTED] = { 405, "UNSUPPORTED",
+	    "the operation is unsupported" },
+	[E_METHOD_NOT_ALLOWED] = { 405, "UNSUPPORTED",
+	    "method not allowed on this endpoint" },
+	[E_NOT_FOUND] = { 404, "UNSUPPORTED",
+	    "no such endpoint in the registry API" },
+	[E_MANIFEST_TOO_LARGE] = { 413, "MANIFEST_INVALID",
+	    "manifest larger than 4 MiB" },
+	[E_BAD_REQUEST] = { 400, "UNSUPPORTED", "malformed request" },
+	[E_STORAGE_FULL] = { 507, "UNKNOWN", "the registry's storage is full" },
+	[E_UNAVAILABLE] = { 503, "UNAVAILABLE",
+	    "the registry's storage is unavailable; try again" },
+	[E_INTERNAL] = { 500, "UNKNOWN",
+	    "internal error; see the registry's log" },
 };
 
 static const char *
 reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 416: return "Range Not Satisfiable";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	case 507: return "Insufficient Storage";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 304:
+		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Payload Too Large";
+	case 416:
+		return "Range Not Satisfiable";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	case 507:
+		return "Insufficient Storage";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -72,8 +103,8 @@ reg_err_status(enum reg_err err)
 /* Append "Name: value\r\n" to buf (cap bytes, *len used); on overflow
  * set *overflow and keep what was there. */
 static void
-add_header(char *buf, size_t cap, size_t *len, bool *overflow,
-    const char *name, const char *fmt, va_list ap)
+add_header(char *buf, size_t cap, size_t *len, bool *overflow, const char *name,
+    const char *fmt, va_list ap)
 {
 	size_t room = cap - *len;
 	int n, m;
@@ -139,7 +170,7 @@ resp_location(struct req *r, const char *fmt, ...)
 	ok = location(r, loc, sizeof(loc), fmt, ap);
 	va_end(ap);
 	if (!ok)
-		r->head_overflow = true;	/* a 500 rather than a wrong URL */
+		r->head_overflow = true; /* a 500 rather than a wrong URL */
 	else
 		resp_header(r, "Location", "%s", loc);
 }
@@ -194,9 +225,10 @@ resp_begin(struct req *r, int status)
 	}
 	r->status = status;
 	r->head_sent = true;
-	n = snprintf(line, sizeof(line), "Status: %d %s\r\n"
-	    "Docker-Distribution-API-Version: registry/2.0\r\n", status,
-	    reason(status));
+	n = snprintf(line, sizeof(line),
+	    "Status: %d %s\r\n"
+	    "Docker-Distribution-API-Version: registry/2.0\r\n",
+	    status, reason(status));
 	if (r->io->write(r->io->priv, line, (size_t)n) != 0 ||
 	    r->io->write(r->io->priv, r->head, r->head_len) != 0 ||
 	    r->io->write(r->io->priv, "\r\n", 2) != 0)
@@ -250,15 +282,17 @@ envelope(enum reg_err err, const char *detail, json_t *details)
 	char *text;
 
 	if (json_array_size(details) == 0 && detail != NULL && *detail != '\0')
-		json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "code",
-		    errors[err].code, "message", errors[err].message, "detail",
-		    detail));
+		json_array_append_new(list,
+		    json_pack("{s:s,s:s,s:s}", "code", errors[err].code,
+			"message", errors[err].message, "detail", detail));
 	else if (json_array_size(details) == 0)
-		json_array_append_new(list, json_pack("{s:s,s:s}", "code",
-		    errors[err].code, "message", errors[err].message));
+		json_array_append_new(list,
+		    json_pack("{s:s,s:s}", "code", errors[err].code, "message",
+			errors[err].message));
 	json_array_foreach(details, i, d)
-		json_array_append_new(list, json_pack("{s:s,s:s,s:O}", "code",
-		    errors[err].code, "message", errors[err].message, "detail", d));
+		json_array_append_new(list,
+		    json_pack("{s:s,s:s,s:O}", "code", errors[err].code,
+			"message", errors[err].message, "detail", d));
 	doc = json_pack("{s:o}", "errors", list);
 	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(doc);
@@ -269,7 +303,7 @@ void
 resp_error(struct req *r, enum reg_err err)
 {
 	static const char oom[] = "{\"errors\":[{\"code\":\"UNKNOWN\","
-	    "\"message\":\"out of memory\"}]}";
+				  "\"message\":\"out of memory\"}]}";
 	char *text;
 	int status;
 

@@ -55,8 +55,8 @@ void resp_send(struct req *r, int status, const void *body, size_t len);
  * Content-Type (NULL: application/json).  Steals the reference.  E_OK,
  * or E_INTERNAL when it could not be encoded (nothing was sent: return
  * it, dispatch answers). */
-enum reg_err resp_send_json(struct req *r, int status,
-    const char *content_type, void *json);
+enum reg_err resp_send_json(struct req *r, int status, const char *content_type,
+    void *json);
 
 /* resp_begin -- send status and headers now; the body follows through
  * resp_write().  The caller sets Content-Length itself. */

@@ -8,12 +8,20 @@
 unsigned
 method_bit(const char *method)
 {
-	static const struct { const char *s; unsigned bit; } tab[] = {
-		{ "GET", M_GET }, { "HEAD", M_HEAD }, { "PUT", M_PUT },
-		{ "POST", M_POST }, { "PATCH", M_PATCH }, { "DELETE", M_DELETE },
+	static const struct {
+		const char *s;
+		unsigned bit;
+	} tab[] = {
+		{ "GET", M_GET },
+		{ "HEAD", M_HEAD },
+		{ "PUT", M_PUT },
+		{ "POST", M_POST },
+		{ "PATCH", M_PATCH },
+		{ "DELETE", M_DELETE },
 	};
 
-	for (size_t i = 0; method != NULL && i < sizeof(tab) / sizeof(tab[0]); i++)
+	for (size_t i = 0; method != NULL && i < sizeof(tab) / sizeof(tab[0]);
+	     i++)
 		if (strcmp(method, tab[i].s) == 0)
 			return tab[i].bit;
 	return M_OTHER;
@@ -30,8 +38,11 @@ const char *
 query_key_name(enum query_key key)
 {
 	static const char *const names[QK_COUNT] = {
-		[QK_N] = "n", [QK_LAST] = "last", [QK_DIGEST] = "digest",
-		[QK_MOUNT] = "mount", [QK_FROM] = "from",
+		[QK_N] = "n",
+		[QK_LAST] = "last",
+		[QK_DIGEST] = "digest",
+		[QK_MOUNT] = "mount",
+		[QK_FROM] = "from",
 		[QK_DIGEST_ALG] = "digest-algorithm",
 		[QK_ARTIFACT_TYPE] = "artifactType",
 	};
@@ -63,7 +74,7 @@ route_match(const char *path, struct route_match *m)
 	while (last > rest && last[-1] != '/')
 		last--;
 	if (last == rest)
-		return ROUTE_NONE;		/* one segment: no endpoint */
+		return ROUTE_NONE; /* one segment: no endpoint */
 	prev = last - 1;
 	while (prev > rest && prev[-1] != '/')
 		prev--;
@@ -75,14 +86,16 @@ route_match(const char *path, struct route_match *m)
 	}
 
 #define SEG(p, q, w) seg_is((p), (size_t)((q) - (p)) - 1, (w))
-	if (prev2 != NULL && SEG(prev2, prev, "blobs") && SEG(prev, last, "uploads")) {
+	if (prev2 != NULL && SEG(prev2, prev, "blobs") &&
+	    SEG(prev, last, "uploads")) {
 		if (prev2 == rest)
-			return ROUTE_NONE;	/* no repository name */
+			return ROUTE_NONE; /* no repository name */
 		m->name = rest;
 		m->name_len = (size_t)(prev2 - rest) - 1;
 		m->arg = last;
 		m->arg_len = (size_t)(end - last);
-		return m->id = m->arg_len == 0 ? ROUTE_UPLOAD_START : ROUTE_UPLOAD;
+		return m->id = m->arg_len == 0 ? ROUTE_UPLOAD_START :
+						 ROUTE_UPLOAD;
 	}
 	m->name = rest;
 	m->name_len = (size_t)(prev - rest) - (prev > rest ? 1 : 0);
@@ -90,7 +103,7 @@ route_match(const char *path, struct route_match *m)
 	m->arg_len = (size_t)(end - last);
 	if (prev == rest) {
 		memset(m, 0, sizeof(*m));
-		return ROUTE_NONE;	/* no repository name before the suffix */
+		return ROUTE_NONE; /* no repository name before the suffix */
 	}
 	if (SEG(prev, last, "tags") && seg_is(last, m->arg_len, "list"))
 		m->id = ROUTE_TAGS;

@@ -17,16 +17,20 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The handlers the route table names; never called here. */
-#define STUB(fn) enum reg_err fn(struct req *r) { (void)r; return E_OK; }
-STUB(h_base) STUB(h_catalog) STUB(h_tags) STUB(h_manifest_get)
-STUB(h_manifest_put) STUB(h_manifest_delete) STUB(h_blob_get)
-STUB(h_blob_delete) STUB(h_upload_start) STUB(h_upload_status)
-STUB(h_upload_patch) STUB(h_upload_put) STUB(h_upload_cancel)
-STUB(h_referrers)
+#define STUB(fn) \
+	enum reg_err fn(struct req *r) \
+	{ \
+		(void)r; \
+		return E_OK; \
+	}
+STUB(h_base)
+STUB(h_catalog) STUB(h_tags) STUB(h_manifest_get) STUB(h_manifest_put)
+    STUB(h_manifest_delete) STUB(h_blob_get) STUB(h_blob_delete)
+	STUB(h_upload_start) STUB(h_upload_status) STUB(h_upload_patch)
+	    STUB(h_upload_put) STUB(h_upload_cancel) STUB(h_referrers)
 #undef STUB
 
-static void
-fuzz_query(const char *s)
+		static void fuzz_query(const char *s)
 {
 	static struct query_values q;
 	const struct route *t;
@@ -36,8 +40,8 @@ fuzz_query(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		unsigned declared = 0;
 
-		for (size_t k = 0; k < ROUTE_QUERY_MAX &&
-		    t[i].query[k].key != QK_NONE; k++)
+		for (size_t k = 0;
+		     k < ROUTE_QUERY_MAX && t[i].query[k].key != QK_NONE; k++)
 			declared |= 1u << t[i].query[k].key;
 		if (req_query_parse(s, t[i].query, &q, NULL) == E_OK &&
 		    (q.present & ~declared) != 0)
@@ -47,7 +51,8 @@ fuzz_query(const char *s)
 		    memchr(q.digest, '\0', sizeof(q.digest)) == NULL ||
 		    memchr(q.mount, '\0', sizeof(q.mount)) == NULL ||
 		    memchr(q.from, '\0', sizeof(q.from)) == NULL ||
-		    memchr(q.artifact_type, '\0', sizeof(q.artifact_type)) == NULL)
+		    memchr(q.artifact_type, '\0', sizeof(q.artifact_type)) ==
+			NULL)
 			abort();
 	}
 }
@@ -62,7 +67,8 @@ fuzz_range(const char *s)
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		uint64_t first = 0, last = 0;
 
-		if (req_range_resolve(&rs, sizes[i], &first, &last) == RANGE_PART &&
+		if (req_range_resolve(&rs, sizes[i], &first, &last) ==
+			RANGE_PART &&
 		    (first > last || last >= sizes[i]))
 			abort();
 	}
