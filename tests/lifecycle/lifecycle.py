@@ -21,8 +21,8 @@ upload body whole before it contacts a worker (the hand-over):
     (GET Location for Range, PATCH the rest, PUT ?digest=) ends with the
     right digest;
   - `serve.sh restart` (SIGHUP) while a PATCH body is arriving: the pool
-    restarts before the body is complete, the new workers take the
-    hand-over, the PATCH answers 202 with everything stored, and the
+    restarts and the old workers leave before the body is complete, the
+    new workers take the hand-over, the PATCH answers 202 with everything stored, and the
     blob closes with its digest;
   - `serve.sh stop` (make stop) during a PATCH: nginx stops gracefully
     before berth, and the PATCH is answered 202.
@@ -473,7 +473,8 @@ def test_stop_mid_body(reg, big):
 
 def test_restart_mid_body(reg, big):
     """serve.sh restart (SIGHUP) 0.7 s into a ~3 s chunked PATCH: the
-    socket stays, the new pool takes the hand-over once nginx has the
+    socket stays, the old workers leave before the body is complete (no
+    worker holds it), the new pool takes the hand-over once nginx has the
     body, the PATCH answers 202 and the blob closes with its digest."""
     st, loc = reg.start_upload()
     if not check("restart mid-body: an upload session opens", st == 202 and loc, st):
@@ -490,6 +491,10 @@ def test_restart_mid_body(reg, big):
     arriving = curl.poll() is None
     check("restart mid-body: the pool restarts while the body is still arriving",
           rc == 0 and "restarted" in out and arriving, (rc, out, arriving))
+    drained = wait_for(lambda: not any(alive(w) for w in before), 1.5)
+    arriving = curl.poll() is None
+    check("restart mid-body: the old workers are gone before the body is "
+          "complete (none holds it)", drained and arriving, (drained, arriving))
     cout, err = curl.communicate(timeout=60)
     check("restart mid-body: the PATCH answers 202", cout.split(" ")[0] == "202",
           (cout, err))
