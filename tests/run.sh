@@ -12,7 +12,9 @@
 #   7. storage end to end: read-only, redirect, offload modes, injected faults
 #   8. the operator commands, gc under load included (tests/ops)
 #   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
-#      mid-upload, restart under load, crash back-off, a killed pool
+#      and restart while an upload body arrives, restart under load, crash
+#      back-off, a killed pool; behind Apache (when SERVERS has apache),
+#      the worker-side drain: stop mid-PATCH, the deadline's 503
 #  10. the web server shapes (tests/hosts): big chunked uploads, Range,
 #      offload headers, Locations under a prefix, skopeo, per shape
 #  11. the build (tests/build): `make` runs no package check, `make
@@ -26,7 +28,8 @@
 # shape -- what differs between shapes (request and body handling, blob
 # offload, Locations) is tested in each.  7, 8 and 9 run behind nginx
 # only: they test the store and the pool, which are the same in every
-# shape.
+# shape (9 also behind Apache, the one shape that streams a body to a
+# worker).
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
