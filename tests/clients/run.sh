@@ -255,6 +255,7 @@ build_image() {
 on_exit() {
 	local rc=$?
 	stop_daemon dockerd "$DOCKER_DIR/dockerd.pid"
+	stop_daemon containerd "$DOCKER_DIR/containerd/containerd.pid"
 	stop_daemon containerd "$CONTAINERD_DIR/containerd.pid"
 	stop_registry
 	if [ "$FAILED" -eq 0 ] && [ "$rc" -ne 0 ]; then
@@ -487,6 +488,33 @@ stop_daemon() {
 	kill -KILL "$pid" 2>/dev/null || true
 }
 
+# containerd_in DIR: starts a containerd of our own, everything under DIR:
+# root, state, sockets (DIR/containerd.sock for clients) and its opt
+# directory (else /opt/containerd), no CRI plugin (so no CNI); pulls and
+# pushes need no more. Its pid goes to DIR/containerd.pid, its log to
+# DIR/containerd.log.
+containerd_in() {
+	local dir=$1
+	mkdir -p "$dir"
+	cat >"$dir/config.toml" <<-EOF
+		version = 2
+		root = "$dir/root"
+		state = "$dir/state"
+		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		[grpc]
+		  address = "$dir/containerd.sock"
+		[ttrpc]
+		  address = "$dir/containerd.sock.ttrpc"
+		[debug]
+		  address = "$dir/debug.sock"
+		[plugins."io.containerd.internal.v1.opt"]
+		  path = "$dir/opt"
+	EOF
+	containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 </dev/null &
+	echo $! >"$dir/containerd.pid"
+	wait_daemon containerd "$!" "$dir/containerd.log" ctr --address "$dir/containerd.sock" version
+}
+
 # config_of TAG: the config digest of the layout's image TAG, which is the
 # image ID docker, podman and buildah give it.
 config_of() {
@@ -512,22 +540,28 @@ access_log_through() {
 
 # ---------------------------------------------------------------- 5. docker
 
-# A dockerd of our own: everything under $DOCKER_DIR, no network set-up,
+# A dockerd of our own: everything under $DOCKER_DIR, no network set-up
+# (no iptables rules, no bridge, the host's IP forwarding left as it is),
 # berth (plain HTTP on loopback) an insecure registry. The settings are all
 # in its own daemon.json, so /etc/docker/daemon.json plays no part; the
-# trust key goes there too instead of /etc/docker/key.json.
+# trust key goes there too instead of /etc/docker/key.json. It runs on a
+# containerd of its own (the one dockerd would start makes /opt/containerd).
+# Outside $DOCKER_DIR, dockerd makes only /run/docker/plugins (fixed in it).
 start_dockerd() {
 	mkdir -p "$DOCKER_DIR/root" "$DOCKER_DIR/exec" "$DOCKER_DIR/config"
+	containerd_in "$DOCKER_DIR/containerd"
 	cat >"$DOCKER_DIR/daemon.json" <<-EOF
 		{
 		  "storage-driver": "vfs",
 		  "iptables": false,
 		  "ip-masq": false,
+		  "ip-forward": false,
 		  "bridge": "none",
 		  "data-root": "$DOCKER_DIR/root",
 		  "exec-root": "$DOCKER_DIR/exec",
 		  "pidfile": "$DOCKER_DIR/dockerd-own.pid",
 		  "hosts": ["unix://$DOCKER_DIR/docker.sock"],
+		  "containerd": "$DOCKER_DIR/containerd/containerd.sock",
 		  "insecure-registries": ["$REGISTRY"],
 		  "deprecated-key-path": "$DOCKER_DIR/key.json",
 		  "debug": true
@@ -802,27 +836,8 @@ buildah_pull() {
 
 # ---------------------------------------------------------------- 7. ctr
 
-# A containerd of our own: root, state, sockets and its opt directory under
-# $CONTAINERD_DIR, no CRI plugin (so no CNI); pulls and pushes need no more.
 start_containerd() {
-	mkdir -p "$CONTAINERD_DIR"
-	cat >"$CONTAINERD_DIR/config.toml" <<-EOF
-		version = 2
-		root = "$CONTAINERD_DIR/root"
-		state = "$CONTAINERD_DIR/state"
-		disabled_plugins = ["io.containerd.grpc.v1.cri"]
-		[grpc]
-		  address = "$CONTAINERD_SOCK"
-		[ttrpc]
-		  address = "$CONTAINERD_SOCK.ttrpc"
-		[debug]
-		  address = "$CONTAINERD_DIR/debug.sock"
-		[plugins."io.containerd.internal.v1.opt"]
-		  path = "$CONTAINERD_DIR/opt"
-	EOF
-	containerd --config "$CONTAINERD_DIR/config.toml" >"$LOGS/containerd.log" 2>&1 </dev/null &
-	echo $! >"$CONTAINERD_DIR/containerd.pid"
-	wait_daemon containerd "$!" "$LOGS/containerd.log" ctr --address "$CONTAINERD_SOCK" version
+	containerd_in "$CONTAINERD_DIR"
 }
 
 ctr_client() {
@@ -840,8 +855,8 @@ ctr_has() {
 }
 
 # ctr pushes an image's blobs as they are: the registry must hold exactly
-# the layout's bytes. containerd 1.6 sends each blob as the streamed
-# (chunked) body of the session's closing PUT.
+# the layout's bytes. containerd 1.6 sends each blob as the body of the
+# upload session's closing PUT (POST, then PUT ?digest=, no PATCH).
 ctr_push() {
 	local digest hex log=$WORK/access.log
 	skopeo_client oci-archive-ctr copy "oci:$LAYOUT:ctr" "oci-archive:$WORK/ctr.oci.tar:v1"
@@ -935,6 +950,7 @@ main() {
 	step "DELETE of the manifest by digest: docker pull of it fails there, works in the first repository" \
 		docker_delete
 	stop_daemon dockerd "$DOCKER_DIR/dockerd.pid"
+	stop_daemon containerd "$DOCKER_DIR/containerd/containerd.pid"
 
 	step "buildah builds an image from the OCI layout and files and commits it (vfs)" buildah_build
 	step "buildah push sends it; the registry's manifest is the digest buildah wrote" buildah_push
