@@ -184,8 +184,10 @@ if [ ! -f "$LAYOUT/index.json" ]; then
 	chmod -R a+rX "$BUILD"
 	# Another run may have finished the same layout meanwhile; either is fine.
 	mv -T "$BUILD" "$LAYOUT" 2>/dev/null || rm -rf "$BUILD"
-	# Layouts that an older version of this script built are of no more use.
+	# Layouts that other versions of this script built, once a day old: a
+	# younger one may be in use by a run of another version (another
+	# checkout) at this moment.
 	find "$CACHE" -mindepth 1 -maxdepth 1 -name 'layout-*' ! -name "${LAYOUT##*/}" \
-		-exec rm -rf {} +
+		-mmin +1440 -exec rm -rf {} +
 fi
 echo "$LAYOUT"
