@@ -7,7 +7,8 @@
 #   3. CGI golden exchanges (tests/cgi): berth as a plain CGI program, each
 #      response compared byte for byte; no web server
 #   4. end-to-end spec suite (tests/e2e), in each offload mode
-#   5. real clients -- skopeo and podman -- with real images (tests/clients)
+#   5. real clients -- skopeo, podman, docker, buildah, ctr -- with real
+#      images (tests/clients)
 #   6. storage end to end: read-only, redirect, offload modes, injected faults
 #   7. the operator commands, gc under load included (tests/ops)
 #   8. the web server shapes (tests/hosts): big chunked uploads, Range,
