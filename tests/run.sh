@@ -8,7 +8,8 @@
 #   4. CGI golden exchanges (tests/cgi): berth as a plain CGI program, each
 #      response compared byte for byte; no web server
 #   5. end-to-end spec suite (tests/e2e), in each offload mode
-#   6. real clients -- skopeo and podman -- with real images (tests/clients)
+#   6. real clients -- skopeo, podman, docker, buildah, ctr -- with real
+#      images (tests/clients)
 #   7. storage end to end: read-only, redirect, offload modes, injected faults
 #   8. the operator commands, gc under load included (tests/ops)
 #   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
