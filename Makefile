@@ -227,7 +227,7 @@ FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE $(INC_cgi) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 $(shell pkg-config --cflags jansson 2>/dev/null)
 FUZZ_SRCS_router   := cgi/router.c cgi/routes.c cgi/request.c base/validate.c \
-                      store/digest.c
+                      store/digest.c store/spool.c
 FUZZ_LIBS_router   := -lcrypto
 FUZZ_SRCS_validate := base/validate.c
 FUZZ_SRCS_manifest := cgi/manifest.c base/validate.c
