@@ -222,7 +222,10 @@ enum meta_err meta_tag_delete(const char *repo, const char *tag);
 enum meta_err meta_tags_list(const char *repo, const char *last,
     unsigned long n, json_t *out, bool *more);
 
-/* meta_catalog -- the same for repository names. */
+/* meta_catalog -- the same for repository names, leaving out every
+ * repository that holds no manifest and links no blob (one emptied by
+ * deletes: it disappears from the catalog by itself, and comes back
+ * with its next push). */
 enum meta_err meta_catalog(const char *last, unsigned long n, json_t *out,
     bool *more);
 

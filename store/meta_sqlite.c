@@ -89,7 +89,14 @@ static const char *const sql_text[S_COUNT] = {
 	[S_TAGS_LIST] = "SELECT t.name FROM tags t "
 			"WHERE t.repository_id = ?1 AND t.name > ?2 "
 			"ORDER BY t.name LIMIT ?3",
-	[S_CATALOG] = "SELECT name FROM repositories WHERE name > ?1 "
+	/* Only repositories that hold something: a manifest (tags need
+	 * one) or a blob link.  An emptied one leaves the catalog; its row
+	 * stays for a later push (README, "Empty repositories"). */
+	[S_CATALOG] = "SELECT name FROM repositories r WHERE name > ?1 "
+		      "AND (EXISTS (SELECT 1 FROM manifests m "
+		      "WHERE m.repository_id = r.id) "
+		      "OR EXISTS (SELECT 1 FROM blob_links l "
+		      "WHERE l.repository_id = r.id)) "
 		      "ORDER BY name LIMIT ?2",
 	[S_REFERRERS] =
 	    "SELECT m.media_type, m.digest, m.size, m.artifact_type, "

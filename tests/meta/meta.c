@@ -538,6 +538,45 @@ test_blob_holders(void **state)
 	json_decref(out);
 }
 
+/* A repository emptied by deletes leaves the catalog and the listing. */
+static void
+test_empty_repository(void **state)
+{
+	char m[DIGEST_STR_MAX], b[DIGEST_STR_MAX];
+	json_t *out = json_array();
+	bool more;
+
+	(void)state;
+	dg(m, 61);
+	dg(b, 62);
+	assert_int_equal(meta_blob_commit("blobonly", b, 4, NULL), META_OK);
+	put_plain("withmanifest", NULL, m, "{\"e\":1}");
+	assert_int_equal(meta_catalog(NULL, 10, out, &more), META_OK);
+	assert_int_equal(json_array_size(out), 2);
+	json_array_clear(out);
+	assert_int_equal(meta_blob_unlink("blobonly", b), META_OK);
+	assert_int_equal(meta_catalog(NULL, 10, out, &more), META_OK);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_array_get(out, 0)),
+	    "withmanifest");
+	json_array_clear(out);
+	assert_int_equal(meta_admin_repos(out), META_OK);
+	assert_null(find_row(out, "repository", "blobonly"));
+	assert_non_null(find_row(out, "repository", "withmanifest"));
+	json_array_clear(out);
+	assert_int_equal(meta_manifest_delete("withmanifest", m), META_OK);
+	assert_int_equal(meta_catalog(NULL, 10, out, &more), META_OK);
+	assert_int_equal(json_array_size(out), 0);
+	assert_false(more);
+	assert_int_equal(meta_admin_repos(out), META_OK);
+	assert_int_equal(json_array_size(out), 0);
+	/* The next push brings it back. */
+	assert_int_equal(meta_blob_commit("blobonly", b, 4, NULL), META_OK);
+	assert_int_equal(meta_catalog(NULL, 10, out, &more), META_OK);
+	assert_int_equal(json_array_size(out), 1);
+	json_decref(out);
+}
+
 static void
 test_manifest_delete(void **state)
 {
@@ -1309,6 +1348,8 @@ main(void)
 		{ "a list of tags with the manifest, all or none",
 		    test_tag_list },
 		{ "the repositories that link a blob", test_blob_holders },
+		{ "an emptied repository leaves the catalog",
+		    test_empty_repository },
 		{ "manifest delete removes its tags", test_manifest_delete },
 		{ "tags and catalog pages in byte order", test_pagination },
 		{ "referrers as rows, filtered", test_referrers },
