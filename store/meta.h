@@ -31,10 +31,10 @@
  *  C1 Atomic operations.  Every writing operation below is all or
  *     nothing: blob_commit (the blob row, the link, the upload session's
  *     removal), blob_mount, manifest_put (repository, manifest, its
- *     references, the tag), manifest_delete (with its tags and
- *     references), tag_delete, blob_unlink, upload_advance, and each of
- *     meta_admin_begin() .. meta_admin_end(true).  A failed write leaves
- *     nothing behind (META_FULL and META_ERR included).
+ *     references, the tag and the list of tags), manifest_delete (with
+ *     its tags and references), tag_delete, blob_unlink, upload_advance,
+ *     and each of meta_admin_begin() .. meta_admin_end(true).  A failed
+ *     write leaves nothing behind (META_FULL and META_ERR included).
  *  C2 Serialised writers on the newest state.  Write transactions behave
  *     as if run one at a time, each reading what the one before
  *     committed; a writer that finds another in its way waits (for a
