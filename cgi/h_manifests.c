@@ -51,7 +51,7 @@ h_manifest_get(struct req *r)
 }
 
 /* The ?tag= values of r without repeats and without the path's tag
- * (*path_tag, NULL when pushed by digest), into tags[] (room for
+ * (path_tag, NULL when pushed by digest), into tags[] (room for
  * QUERY_TAGS_MAX; pointers into r->q); their count. */
 static size_t
 query_tags(const struct req *r, const char *path_tag, const char **tags)
