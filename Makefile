@@ -57,7 +57,16 @@ DEPS     := $(OBJS:.o=.d)
 # Debian packages: to build, to serve, to test.
 APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
              libsqlite3-dev libinih-dev
-APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
+# To serve: what the chosen SERVER needs, plus curl (serve.sh waits for
+# /v2/ with it) and sqlite3 (README opens the database with it).  `make
+# run` and `start` install only those; `make test` every server's.
+APT_RUN_COMMON     := curl sqlite3
+APT_RUN_nginx      := nginx
+APT_RUN_lighttpd   := lighttpd
+APT_RUN_apache     := apache2 libapache2-mod-xsendfile
+APT_RUN_apache-cgi := apache2 libapache2-mod-xsendfile
+APT_RUN   := $(APT_RUN_COMMON) $(sort $(APT_RUN_nginx) $(APT_RUN_lighttpd) \
+             $(APT_RUN_apache) $(APT_RUN_apache-cgi))
 APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
@@ -163,7 +172,10 @@ deps-build:
 	@sh tests/need-packages.sh $(APT_BUILD)
 
 deps:
-	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN)
+	@case "$(SERVER)" in nginx|lighttpd|apache|apache-cgi) ;; \
+	*) echo "make: SERVER=$(SERVER): choose nginx, lighttpd, apache or apache-cgi" >&2; \
+	   exit 2 ;; esac
+	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN_COMMON) $(APT_RUN_$(SERVER))
 
 deps-test:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN) $(APT_TEST)
@@ -227,7 +239,7 @@ FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE $(INC_cgi) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 $(shell pkg-config --cflags jansson 2>/dev/null)
 FUZZ_SRCS_router   := cgi/router.c cgi/routes.c cgi/request.c base/validate.c \
-                      store/digest.c
+                      store/digest.c store/spool.c
 FUZZ_LIBS_router   := -lcrypto
 FUZZ_SRCS_validate := base/validate.c
 FUZZ_SRCS_manifest := cgi/manifest.c base/validate.c

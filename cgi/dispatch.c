@@ -169,6 +169,11 @@ run(struct req *r)
 	if (err != E_OK)
 		return err;
 	err = req_query_parse(r->query, r->route->query, &r->q, &bad);
+	if (err == E_TOO_MANY_TAGS) {
+		resp_detail(r, "at most %d tag parameters in one request",
+		    QUERY_TAGS_MAX);
+		return err;
+	}
 	if (err != E_OK) {
 		resp_detail(r, "query parameter %s: missing or malformed",
 		    query_key_name(bad));

@@ -45,6 +45,7 @@ query_key_name(enum query_key key)
 		[QK_FROM] = "from",
 		[QK_DIGEST_ALG] = "digest-algorithm",
 		[QK_ARTIFACT_TYPE] = "artifactType",
+		[QK_TAG] = "tag",
 	};
 
 	return key > QK_NONE && key < QK_COUNT ? names[key] : "";

@@ -87,6 +87,7 @@ enum query_key {
 	QK_FROM,	  /* "from": the repository to mount from */
 	QK_DIGEST_ALG,	  /* "digest-algorithm": sha256 or sha512 */
 	QK_ARTIFACT_TYPE, /* "artifactType": a referrers filter */
+	QK_TAG,		  /* "tag": a tag to apply, repeatable (end-7b) */
 	QK_COUNT
 };
 
@@ -101,8 +102,11 @@ enum query_check {
 };
 
 enum query_flag {
-	QF_REQUIRED = 1 << 0,	    /* absent is as bad as malformed */
-	QF_EMPTY_IS_ABSENT = 1 << 1 /* "key=" counts as not given */
+	QF_REQUIRED = 1 << 0,	     /* absent is as bad as malformed */
+	QF_EMPTY_IS_ABSENT = 1 << 1, /* "key=" counts as not given */
+	QF_REPEATED = 1 << 2	     /* every value counts, not the first:
+				      * each is checked and collected in
+				      * order (request.h, QUERY_TAGS_MAX) */
 };
 
 struct query_decl {

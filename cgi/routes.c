@@ -45,11 +45,13 @@ static const struct route routes[] = {
 	    .action = ACT_PULL,
 	    .name = "manifest-get",
 	    .handler = h_manifest_get },
+	/* ?tag=a&tag=b: more tags in the same transaction (end-7b). */
 	{ .id = ROUTE_MANIFEST,
 	    .methods = M_PUT,
 	    .arg = ARG_REFERENCE,
 	    .flags = W_PUT,
 	    .action = ACT_PUSH,
+	    .query = { { QK_TAG, QC_TAG, QF_REPEATED } },
 	    .name = "manifest-put",
 	    .handler = h_manifest_put },
 	{ .id = ROUTE_MANIFEST,

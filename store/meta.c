@@ -188,6 +188,16 @@ meta_blob_mount(const char *repo, const char *from, const char *digest,
 }
 
 enum meta_err
+meta_blob_holders(const char *digest, size_t max, json_t *out)
+{
+	if (ops == NULL)
+		return META_UNAVAILABLE;
+	if (ops->blob_holders == NULL)
+		return META_OK; /* cannot say: no automatic mount */
+	return ops->blob_holders(priv, digest, max, out);
+}
+
+enum meta_err
 meta_blob_unlink(const char *repo, const char *digest)
 {
 	return CALL(blob_unlink, repo, digest);

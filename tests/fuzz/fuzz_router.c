@@ -3,7 +3,8 @@
  * the same bytes as a query string against every route's declared keys,
  * and as a Range header resolved against a few sizes (request.c).
  * Checks that the split always points inside the path, that a parsed
- * query only reports declared keys and NUL-terminated values, and that a
+ * query only reports declared keys and NUL-terminated values (each
+ * collected tag a valid one, no more than QUERY_TAGS_MAX), and that a
  * resolved range lies inside the blob. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,8 +53,14 @@ STUB(h_catalog) STUB(h_tags) STUB(h_manifest_get) STUB(h_manifest_put)
 		    memchr(q.mount, '\0', sizeof(q.mount)) == NULL ||
 		    memchr(q.from, '\0', sizeof(q.from)) == NULL ||
 		    memchr(q.artifact_type, '\0', sizeof(q.artifact_type)) ==
-			NULL)
+			NULL ||
+		    q.ntags > QUERY_TAGS_MAX)
 			abort();
+		for (size_t k = 0; k < q.ntags; k++)
+			if (memchr(q.tags[k], '\0', sizeof(q.tags[k])) ==
+				NULL ||
+			    !valid_tag(q.tags[k], strlen(q.tags[k])))
+				abort();
 	}
 }
 

@@ -532,6 +532,15 @@ test_query_parse(void **state)
 		    0 },
 		{ ROUTE_REFERRERS, M_GET, "artifactType=notatype",
 		    E_BAD_REQUEST, 0 },
+		/* tag repeats (end-7b): each value checked. */
+		{ ROUTE_MANIFEST, M_PUT, "", E_OK, 0 },
+		{ ROUTE_MANIFEST, M_PUT, "tag=v1&x=1&tag=latest", E_OK,
+		    B(QK_TAG) },
+		{ ROUTE_MANIFEST, M_PUT, "tag=v1&tag=.bad", E_TAG_INVALID, 0 },
+		{ ROUTE_MANIFEST, M_PUT, "tag=v1&tag=", E_TAG_INVALID, 0 },
+		{ ROUTE_MANIFEST, M_PUT, "tag=a%2Fb", E_TAG_INVALID, 0 },
+		{ ROUTE_MANIFEST, M_PUT, "tags=v1&xtag=v2", E_OK, 0 },
+		{ ROUTE_MANIFEST, M_GET, "tag=.bad", E_OK, 0 }, /* not read */
 #undef B
 	};
 	struct query_values q;
@@ -550,6 +559,32 @@ test_query_parse(void **state)
 			    "(%#x)",
 			    rows[i].query, r->name, got, q.present,
 			    rows[i].want, rows[i].present);
+	}
+	/* Every tag in order, repeats kept; QUERY_TAGS_MAX and no more. */
+	{
+		const struct route *mp = route_find(ROUTE_MANIFEST, M_PUT);
+		char many[QUERY_TAGS_MAX * 8 + 16];
+		size_t used = 0;
+
+		assert_int_equal(req_query_parse("tag=b&tag=a&tag=b", mp->query,
+				     &q, NULL),
+		    E_OK);
+		assert_int_equal(q.ntags, 3);
+		assert_string_equal(q.tags[0], "b");
+		assert_string_equal(q.tags[1], "a");
+		assert_string_equal(q.tags[2], "b");
+		for (int i = 0; i < QUERY_TAGS_MAX; i++)
+			used += (size_t)snprintf(many + used,
+			    sizeof(many) - used, "%stag=t%d", i ? "&" : "", i);
+		assert_int_equal(req_query_parse(many, mp->query, &q, NULL),
+		    E_OK);
+		assert_int_equal(q.ntags, QUERY_TAGS_MAX);
+		assert_string_equal(q.tags[QUERY_TAGS_MAX - 1], "t31");
+		snprintf(many + used, sizeof(many) - used, "&tag=one-more");
+		bad = QK_NONE;
+		assert_int_equal(req_query_parse(many, mp->query, &q, &bad),
+		    E_TOO_MANY_TAGS);
+		assert_int_equal(bad, QK_TAG);
 	}
 	/* The values land decoded and converted. */
 	assert_int_equal(req_query_parse("n=7&last=v%2B1",
@@ -694,6 +729,7 @@ test_error_mapping(void **state)
 		{ E_RANGE_NOT_SATISFIABLE, 416 },
 		{ E_RANGE_INVALID, 416 },
 		{ E_MANIFEST_TOO_LARGE, 413 },
+		{ E_TOO_MANY_TAGS, 414 },
 		{ E_METHOD_NOT_ALLOWED, 405 },
 		{ E_UNSUPPORTED, 405 },
 		{ E_BLOB_UNKNOWN, 404 },
