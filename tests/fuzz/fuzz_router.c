@@ -18,6 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The handlers the route table names; never called here. */
+/* clang-format off */
 #define STUB(fn) \
 	enum reg_err fn(struct req *r) \
 	{ \
@@ -25,13 +26,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		return E_OK; \
 	}
 STUB(h_base)
-STUB(h_catalog) STUB(h_tags) STUB(h_manifest_get) STUB(h_manifest_put)
-    STUB(h_manifest_delete) STUB(h_blob_get) STUB(h_blob_delete)
-	STUB(h_upload_start) STUB(h_upload_status) STUB(h_upload_patch)
-	    STUB(h_upload_put) STUB(h_upload_cancel) STUB(h_referrers)
+STUB(h_catalog)
+STUB(h_tags)
+STUB(h_manifest_get)
+STUB(h_manifest_put)
+STUB(h_manifest_delete)
+STUB(h_blob_get)
+STUB(h_blob_delete)
+STUB(h_upload_start)
+STUB(h_upload_status)
+STUB(h_upload_patch)
+STUB(h_upload_put)
+STUB(h_upload_cancel)
+STUB(h_referrers)
 #undef STUB
+/* clang-format on */
 
-		static void fuzz_query(const char *s)
+static void
+fuzz_query(const char *s)
 {
 	static struct query_values q;
 	const struct route *t;
