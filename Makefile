@@ -197,7 +197,8 @@ test: deps-test
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c cgi/routes.c \
-             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c
+             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c \
+             store/metrics.c
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h store/*.h)
 	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) \
 	    -lcmocka -ljansson -lcrypto

@@ -25,6 +25,9 @@
 #include <fcgiapp.h>
 
 #include "dispatch.h"
+#include "metrics.h"
+#include "notify.h"
+#include "observe.h"
 #include "request.h"
 #include "store.h"
 #include "upload.h"
@@ -119,12 +122,15 @@ static void
 handle(struct io *io, const struct config *cfg, struct store *st, bool drain)
 {
 	static struct req r; /* large: kept off the stack */
+	struct obs o;
 
+	obs_begin(&o);
 	/* A request req_init() cannot read is answered by dispatch() too. */
 	(void)req_init(&r, io, cfg, st);
 	dispatch(&r);
 	if (drain)
 		req_drain(&r);
+	obs_end(&o, &r);
 }
 
 /* Seconds between sweeps of stale upload sessions: a quarter of the
@@ -200,6 +206,7 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 	}
 	if (store_open(st) != 0)
 		return 1;
+	metrics_open(st->data_dir); /* best effort: off when it fails */
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		return 1;
 	while (!stopping) {
@@ -781,14 +788,30 @@ serve_pool(const struct config *cfg, struct store *st)
 	} else
 		fprintf(stderr, "berth: %d workers on %s, data in %s\n", p.n,
 		    p.path, st->data_dir);
+	/* Serving: the socket listens (connections queue in its backlog
+	 * until a worker accepts) and the workers are forked. */
+	notify("READY=1\nMAINPID=%d\nSTATUS=%d workers on %s", (int)getpid(),
+	    p.n, p.path);
 	for (;;) {
 		next = pool_start_due(&p);
 		sig = pool_wait(&p, next);
 		pool_reap(&p, true);
-		if (sig == SIGTERM || sig == SIGINT)
+		if (sig == SIGTERM || sig == SIGINT) {
+			notify("STOPPING=1\nSTATUS=stopping on SIG%s",
+			    sigabbrev_np(sig));
 			return pool_stop(&p, sig);
-		if (sig == SIGHUP || sig == SIGUSR2)
+		}
+		if (sig == SIGHUP || sig == SIGUSR2) {
+			notify("RELOADING=1\nMONOTONIC_USEC=%lld\n"
+			       "STATUS=restarting",
+			    now_ms() * 1000);
 			pool_reexec(&p);
+			/* Still here: refused or failed (logged); the pool
+			 * goes on as it was. */
+			notify("READY=1\nSTATUS=%d workers on %s (restart "
+			       "refused: see the log)",
+			    p.n, p.path);
+		}
 	}
 }
 
@@ -836,6 +859,7 @@ serve_cgi(const struct config *cfg, struct store *st)
 		    stdout);
 		return 1;
 	}
+	metrics_open(st->data_dir);
 	handle(&io, cfg, st, true);
 	cgi_maybe_sweep(st);
 	store_close(st);

@@ -29,15 +29,17 @@
 		return E_OK; \
 	}
 STUB(h_base)
-STUB(h_catalog) STUB(h_tags) STUB(h_manifest_get) STUB(h_manifest_put)
-    STUB(h_manifest_delete) STUB(h_blob_get) STUB(h_blob_delete)
-	STUB(h_upload_start) STUB(h_upload_status) STUB(h_upload_patch)
-	    STUB(h_upload_put) STUB(h_upload_cancel) STUB(h_referrers)
+STUB(h_catalog)
+STUB(h_tags) STUB(h_manifest_get) STUB(h_manifest_put) STUB(h_manifest_delete)
+    STUB(h_blob_get) STUB(h_blob_delete) STUB(h_upload_start)
+	STUB(h_upload_status) STUB(h_upload_patch) STUB(h_upload_put)
+	    STUB(h_upload_cancel) STUB(h_referrers) STUB(h_metrics)
+		STUB(h_health)
 #undef STUB
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-		static const
+		    static const
     char SHA256_OK[] =
 	"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 static const char SHA512_OK[] =
@@ -352,6 +354,27 @@ test_router(void **state)
 	assert_int_equal(m.id, ROUTE_MANIFEST);
 	assert_int_equal(route_match("/v2/a", &m), ROUTE_NONE);
 	assert_null(m.name);
+
+	/* The operator's endpoints: exact configured paths, or off. */
+	assert_int_equal(route_match("/_berth/metrics", &m), ROUTE_NONE);
+	assert_int_equal(route_match_ops("/_berth/metrics", "/_berth/metrics",
+			     "/_berth/health", &m),
+	    ROUTE_METRICS);
+	assert_null(m.name);
+	assert_int_equal(route_match_ops("/_berth/health", "/_berth/metrics",
+			     "/_berth/health", &m),
+	    ROUTE_HEALTH);
+	assert_int_equal(route_match_ops("/_berth/metrics/", "/_berth/metrics",
+			     "/_berth/health", &m),
+	    ROUTE_NONE);
+	assert_int_equal(route_match_ops("/_berth/metricsx", "/_berth/metrics",
+			     "/_berth/health", &m),
+	    ROUTE_NONE);
+	assert_int_equal(route_match_ops("/ops/m", "/ops/m", "", &m),
+	    ROUTE_METRICS);
+	assert_int_equal(route_match_ops("/_berth/health", "", "", &m),
+	    ROUTE_NONE);
+	assert_int_equal(route_match_ops("", "", "", &m), ROUTE_NONE);
 }
 
 /* The table: who handles what, and the rules each row declares. */
@@ -395,6 +418,10 @@ test_route_table(void **state)
 		    RF_WRITES, ACT_PUSH },
 		{ ROUTE_REFERRERS, M_GET, h_referrers, ARG_DIGEST, 0,
 		    ACT_PULL },
+		{ ROUTE_METRICS, M_GET, h_metrics, ARG_NONE, 0, ACT_NONE },
+		{ ROUTE_METRICS, M_HEAD, h_metrics, ARG_NONE, 0, ACT_NONE },
+		{ ROUTE_HEALTH, M_GET, h_health, ARG_NONE, 0, ACT_NONE },
+		{ ROUTE_HEALTH, M_HEAD, h_health, ARG_NONE, 0, ACT_NONE },
 	};
 	/* The Allow header of each shape, as the e2e suite expects it. */
 	static const struct {
@@ -409,6 +436,8 @@ test_route_table(void **state)
 		{ ROUTE_UPLOAD_START, M_POST },
 		{ ROUTE_UPLOAD, M_GET | M_HEAD | M_PATCH | M_PUT | M_DELETE },
 		{ ROUTE_REFERRERS, M_GET | M_HEAD },
+		{ ROUTE_METRICS, M_GET | M_HEAD },
+		{ ROUTE_HEALTH, M_GET | M_HEAD },
 	};
 	const struct route *t;
 	size_t n;
