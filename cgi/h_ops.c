@@ -44,7 +44,7 @@ requests(FILE *f, const struct metrics_file *m)
 					continue;
 				fprintf(f,
 				    "berth_http_requests_total{route=\"%s\","
-				    "method=\"%s\",code=\"%ux\"} %llu\n",
+				    "method=\"%s\",code=\"%uxx\"} %llu\n",
 				    obs_route_name(rt), obs_method_name(me),
 				    c + 1, (unsigned long long)v);
 			}

@@ -100,8 +100,13 @@ obs_end(struct obs *o, const struct req *r)
 	unsigned route = obs_route_index(r->route);
 	int status = r->status != 0 ? r->status : 500;
 
+	/* A body the web server handed over as a file may be linked into
+	 * place unread: its size is what was received. */
+	uint64_t received = r->spool.size > r->body_read ? r->spool.size :
+							   r->body_read;
+
 	metrics_request(route, method_index(r->method_bit), status, us,
-	    r->body_read, r->bytes_sent);
+	    received, r->bytes_sent);
 	metrics_busy_leave(o->slot);
 	o->slot = -1;
 	if (!r->cfg->access_log)
