@@ -27,7 +27,11 @@ directory, a free port):
   - the notify socket protocol: a pool started with NOTIFY_SOCKET (a
     python unix datagram listener) sends READY=1 with MAINPID, RELOADING=1
     then READY=1 around a SIGHUP restart (and around a refused one), and
-    STOPPING=1 on SIGTERM; also with an abstract socket name.
+    STOPPING=1 on SIGTERM; also with an abstract socket name;
+  - socket activation (systemd-socket-activate standing in for
+    berth.socket): the pool serves on the passed socket (LISTEN_FDS),
+    makes none of its own, keeps it across a restart and leaves it in
+    place when it stops.
 As plain CGI (no web server: build/berth run once per request with the
 CGI variables, as under Apache): counters rise by exactly the requests
 made by separate processes, the access log goes to each process's
@@ -597,6 +601,98 @@ def sanitizer_check(text, what):
         check("%s: no sanitizer report in the log" % what, not bad, bad[:3])
 
 
+# --- socket activation ----------------------------------------------------
+
+def fcgi_get(sock_path, uri, timeout=30):
+    """One FastCGI GET on a unix socket (a minimal responder client); the
+    CGI-style response bytes berth wrote."""
+    import struct
+
+    def record(kind, body):
+        return struct.pack(">BBHHBx", 1, kind, 1, len(body), 0) + body
+
+    def pair(k, v):
+        k, v = k.encode(), v.encode()
+        ln = lambda n: bytes([n]) if n < 128 else struct.pack(">I", n | 0x80000000)
+        return ln(len(k)) + ln(len(v)) + k + v
+    params = b"".join(pair(k, v) for k, v in (
+        ("REQUEST_METHOD", "GET"), ("REQUEST_URI", uri), ("QUERY_STRING", ""),
+        ("SERVER_PROTOCOL", "HTTP/1.1"), ("CONTENT_LENGTH", "")))
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    s.sendall(record(1, struct.pack(">HB5x", 1, 0)) + record(4, params) + record(4, b"")
+              + record(5, b""))
+    out, buf = b"", b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 8:
+            _, kind, _, n, pad = struct.unpack(">BBHHBx", buf[:8])
+            if len(buf) < 8 + n + pad:
+                break
+            if kind == 6:
+                out += buf[8:8 + n]
+            buf = buf[8 + n + pad:]
+            if kind == 3:
+                s.close()
+                return out
+    s.close()
+    return out
+
+
+def test_socket_activation():
+    tmp = tempfile.mkdtemp(prefix="berth-activate-")
+    data = os.path.join(tmp, "data")
+    conf = os.path.join(tmp, "berth.ini")
+    sock = os.path.join(tmp, "act.sock")
+    with open(conf, "w") as f:
+        f.write("[storage]\ndata_dir = %s\n[server]\nworkers = 2\n" % data)
+    logf = os.path.join(tmp, "berth.log")
+    log = open(logf, "w")
+    # systemd-socket-activate listens, and on the first connection
+    # executes berth with the socket as fd 3 and LISTEN_PID/LISTEN_FDS set,
+    # as the service manager does for berth.socket.
+    p = subprocess.Popen(["systemd-socket-activate", "-l", sock, BERTH, "-c", conf],
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        out = fcgi_get(sock, "/_berth/health")
+        check("socket activation: the first request is answered by the pool "
+              "on the passed socket", out.startswith(b"Status: 200"), out[:200])
+        text = open(logf).read()
+        check("socket activation: the pool says it serves the manager's socket",
+              "workers on %s (from the service manager)" % sock in text
+              and "[server] socket %s/run/berth.sock is not used" % data in text, text[-600:])
+        check("socket activation: berth made no socket of its own",
+              not os.path.exists(os.path.join(data, "run", "berth.sock")))
+        os.kill(p.pid, signal.SIGHUP)
+        for _ in range(200):
+            if "berth: restarted" in open(logf).read():
+                break
+            time.sleep(0.05)
+        out = fcgi_get(sock, "/v2/")
+        check("socket activation: a restart keeps the socket and serves",
+              out.startswith(b"Status: 200") and "berth: restarted" in open(logf).read(),
+              out[:200])
+        os.kill(p.pid, signal.SIGTERM)
+        rc = p.wait(timeout=60)
+        check("socket activation: a stop leaves the manager's socket in place",
+              rc == 0 and os.path.exists(sock), (rc, os.path.exists(sock)))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        log.close()
+        sanitizer_check(open(logf, errors="replace").read(), "socket activation")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --- plain CGI --------------------------------------------------------------
 
 def test_cgi():
@@ -680,6 +776,10 @@ def main():
         shutil.rmtree(reg.tmp, ignore_errors=True)
     test_notify(False)
     test_notify(True)
+    if shutil.which("systemd-socket-activate"):
+        test_socket_activation()
+    else:
+        check("systemd-socket-activate is installed (Debian: systemd)", False)
     test_cgi()
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 else 1
