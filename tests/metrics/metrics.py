@@ -32,6 +32,10 @@ directory, a free port):
     berth.socket): the pool serves on the passed socket (LISTEN_FDS),
     makes none of its own, keeps it across a restart and leaves it in
     place when it stops.
+Behind lighttpd, Apache (FastCGI) and Apache with the shared-host
+.htaccess (those SERVERS names): health from 127.0.0.1, both endpoints
+refused to 127.0.0.2 (403; the .htaccess: the host's 404), counters that
+rise by the requests made.
 As plain CGI (no web server: build/berth run once per request with the
 CGI variables, as under Apache): counters rise by exactly the requests
 made by separate processes, the access log goes to each process's
@@ -142,15 +146,16 @@ def diff(a, b, name):
 class Registry:
     """berth behind nginx via nginx/serve.sh, in a fresh data directory."""
 
-    def __init__(self, workers=3):
+    def __init__(self, workers=3, server="nginx"):
         self.tmp = tempfile.mkdtemp(prefix="berth-metrics-")
+        os.chmod(self.tmp, 0o755)   # Apache's www-data traverses it
         self.data = os.path.join(self.tmp, "data")
         self.run = os.path.join(self.data, "run")
         self.conf = os.path.join(self.tmp, "berth.ini")
         self.port = free_port()
         self.write_conf(workers)
         self.env = dict(os.environ, PORT=str(self.port), DATA_DIR=self.data,
-                        BERTH=BERTH, BERTH_CONFIG=self.conf, SERVER="nginx")
+                        BERTH=BERTH, BERTH_CONFIG=self.conf, SERVER=server)
 
     def write_conf(self, workers, extra=""):
         with open(self.conf, "w") as f:
@@ -529,6 +534,41 @@ def test_access_log_off(reg):
     check("restart with the access log on again", rc == 0, out)
 
 
+def test_shape(shape):
+    """Behind lighttpd, Apache (FastCGI) and Apache (CGI, the .htaccess):
+    the endpoints from 127.0.0.1, refused from 127.0.0.2, and counters
+    that rise by the requests made."""
+    reg = Registry(workers=2, server=shape)
+    rc, out = reg.serve("start")
+    if not check("%s: serve.sh start" % shape, rc == 0, out):
+        reg.serve("stop")
+        return
+    try:
+        st, _, body = request(reg.port, "GET", "/_berth/health")
+        check("%s: health 200 from 127.0.0.1" % shape, st == 200, (st, body[:200]))
+        s0, _, _ = reg.scrape()
+        for _ in range(3):
+            request(reg.port, "GET", "/v2/")
+        s1, _, _ = reg.scrape()
+        d = {(dict(k)["route"], dict(k)["code"]): v
+             for k, v in diff(s0[0], s1[0], "berth_http_requests_total").items()}
+        check("%s: the counters rose by the 3 requests and the scrape" % shape,
+              d == {("base", "2xx"): 3, ("metrics", "2xx"): 1}, d)
+        # Refused: 403 from the web server's access rules, or, for the
+        # .htaccess, the host's 404 (the rewrite to berth.cgi is not made).
+        want = 404 if shape == "apache-cgi" else 403
+        for path in ("/_berth/metrics", "/_berth/health"):
+            st, _, body = request(reg.port, "GET", path, source="127.0.0.2")
+            check("%s: %s from 127.0.0.2 refused (%d)" % (shape, path, want),
+                  st == want and b"berth_" not in body, (st, body[:120]))
+        st, _, _ = request(reg.port, "GET", "/v2/", source="127.0.0.2")
+        check("%s: the registry itself answers 127.0.0.2" % shape, st == 200, st)
+    finally:
+        reg.serve("stop")
+        sanitizer_check(reg.log(), shape)
+        shutil.rmtree(reg.tmp, ignore_errors=True)
+
+
 # --- the notify socket ----------------------------------------------------
 
 def test_notify(abstract):
@@ -774,6 +814,9 @@ def main():
         reg.serve("stop")
         sanitizer_check(reg.log(), "nginx registry")
         shutil.rmtree(reg.tmp, ignore_errors=True)
+    for shape in os.environ.get("SERVERS", "nginx lighttpd apache apache-cgi").split():
+        if shape != "nginx":
+            test_shape(shape)
     test_notify(False)
     test_notify(True)
     if shutil.which("systemd-socket-activate"):
