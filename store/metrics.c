@@ -43,11 +43,27 @@ ours(int fd)
 	    head.size == sizeof(struct metrics_file);
 }
 
+/* Run as root (an operator command before any worker ran), give what
+ * we make to the data directory's owner, whom the workers run as: a
+ * root-owned counter file would leave them counting nothing. */
+static void
+give_to_owner(int fd, const char *path, const char *data_dir)
+{
+	struct stat sb;
+
+	if (geteuid() != 0 || stat(data_dir, &sb) != 0 || sb.st_uid == 0)
+		return;
+	if (fd >= 0 ? fchown(fd, sb.st_uid, sb.st_gid) != 0 :
+		      chown(path, sb.st_uid, sb.st_gid) != 0)
+		fprintf(stderr, "berth: metrics: chown %s: %s\n", path,
+		    strerror(errno));
+}
+
 /* Put a fresh file, header written, at path: a temporary name linked
  * into place (replace: renamed over what is there).  0, or -1 with
  * errno; EEXIST when another process was first. */
 static int
-create(const char *path, bool replace)
+create(const char *path, bool replace, const char *data_dir)
 {
 	char tmp[PATH_MAX + 16];
 	struct metrics_file head;
@@ -67,6 +83,7 @@ create(const char *path, bool replace)
 	head.created = (uint64_t)time(NULL);
 	/* The workers, the CGI processes and the operator commands share
 	 * it: one user, or one group (README, "Metrics and health"). */
+	give_to_owner(fd, tmp, data_dir);
 	if (fchmod(fd, 0664) != 0 ||
 	    ftruncate(fd, sizeof(struct metrics_file)) != 0 ||
 	    pwrite(fd, &head, offsetof(struct metrics_file, requests), 0) !=
@@ -83,7 +100,7 @@ out:
 
 /* Open path, making it first if needed; the fd or -1 with errno. */
 static int
-open_file(const char *path)
+open_file(const char *path, const char *data_dir)
 {
 	int fd;
 
@@ -93,13 +110,13 @@ open_file(const char *path)
 			return fd;
 		if (fd >= 0) {
 			close(fd);
-			if (create(path, true) != 0)
+			if (create(path, true, data_dir) != 0)
 				return -1;
 			continue;
 		}
 		if (errno != ENOENT)
 			return -1;
-		if (create(path, false) != 0 && errno != EEXIST)
+		if (create(path, false, data_dir) != 0 && errno != EEXIST)
 			return -1;
 	}
 	errno = EPROTO;
@@ -124,10 +141,12 @@ metrics_open(const char *data_dir)
 		errno = ENAMETOOLONG;
 		goto fail;
 	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+	if (mkdir(path, 0755) == 0)
+		give_to_owner(-1, path, data_dir);
+	else if (errno != EEXIST)
 		goto fail;
 	strcat(path, "/metrics");
-	fd = open_file(path);
+	fd = open_file(path, data_dir);
 	if (fd < 0)
 		goto fail;
 	p = mmap(NULL, sizeof(struct metrics_file), PROT_READ | PROT_WRITE,
