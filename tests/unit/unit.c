@@ -34,21 +34,31 @@
 		(void)r; \
 		return E_OK; \
 	}
+/* clang-format off: one stand-in a line (it cannot settle on a layout
+ * for a list of macro calls) */
 STUB(h_base)
 STUB(h_catalog)
 STUB(h_tags)
-STUB(h_manifest_get) STUB(h_manifest_put) STUB(h_manifest_delete)
-    STUB(h_blob_get) STUB(h_blob_delete) STUB(h_upload_start)
-	STUB(h_upload_status) STUB(h_upload_patch) STUB(h_upload_put)
-	    STUB(h_upload_cancel) STUB(h_referrers) STUB(h_metrics)
-		STUB(h_health)
+STUB(h_manifest_get)
+STUB(h_manifest_put)
+STUB(h_manifest_delete)
+STUB(h_blob_get)
+STUB(h_blob_delete)
+STUB(h_upload_start)
+STUB(h_upload_status)
+STUB(h_upload_patch)
+STUB(h_upload_put)
+STUB(h_upload_cancel)
+STUB(h_referrers)
+STUB(h_metrics)
+STUB(h_health)
+/* clang-format on */
 #undef STUB
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-		    static const
-    char SHA256_OK[] =
-	"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+static const char SHA256_OK[] =
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 static const char SHA512_OK[] =
     "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
     "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
