@@ -39,7 +39,8 @@ rise by the requests made.
 As plain CGI (no web server: build/berth run once per request with the
 CGI variables, as under Apache): counters rise by exactly the requests
 made by separate processes, the access log goes to each process's
-stderr, health answers.
+stderr, health answers; with the fault-injecting blob handler (FAULT=1
+builds) a failed write and a full disk count as blob store errors.
 Prints one line per check and, last, "N passed, N failed"; exits non-zero
 on any failure.  Environment: BERTH (the binary), SANITIZER_LOG_CHECK=1
 to fail on sanitizer reports in the pool's log.  python3's standard
@@ -741,13 +742,16 @@ def test_cgi():
     with open(conf, "w") as f:
         f.write("[storage]\ndata_dir = %s/data\n[blob.fs]\noffload = stream\n" % tmp)
 
-    def cgi(method, uri, body=b""):
+    def cgi(method, uri, body=b"", query="", fault=None):
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": method,
-               "REQUEST_URI": uri, "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1",
+               "REQUEST_URI": uri + ("?" + query if query else ""),
+               "QUERY_STRING": query, "SERVER_PROTOCOL": "HTTP/1.1",
                "BERTH_CONFIG": conf, "CONTENT_LENGTH": str(len(body)),
                "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", ""),
                "UBSAN_OPTIONS": os.environ.get("UBSAN_OPTIONS", "")}
+        if fault:
+            env["BERTH_FAULT"] = fault
         r = subprocess.run([BERTH], env=env, input=body, capture_output=True, timeout=60)
         head, _, data = r.stdout.partition(b"\r\n\r\n")
         status = int(head.split(b"\r\n")[0].split()[1])
@@ -790,6 +794,30 @@ def test_cgi():
         st, _, err = cgi("GET", "/v2/")
         check("cgi: access_log = false writes no line", st == 200 and not access_lines(err),
               err)
+
+        # Storage errors, from the fault-injecting blob handler of test
+        # builds (FAULT=1): a failed write counts blob/io, a full disk
+        # blob/full.
+        with open(conf, "w") as f:
+            f.write("[storage]\ndata_dir = %s/data\nblob_handler = fault\n"
+                    "[blob.fault]\noffload = stream\n" % tmp)
+        if subprocess.run([BERTH, "-t", "-c", conf], capture_output=True).returncode != 0:
+            check("cgi: a FAULT=1 build for the storage error counters", False,
+                  "blob_handler = fault unknown to %s" % BERTH)
+            return
+        s0 = parse_metrics(cgi("GET", "/_berth/metrics")[1].decode())
+        blob = os.urandom(5000)
+        st_eio = cgi("POST", "/v2/f/img/blobs/uploads/", blob, "digest=" + sha256(blob),
+                     fault="eio")[0]
+        st_nospc = cgi("POST", "/v2/f/img/blobs/uploads/", blob, "digest=" + sha256(blob),
+                       fault="enospc")[0]
+        s1 = parse_metrics(cgi("GET", "/_berth/metrics")[1].decode())
+        errs = {(dict(k)["store"], dict(k)["kind"]): v
+                for k, v in diff(s0[0], s1[0], "berth_storage_errors_total").items()}
+        check("cgi: an I/O error and a full disk counted as blob store errors",
+              (st_eio, st_nospc) == (500, 507)
+              and errs == {("blob", "io"): 1, ("blob", "full"): 1},
+              (st_eio, st_nospc, errs))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
