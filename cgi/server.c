@@ -249,6 +249,10 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
  *                    the same arguments and pid, handing it the listening
  *                    socket; the new pool starts its workers and then
  *                    tells the old ones to drain (pool_reexec).
+ * Under a service manager it reports READY=1, RELOADING=1 and STOPPING=1
+ * (notify.h), and serves on a socket the manager passes (LISTEN_FDS,
+ * pool_activated) instead of making its own.  Every request is timed,
+ * counted and logged around dispatch() (observe.h).
  */
 
 #define MAX_DRAINING	(4 * MAX_WORKERS)
@@ -260,10 +264,9 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 #define ENV_LISTEN_FD	"BERTH_LISTEN_FD"   /* restart: the socket */
 #define ENV_LISTEN_PATH "BERTH_LISTEN_PATH" /* and where it is bound */
 #define ENV_DRAIN_PIDS	"BERTH_DRAIN_PIDS"  /* restart: old workers */
-#define ENV_ACTIVATED \
-	"BERTH_LISTEN_ACTIVATED" /* restart: the socket
-						  * is the manager's */
-#define MAX_ARGS 64
+/* restart: the socket is the service manager's (pool_activated) */
+#define ENV_ACTIVATED "BERTH_LISTEN_ACTIVATED"
+#define MAX_ARGS      64
 
 struct slot {
 	pid_t pid;	/* its worker, 0 while none runs */
