@@ -67,7 +67,7 @@ APT_RUN_apache     := apache2 libapache2-mod-xsendfile
 APT_RUN_apache-cgi := apache2 libapache2-mod-xsendfile
 APT_RUN   := $(APT_RUN_COMMON) $(sort $(APT_RUN_nginx) $(APT_RUN_lighttpd) \
              $(APT_RUN_apache) $(APT_RUN_apache-cgi))
-APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3
+APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3 systemd
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
 
@@ -122,7 +122,8 @@ $(BUILD)/schema.o: $(BUILD)/schema.c
 
 -include $(DEPS)
 
-# make install: the binary, the example configurations and the schema.
+# make install: the binary, the example configurations, the schema, and
+# the systemd units with their sysusers.d and tmpfiles.d files (systemd/).
 # The examples go to the documentation, not to $(PREFIX)/etc: each is a
 # template to copy and edit (host names, certificates, paths), berth reads
 # no configuration unless told (-c FILE or BERTH_CONFIG), and an upgrade
@@ -135,12 +136,19 @@ DATADIR     ?= $(PREFIX)/share
 DOCDIR      ?= $(DATADIR)/doc/berth
 EXAMPLESDIR ?= $(DOCDIR)/examples
 SQLDIR      ?= $(DATADIR)/berth/sql
+# systemd looks in $(PREFIX)/lib/systemd/system for /usr and /usr/local.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 INSTALL     ?= install
 # Installed under EXAMPLESDIR with the same path; etc/berth.ini becomes
 # EXAMPLESDIR/berth.ini.
 EXAMPLES    := nginx/berth.conf lighttpd/berth.conf apache/berth.conf \
                apache/htaccess apache/berth.ini
 SQL_FILES   := $(sort $(wildcard sql/*.sql))
+# The units name the installed binary and documentation.
+UNITS       := berth.service berth.socket
+UNIT_SED    := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 
 install: $(BUILD)/berth
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SQLDIR)" \
@@ -153,6 +161,15 @@ install: $(BUILD)/berth
 	done
 	$(INSTALL) -m 0644 README.md "$(DESTDIR)$(DOCDIR)/README.md"
 	$(INSTALL) -m 0644 $(SQL_FILES) "$(DESTDIR)$(SQLDIR)/"
+	$(INSTALL) -d "$(DESTDIR)$(SYSTEMDUNITDIR)" "$(DESTDIR)$(SYSUSERSDIR)" \
+	    "$(DESTDIR)$(TMPFILESDIR)"
+	@for u in $(UNITS); do \
+		echo "sed systemd/$$u.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u"; \
+		sed $(UNIT_SED) systemd/$$u.in > "$(DESTDIR)$(SYSTEMDUNITDIR)/$$u" && \
+		chmod 0644 "$(DESTDIR)$(SYSTEMDUNITDIR)/$$u" || exit 1; \
+	done
+	$(INSTALL) -m 0644 systemd/berth.sysusers "$(DESTDIR)$(SYSUSERSDIR)/berth.conf"
+	$(INSTALL) -m 0644 systemd/berth.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/berth.conf"
 
 # Removes what install put there, then the directories that are left
 # empty (only berth's own).
@@ -160,7 +177,9 @@ uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/berth" "$(DESTDIR)$(EXAMPLESDIR)/berth.ini" \
 	    "$(DESTDIR)$(DOCDIR)/README.md" \
 	    $(foreach f,$(EXAMPLES),"$(DESTDIR)$(EXAMPLESDIR)/$(f)") \
-	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))")
+	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))") \
+	    $(foreach u,$(UNITS),"$(DESTDIR)$(SYSTEMDUNITDIR)/$(u)") \
+	    "$(DESTDIR)$(SYSUSERSDIR)/berth.conf" "$(DESTDIR)$(TMPFILESDIR)/berth.conf"
 	-rmdir $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)") \
 	    "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" \
 	    "$(DESTDIR)$(SQLDIR)" "$(DESTDIR)$(DATADIR)/berth" 2>/dev/null
@@ -209,7 +228,8 @@ test: deps-test
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c cgi/routes.c \
-             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c
+             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c \
+             store/metrics.c
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h store/*.h)
 	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) \
 	    -lcmocka -ljansson -lcrypto

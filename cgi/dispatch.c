@@ -28,7 +28,7 @@ check_values(struct req *r)
 	const struct route_match *m = &r->match;
 
 	if (m->name == NULL)
-		return E_OK; /* /v2/ and /v2/_catalog: no repository */
+		return E_OK; /* /v2/, /v2/_catalog, metrics, health */
 	if (!valid_name(m->name, m->name_len))
 		return E_NAME_INVALID;
 	memcpy(r->name, m->name, m->name_len);
@@ -151,6 +151,9 @@ run(struct req *r)
 		return E_INTERNAL;
 	}
 	id = route_match(r->path, &r->match);
+	if (id == ROUTE_NONE)
+		id = route_match_ops(r->path, r->cfg->metrics_path,
+		    r->cfg->health_path, &r->match);
 	if (id == ROUTE_NONE)
 		return E_NOT_FOUND;
 	r->route = route_find(id, r->method_bit);

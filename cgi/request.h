@@ -139,6 +139,7 @@ struct req {
 	size_t head_len;
 	bool head_sent;
 	bool head_overflow;
+	uint64_t bytes_sent; /* body bytes written (resp_write) */
 
 	/* What goes on an error response, should the handler fail
 	 * (response.c): its own headers, and a detail string or a jansson

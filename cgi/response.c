@@ -245,7 +245,10 @@ resp_write(struct req *r, const void *buf, size_t len)
 {
 	if (len == 0)
 		return 0;
-	return r->io->write(r->io->priv, buf, len);
+	if (r->io->write(r->io->priv, buf, len) != 0)
+		return -1;
+	r->bytes_sent += len;
+	return 0;
 }
 
 void

@@ -119,3 +119,15 @@ route_match(const char *path, struct route_match *m)
 		memset(m, 0, sizeof(*m));
 	return m->id;
 }
+
+enum route_id
+route_match_ops(const char *path, const char *metrics_path,
+    const char *health_path, struct route_match *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (metrics_path[0] != '\0' && strcmp(path, metrics_path) == 0)
+		return m->id = ROUTE_METRICS;
+	if (health_path[0] != '\0' && strcmp(path, health_path) == 0)
+		return m->id = ROUTE_HEALTH;
+	return ROUTE_NONE;
+}

@@ -131,6 +131,7 @@ cli_gc(struct cli *c, int argc, char **argv)
 {
 	struct gc_options o = { .grace = 3600 };
 	json_t *report;
+	uint64_t start;
 	int ch, rc;
 
 	optind = 0;
@@ -158,9 +159,18 @@ cli_gc(struct cli *c, int argc, char **argv)
 	o.progress.fn = cli_progress;
 	o.progress.ctx = c;
 	report = json_object();
+	start = cli_job_start();
 	rc = gc_run(c->store, &o, report);
 	if (rc == 0)
 		add_spared(report);
+	if (!o.dry_run)
+		cli_job_done(c, METRICS_GC, start,
+		    rc == 0 &&
+			json_array_size(json_object_get(report, "errors")) == 0,
+		    (uint64_t)json_integer_value(
+			json_object_get(report, "blobs_removed")),
+		    (uint64_t)json_integer_value(
+			json_object_get(report, "bytes_reclaimed")));
 	if (c->json)
 		cli_json(report);
 	else

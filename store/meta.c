@@ -415,3 +415,23 @@ meta_admin_integrity(json_t *out)
 		return META_OK; /* no check of its own: nothing to say */
 	return ops->admin_integrity(priv, out);
 }
+
+enum meta_err
+meta_stats(struct meta_stats *out)
+{
+	json_t *list;
+	enum meta_err e;
+
+	out->uploads = 0;
+	out->bytes = -1;
+	if (ops == NULL)
+		return META_UNAVAILABLE;
+	if (ops->stats != NULL)
+		return ops->stats(priv, out);
+	if ((list = json_array()) == NULL)
+		return META_ERR;
+	e = ops->admin_uploads(priv, list);
+	out->uploads = json_array_size(list);
+	json_decref(list);
+	return e;
+}

@@ -285,6 +285,23 @@ enum meta_err meta_upload_delete(const char *uuid);
  * for `expiry` seconds. */
 enum meta_err meta_upload_expired(long expiry, json_t *out);
 
+/* --- Health ------------------------------------------------------------ */
+
+/* What a scrape of the metrics asks the store (cgi/h_ops.c). */
+struct meta_stats {
+	uint64_t uploads; /* upload sessions in flight */
+	int64_t bytes;	  /* the store's size in bytes; -1 unknown */
+};
+
+/* meta_stats -- the upload sessions in flight and the store's size,
+ * read from the store now: META_OK only when the store answers, so it is
+ * also the health probe (/_berth/health).  Without the backend's stats
+ * operation, the sessions are counted from meta_admin_uploads() and the
+ * size is unknown.  SQLite also answers META_UNAVAILABLE when the file
+ * at its path is no longer the database it opened (replaced, removed):
+ * new processes would not find the data this one writes. */
+enum meta_err meta_stats(struct meta_stats *out);
+
 /* --- The backend table ------------------------------------------------ */
 
 /* A backend's operations.  Each one's contract is that of the wrapper of
@@ -375,6 +392,10 @@ struct meta_ops {
 	/* Optional: as meta_blob_holders().  NULL -> none. */
 	enum meta_err (*blob_holders)(void *priv, const char *digest,
 	    size_t max, json_t *out);
+	/* Optional: as meta_stats(); appended after version 1's other
+	 * operations (tables are compiled in, so one without it has NULL
+	 * here).  NULL -> counted from admin_uploads, size unknown. */
+	enum meta_err (*stats)(void *priv, struct meta_stats *out);
 };
 
 /* meta_register -- make a backend findable by name; called by

@@ -16,6 +16,7 @@
 
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,6 +323,74 @@ db_path(struct conf *conf, const char *section, const char *data_dir,
 
 static void sq_close(void *priv);
 
+/* Note which file the database is, for sq_stats(). */
+static void
+remember_file(struct sq *q, const char *path)
+{
+	struct stat sb;
+
+	snprintf(q->path, sizeof(q->path), "%s", path);
+	if (stat(path, &sb) == 0) {
+		q->dev = sb.st_dev;
+		q->ino = sb.st_ino;
+	}
+}
+
+/* One integer from a one-row query; -1 when it fails. */
+static int64_t
+scalar(struct sq *q, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* meta_stats(): the file at the configured path must still be the
+ * database this connection has open (a replaced or removed file would
+ * keep answering here through the open descriptor while every new
+ * process found another, or none), and the connection must read.  Logs
+ * a failure once, until the database answers again. */
+static enum meta_err
+sq_stats(void *priv, struct meta_stats *out)
+{
+	static bool failing;
+	struct sq *q = priv;
+	struct stat sb;
+	int64_t uploads = 0, pages = 0, page_size = 0;
+	const char *why = NULL;
+
+	out->uploads = 0;
+	out->bytes = -1;
+	if (stat(q->path, &sb) != 0)
+		why = strerror(errno);
+	else if (!S_ISREG(sb.st_mode))
+		why = "not a regular file";
+	else if (sb.st_dev != q->dev || sb.st_ino != q->ino)
+		why = "replaced since this process opened it";
+	else if ((uploads = scalar(q, "SELECT count(*) FROM uploads")) < 0 ||
+	    (pages = scalar(q, "PRAGMA page_count")) < 0 ||
+	    (page_size = scalar(q, "PRAGMA page_size")) < 0)
+		why = sqlite3_errmsg(q->db);
+	if (why != NULL) {
+		if (!failing)
+			fprintf(stderr, "berth: health: %s: %s\n", q->path,
+			    why);
+		failing = true;
+		return META_UNAVAILABLE;
+	}
+	if (failing)
+		fprintf(stderr, "berth: health: %s answers again\n", q->path);
+	failing = false;
+	out->uploads = (uint64_t)uploads;
+	out->bytes = pages * page_size;
+	return META_OK;
+}
+
 static enum meta_err
 sq_open(struct conf *conf, const char *section, const char *data_dir,
     void **priv)
@@ -353,6 +422,7 @@ sq_open(struct conf *conf, const char *section, const char *data_dir,
 	}
 	if (migrate(q) != META_OK)
 		goto fail;
+	remember_file(q, path);
 	*priv = q;
 	return META_OK;
 fail:
@@ -986,6 +1056,7 @@ static const struct meta_ops sqlite_ops = {
 	.admin_referencing = sq_admin_referencing,
 	.admin_integrity = sq_admin_integrity,
 	.blob_holders = sq_blob_holders,
+	.stats = sq_stats,
 };
 
 META_BACKEND(sqlite_ops)

@@ -23,11 +23,16 @@
 #      accepts the installed example configurations; `make uninstall`
 #  12. slow clients (tests/slow): no worker waits on a client, per shape;
 #      body files handed over by nginx cleaned up; hostile ones refused
+#  13. metrics and health (tests/metrics): behind nginx, counters rising
+#      by exactly the requests made from several workers, gc and fsck
+#      results, health 503 and back, loopback only, the access log and
+#      access_log = false; the notify socket protocol; the counters in
+#      plain CGI mode
 # Layers 5, 6, 10 and 12 run once per web server shape in SERVERS
 # (default: nginx lighttpd apache apache-cgi), with SERVER set:
 # nginx/serve.sh, which they start the registry with, brings up that
 # shape -- what differs between shapes (request and body handling, blob
-# offload, Locations) is tested in each.  7, 8 and 9 run behind nginx
+# offload, Locations) is tested in each.  7, 8, 9 and 13 run behind nginx
 # only: they test the store and the pool, which are the same in every
 # shape (9 also behind Apache, the one shape that streams a body to a
 # worker).
@@ -101,7 +106,7 @@ for layer in e2e clients; do
 		count "$layer ($shape)" "$(cat "$log.rc")"
 	done
 done
-for layer in storage ops lifecycle; do
+for layer in storage ops lifecycle metrics; do
 	echo "== $layer"
 	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 	count "$layer" "$(cat "$log.rc")"

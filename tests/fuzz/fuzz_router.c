@@ -39,6 +39,8 @@ STUB(h_upload_patch)
 STUB(h_upload_put)
 STUB(h_upload_cancel)
 STUB(h_referrers)
+STUB(h_metrics)
+STUB(h_health)
 #undef STUB
 /* clang-format on */
 
