@@ -122,7 +122,9 @@ problem_error(struct req *r)
 		resp_detail(r, "repository name over 255 characters");
 		return E_NAME_INVALID;
 	case REQ_BAD_PATH:
-		resp_detail(r, "the request path does not decode");
+		resp_detail(r,
+		    "the request path does not decode, or what "
+		    "precedes /v2 in it is no plain path");
 		return E_BAD_REQUEST;
 	case REQ_BAD_LENGTH:
 		resp_detail(r, "Content-Length is not a number");

@@ -2,6 +2,7 @@
  * reading its body; see request.h.  Called by server.c. */
 #include "request.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,26 @@ visible(const char *s, size_t len)
 	return true;
 }
 
+/* May s[0..len) go into a Location and a Link as the path prefix?  It
+ * must be a path ("" or "/..."), never "//host..." (a reference to
+ * another host: an open redirect), and hold only characters that mean
+ * nothing to those headers: letters, digits and -._~/%!$&'()*+=:@ --
+ * no ',', ';', '<', '>', '"', '\\' or space, which would split or end
+ * a Link entry (RFC 8288 3). */
+static bool
+safe_prefix(const char *s, size_t len)
+{
+	if (len == 0)
+		return true;
+	if (s[0] != '/' || (len > 1 && s[1] == '/'))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("-._~/%!$&'()*+=:@", s[i]) == NULL)
+			return false;
+	return true;
+}
+
 /* r->path and r->prefix.  REQUEST_URI is the path as the client sent it
  * to this server: the API begins at its first /v2 segment, and whatever
  * comes before is the prefix the registry is mounted under (a reverse
@@ -120,7 +141,8 @@ req_path(struct req *r)
 		if (root < ulen || info == NULL || *info == '\0') {
 			if (root == ulen)
 				root = 0; /* no API here: the router says 404 */
-			if (root >= sizeof(r->prefix) || !visible(uri, root))
+			if (root >= sizeof(r->prefix) || !visible(uri, root) ||
+			    !safe_prefix(uri, root))
 				return REQ_BAD_PATH;
 			if (ulen - root >= sizeof(r->path))
 				return REQ_LONG_PATH;
