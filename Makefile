@@ -57,9 +57,19 @@ DEPS     := $(OBJS:.o=.d)
 # Debian packages: to build, to serve, to test.
 APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
              libsqlite3-dev libinih-dev libcurl4-openssl-dev
-APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
-APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3 python3-botocore \
-             swift-proxy swift-object swift-container swift-account
+# To serve: what the chosen SERVER needs, plus curl (serve.sh waits for
+# /v2/ with it) and sqlite3 (README opens the database with it).  `make
+# run` and `start` install only those; `make test` every server's.
+APT_RUN_COMMON     := curl sqlite3
+APT_RUN_nginx      := nginx
+APT_RUN_lighttpd   := lighttpd
+APT_RUN_apache     := apache2 libapache2-mod-xsendfile
+APT_RUN_apache-cgi := apache2 libapache2-mod-xsendfile
+APT_RUN   := $(APT_RUN_COMMON) $(sort $(APT_RUN_nginx) $(APT_RUN_lighttpd) \
+             $(APT_RUN_apache) $(APT_RUN_apache-cgi))
+APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3 systemd \
+             python3-botocore swift-proxy swift-object swift-container \
+             swift-account
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
 
@@ -117,7 +127,8 @@ $(BUILD)/schema.o: $(BUILD)/schema.c
 
 -include $(DEPS)
 
-# make install: the binary, the example configurations and the schema.
+# make install: the binary, the example configurations, the schema, and
+# the systemd units with their sysusers.d and tmpfiles.d files (systemd/).
 # The examples go to the documentation, not to $(PREFIX)/etc: each is a
 # template to copy and edit (host names, certificates, paths), berth reads
 # no configuration unless told (-c FILE or BERTH_CONFIG), and an upgrade
@@ -130,12 +141,19 @@ DATADIR     ?= $(PREFIX)/share
 DOCDIR      ?= $(DATADIR)/doc/berth
 EXAMPLESDIR ?= $(DOCDIR)/examples
 SQLDIR      ?= $(DATADIR)/berth/sql
+# systemd looks in $(PREFIX)/lib/systemd/system for /usr and /usr/local.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 INSTALL     ?= install
 # Installed under EXAMPLESDIR with the same path; etc/berth.ini becomes
 # EXAMPLESDIR/berth.ini.
 EXAMPLES    := nginx/berth.conf lighttpd/berth.conf apache/berth.conf \
                apache/htaccess apache/berth.ini
 SQL_FILES   := $(sort $(wildcard sql/*.sql))
+# The units name the installed binary and documentation.
+UNITS       := berth.service berth.socket
+UNIT_SED    := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 
 install: $(BUILD)/berth
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SQLDIR)" \
@@ -148,6 +166,15 @@ install: $(BUILD)/berth
 	done
 	$(INSTALL) -m 0644 README.md "$(DESTDIR)$(DOCDIR)/README.md"
 	$(INSTALL) -m 0644 $(SQL_FILES) "$(DESTDIR)$(SQLDIR)/"
+	$(INSTALL) -d "$(DESTDIR)$(SYSTEMDUNITDIR)" "$(DESTDIR)$(SYSUSERSDIR)" \
+	    "$(DESTDIR)$(TMPFILESDIR)"
+	@for u in $(UNITS); do \
+		echo "sed systemd/$$u.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u"; \
+		sed $(UNIT_SED) systemd/$$u.in > "$(DESTDIR)$(SYSTEMDUNITDIR)/$$u" && \
+		chmod 0644 "$(DESTDIR)$(SYSTEMDUNITDIR)/$$u" || exit 1; \
+	done
+	$(INSTALL) -m 0644 systemd/berth.sysusers "$(DESTDIR)$(SYSUSERSDIR)/berth.conf"
+	$(INSTALL) -m 0644 systemd/berth.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/berth.conf"
 
 # Removes what install put there, then the directories that are left
 # empty (only berth's own).
@@ -155,7 +182,9 @@ uninstall:
 	rm -f "$(DESTDIR)$(BINDIR)/berth" "$(DESTDIR)$(EXAMPLESDIR)/berth.ini" \
 	    "$(DESTDIR)$(DOCDIR)/README.md" \
 	    $(foreach f,$(EXAMPLES),"$(DESTDIR)$(EXAMPLESDIR)/$(f)") \
-	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))")
+	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))") \
+	    $(foreach u,$(UNITS),"$(DESTDIR)$(SYSTEMDUNITDIR)/$(u)") \
+	    "$(DESTDIR)$(SYSUSERSDIR)/berth.conf" "$(DESTDIR)$(TMPFILESDIR)/berth.conf"
 	-rmdir $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)") \
 	    "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" \
 	    "$(DESTDIR)$(SQLDIR)" "$(DESTDIR)$(DATADIR)/berth" 2>/dev/null
@@ -167,7 +196,10 @@ deps-build:
 	@sh tests/need-packages.sh $(APT_BUILD)
 
 deps:
-	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN)
+	@case "$(SERVER)" in nginx|lighttpd|apache|apache-cgi) ;; \
+	*) echo "make: SERVER=$(SERVER): choose nginx, lighttpd, apache or apache-cgi" >&2; \
+	   exit 2 ;; esac
+	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN_COMMON) $(APT_RUN_$(SERVER))
 
 deps-test:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN) $(APT_TEST)
@@ -202,7 +234,8 @@ test: deps-test
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c cgi/routes.c \
-             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c
+             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c \
+             store/metrics.c
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h store/*.h)
 	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) \
 	    -lcmocka -ljansson -lcrypto
@@ -238,7 +271,7 @@ FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE $(INC_cgi) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 $(shell pkg-config --cflags jansson 2>/dev/null)
 FUZZ_SRCS_router   := cgi/router.c cgi/routes.c cgi/request.c base/validate.c \
-                      store/digest.c
+                      store/digest.c store/spool.c
 FUZZ_LIBS_router   := -lcrypto
 FUZZ_SRCS_validate := base/validate.c
 FUZZ_SRCS_manifest := cgi/manifest.c base/validate.c

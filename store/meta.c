@@ -188,6 +188,16 @@ meta_blob_mount(const char *repo, const char *from, const char *digest,
 }
 
 enum meta_err
+meta_blob_holders(const char *digest, size_t max, json_t *out)
+{
+	if (ops == NULL)
+		return META_UNAVAILABLE;
+	if (ops->blob_holders == NULL)
+		return META_OK; /* cannot say: no automatic mount */
+	return ops->blob_holders(priv, digest, max, out);
+}
+
+enum meta_err
 meta_blob_unlink(const char *repo, const char *digest)
 {
 	return CALL(blob_unlink, repo, digest);
@@ -404,4 +414,24 @@ meta_admin_integrity(json_t *out)
 	if (ops->admin_integrity == NULL)
 		return META_OK; /* no check of its own: nothing to say */
 	return ops->admin_integrity(priv, out);
+}
+
+enum meta_err
+meta_stats(struct meta_stats *out)
+{
+	json_t *list;
+	enum meta_err e;
+
+	out->uploads = 0;
+	out->bytes = -1;
+	if (ops == NULL)
+		return META_UNAVAILABLE;
+	if (ops->stats != NULL)
+		return ops->stats(priv, out);
+	if ((list = json_array()) == NULL)
+		return META_ERR;
+	e = ops->admin_uploads(priv, list);
+	out->uploads = json_array_size(list);
+	json_decref(list);
+	return e;
 }
