@@ -13,14 +13,14 @@ BUILD    ?= build
 PORT     ?= 5000
 DATA_DIR ?= ./var
 SERVER   ?= nginx
-PKGS     := fcgi libcrypto jansson sqlite3 inih libpq
+PKGS     := fcgi libcrypto jansson sqlite3 inih libcurl libpq
 
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN)
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih -lpq)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih -lcurl -lpq)
 
 ifdef DEBUG
 CFLAGS   += -O0 -DDEBUG
@@ -56,9 +56,20 @@ DEPS     := $(OBJS:.o=.d)
 
 # Debian packages: to build, to serve, to test.
 APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
-             libsqlite3-dev libinih-dev libpq-dev
-APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
-APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3 postgresql
+             libsqlite3-dev libinih-dev libcurl4-openssl-dev libpq-dev
+# To serve: what the chosen SERVER needs, plus curl (serve.sh waits for
+# /v2/ with it) and sqlite3 (README opens the database with it).  `make
+# run` and `start` install only those; `make test` every server's.
+APT_RUN_COMMON     := curl sqlite3
+APT_RUN_nginx      := nginx
+APT_RUN_lighttpd   := lighttpd
+APT_RUN_apache     := apache2 libapache2-mod-xsendfile
+APT_RUN_apache-cgi := apache2 libapache2-mod-xsendfile
+APT_RUN   := $(APT_RUN_COMMON) $(sort $(APT_RUN_nginx) $(APT_RUN_lighttpd) \
+             $(APT_RUN_apache) $(APT_RUN_apache-cgi))
+APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3 systemd \
+             python3-botocore swift-proxy swift-object swift-container \
+             swift-account postgresql
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
 
@@ -82,10 +93,13 @@ check-layers:
 # One self-contained file for hosts where nothing can be installed (shared
 # hosting, CGI): every library linked in, and a CGI start-up ~1.5 ms
 # shorter.  glibc warns about getaddrinfo/dlopen, which berth never uses.
-# The PostgreSQL backend is left out (a one-file host has no database
-# server to reach); its table registers itself, so nothing else changes.
+# The s3 handler and the PostgreSQL backend stay out: Debian's static
+# libcurl needs GSSAPI, LDAP, ssh and more, and a shared host has no
+# object store or database server to reach; their tables register
+# themselves, so nothing else changes.
 STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcrypto -lm -lpthread -ldl
-STATIC_OBJS := $(filter-out $(BUILD)/store/meta_pg%.o $(BUILD)/schema_pg.o,$(OBJS))
+STATIC_OBJS := $(filter-out $(BUILD)/store/blob_s3.o $(BUILD)/store/s3_sign.o \
+               $(BUILD)/store/meta_pg%.o $(BUILD)/schema_pg.o,$(OBJS))
 static: $(BUILD)/berth-static
 
 $(BUILD)/berth-static: $(STATIC_OBJS)
@@ -126,7 +140,8 @@ $(BUILD)/schema_pg.o: $(BUILD)/schema_pg.c
 
 -include $(DEPS)
 
-# make install: the binary, the example configurations and the schema.
+# make install: the binary, the example configurations, the schema, and
+# the systemd units with their sysusers.d and tmpfiles.d files (systemd/).
 # The examples go to the documentation, not to $(PREFIX)/etc: each is a
 # template to copy and edit (host names, certificates, paths), berth reads
 # no configuration unless told (-c FILE or BERTH_CONFIG), and an upgrade
@@ -139,6 +154,10 @@ DATADIR     ?= $(PREFIX)/share
 DOCDIR      ?= $(DATADIR)/doc/berth
 EXAMPLESDIR ?= $(DOCDIR)/examples
 SQLDIR      ?= $(DATADIR)/berth/sql
+# systemd looks in $(PREFIX)/lib/systemd/system for /usr and /usr/local.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 INSTALL     ?= install
 # Installed under EXAMPLESDIR with the same path; etc/berth.ini becomes
 # EXAMPLESDIR/berth.ini.
@@ -146,6 +165,10 @@ EXAMPLES    := nginx/berth.conf lighttpd/berth.conf apache/berth.conf \
                apache/htaccess apache/berth.ini
 SQL_FILES   := $(sort $(wildcard sql/*.sql))
 SQL_PG_FILES := $(sort $(wildcard sql/postgresql/*.sql))
+
+# The units name the installed binary and documentation.
+UNITS       := berth.service berth.socket
+UNIT_SED    := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
 
 install: $(BUILD)/berth
 	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SQLDIR)" \
@@ -160,6 +183,15 @@ install: $(BUILD)/berth
 	$(INSTALL) -m 0644 README.md "$(DESTDIR)$(DOCDIR)/README.md"
 	$(INSTALL) -m 0644 $(SQL_FILES) "$(DESTDIR)$(SQLDIR)/"
 	$(INSTALL) -m 0644 $(SQL_PG_FILES) "$(DESTDIR)$(SQLDIR)/postgresql/"
+	$(INSTALL) -d "$(DESTDIR)$(SYSTEMDUNITDIR)" "$(DESTDIR)$(SYSUSERSDIR)" \
+	    "$(DESTDIR)$(TMPFILESDIR)"
+	@for u in $(UNITS); do \
+		echo "sed systemd/$$u.in > $(DESTDIR)$(SYSTEMDUNITDIR)/$$u"; \
+		sed $(UNIT_SED) systemd/$$u.in > "$(DESTDIR)$(SYSTEMDUNITDIR)/$$u" && \
+		chmod 0644 "$(DESTDIR)$(SYSTEMDUNITDIR)/$$u" || exit 1; \
+	done
+	$(INSTALL) -m 0644 systemd/berth.sysusers "$(DESTDIR)$(SYSUSERSDIR)/berth.conf"
+	$(INSTALL) -m 0644 systemd/berth.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/berth.conf"
 
 # Removes what install put there, then the directories that are left
 # empty (only berth's own).
@@ -168,7 +200,9 @@ uninstall:
 	    "$(DESTDIR)$(DOCDIR)/README.md" \
 	    $(foreach f,$(EXAMPLES),"$(DESTDIR)$(EXAMPLESDIR)/$(f)") \
 	    $(foreach f,$(SQL_FILES),"$(DESTDIR)$(SQLDIR)/$(notdir $(f))") \
-	    $(foreach f,$(SQL_PG_FILES),"$(DESTDIR)$(SQLDIR)/postgresql/$(notdir $(f))")
+	    $(foreach f,$(SQL_PG_FILES),"$(DESTDIR)$(SQLDIR)/postgresql/$(notdir $(f))") \
+	    $(foreach u,$(UNITS),"$(DESTDIR)$(SYSTEMDUNITDIR)/$(u)") \
+	    "$(DESTDIR)$(SYSUSERSDIR)/berth.conf" "$(DESTDIR)$(TMPFILESDIR)/berth.conf"
 	-rmdir $(foreach d,$(sort $(dir $(EXAMPLES))),"$(DESTDIR)$(EXAMPLESDIR)/$(d)") \
 	    "$(DESTDIR)$(EXAMPLESDIR)" "$(DESTDIR)$(DOCDIR)" "$(DESTDIR)$(SQLDIR)/postgresql" \
 	    "$(DESTDIR)$(SQLDIR)" "$(DESTDIR)$(DATADIR)/berth" 2>/dev/null
@@ -180,7 +214,10 @@ deps-build:
 	@sh tests/need-packages.sh $(APT_BUILD)
 
 deps:
-	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN)
+	@case "$(SERVER)" in nginx|lighttpd|apache|apache-cgi) ;; \
+	*) echo "make: SERVER=$(SERVER): choose nginx, lighttpd, apache or apache-cgi" >&2; \
+	   exit 2 ;; esac
+	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN_COMMON) $(APT_RUN_$(SERVER))
 
 deps-test:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN) $(APT_TEST)
@@ -210,11 +247,13 @@ restart: all
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
-	    build/asan/unit-manifest build/asan/unit-config build/asan/meta-tests
+	    build/asan/unit-manifest build/asan/unit-config build/asan/meta-tests \
+	    build/asan/unit-s3sign
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c cgi/routes.c \
-             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c
+             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c \
+             store/metrics.c
 $(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h store/*.h)
 	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) \
 	    -lcmocka -ljansson -lcrypto
@@ -235,6 +274,12 @@ $(BUILD)/unit-config: $(UNIT_CONFIG_SRCS) \
 	$(CC) $(CFLAGS) $(INC_main) -o $@ $(UNIT_CONFIG_SRCS) $(LDFLAGS) \
 	    -lcmocka $(LDLIBS)
 
+# SigV4 signing (store/s3_sign.c) against botocore's signer.
+$(BUILD)/unit-s3sign: tests/unit/s3_sign_test.c store/s3_sign.c store/s3_sign.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC_store) -o $@ $(filter %.c,$^) $(LDFLAGS) \
+	    -lcmocka -lcrypto
+
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from its seed corpus in tests/fuzz/corpus/<target> (copied, so the seeds
 # in git stay as they are).
@@ -244,7 +289,7 @@ FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE $(INC_cgi) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 $(shell pkg-config --cflags jansson 2>/dev/null)
 FUZZ_SRCS_router   := cgi/router.c cgi/routes.c cgi/request.c base/validate.c \
-                      store/digest.c
+                      store/digest.c store/spool.c
 FUZZ_LIBS_router   := -lcrypto
 FUZZ_SRCS_validate := base/validate.c
 FUZZ_SRCS_manifest := cgi/manifest.c base/validate.c
@@ -274,10 +319,10 @@ fuzz: deps-fuzz $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 # The backend suite: the same tests against every blob handler.
 BACKEND_SRCS := tests/backend/backend.c tests/backend/blob_fault.c \
                 store/blob.c store/blob_fs.c store/blob_redirect.c store/digest.c \
-                base/conf.c base/validate.c
+                store/blob_s3.c store/s3_sign.c base/conf.c base/validate.c
 $(BUILD)/backend-tests: $(BACKEND_SRCS) $(wildcard store/*.h base/*.h)
 	$(CC) $(CFLAGS) $(INC_store) -o $@ $(BACKEND_SRCS) $(LDFLAGS) \
-	    -lcmocka -lcrypto -linih
+	    -lcmocka -lcrypto -linih -lcurl
 
 # One style for every C file, written down in .clang-format: `make format`
 # rewrites the files, `make format-check` prints the difference and fails

@@ -32,6 +32,10 @@ TARGETS = {
     "manifest_get_slow_rps": [
         ("ceiling", ">=", 0.8, "slow-loaded >= 0.8x unloaded")],
     "manifest_get_slow_p99": [("peer", "<=", 1, "slow-loaded p99 <= peer's")],
+    # issue 14: the s3 handler against the store itself (and fs).
+    "s3_push_256MiB": [("ceiling", ">=", 0.7, "s3 push >= 0.7x the store's own PUT")],
+    "s3_pull_64MiB_presigned": [("ceiling", ">=", 0.9, "s3 pull >= 0.9x the store's own GET")],
+    "s3_manifest_get_tag_rps": [("ceiling", ">=", 0.9, "s3 manifest GET unchanged from fs (>= 0.9x)")],
     "mem_pool_resident_rest": [("value", "<", 10, "worker pool < 10 MB at rest")],
     "mem_pool_rss_rest": [("value", "<", 10, "worker pool < 10 MB (RSS sum)")],
 }

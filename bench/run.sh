@@ -4,6 +4,8 @@
 #
 #   berth     build/berth behind nginx, as nginx/serve.sh starts it
 #   peer      Debian's docker-registry (CNCF Distribution 2.8), filesystem
+#   s3        berth with blob_handler = s3 against the fs handler and the
+#             object store itself (bench/s3.sh, hosting/s3-local.sh)
 #   ceiling   nginx serving berth's blob files as a plain directory, and
 #             nginx alone accepting an upload body to disk; openssl sha256
 #
@@ -320,6 +322,10 @@ env "${cgi_env[@]}" hyperfine -N --style none --warmup 20 --runs "$CGIRUNS" \
 cgi=$(jf "$(cat "$W/cgi.json")" 'v["results"][0]["median"]*1000')
 floor=$(jf "$(cat "$W/cgi.json")" 'v["results"][1]["median"]*1000')
 put cgi_manifest_get "CGI manifest GET, one process" ms lower "$cgi" "" "$floor" "exec /bin/true"
+
+# --- Blobs in an object store (s3 handler vs fs vs the store) -------------
+log "s3 handler: push, pull and manifest GET beside fs and the store (bench/s3.sh)"
+BERTH=$BERTH bench/s3.sh "$R" "$RUNS" "$DUR"
 
 # --- Report ------------------------------------------------------------------
 $PY bench/report.py "$R" "$OUT" "$ts" "$QUICK" "$WORKERS"

@@ -16,6 +16,30 @@ config_default_workers(void)
 	return n >= 128 ? 256 : 2 * (int)n;
 }
 
+/* An operator endpoint's path, [server] key (default dflt) into buf
+ * (cap bytes): an absolute path outside the registry API (/v2 and below
+ * belong to the route table's registry endpoints), or "off", which
+ * leaves buf "" (the endpoint answers 404). */
+static int
+ops_path(struct conf *conf, const char *key, const char *dflt, char *buf,
+    size_t cap)
+{
+	if (conf_string(conf, "server", key, dflt, buf, cap) != 0)
+		return -1;
+	if (strcmp(buf, "off") == 0) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (buf[0] != '/' || strchr(buf, '?') != NULL ||
+	    strchr(buf, ' ') != NULL)
+		return conf_bad(conf, "server", key,
+		    "expected an absolute path without '?' or spaces, or off");
+	if (strncmp(buf, "/v2", 3) == 0 && (buf[3] == '\0' || buf[3] == '/'))
+		return conf_bad(conf, "server", key,
+		    "expected a path outside /v2/, the registry API");
+	return 0;
+}
+
 int
 config_read(struct config *cfg, struct conf *conf, const char *data_dir)
 {
@@ -38,5 +62,16 @@ config_read(struct config *cfg, struct conf *conf, const char *data_dir)
 		&cfg->delete_enabled) != 0)
 		return -1;
 	cfg->workers = (int)workers;
+	if (conf_bool(conf, "server", "access_log", true, &cfg->access_log) !=
+		0 ||
+	    ops_path(conf, "metrics_path", "/_berth/metrics", cfg->metrics_path,
+		sizeof(cfg->metrics_path)) != 0 ||
+	    ops_path(conf, "health_path", "/_berth/health", cfg->health_path,
+		sizeof(cfg->health_path)) != 0)
+		return -1;
+	if (cfg->metrics_path[0] != '\0' &&
+	    strcmp(cfg->metrics_path, cfg->health_path) == 0)
+		return conf_bad(conf, "server", "health_path",
+		    "expected a path other than metrics_path");
 	return 0;
 }

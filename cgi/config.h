@@ -2,7 +2,7 @@
  * registry's policy.
  *
  * Read from the configuration table (base/conf.h) by config_read():
- *   [server]   socket, workers
+ *   [server]   socket, workers, access_log, metrics_path, health_path
  *   [registry] read_only, delete_enabled
  * The store reads its own sections ([storage], [metadata], [blob.NAME];
  * store/store.h), so nothing here knows a blob handler.  Command-line -s
@@ -20,6 +20,11 @@ struct config {
 	char socket[PATH_MAX]; /* FastCGI unix socket path; ""
 						 * until config_read() sets it */
 	int workers;	       /* worker processes, 1..256 */
+	bool access_log;       /* one line per request on stderr */
+	/* The operator's endpoints (cgi/h_ops.c): absolute paths outside
+	 * /v2/, "" when turned off ("off" in the file). */
+	char metrics_path[256];
+	char health_path[256];
 	bool read_only;
 	bool delete_enabled;
 };

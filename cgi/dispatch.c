@@ -29,7 +29,7 @@ check_values(struct req *r)
 	const struct route_match *m = &r->match;
 
 	if (m->name == NULL)
-		return E_OK; /* /v2/ and /v2/_catalog: no repository */
+		return E_OK; /* /v2/, /v2/_catalog, metrics, health */
 	if (!valid_name(m->name, m->name_len))
 		return E_NAME_INVALID;
 	memcpy(r->name, m->name, m->name_len);
@@ -123,7 +123,9 @@ problem_error(struct req *r)
 		resp_detail(r, "repository name over 255 characters");
 		return E_NAME_INVALID;
 	case REQ_BAD_PATH:
-		resp_detail(r, "the request path does not decode");
+		resp_detail(r,
+		    "the request path does not decode, or what "
+		    "precedes /v2 in it is no plain path");
 		return E_BAD_REQUEST;
 	case REQ_BAD_LENGTH:
 		resp_detail(r, "Content-Length is not a number");
@@ -154,6 +156,9 @@ run(struct req *r)
 	}
 	id = route_match(r->path, &r->match);
 	if (id == ROUTE_NONE)
+		id = route_match_ops(r->path, r->cfg->metrics_path,
+		    r->cfg->health_path, &r->match);
+	if (id == ROUTE_NONE)
 		return E_NOT_FOUND;
 	r->route = route_find(id, r->method_bit);
 	if (r->route == NULL) {
@@ -171,6 +176,11 @@ run(struct req *r)
 	if (err != E_OK)
 		return err;
 	err = req_query_parse(r->query, r->route->query, &r->q, &bad);
+	if (err == E_TOO_MANY_TAGS) {
+		resp_detail(r, "at most %d tag parameters in one request",
+		    QUERY_TAGS_MAX);
+		return err;
+	}
 	if (err != E_OK) {
 		resp_detail(r, "query parameter %s: missing or malformed",
 		    query_key_name(bad));

@@ -1,6 +1,9 @@
 /* errors.c -- store errors to registry errors; see errors.h.  Called by
- * the handlers. */
+ * the handlers.  Being the one place every storage failure passes on its
+ * way to a client, it also counts them (store/metrics.h). */
 #include "errors.h"
+
+#include "metrics.h"
 
 enum reg_err
 reg_err_of_blob(enum blob_err e, enum reg_err notfound)
@@ -12,14 +15,17 @@ reg_err_of_blob(enum blob_err e, enum reg_err notfound)
 	case BLOB_NOTFOUND:
 		return notfound;
 	case BLOB_NOSPC:
+		metrics_store_error(METRICS_BLOB, METRICS_ERR_FULL);
 		return E_STORAGE_FULL;
 	case BLOB_NOTSUP:
 		return E_UNSUPPORTED;
 	case BLOB_UNAVAILABLE:
+		metrics_store_error(METRICS_BLOB, METRICS_ERR_UNAVAILABLE);
 		return E_UNAVAILABLE;
 	case BLOB_IO:
 		break;
 	}
+	metrics_store_error(METRICS_BLOB, METRICS_ERR_IO);
 	return E_INTERNAL;
 }
 
@@ -37,12 +43,15 @@ reg_err_of_meta(enum meta_err e, enum reg_err notfound)
 	case META_MISSING:
 		return E_MANIFEST_BLOB_UNKNOWN;
 	case META_FULL:
+		metrics_store_error(METRICS_META, METRICS_ERR_FULL);
 		return E_STORAGE_FULL;
 	case META_UNAVAILABLE:
+		metrics_store_error(METRICS_META, METRICS_ERR_UNAVAILABLE);
 		return E_UNAVAILABLE;
 	case META_ERR:
 		break;
 	}
+	metrics_store_error(METRICS_META, METRICS_ERR_IO);
 	return E_INTERNAL;
 }
 
@@ -60,13 +69,16 @@ reg_err_of_upload(enum upload_err e)
 	case UP_DIGEST:
 		return E_DIGEST_INVALID;
 	case UP_NOSPC:
+		metrics_store_error(METRICS_BLOB, METRICS_ERR_FULL);
 		return E_STORAGE_FULL;
 	case UP_READONLY:
 		return E_UNSUPPORTED;
 	case UP_UNAVAILABLE:
+		metrics_store_error(METRICS_BLOB, METRICS_ERR_UNAVAILABLE);
 		return E_UNAVAILABLE;
 	case UP_IO:
 		break;
 	}
+	metrics_store_error(METRICS_BLOB, METRICS_ERR_IO);
 	return E_INTERNAL;
 }

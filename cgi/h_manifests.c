@@ -10,9 +10,13 @@
  * config and layers of an image manifest, or the children of an index,
  * must already be in the repository (else MANIFEST_BLOB_UNKNOWN, one per
  * missing digest); `subject` may dangle and is indexed for the referrers
- * API. */
+ * API.  A PUT may carry ?tag=a&tag=b (end-7b, up to QUERY_TAGS_MAX, each
+ * a valid tag, else 400 TAG_INVALID or 414 before anything is stored):
+ * they are applied with the manifest in one metadata transaction and
+ * listed back in one OCI-Tag header. */
 #include "handlers.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,9 +50,54 @@ h_manifest_get(struct req *r)
 	return E_OK;
 }
 
+/* The ?tag= values of r without repeats and without the path's tag
+ * (path_tag, NULL when pushed by digest), into tags[] (room for
+ * QUERY_TAGS_MAX; pointers into r->q); their count. */
+static size_t
+query_tags(const struct req *r, const char *path_tag, const char **tags)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->q.ntags; i++) {
+		const char *t = r->q.tags[i];
+		bool seen = path_tag != NULL && strcmp(t, path_tag) == 0;
+
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = strcmp(t, tags[j]) == 0;
+		if (!seen)
+			tags[n++] = t;
+	}
+	return n;
+}
+
+/* OCI-Tag: every tag the PUT applied, comma-separated (oci-spec.md
+ * end-7b allows one header with a list); sent when ?tag= was given. */
+static void
+oci_tag_header(struct req *r, const char *path_tag, const char **tags, size_t n)
+{
+	char list[(TAG_MAX_LEN + 1) * (QUERY_TAGS_MAX + 1) + 1];
+	size_t used = 0;
+
+	list[0] = '\0';
+	for (size_t i = 0; i <= n; i++) {
+		const char *t = i == 0 ? path_tag : tags[i - 1];
+		int w;
+
+		if (t == NULL)
+			continue;
+		w = snprintf(list + used, sizeof(list) - used, "%s%s",
+		    used > 0 ? "," : "", t);
+		if (w < 0 || (size_t)w >= sizeof(list) - used)
+			break; /* cannot happen: room for them all */
+		used += (size_t)w;
+	}
+	resp_header(r, "OCI-Tag", "%s", list);
+}
+
 enum reg_err
 h_manifest_put(struct req *r)
 {
+	const char *tags[QUERY_TAGS_MAX];
 	struct meta_manifest_put p = { 0 };
 	struct manifest m = { 0 };
 	char digest[DIGEST_STR_MAX];
@@ -88,6 +137,8 @@ h_manifest_put(struct req *r)
 	p.annotations = m.annotations;
 	p.refs = m.refs;
 	p.nrefs = m.nrefs;
+	p.ntags = query_tags(r, p.tag, tags);
+	p.tags = p.ntags > 0 ? tags : NULL;
 	me = meta_manifest_put(&p, &missing);
 	if (me == META_MISSING) {
 		resp_details(r, missing); /* one error per digest */
@@ -100,6 +151,8 @@ h_manifest_put(struct req *r)
 	resp_header(r, "Docker-Content-Digest", "%s", digest);
 	if (m.subject != NULL)
 		resp_header(r, "OCI-Subject", "%s", m.subject);
+	if (QUERY_HAS(&r->q, QK_TAG))
+		oci_tag_header(r, p.tag, tags, p.ntags);
 	resp_send(r, 201, NULL, 0);
 	err = E_OK;
 out:

@@ -3,6 +3,8 @@
  *   POST   /v2/<name>/blobs/uploads/                 start a session
  *   POST   /v2/<name>/blobs/uploads/?digest=         the whole blob at once
  *   POST   /v2/<name>/blobs/uploads/?mount=&from=    cross-repository mount
+ *   POST   /v2/<name>/blobs/uploads/?mount=          the same, from anywhere
+ *                                                    the caller may pull
  *   PATCH  /v2/<name>/blobs/uploads/<id>             a chunk, or a stream
  *   PUT    /v2/<name>/blobs/uploads/<id>?digest=     close, maybe with a chunk
  *   GET    /v2/<name>/blobs/uploads/<id>             progress
@@ -68,18 +70,81 @@ blob_created(struct req *r, const char *digest)
 	resp_send(r, 201, NULL, 0);
 }
 
+/* The access-control hook of the automatic mount: may the client of r
+ * pull repository `repo`?  A mount without `from` may take the blob only
+ * from a repository the caller could read it from anyway, or it would
+ * reveal (and copy) content of repositories hidden from it.  Today every
+ * client may pull everything, so: true.  When access control lands
+ * (cgi/auth.c), this becomes its "may the caller pull repo X" check; it
+ * must never be answered by the blob's presence alone. */
+static bool
+mount_may_pull(struct req *r, const char *repo)
+{
+	(void)r;
+	(void)repo;
+	return true;
+}
+
+#define MOUNT_CANDIDATES 64 /* repositories tried by an automatic mount */
+
+/* POST ?mount=<digest> without `from`: mount automatically (oci-spec.md
+ * 4.6, "the registry MAY treat from as optional") from the first
+ * repository, in name order, that links the blob and that the caller may
+ * pull (mount_may_pull()).  *mounted false: no such repository among the
+ * first MOUNT_CANDIDATES that link it, and the caller answers with a
+ * session (202).  Each mount is re-checked in its own transaction
+ * (meta_blob_mount), so a repository that loses the blob meanwhile is
+ * passed over. */
+static enum reg_err
+auto_mount(struct req *r, bool *mounted)
+{
+	json_t *holders = json_array();
+	enum reg_err err = E_OK;
+	enum meta_err me;
+	uint64_t size;
+	size_t i;
+	json_t *v;
+
+	if (holders == NULL)
+		return E_INTERNAL;
+	me = meta_blob_holders(r->q.mount, MOUNT_CANDIDATES, holders);
+	if (me != META_OK)
+		err = reg_err_of_meta(me, E_INTERNAL);
+	json_array_foreach(holders, i, v) {
+		const char *from = json_string_value(v);
+
+		if (err != E_OK || *mounted)
+			break;
+		if (!mount_may_pull(r, from))
+			continue;
+		me = meta_blob_mount(r->name, from, r->q.mount, &size);
+		if (me == META_OK)
+			*mounted = true;
+		else if (me != META_NOTFOUND)
+			err = reg_err_of_meta(me, E_INTERNAL);
+	}
+	json_decref(holders);
+	return err;
+}
+
 /* POST ?mount=<digest>&from=<repo>: 201 when `from` links the blob;
- * otherwise the caller starts an ordinary session (*mounted stays false).
- * Without `from` there is no automatic mount: a session. */
+ * otherwise the caller starts an ordinary session (*mounted stays false;
+ * never an automatic mount from elsewhere: a client that named `from`
+ * expects 202 when `from` lacks it).  Without `from`: auto_mount(). */
 static enum reg_err
 try_mount(struct req *r, bool *mounted)
 {
 	uint64_t size;
 	enum meta_err me;
+	enum reg_err err;
 
 	*mounted = false;
-	if (!QUERY_HAS(&r->q, QK_FROM))
-		return E_OK;
+	if (!QUERY_HAS(&r->q, QK_FROM)) {
+		err = auto_mount(r, mounted);
+		if (err == E_OK && *mounted)
+			blob_created(r, r->q.mount);
+		return err;
+	}
 	me = meta_blob_mount(r->name, r->q.from, r->q.mount, &size);
 	if (me == META_NOTFOUND)
 		return E_OK; /* not there: a session instead */

@@ -31,6 +31,8 @@ enum reg_err h_upload_patch(struct req *r);    /* h_uploads.c */
 enum reg_err h_upload_put(struct req *r);      /* h_uploads.c */
 enum reg_err h_upload_cancel(struct req *r);   /* h_uploads.c: DELETE */
 enum reg_err h_referrers(struct req *r);       /* h_referrers.c */
+enum reg_err h_metrics(struct req *r);	       /* h_ops.c: metrics_path */
+enum reg_err h_health(struct req *r);	       /* h_ops.c: health_path */
 
 /* blob_created -- send a 201 for blob `digest` now stored in r->name:
  * Location /v2/<name>/blobs/<digest>, Docker-Content-Digest

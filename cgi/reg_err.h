@@ -30,6 +30,7 @@ enum reg_err {
 	E_METHOD_NOT_ALLOWED, /* 405: method not on this endpoint */
 	E_NOT_FOUND,	      /* 404: no such endpoint */
 	E_MANIFEST_TOO_LARGE, /* 413 */
+	E_TOO_MANY_TAGS,      /* 414: over QUERY_TAGS_MAX ?tag= values */
 	E_BAD_REQUEST,	      /* 400: unreadable request */
 	E_STORAGE_FULL,	      /* 507 */
 	E_UNAVAILABLE,	      /* 503: a backend is unreachable; retry */

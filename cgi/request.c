@@ -2,6 +2,7 @@
  * reading its body; see request.h.  Called by server.c. */
 #include "request.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,26 @@ visible(const char *s, size_t len)
 	return true;
 }
 
+/* May s[0..len) go into a Location and a Link as the path prefix?  It
+ * must be a path ("" or "/..."), never "//host..." (a reference to
+ * another host: an open redirect), and hold only characters that mean
+ * nothing to those headers: letters, digits and -._~/%!$&'()*+=:@ --
+ * no ',', ';', '<', '>', '"', '\\' or space, which would split or end
+ * a Link entry (RFC 8288 3). */
+static bool
+safe_prefix(const char *s, size_t len)
+{
+	if (len == 0)
+		return true;
+	if (s[0] != '/' || (len > 1 && s[1] == '/'))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("-._~/%!$&'()*+=:@", s[i]) == NULL)
+			return false;
+	return true;
+}
+
 /* r->path and r->prefix.  REQUEST_URI is the path as the client sent it
  * to this server: the API begins at its first /v2 segment, and whatever
  * comes before is the prefix the registry is mounted under (a reverse
@@ -120,7 +141,8 @@ req_path(struct req *r)
 		if (root < ulen || info == NULL || *info == '\0') {
 			if (root == ulen)
 				root = 0; /* no API here: the router says 404 */
-			if (root >= sizeof(r->prefix) || !visible(uri, root))
+			if (root >= sizeof(r->prefix) || !visible(uri, root) ||
+			    !safe_prefix(uri, root))
 				return REQ_BAD_PATH;
 			if (ulen - root >= sizeof(r->path))
 				return REQ_LONG_PATH;
@@ -326,29 +348,45 @@ req_drain(struct req *r)
 		;
 }
 
-/* The first value of `key` in query, still encoded: sets *v and *vlen
- * ("key" alone gives ""); false when the key is absent. */
+/* The next value of `key` in query at or after offset *pos, still
+ * encoded: sets *v and *vlen ("key" alone gives "") and moves *pos past
+ * it; false when there is no more. */
 static bool
-query_find(const char *query, const char *key, const char **v, size_t *vlen)
+query_next(const char *query, const char *key, size_t *pos, const char **v,
+    size_t *vlen)
 {
 	size_t klen = strlen(key);
-	const char *p = query;
+	const char *p = query + *pos;
 
 	while (*p != '\0') {
 		const char *amp = strchr(p, '&');
 		size_t plen = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		bool hit = plen >= klen && strncmp(p, key, klen) == 0 &&
+		    (plen == klen || p[klen] == '=');
 
-		if (plen >= klen && strncmp(p, key, klen) == 0 &&
-		    (plen == klen || p[klen] == '=')) {
+		if (hit) {
 			*v = plen == klen ? "" : p + klen + 1;
 			*vlen = plen == klen ? 0 : plen - klen - 1;
-			return true;
 		}
 		p += plen;
 		if (*p == '&')
 			p++;
+		if (hit) {
+			*pos = (size_t)(p - query);
+			return true;
+		}
 	}
+	*pos = (size_t)(p - query);
 	return false;
+}
+
+/* The first value of `key` in query, as query_next() gives it. */
+static bool
+query_find(const char *query, const char *key, const char **v, size_t *vlen)
+{
+	size_t pos = 0;
+
+	return query_next(query, key, &pos, v, vlen);
 }
 
 /* The error a malformed value of each check gets. */
@@ -450,22 +488,62 @@ query_one(const char *query, const struct query_decl *d, struct query_values *q,
 	return true;
 }
 
+/* Check every value of the QF_REPEATED declaration d into q->tags (the
+ * one list slot there is) in order; E_OK, the check's error for the
+ * first malformed value (or none given when required), or
+ * E_TOO_MANY_TAGS for value QUERY_TAGS_MAX + 1. */
+static enum reg_err
+query_all(const char *query, const struct query_decl *d, struct query_values *q)
+{
+	size_t pos = 0, vlen;
+	const char *v;
+
+	while (query_next(query, query_key_name(d->key), &pos, &v, &vlen)) {
+		char *out;
+
+		if (vlen == 0 && (d->flags & QF_EMPTY_IS_ABSENT))
+			continue;
+		if (q->ntags == QUERY_TAGS_MAX)
+			return E_TOO_MANY_TAGS;
+		out = q->tags[q->ntags];
+		if (!pct_decode(v, vlen, out, sizeof(q->tags[0]), true) ||
+		    !check_value(d->check, out, &q->n, &q->alg)) {
+			out[0] = '\0';
+			return check_error(d->check);
+		}
+		q->ntags++;
+	}
+	if (q->ntags > 0)
+		q->present |= 1u << d->key;
+	else if (d->flags & QF_REQUIRED)
+		return check_error(d->check);
+	return E_OK;
+}
+
 enum reg_err
 req_query_parse(const char *query, const struct query_decl *decls,
     struct query_values *q, enum query_key *bad)
 {
 	char scratch[MEDIA_TYPE_MAX + 1];
+	enum reg_err err;
 
 	memset(q, 0, sizeof(*q));
 	q->n = PAGE_MAX;
 	q->alg = DIGEST_SHA256;
 	for (size_t i = 0; i < ROUTE_QUERY_MAX && decls[i].key != QK_NONE;
 	     i++) {
-		if (query_one(query, &decls[i], q, scratch, sizeof(scratch)))
+		if (decls[i].flags & QF_REPEATED)
+			err = query_all(query, &decls[i], q);
+		else if (query_one(query, &decls[i], q, scratch,
+			     sizeof(scratch)))
+			err = E_OK;
+		else
+			err = check_error(decls[i].check);
+		if (err == E_OK)
 			continue;
 		if (bad != NULL)
 			*bad = decls[i].key;
-		return check_error(decls[i].check);
+		return err;
 	}
 	return E_OK;
 }

@@ -29,6 +29,10 @@
 #define RESP_DETAIL_MAX 512	 /* bytes of an error's detail string */
 #define PAGE_MAX	100000UL /* largest page size `n` a client may ask */
 #define MEDIA_TYPE_MAX	255	 /* bytes of a media type (RFC 6838 4.2) */
+/* ?tag= values one manifest PUT may carry (oci-spec.md end-7b: at least
+ * 10; more is 414).  32 tags of the longest kind (128 characters) keep
+ * the request line under the 8 KiB every shipped web server takes. */
+#define QUERY_TAGS_MAX 32
 
 struct store;
 
@@ -45,6 +49,10 @@ struct query_values {
 	char from[NAME_MAX_LEN + 1];	 /* a valid name */
 	enum digest_alg alg;		 /* DIGEST_SHA256 if not given */
 	char artifact_type[MEDIA_TYPE_MAX + 1];
+	/* Every "tag" value (QF_REPEATED), in the order given, repeats
+	 * included; ntags 0..QUERY_TAGS_MAX. */
+	char tags[QUERY_TAGS_MAX][TAG_MAX_LEN + 1];
+	size_t ntags;
 };
 
 #define QUERY_HAS(q, key) (((q)->present >> (key)) & 1u)
@@ -131,6 +139,7 @@ struct req {
 	size_t head_len;
 	bool head_sent;
 	bool head_overflow;
+	uint64_t bytes_sent; /* body bytes written (resp_write) */
 
 	/* What goes on an error response, should the handler fail
 	 * (response.c): its own headers, and a detail string or a jansson
@@ -170,12 +179,13 @@ void req_drain(struct req *r);
 
 /* req_query_parse -- check the query keys a route declares (decls,
  * ended by QK_NONE) in the raw query string `query` and fill *q.  The
- * first occurrence of a key counts; keys not declared are ignored.  A
- * value is percent-decoded ('+' is a space) and checked as its
- * declaration says.  Returns E_OK, or the declared check's error for
- * the first value that is malformed (or absent when required), whose
- * key then goes to *bad (unless bad is NULL); *q is then partly
- * filled.  Pure. */
+ * first occurrence of a key counts, or, for a QF_REPEATED key, every
+ * one (into q->tags, at most QUERY_TAGS_MAX: one more is
+ * E_TOO_MANY_TAGS); keys not declared are ignored.  A value is
+ * percent-decoded ('+' is a space) and checked as its declaration says.
+ * Returns E_OK, or the declared check's error for the first value that
+ * is malformed (or absent when required), whose key then goes to *bad
+ * (unless bad is NULL); *q is then partly filled.  Pure. */
 enum reg_err req_query_parse(const char *query, const struct query_decl *decls,
     struct query_values *q, enum query_key *bad);
 

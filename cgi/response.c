@@ -47,6 +47,8 @@ static const struct {
 	    "no such endpoint in the registry API" },
 	[E_MANIFEST_TOO_LARGE] = { 413, "MANIFEST_INVALID",
 	    "manifest larger than 4 MiB" },
+	[E_TOO_MANY_TAGS] = { 414, "TAG_INVALID",
+	    "more tag parameters than the registry takes in one request" },
 	[E_BAD_REQUEST] = { 400, "UNSUPPORTED", "malformed request" },
 	[E_STORAGE_FULL] = { 507, "UNKNOWN", "the registry's storage is full" },
 	[E_UNAVAILABLE] = { 503, "UNAVAILABLE",
@@ -81,6 +83,8 @@ reason(int status)
 		return "Method Not Allowed";
 	case 413:
 		return "Payload Too Large";
+	case 414:
+		return "URI Too Long";
 	case 416:
 		return "Range Not Satisfiable";
 	case 500:
@@ -241,7 +245,10 @@ resp_write(struct req *r, const void *buf, size_t len)
 {
 	if (len == 0)
 		return 0;
-	return r->io->write(r->io->priv, buf, len);
+	if (r->io->write(r->io->priv, buf, len) != 0)
+		return -1;
+	r->bytes_sent += len;
+	return 0;
 }
 
 void

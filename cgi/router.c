@@ -45,6 +45,7 @@ query_key_name(enum query_key key)
 		[QK_FROM] = "from",
 		[QK_DIGEST_ALG] = "digest-algorithm",
 		[QK_ARTIFACT_TYPE] = "artifactType",
+		[QK_TAG] = "tag",
 	};
 
 	return key > QK_NONE && key < QK_COUNT ? names[key] : "";
@@ -117,4 +118,16 @@ route_match(const char *path, struct route_match *m)
 	if (m->id == ROUTE_NONE)
 		memset(m, 0, sizeof(*m));
 	return m->id;
+}
+
+enum route_id
+route_match_ops(const char *path, const char *metrics_path,
+    const char *health_path, struct route_match *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (metrics_path[0] != '\0' && strcmp(path, metrics_path) == 0)
+		return m->id = ROUTE_METRICS;
+	if (health_path[0] != '\0' && strcmp(path, health_path) == 0)
+		return m->id = ROUTE_HEALTH;
+	return ROUTE_NONE;
 }

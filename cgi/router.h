@@ -35,6 +35,8 @@ enum route_id {
 	ROUTE_UPLOAD_START, /* /v2/<name>/blobs/uploads/ */
 	ROUTE_UPLOAD,	    /* /v2/<name>/blobs/uploads/<id> */
 	ROUTE_REFERRERS,    /* /v2/<name>/referrers/<digest> */
+	ROUTE_METRICS,	    /* [server] metrics_path: not under /v2/ */
+	ROUTE_HEALTH,	    /* [server] health_path: not under /v2/ */
 	ROUTE_COUNT
 };
 
@@ -70,7 +72,9 @@ enum route_flag {
 /* What access control will require of the client for a route: not
  * checked yet, declared now so that the table is where it will be. */
 enum route_action {
-	ACT_NONE = 0, /* anyone (the version check) */
+	ACT_NONE = 0, /* anyone (the version check; the operator's
+		       * endpoints, which the web server limits to
+		       * loopback instead) */
 	ACT_PULL,     /* read the repository (catalog: the list) */
 	ACT_PUSH,     /* write to it */
 	ACT_DELETE    /* delete from it */
@@ -87,6 +91,7 @@ enum query_key {
 	QK_FROM,	  /* "from": the repository to mount from */
 	QK_DIGEST_ALG,	  /* "digest-algorithm": sha256 or sha512 */
 	QK_ARTIFACT_TYPE, /* "artifactType": a referrers filter */
+	QK_TAG,		  /* "tag": a tag to apply, repeatable (end-7b) */
 	QK_COUNT
 };
 
@@ -101,8 +106,11 @@ enum query_check {
 };
 
 enum query_flag {
-	QF_REQUIRED = 1 << 0,	    /* absent is as bad as malformed */
-	QF_EMPTY_IS_ABSENT = 1 << 1 /* "key=" counts as not given */
+	QF_REQUIRED = 1 << 0,	     /* absent is as bad as malformed */
+	QF_EMPTY_IS_ABSENT = 1 << 1, /* "key=" counts as not given */
+	QF_REPEATED = 1 << 2	     /* every value counts, not the first:
+				      * each is checked and collected in
+				      * order (request.h, QUERY_TAGS_MAX) */
 };
 
 struct query_decl {
@@ -144,6 +152,13 @@ struct route_match {
  * endpoint of ours (the caller answers 404; *m is then all zero).  *m
  * points into `path`, which must outlive it.  router.c. */
 enum route_id route_match(const char *path, struct route_match *m);
+
+/* route_match_ops -- the operator's endpoints, which live outside /v2/
+ * at configured paths (config.h: metrics_path, health_path; "" is off):
+ * ROUTE_METRICS or ROUTE_HEALTH when path is exactly one of them, else
+ * ROUTE_NONE; *m is all zero (no name, no argument).  Pure.  router.c. */
+enum route_id route_match_ops(const char *path, const char *metrics_path,
+    const char *health_path, struct route_match *m);
 
 /* method_bit -- the enum http_method bit for a method string; M_OTHER for
  * anything we do not know.  router.c. */

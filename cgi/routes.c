@@ -45,11 +45,13 @@ static const struct route routes[] = {
 	    .action = ACT_PULL,
 	    .name = "manifest-get",
 	    .handler = h_manifest_get },
+	/* ?tag=a&tag=b: more tags in the same transaction (end-7b). */
 	{ .id = ROUTE_MANIFEST,
 	    .methods = M_PUT,
 	    .arg = ARG_REFERENCE,
 	    .flags = W_PUT,
 	    .action = ACT_PUSH,
+	    .query = { { QK_TAG, QC_TAG, QF_REPEATED } },
 	    .name = "manifest-put",
 	    .handler = h_manifest_put },
 	{ .id = ROUTE_MANIFEST,
@@ -123,6 +125,20 @@ static const struct route routes[] = {
 		QF_EMPTY_IS_ABSENT } },
 	    .name = "referrers",
 	    .handler = h_referrers },
+
+	/* The operator's endpoints, outside /v2/ (h_ops.c).  No access
+	 * action: the shipped web server configurations pass them to berth
+	 * from loopback only. */
+	{ .id = ROUTE_METRICS,
+	    .methods = M_GET | M_HEAD,
+	    .action = ACT_NONE,
+	    .name = "metrics",
+	    .handler = h_metrics },
+	{ .id = ROUTE_HEALTH,
+	    .methods = M_GET | M_HEAD,
+	    .action = ACT_NONE,
+	    .name = "health",
+	    .handler = h_health },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))

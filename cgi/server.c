@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,9 @@
 #include <fcgiapp.h>
 
 #include "dispatch.h"
+#include "metrics.h"
+#include "notify.h"
+#include "observe.h"
 #include "request.h"
 #include "store.h"
 #include "upload.h"
@@ -119,12 +123,15 @@ static void
 handle(struct io *io, const struct config *cfg, struct store *st, bool drain)
 {
 	static struct req r; /* large: kept off the stack */
+	struct obs o;
 
+	obs_begin(&o);
 	/* A request req_init() cannot read is answered by dispatch() too. */
 	(void)req_init(&r, io, cfg, st);
 	dispatch(&r);
 	if (drain)
 		req_drain(&r);
+	obs_end(&o, &r);
 }
 
 /* Seconds between sweeps of stale upload sessions: a quarter of the
@@ -200,6 +207,7 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 	}
 	if (store_open(st) != 0)
 		return 1;
+	metrics_open(st->data_dir); /* best effort: off when it fails */
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		return 1;
 	while (!stopping) {
@@ -241,6 +249,10 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
  *                    the same arguments and pid, handing it the listening
  *                    socket; the new pool starts its workers and then
  *                    tells the old ones to drain (pool_reexec).
+ * Under a service manager it reports READY=1, RELOADING=1 and STOPPING=1
+ * (notify.h), and serves on a socket the manager passes (LISTEN_FDS,
+ * pool_activated) instead of making its own.  Every request is timed,
+ * counted and logged around dispatch() (observe.h).
  */
 
 #define MAX_DRAINING	(4 * MAX_WORKERS)
@@ -252,7 +264,9 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 #define ENV_LISTEN_FD	"BERTH_LISTEN_FD"   /* restart: the socket */
 #define ENV_LISTEN_PATH "BERTH_LISTEN_PATH" /* and where it is bound */
 #define ENV_DRAIN_PIDS	"BERTH_DRAIN_PIDS"  /* restart: old workers */
-#define MAX_ARGS	64
+/* restart: the socket is the service manager's (pool_activated) */
+#define ENV_ACTIVATED "BERTH_LISTEN_ACTIVATED"
+#define MAX_ARGS      64
 
 struct slot {
 	pid_t pid;	/* its worker, 0 while none runs */
@@ -266,6 +280,8 @@ struct pool {
 	struct store *st;
 	int listen_fd;
 	char path[PATH_MAX]; /* where it is bound */
+	bool activated;	     /* the socket came from the service manager
+			      * (LISTEN_FDS), which owns its name */
 	int n;		     /* slots in use */
 	struct slot slot[MAX_WORKERS];
 	pid_t draining[MAX_DRAINING]; /* told to stop */
@@ -492,7 +508,10 @@ pool_stop(struct pool *p, int sig)
 	long long deadline = now_ms() + drain * 1000;
 	const char *why = "after the deadline";
 
-	unlink(p->path);
+	/* A socket the service manager passed us stays its own: it keeps
+	 * listening (connections wait in its backlog for the next start). */
+	if (!p->activated)
+		unlink(p->path);
 	close(p->listen_fd);
 	pool_kill(p, SIGTERM);
 	pool_reap(p, false);
@@ -633,7 +652,8 @@ pool_reexec(struct pool *p)
 	if (fcntl(p->listen_fd, F_SETFD, 0) != 0 ||
 	    setenv(ENV_LISTEN_FD, fd, 1) != 0 ||
 	    setenv(ENV_LISTEN_PATH, p->path, 1) != 0 ||
-	    setenv(ENV_DRAIN_PIDS, pids, 1) != 0) {
+	    setenv(ENV_DRAIN_PIDS, pids, 1) != 0 ||
+	    (p->activated && setenv(ENV_ACTIVATED, "1", 1) != 0)) {
 		fprintf(stderr, "berth: restart refused: %s\n",
 		    strerror(errno));
 		return;
@@ -651,6 +671,7 @@ pool_reexec(struct pool *p)
 	unsetenv(ENV_LISTEN_FD);
 	unsetenv(ENV_LISTEN_PATH);
 	unsetenv(ENV_DRAIN_PIDS);
+	unsetenv(ENV_ACTIVATED);
 }
 
 /* After a restart: take the listening socket the previous image left in
@@ -675,6 +696,8 @@ pool_inherit(struct pool *p)
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC); /* no other program gets it */
 	p->listen_fd = fd;
+	p->activated = getenv(ENV_ACTIVATED) != NULL;
+	unsetenv(ENV_ACTIVATED);
 	snprintf(p->path, sizeof(p->path), "%s",
 	    path != NULL ? path : p->cfg->socket);
 	if (strcmp(p->path, p->cfg->socket) != 0)
@@ -713,6 +736,50 @@ pool_adopt(struct pool *p)
 	return n;
 }
 
+/* Socket activation (sd_listen_fds(3), without libsystemd): when
+ * LISTEN_PID is our pid, the service manager passed LISTEN_FDS sockets
+ * from fd 3 on (berth.socket: one unix stream socket).  Take fd 3 as the
+ * pool's socket; its name is the manager's, which keeps it across our
+ * stops (pool_stop leaves it).  1 when taken, 0 when none was passed, -1
+ * when what was passed is not one listening unix socket.  The LISTEN_*
+ * variables are removed so that no child takes them for its own. */
+static int
+pool_activated(struct pool *p)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	int on = 0;
+	socklen_t olen = sizeof(on);
+
+	if (pid == NULL || fds == NULL || strtol(pid, NULL, 10) != getpid())
+		return 0;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	memset(&sa, 0, sizeof(sa));
+	if (strcmp(fds, "1") != 0 ||
+	    getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &on, &olen) != 0 || !on ||
+	    getsockname(3, (struct sockaddr *)&sa, &len) != 0 ||
+	    sa.sun_family != AF_UNIX || sa.sun_path[0] == '\0') {
+		fprintf(stderr,
+		    "berth: the service manager passed LISTEN_FDS=%s; "
+		    "expected one listening unix socket with a path\n",
+		    fds);
+		return -1;
+	}
+	fcntl(3, F_SETFD, FD_CLOEXEC);
+	p->listen_fd = 3;
+	p->activated = true;
+	snprintf(p->path, sizeof(p->path), "%s", sa.sun_path);
+	if (strcmp(p->path, p->cfg->socket) != 0)
+		fprintf(stderr,
+		    "berth: serving on %s, the socket the service manager "
+		    "passed ([server] socket %s is not used)\n",
+		    p->path, p->cfg->socket);
+	return 1;
+}
+
 /* A fresh listening socket at cfg->socket (its directory made, a stale
  * socket file replaced, mode 0666 for the web server's user); 0 or -1. */
 static int
@@ -744,7 +811,7 @@ int
 serve_pool(const struct config *cfg, struct store *st)
 {
 	static struct pool p;
-	int inherited, adopted, sig;
+	int inherited, activated, adopted, sig;
 	long long next;
 
 	p.cfg = cfg;
@@ -769,7 +836,9 @@ serve_pool(const struct config *cfg, struct store *st)
 	if (FCGX_Init() != 0)
 		return 1;
 	inherited = pool_inherit(&p);
-	if (inherited < 0 || (inherited == 0 && pool_listen(&p) != 0))
+	activated = inherited == 0 ? pool_activated(&p) : 0;
+	if (inherited < 0 || activated < 0 ||
+	    (inherited == 0 && activated == 0 && pool_listen(&p) != 0))
 		return 1;
 	pool_start_due(&p);
 	if (inherited) {
@@ -779,16 +848,33 @@ serve_pool(const struct config *cfg, struct store *st)
 		    "%d workers of the previous pool drain\n",
 		    p.n, p.path, st->data_dir, adopted);
 	} else
-		fprintf(stderr, "berth: %d workers on %s, data in %s\n", p.n,
-		    p.path, st->data_dir);
+		fprintf(stderr, "berth: %d workers on %s%s, data in %s\n", p.n,
+		    p.path, activated ? " (from the service manager)" : "",
+		    st->data_dir);
+	/* Serving: the socket listens (connections queue in its backlog
+	 * until a worker accepts) and the workers are forked. */
+	notify("READY=1\nMAINPID=%d\nSTATUS=%d workers on %s", (int)getpid(),
+	    p.n, p.path);
 	for (;;) {
 		next = pool_start_due(&p);
 		sig = pool_wait(&p, next);
 		pool_reap(&p, true);
-		if (sig == SIGTERM || sig == SIGINT)
+		if (sig == SIGTERM || sig == SIGINT) {
+			notify("STOPPING=1\nSTATUS=stopping on SIG%s",
+			    sigabbrev_np(sig));
 			return pool_stop(&p, sig);
-		if (sig == SIGHUP || sig == SIGUSR2)
+		}
+		if (sig == SIGHUP || sig == SIGUSR2) {
+			notify("RELOADING=1\nMONOTONIC_USEC=%lld\n"
+			       "STATUS=restarting",
+			    now_ms() * 1000);
 			pool_reexec(&p);
+			/* Still here: refused or failed (logged); the pool
+			 * goes on as it was. */
+			notify("READY=1\nSTATUS=%d workers on %s (restart "
+			       "refused: see the log)",
+			    p.n, p.path);
+		}
 	}
 }
 
@@ -836,6 +922,7 @@ serve_cgi(const struct config *cfg, struct store *st)
 		    stdout);
 		return 1;
 	}
+	metrics_open(st->data_dir);
 	handle(&io, cfg, st, true);
 	cgi_maybe_sweep(st);
 	store_close(st);

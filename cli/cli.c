@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include <ctype.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,11 +70,43 @@ usage_all(FILE *out)
 	    "\"Operating berth\", has the details.\n");
 }
 
+/* The running command's arguments, for option_problem(). */
+static char **cmd_argv;
+static int cmd_argc;
+
+/* What getopt_long() just refused, in words; NULL when it refused
+ * nothing (-h, --help: only the usage is wanted).  getopt's own messages
+ * are off (opterr = 0): they begin with argv[0], the bare command name
+ * ("repos: unrecognized option"), not "berth repos:". */
+static const char *
+option_problem(char *buf, size_t cap)
+{
+	const char *arg;
+
+	if (cmd_argv == NULL || optind < 1 || optind > cmd_argc)
+		return NULL;
+	arg = cmd_argv[optind - 1];
+	if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
+		return NULL;
+	if (arg[0] != '-') /* a value, after an option that wanted it */
+		return NULL;
+	if (optopt != 0 && optopt < 256 && arg[1] != '-')
+		snprintf(buf, cap, "unrecognized option -%c", optopt);
+	else if (optopt >= 256)
+		snprintf(buf, cap, "option %s needs a value", arg);
+	else
+		snprintf(buf, cap, "unrecognized option %s", arg);
+	return buf;
+}
+
 int
 cli_usage_error(const char *cmd, const char *msg)
 {
 	const struct command *c = find_command(cmd);
+	char buf[256];
 
+	if (msg == NULL)
+		msg = option_problem(buf, sizeof(buf));
 	if (msg != NULL)
 		fprintf(stderr, "berth %s: %s\n", cmd, msg);
 	if (c != NULL)
@@ -123,8 +156,14 @@ cli_main(struct store *store, int argc, char **argv)
 		return 1;
 	if (store_open(store) != 0)
 		return 1;
-	if (conf_check_unread(store->conf, store_section_unused, store) == 0)
+	if (conf_check_unread(store->conf, store_section_unused, store) == 0) {
+		/* Every message is "berth <command>: ...": getopt's own
+		 * would name only argv[0] (cli_usage_error()). */
+		opterr = 0;
+		cmd_argv = argv;
+		cmd_argc = argc;
 		rc = cmd->run(&c, argc, argv);
+	}
 	store_close(store);
 	return rc;
 }

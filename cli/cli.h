@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "metrics.h"
 #include "store.h"
 
 /* cli_main -- run the command argv[0] with its arguments (argc >= 1) on
@@ -82,5 +83,13 @@ int cli_audit(struct cli *c, int argc, char **argv);
 int cli_gc(struct cli *c, int argc, char **argv);
 int cli_uploads(struct cli *c, int argc, char **argv);
 int cli_fsck(struct cli *c, int argc, char **argv);
+
+/* cli_job_start, cli_job_done -- time a gc or fsck run and record its
+ * end, duration, success and counts in the counter file
+ * (store/metrics.h: the scrape's berth_gc_*, berth_fsck_*).
+ * cli_metrics.c. */
+uint64_t cli_job_start(void);
+void cli_job_done(struct cli *c, enum metrics_job_kind job, uint64_t start,
+    bool ok, uint64_t count, uint64_t count2);
 
 #endif

@@ -57,6 +57,7 @@ cli_fsck(struct cli *c, int argc, char **argv)
 {
 	struct fsck_options o = { .files = true };
 	json_t *report;
+	uint64_t start;
 	int ch, rc;
 
 	optind = 0;
@@ -88,7 +89,11 @@ cli_fsck(struct cli *c, int argc, char **argv)
 	o.progress.fn = cli_progress;
 	o.progress.ctx = c;
 	report = json_object();
+	start = cli_job_start();
 	rc = fsck_run(c->store, &o, report);
+	cli_job_done(c, METRICS_FSCK, start, rc == 0,
+	    json_array_size(json_object_get(report, "problems")),
+	    (uint64_t)json_integer_value(json_object_get(report, "blobs")));
 	if (c->json)
 		cli_json(report);
 	else

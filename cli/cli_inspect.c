@@ -27,7 +27,6 @@ options(struct cli *c, int argc, char **argv, int min, int max, long *limit)
 	int ch;
 
 	optind = 0;
-	opterr = 1;
 	while (
 	    (ch = getopt_long(argc, argv, "h", inspect_options, NULL)) != -1) {
 		switch (ch) {

@@ -41,12 +41,14 @@ stop_pid() {
 
 # Stop whatever a start left running in run directory $1, whichever the
 # web server, and remove the pid files.  Sets stopped=1 when something
-# was running.  The web server first, gracefully (nginx SIGQUIT, lighttpd
+# was running, and stopped_list to what it was ("nginx (pid 12), berth's
+# worker pool (pid 34)").  The web server first, gracefully (nginx SIGQUIT, lighttpd
 # SIGINT, Apache SIGWINCH: the requests in flight, uploads too, are
 # answered) for up to 10 s, then at once (SIGTERM); then berth, which
 # answers what it still has (at most 30 s, BERTH_DRAIN_SECONDS).
 stop() {
 	stopped=0
+	stopped_list=
 	for f in nginx lighttpd apache berth; do
 		[ -f "$1/$f.pid" ] || continue
 		pid=$(cat "$1/$f.pid" 2>/dev/null) || pid=	# nginx may just have removed it
@@ -54,6 +56,9 @@ stop() {
 		[ "$f" = apache ] && prog=apache2
 		if [ -n "$pid" ] && is_ours "$pid" "$prog"; then
 			stopped=1
+			what=$prog
+			[ "$f" = berth ] && what="berth's worker pool"
+			stopped_list="${stopped_list:+$stopped_list, }$what (pid $pid)"
 			case $f in
 			nginx) sig=QUIT ;;
 			lighttpd) sig=INT ;;
@@ -175,6 +180,10 @@ stop_command() {
 	fi
 	stopped=0
 	[ -d "$data/run" ] && stop "$data/run"
-	[ "$stopped" = 1 ] || echo "serve.sh: nothing was running from $data" >&2
+	if [ "$stopped" = 1 ]; then
+		echo "serve.sh: stopped $stopped_list (data in $data)"
+	else
+		echo "serve.sh: nothing was running from $data" >&2
+	fi
 	exit 0
 }

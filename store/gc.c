@@ -214,7 +214,7 @@ gc_run(struct store *st, const struct gc_options *o, json_t *report)
 	json_object_set_new(report, "dry_run", json_boolean(o->dry_run));
 	json_object_set_new(report, "grace", json_integer(o->grace));
 	if (!o->dry_run && !blob_can(h, BLOB_CAN_DELETE)) {
-		fprintf(stderr, "berth: gc: blob handler %s cannot delete\n",
+		fprintf(stderr, "berth gc: blob handler %s cannot delete\n",
 		    h->ops->name);
 		goto out;
 	}

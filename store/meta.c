@@ -209,6 +209,16 @@ meta_blob_mount(const char *repo, const char *from, const char *digest,
 }
 
 enum meta_err
+meta_blob_holders(const char *digest, size_t max, json_t *out)
+{
+	if (ops == NULL)
+		return META_UNAVAILABLE;
+	if (ops->blob_holders == NULL)
+		return META_OK; /* cannot say: no automatic mount */
+	return ops->blob_holders(priv, digest, max, out);
+}
+
+enum meta_err
 meta_blob_unlink(const char *repo, const char *digest)
 {
 	return CALL(blob_unlink, repo, digest);
@@ -443,4 +453,24 @@ meta_blob_unlock(void)
 	if (ops == NULL || ops->blob_unlock == NULL)
 		return META_OK;
 	return ops->blob_unlock(priv);
+}
+
+enum meta_err
+meta_stats(struct meta_stats *out)
+{
+	json_t *list;
+	enum meta_err e;
+
+	out->uploads = 0;
+	out->bytes = -1;
+	if (ops == NULL)
+		return META_UNAVAILABLE;
+	if (ops->stats != NULL)
+		return ops->stats(priv, out);
+	if ((list = json_array()) == NULL)
+		return META_ERR;
+	e = ops->admin_uploads(priv, list);
+	out->uploads = json_array_size(list);
+	json_decref(list);
+	return e;
 }

@@ -32,10 +32,10 @@
  *  C1 Atomic operations.  Every writing operation below is all or
  *     nothing: blob_commit (the blob row, the link, the upload session's
  *     removal), blob_mount, manifest_put (repository, manifest, its
- *     references, the tag), manifest_delete (with its tags and
- *     references), tag_delete, blob_unlink, upload_advance, and each of
- *     meta_admin_begin() .. meta_admin_end(true).  A failed write leaves
- *     nothing behind (META_FULL and META_ERR included).
+ *     references, the tag and the list of tags), manifest_delete (with
+ *     its tags and references), tag_delete, blob_unlink, upload_advance,
+ *     and each of meta_admin_begin() .. meta_admin_end(true).  A failed
+ *     write leaves nothing behind (META_FULL and META_ERR included).
  *  C2 Serialised writers on the newest state.  Write transactions behave
  *     as if run one at a time, each reading what the one before
  *     committed; a writer that finds another in its way waits (for a
@@ -175,6 +175,13 @@ enum meta_err meta_blob_commit(const char *repo, const char *digest,
 enum meta_err meta_blob_mount(const char *repo, const char *from,
     const char *digest, uint64_t *size);
 
+/* meta_blob_holders -- append to the jansson array `out` the names of
+ * up to `max` repositories that link blob `digest`, in byte order (the
+ * candidates of a mount without `from`, oci-spec.md 4.6).  A snapshot:
+ * meta_blob_mount() re-checks the one chosen.  A backend without the
+ * operation gives none (no automatic mount). */
+enum meta_err meta_blob_holders(const char *digest, size_t max, json_t *out);
+
 /* meta_blob_unlink -- remove repo's link to the blob; the bytes stay for
  * garbage collection.  META_NOTFOUND when not linked. */
 enum meta_err meta_blob_unlink(const char *repo, const char *digest);
@@ -213,10 +220,16 @@ struct meta_manifest_put {
 	const char *annotations;     /* JSON object text, or NULL */
 	const struct meta_ref *refs; /* must exist in repo */
 	size_t nrefs;
+	/* More tags to move to the manifest in the same transaction, besides
+	 * `tag` (the ?tag= values of a push by digest, oci-spec.md end-7b):
+	 * ntags valid tags, NULL when ntags is 0; a repeat is harmless. */
+	const char *const *tags;
+	size_t ntags;
 };
 
-/* meta_manifest_put -- store a manifest and move the tag to it, in one
- * transaction, after checking that every ref exists in the repository.
+/* meta_manifest_put -- store a manifest and move the tag and every one of
+ * tags[] to it, in one transaction (all of them or none), after checking
+ * that every ref exists in the repository.
  * On META_MISSING, *missing is a jansson array of the missing digests
  * (caller decrefs) and nothing was written.  Pushing the same bytes again
  * only moves the tag. */
@@ -238,7 +251,10 @@ enum meta_err meta_tag_delete(const char *repo, const char *tag);
 enum meta_err meta_tags_list(const char *repo, const char *last,
     unsigned long n, json_t *out, bool *more);
 
-/* meta_catalog -- the same for repository names. */
+/* meta_catalog -- the same for repository names, leaving out every
+ * repository that holds no manifest and links no blob (one emptied by
+ * deletes: it disappears from the catalog by itself, and comes back
+ * with its next push). */
 enum meta_err meta_catalog(const char *last, unsigned long n, json_t *out,
     bool *more);
 
@@ -317,6 +333,23 @@ enum meta_err meta_blob_unlock(void);
  * request, to answer 503 rather than 500 (the handlers only know
  * "internal error"). */
 bool meta_unavailable_seen(bool clear);
+
+/* --- Health ------------------------------------------------------------ */
+
+/* What a scrape of the metrics asks the store (cgi/h_ops.c). */
+struct meta_stats {
+	uint64_t uploads; /* upload sessions in flight */
+	int64_t bytes;	  /* the store's size in bytes; -1 unknown */
+};
+
+/* meta_stats -- the upload sessions in flight and the store's size,
+ * read from the store now: META_OK only when the store answers, so it is
+ * also the health probe (/_berth/health).  Without the backend's stats
+ * operation, the sessions are counted from meta_admin_uploads() and the
+ * size is unknown.  SQLite also answers META_UNAVAILABLE when the file
+ * at its path is no longer the database it opened (replaced, removed):
+ * new processes would not find the data this one writes. */
+enum meta_err meta_stats(struct meta_stats *out);
 
 /* --- The backend table ------------------------------------------------ */
 
@@ -414,6 +447,13 @@ struct meta_ops {
 	 * meta_blob_unlock().  NULL -> the data directory's flock only. */
 	enum meta_err (*blob_lock)(void *priv, bool exclusive);
 	enum meta_err (*blob_unlock)(void *priv);
+	/* Optional: as meta_blob_holders().  NULL -> none. */
+	enum meta_err (*blob_holders)(void *priv, const char *digest,
+	    size_t max, json_t *out);
+	/* Optional: as meta_stats(); appended after version 1's other
+	 * operations (tables are compiled in, so one without it has NULL
+	 * here).  NULL -> counted from admin_uploads, size unknown. */
+	enum meta_err (*stats)(void *priv, struct meta_stats *out);
 };
 
 /* meta_register -- make a backend findable by name; called by

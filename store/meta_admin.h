@@ -28,9 +28,10 @@
 
 /* --- Listings -------------------------------------------------------- */
 
-/* meta_admin_repos -- every repository, by name: {repository, tags,
- * manifests, manifest_bytes, blobs, blob_bytes, shared_bytes,
- * unique_bytes} (view repository_size). */
+/* meta_admin_repos -- every repository that holds a tag, a manifest or
+ * a blob link (an emptied one is left out, as in meta_catalog()), by
+ * name: {repository, tags, manifests, manifest_bytes, blobs, blob_bytes,
+ * shared_bytes, unique_bytes} (view repository_size). */
 enum meta_err meta_admin_repos(json_t *out);
 
 /* meta_admin_tags -- the tags of repo, by name: {tag, digest, media_type,

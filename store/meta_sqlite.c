@@ -16,6 +16,7 @@
 
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,14 @@ static const char *const sql_text[S_COUNT] = {
 	[S_TAGS_LIST] = "SELECT t.name FROM tags t "
 			"WHERE t.repository_id = ?1 AND t.name > ?2 "
 			"ORDER BY t.name LIMIT ?3",
-	[S_CATALOG] = "SELECT name FROM repositories WHERE name > ?1 "
+	/* Only repositories that hold something: a manifest (tags need
+	 * one) or a blob link.  An emptied one leaves the catalog; its row
+	 * stays for a later push (README, "Empty repositories"). */
+	[S_CATALOG] = "SELECT name FROM repositories r WHERE name > ?1 "
+		      "AND (EXISTS (SELECT 1 FROM manifests m "
+		      "WHERE m.repository_id = r.id) "
+		      "OR EXISTS (SELECT 1 FROM blob_links l "
+		      "WHERE l.repository_id = r.id)) "
 		      "ORDER BY name LIMIT ?2",
 	[S_REFERRERS] =
 	    "SELECT m.media_type, m.digest, m.size, m.artifact_type, "
@@ -107,6 +115,9 @@ static const char *const sql_text[S_COUNT] = {
 			     "updated_at = ?4 WHERE uuid = ?1 AND size = ?5",
 	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE uuid = ?1",
 	[S_UPLOAD_EXPIRED] = "SELECT uuid FROM uploads WHERE updated_at < ?1",
+	[S_BLOB_HOLDERS] = "SELECT r.name FROM blob_links l "
+			   "JOIN repositories r ON r.id = l.repository_id "
+			   "WHERE l.digest = ?1 ORDER BY r.name LIMIT ?2",
 };
 
 static void
@@ -312,6 +323,74 @@ db_path(struct conf *conf, const char *section, const char *data_dir,
 
 static void sq_close(void *priv);
 
+/* Note which file the database is, for sq_stats(). */
+static void
+remember_file(struct sq *q, const char *path)
+{
+	struct stat sb;
+
+	snprintf(q->path, sizeof(q->path), "%s", path);
+	if (stat(path, &sb) == 0) {
+		q->dev = sb.st_dev;
+		q->ino = sb.st_ino;
+	}
+}
+
+/* One integer from a one-row query; -1 when it fails. */
+static int64_t
+scalar(struct sq *q, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* meta_stats(): the file at the configured path must still be the
+ * database this connection has open (a replaced or removed file would
+ * keep answering here through the open descriptor while every new
+ * process found another, or none), and the connection must read.  Logs
+ * a failure once, until the database answers again. */
+static enum meta_err
+sq_stats(void *priv, struct meta_stats *out)
+{
+	static bool failing;
+	struct sq *q = priv;
+	struct stat sb;
+	int64_t uploads = 0, pages = 0, page_size = 0;
+	const char *why = NULL;
+
+	out->uploads = 0;
+	out->bytes = -1;
+	if (stat(q->path, &sb) != 0)
+		why = strerror(errno);
+	else if (!S_ISREG(sb.st_mode))
+		why = "not a regular file";
+	else if (sb.st_dev != q->dev || sb.st_ino != q->ino)
+		why = "replaced since this process opened it";
+	else if ((uploads = scalar(q, "SELECT count(*) FROM uploads")) < 0 ||
+	    (pages = scalar(q, "PRAGMA page_count")) < 0 ||
+	    (page_size = scalar(q, "PRAGMA page_size")) < 0)
+		why = sqlite3_errmsg(q->db);
+	if (why != NULL) {
+		if (!failing)
+			fprintf(stderr, "berth: health: %s: %s\n", q->path,
+			    why);
+		failing = true;
+		return META_UNAVAILABLE;
+	}
+	if (failing)
+		fprintf(stderr, "berth: health: %s answers again\n", q->path);
+	failing = false;
+	out->uploads = (uint64_t)uploads;
+	out->bytes = pages * page_size;
+	return META_OK;
+}
+
 static enum meta_err
 sq_open(struct conf *conf, const char *section, const char *data_dir,
     void **priv)
@@ -343,6 +422,7 @@ sq_open(struct conf *conf, const char *section, const char *data_dir,
 	}
 	if (migrate(q) != META_OK)
 		goto fail;
+	remember_file(q, path);
 	*priv = q;
 	return META_OK;
 fail:
@@ -501,6 +581,29 @@ delete_one(struct sq *q, enum sq_stmt_id id, const char *repo, const char *key)
 }
 
 static enum meta_err
+sq_blob_holders(void *priv, const char *digest, size_t max, json_t *out)
+{
+	struct sq *q = priv;
+	sqlite3_stmt *s = stmt(q, S_BLOB_HOLDERS);
+	enum meta_err e = META_OK;
+	int rc;
+
+	if (s == NULL)
+		return META_ERR;
+	bind_text(s, 1, digest);
+	sqlite3_bind_int64(s, 2, (int64_t)max);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_append_new(out,
+		    json_string((const char *)sqlite3_column_text(s, 0)));
+	if (rc != SQLITE_DONE) {
+		log_db(q, "blob holders");
+		e = META_ERR;
+	}
+	done(s);
+	return e;
+}
+
+static enum meta_err
 sq_blob_unlink(void *priv, const char *repo, const char *digest)
 {
 	struct sq *q = priv;
@@ -639,12 +742,17 @@ sq_manifest_put(void *priv, const struct meta_manifest_put *p, json_t **missing)
 				goto fail;
 		}
 	}
-	if (p->tag != NULL) {
+	/* The path's tag, then the ?tag= ones: all in this transaction. */
+	for (size_t i = 0; i <= p->ntags; i++) {
+		const char *tag = i == 0 ? p->tag : p->tags[i - 1];
+
+		if (tag == NULL)
+			continue;
 		s = stmt(q, S_TAG_UPSERT);
 		if (s == NULL)
 			goto fail;
 		sqlite3_bind_int64(s, 1, rid);
-		bind_text(s, 2, p->tag);
+		bind_text(s, 2, tag);
 		sqlite3_bind_int64(s, 3, mid);
 		sqlite3_bind_int64(s, 4, now());
 		if (exec_stmt(q, s) != META_OK)
@@ -947,6 +1055,8 @@ static const struct meta_ops sqlite_ops = {
 	.admin_blob_forget = sq_admin_blob_forget,
 	.admin_referencing = sq_admin_referencing,
 	.admin_integrity = sq_admin_integrity,
+	.blob_holders = sq_blob_holders,
+	.stats = sq_stats,
 };
 
 META_BACKEND(sqlite_ops)

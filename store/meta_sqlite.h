@@ -6,7 +6,9 @@
 #ifndef BERTH_META_SQLITE_H
 #define BERTH_META_SQLITE_H
 
+#include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -41,6 +43,7 @@ enum sq_stmt_id {
 	S_UPLOAD_ADVANCE,
 	S_UPLOAD_DELETE,
 	S_UPLOAD_EXPIRED,
+	S_BLOB_HOLDERS,
 	S_COUNT
 };
 
@@ -49,7 +52,10 @@ enum sq_stmt_id {
 struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[S_COUNT];
-	bool disk_full; /* the last failed step was SQLITE_FULL */
+	bool disk_full;	     /* the last failed step was SQLITE_FULL */
+	char path[PATH_MAX]; /* the database file, as opened */
+	dev_t dev;	     /* and its identity then (sq_stats) */
+	ino_t ino;
 };
 
 /* The operator's half, in meta_sqlite_admin.c; contracts in

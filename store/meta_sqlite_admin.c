@@ -138,7 +138,9 @@ sq_admin_repos(void *priv, json_t *out)
 	return rows(prepare(q,
 			"SELECT repository, tags, manifests, manifest_bytes, "
 			"blobs, blob_bytes, shared_bytes, unique_bytes "
-			"FROM repository_size ORDER BY repository"),
+			"FROM repository_size "
+			"WHERE tags > 0 OR manifests > 0 OR blobs > 0 "
+			"ORDER BY repository"),
 	    out);
 }
 

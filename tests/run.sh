@@ -3,19 +3,25 @@
 # (make test passes build/asan: ASan + UBSan):
 #   1. unit tests (cmocka): validators and router; the manifest parser;
 #      the configuration reader
-#   2. the backend suite (cmocka): every blob handler, faults included
+#   2. the backend suite (cmocka): every blob handler, faults included;
+#      the s3 rows against a real object store (hosting/s3-local.sh:
+#      OpenStack Swift with s3api on loopback), started here for the run
+#      and used again by layer 14
 #   3. the metadata backend suite (cmocka): every metadata backend
 #   4. CGI golden exchanges (tests/cgi): berth as a plain CGI program, each
 #      response compared byte for byte; no web server
 #   5. end-to-end spec suite (tests/e2e), in each offload mode
-#   6. real clients -- skopeo and podman -- with real images (tests/clients)
+#   6. real clients -- skopeo, podman, docker, buildah, ctr -- with real
+#      images (tests/clients)
 #   7. storage end to end: read-only, redirect, offload modes, injected faults
 #   8. the operator commands, gc under load included (tests/ops)
 #   8b. PostgreSQL (tests/pg): e2e and ops with [metadata] backend =
 #      postgresql, the database restarted under load, two berth hosts
 #      sharing one database and one blob store
 #   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
-#      mid-upload, restart under load, crash back-off, a killed pool
+#      and restart while an upload body arrives, restart under load, crash
+#      back-off, a killed pool; behind Apache (when SERVERS has apache),
+#      the worker-side drain: stop mid-PATCH, the deadline's 503
 #  10. the web server shapes (tests/hosts): big chunked uploads, Range,
 #      offload headers, Locations under a prefix, skopeo, per shape
 #  11. the build (tests/build): `make` runs no package check, `make
@@ -23,13 +29,22 @@
 #      accepts the installed example configurations; `make uninstall`
 #  12. slow clients (tests/slow): no worker waits on a client, per shape;
 #      body files handed over by nginx cleaned up; hostile ones refused
+#  13. metrics and health (tests/metrics): behind nginx, counters rising
+#      by exactly the requests made from several workers, gc and fsck
+#      results, health 503 and back, loopback only, the access log and
+#      access_log = false; the notify socket protocol; the counters in
+#      plain CGI mode
+#  14. blobs in the object store (tests/s3): the e2e suite and skopeo/podman
+#      with blob_handler = s3 (presigned, proxy), redirects with Range, the
+#      store stopped mid-push, gc and fsck against it; behind nginx
 # Layers 5, 6, 10 and 12 run once per web server shape in SERVERS
 # (default: nginx lighttpd apache apache-cgi), with SERVER set:
 # nginx/serve.sh, which they start the registry with, brings up that
 # shape -- what differs between shapes (request and body handling, blob
-# offload, Locations) is tested in each.  7, 8 and 9 run behind nginx
+# offload, Locations) is tested in each.  7, 8, 9 and 13 run behind nginx
 # only: they test the store and the pool, which are the same in every
-# shape.
+# shape (9 also behind Apache, the one shape that streams a body to a
+# worker).
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -80,9 +95,21 @@ cmocka_layer() {
 	count "$1" "$rc"
 }
 
+# One object store for the layers that need it (2 and 10).
+s3dir=$(mktemp -d /tmp/berth-s3.XXXXXX)
+trap '"$top/hosting/s3-local.sh" stop "$s3dir" >/dev/null 2>&1; rm -rf "$s3dir"' EXIT
+if "$top/hosting/s3-local.sh" start "$s3dir" > "$s3dir.start.log" 2>&1; then
+	export BERTH_S3_DIR="$s3dir"
+else
+	echo "run.sh: the object store did not start (the s3 rows will fail):"
+	cat "$s3dir.start.log"
+fi
+rm -f "$s3dir.start.log"
+
 cmocka_layer "unit tests" unit-tests
 cmocka_layer "unit tests: manifest parser" unit-manifest
 cmocka_layer "unit tests: configuration" unit-config
+cmocka_layer "unit tests: S3 signing (vs botocore)" unit-s3sign
 cmocka_layer "backend suite (every blob handler)" backend-tests
 # A PostgreSQL server of its own (hosting/pg-local.sh: a unix socket in a
 # temporary directory) for the postgresql rows of the metadata backend
@@ -111,7 +138,7 @@ for layer in e2e clients; do
 		count "$layer ($shape)" "$(cat "$log.rc")"
 	done
 done
-for layer in storage ops pg lifecycle; do
+for layer in storage ops pg lifecycle metrics s3; do
 	echo "== $layer"
 	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
 	count "$layer" "$(cat "$log.rc")"

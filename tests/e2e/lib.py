@@ -13,6 +13,10 @@ The registry under test is named by the environment:
   BERTH_URL_EXPIRY     a registry started with a short upload_expiry
   BERTH_EXPIRY_SECONDS that expiry, in seconds
   BERTH_DATA_DIR_EXPIRY its data directory (to see staging files go)
+  BERTH_FOLLOW_REDIRECTS 1: a blob GET answered 307 (a blob handler that
+                       redirects, tests/s3) is followed as a client would,
+                       with the same Range, and the answer is the store's
+                       with the registry's headers from the 307 added
 Tests that need one of the optional registries are skipped when it is unset.
 """
 
@@ -36,6 +40,7 @@ READONLY_URL = os.environ.get("BERTH_URL_READONLY")
 EXPIRY_URL = os.environ.get("BERTH_URL_EXPIRY")
 EXPIRY_SECONDS = int(os.environ.get("BERTH_EXPIRY_SECONDS", "3"))
 EXPIRY_DATA_DIR = os.environ.get("BERTH_DATA_DIR_EXPIRY")
+FOLLOW_REDIRECTS = os.environ.get("BERTH_FOLLOW_REDIRECTS") == "1"
 
 API_VERSION = "registry/2.0"
 MANIFEST_LIMIT = 4 * 1024 * 1024  # 4 MiB: largest manifest body berth keeps
@@ -220,7 +225,32 @@ class Registry:
                 pass
             resp = conn.getresponse()
             data = resp.read()
+            if (FOLLOW_REDIRECTS and method == "GET" and resp.status == 307
+                    and "/blobs/" in path):
+                return self._follow(method, path, headers, resp)
             return Response(method, path, headers, resp.status, resp.reason, resp.msg, data)
+        finally:
+            conn.close()
+
+    def _follow(self, method, path, headers, first):
+        """GET the 307's Location with the request's Range."""
+        where = urllib.parse.urlsplit(first.getheader("Location"))
+        target = where.path + ("?" + where.query if where.query else "")
+        conn = http.client.HTTPConnection(where.hostname, where.port or 80,
+                                          timeout=self.timeout)
+        try:
+            conn.putrequest("GET", target, skip_accept_encoding=True)
+            for k, v in headers:
+                if k.lower() == "range":
+                    conn.putheader(k, v)
+            conn.endheaders()
+            resp = conn.getresponse()
+            data = resp.read()
+            merged = resp.msg
+            for k in ("Docker-Content-Digest", "Docker-Distribution-API-Version"):
+                if first.getheader(k) is not None and merged.get(k) is None:
+                    merged[k] = first.getheader(k)
+            return Response(method, path, headers, resp.status, resp.reason, merged, data)
         finally:
             conn.close()
 

@@ -18,6 +18,12 @@
 #            configuration tests: delete_enabled = false, read_only = true
 #            (seeded first, then restarted read-only) and a 3 s upload_expiry;
 #   stream   [blob.fs] offload = stream: the worker sends blob bytes itself.
+# With E2E_BLOB_CONFIG set (INI lines choosing a blob handler and its
+# section, one per line; tests/s3 sets it), one pass instead, labelled
+# E2E_LABEL, against a registry with that configuration; afterwards its
+# data directory must hold no blob bytes: no file under blobs/, and in
+# uploads/ only the staging files of sessions the suite left open (as
+# `berth uploads` lists them), none of a finished push.
 # Servers are started and stopped with nginx/serve.sh (always stopped, by a
 # trap).  The last line printed is "N passed, N failed"; exit 1 on failure.
 
@@ -127,7 +133,45 @@ if [ ! -x "$SERVE" ]; then
 	exit 1
 fi
 
+# ---- or: one pass with the blob handler E2E_BLOB_CONFIG chooses ----
+if [ -n "${E2E_BLOB_CONFIG:-}" ]; then
+	label=${E2E_LABEL:-blob}
+	echo "== e2e: $label =="
+	mapfile -t blob_lines <<<"$E2E_BLOB_CONFIG"
+	if start_server blob "[storage]" "data_dir = $TMP/blob" "${blob_lines[@]}"; then
+		(
+			export BERTH_URL=http://127.0.0.1:$PORT_blob
+			unset BERTH_URL_NODELETE BERTH_URL_READONLY BERTH_URL_EXPIRY
+			run_suite "$label"
+			echo "$PASSED $FAILED" >"$TMP/blob.counts"
+		)
+		read -r PASSED FAILED <"$TMP/blob.counts"
+		stop_server blob
+		sessions=$("$BERTH" -c "$TMP/blob.ini" uploads --json 2>&1) ||
+			sessions="berth uploads failed: $sessions"
+		left=$(find "$TMP/blob/blobs" "$TMP/blob/uploads" -type f 2>/dev/null |
+			while read -r f; do
+				case $f in
+				*/uploads/*) printf '%s' "$sessions" |
+					grep -q "\"uuid\": \"${f##*/}\"" && continue ;;
+				esac
+				echo "$f"
+			done)
+		case $sessions in "berth uploads failed"*) left="$left $sessions" ;; esac
+		if [ -z "$left" ]; then
+			echo "ok - $label: the registry host keeps no blob bytes"
+			PASSED=$((PASSED + 1))
+		else
+			echo "not ok - $label: blob bytes left on the host:" $left
+			FAILED=$((FAILED + 1))
+		fi
+	else
+		FAILED=$((FAILED + 1))
+	fi
+fi
+
 # ---- pass 1: default configuration (X-Accel-Redirect) + side registries ----
+if [ -z "${E2E_BLOB_CONFIG:-}" ]; then
 echo "== e2e pass 1: default configuration (x-accel) =="
 ok=1
 start_server main || ok=0
@@ -178,6 +222,7 @@ if start_server stream "[storage]" "data_dir = $TMP/stream" "[blob.fs]" "offload
 else
 	FAILED=$((FAILED + 1))
 fi
+fi	# the two default passes
 
 # ---- sanitizer reports in the worker logs ----
 if [ "${SANITIZER_LOG_CHECK:-0}" = 1 ]; then

@@ -3,7 +3,8 @@
  * the same bytes as a query string against every route's declared keys,
  * and as a Range header resolved against a few sizes (request.c).
  * Checks that the split always points inside the path, that a parsed
- * query only reports declared keys and NUL-terminated values, and that a
+ * query only reports declared keys and NUL-terminated values (each
+ * collected tag a valid one, no more than QUERY_TAGS_MAX), and that a
  * resolved range lies inside the blob. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The handlers the route table names; never called here. */
+/* clang-format off */
 #define STUB(fn) \
 	enum reg_err fn(struct req *r) \
 	{ \
@@ -24,13 +26,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		return E_OK; \
 	}
 STUB(h_base)
-STUB(h_catalog) STUB(h_tags) STUB(h_manifest_get) STUB(h_manifest_put)
-    STUB(h_manifest_delete) STUB(h_blob_get) STUB(h_blob_delete)
-	STUB(h_upload_start) STUB(h_upload_status) STUB(h_upload_patch)
-	    STUB(h_upload_put) STUB(h_upload_cancel) STUB(h_referrers)
+STUB(h_catalog)
+STUB(h_tags)
+STUB(h_manifest_get)
+STUB(h_manifest_put)
+STUB(h_manifest_delete)
+STUB(h_blob_get)
+STUB(h_blob_delete)
+STUB(h_upload_start)
+STUB(h_upload_status)
+STUB(h_upload_patch)
+STUB(h_upload_put)
+STUB(h_upload_cancel)
+STUB(h_referrers)
+STUB(h_metrics)
+STUB(h_health)
 #undef STUB
+/* clang-format on */
 
-		static void fuzz_query(const char *s)
+static void
+fuzz_query(const char *s)
 {
 	static struct query_values q;
 	const struct route *t;
@@ -52,8 +67,14 @@ STUB(h_catalog) STUB(h_tags) STUB(h_manifest_get) STUB(h_manifest_put)
 		    memchr(q.mount, '\0', sizeof(q.mount)) == NULL ||
 		    memchr(q.from, '\0', sizeof(q.from)) == NULL ||
 		    memchr(q.artifact_type, '\0', sizeof(q.artifact_type)) ==
-			NULL)
+			NULL ||
+		    q.ntags > QUERY_TAGS_MAX)
 			abort();
+		for (size_t k = 0; k < q.ntags; k++)
+			if (memchr(q.tags[k], '\0', sizeof(q.tags[k])) ==
+				NULL ||
+			    !valid_tag(q.tags[k], strlen(q.tags[k])))
+				abort();
 	}
 }
 

@@ -490,6 +490,149 @@ test_tag_move(void **state)
 	    META_OK);
 }
 
+/* end-7b: the list of tags lands with the manifest, all or none. */
+static void
+test_tag_list(void **state)
+{
+	static const char *const tags[] = { "v1", "v1.0", "stable", "v1" };
+	char m1[DIGEST_STR_MAX], m2[DIGEST_STR_MAX], blob[DIGEST_STR_MAX];
+	struct meta_ref ref = { .digest = blob, .manifest = false };
+	struct meta_manifest_put p = {
+		.repo = "app",
+		.tag = "latest",
+		.digest = m1,
+		.media_type = "application/vnd.oci.image.manifest.v1+json",
+		.body = (const unsigned char *)"{\"v\":1}",
+		.size = 7,
+		.tags = tags,
+		.ntags = 4,
+	};
+	struct meta_manifest got;
+	json_t *missing, *list;
+	bool more;
+
+	(void)state;
+	dg(m1, 41);
+	dg(m2, 42);
+	dg(blob, 43);
+	assert_int_equal(meta_manifest_put(&p, &missing), META_OK);
+	assert_null(missing);
+	list = json_array();
+	assert_int_equal(meta_tags_list("app", NULL, 100, list, &more),
+	    META_OK);
+	assert_int_equal(json_array_size(list), 4); /* the repeat once */
+	assert_true(has_string(list, "latest"));
+	assert_true(has_string(list, "v1"));
+	assert_true(has_string(list, "v1.0"));
+	assert_true(has_string(list, "stable"));
+	json_decref(list);
+	assert_int_equal(meta_manifest_get("app", "v1.0", false, false, &got),
+	    META_OK);
+	assert_string_equal(got.digest, m1);
+
+	/* A second manifest that references a missing blob: nothing moves,
+	 * not even the tags that already exist. */
+	p.digest = m2;
+	p.body = (const unsigned char *)"{\"v\":2}";
+	p.tag = NULL;
+	p.refs = &ref;
+	p.nrefs = 1;
+	assert_int_equal(meta_manifest_put(&p, &missing), META_MISSING);
+	assert_true(has_string(missing, blob));
+	json_decref(missing);
+	assert_int_equal(meta_manifest_get("app", "stable", false, false, &got),
+	    META_OK);
+	assert_string_equal(got.digest, m1);
+	assert_int_equal(meta_manifest_get("app", m2, true, false, &got),
+	    META_NOTFOUND);
+
+	/* With the blob there, every tag moves to m2 at once; `latest`,
+	 * not in the list, stays. */
+	assert_int_equal(meta_blob_commit("app", blob, 3, NULL), META_OK);
+	assert_int_equal(meta_manifest_put(&p, &missing), META_OK);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(meta_manifest_get("app", tags[i], false, false,
+				     &got),
+		    META_OK);
+		assert_string_equal(got.digest, m2);
+	}
+	assert_int_equal(meta_manifest_get("app", "latest", false, false, &got),
+	    META_OK);
+	assert_string_equal(got.digest, m1);
+}
+
+/* The candidates of a mount without `from`: who links a blob. */
+static void
+test_blob_holders(void **state)
+{
+	char a[DIGEST_STR_MAX], b[DIGEST_STR_MAX];
+	json_t *out = json_array();
+
+	(void)state;
+	dg(a, 51);
+	dg(b, 52);
+	assert_int_equal(meta_blob_holders(a, 10, out), META_OK);
+	assert_int_equal(json_array_size(out), 0);
+	assert_int_equal(meta_blob_commit("zeta", a, 5, NULL), META_OK);
+	assert_int_equal(meta_blob_commit("alpha", a, 5, NULL), META_OK);
+	assert_int_equal(meta_blob_commit("mid/x", a, 5, NULL), META_OK);
+	assert_int_equal(meta_blob_commit("other", b, 5, NULL), META_OK);
+	assert_int_equal(meta_blob_holders(a, 10, out), META_OK);
+	assert_int_equal(json_array_size(out), 3); /* in byte order */
+	assert_string_equal(json_string_value(json_array_get(out, 0)), "alpha");
+	assert_string_equal(json_string_value(json_array_get(out, 1)), "mid/x");
+	assert_string_equal(json_string_value(json_array_get(out, 2)), "zeta");
+	json_array_clear(out);
+	assert_int_equal(meta_blob_holders(a, 2, out), META_OK);
+	assert_int_equal(json_array_size(out), 2);
+	json_array_clear(out);
+	/* An unlinked repository is no candidate. */
+	assert_int_equal(meta_blob_unlink("alpha", a), META_OK);
+	assert_int_equal(meta_blob_holders(a, 10, out), META_OK);
+	assert_int_equal(json_array_size(out), 2);
+	assert_string_equal(json_string_value(json_array_get(out, 0)), "mid/x");
+	json_decref(out);
+}
+
+/* A repository emptied by deletes leaves the catalog and the listing. */
+static void
+test_empty_repository(void **state)
+{
+	char m[DIGEST_STR_MAX], b[DIGEST_STR_MAX];
+	json_t *out = json_array();
+	bool more;
+
+	(void)state;
+	dg(m, 61);
+	dg(b, 62);
+	assert_int_equal(meta_blob_commit("blobonly", b, 4, NULL), META_OK);
+	put_plain("withmanifest", NULL, m, "{\"e\":1}");
+	assert_int_equal(meta_catalog(NULL, 10, out, &more), META_OK);
+	assert_int_equal(json_array_size(out), 2);
+	json_array_clear(out);
+	assert_int_equal(meta_blob_unlink("blobonly", b), META_OK);
+	assert_int_equal(meta_catalog(NULL, 10, out, &more), META_OK);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(json_array_get(out, 0)),
+	    "withmanifest");
+	json_array_clear(out);
+	assert_int_equal(meta_admin_repos(out), META_OK);
+	assert_null(find_row(out, "repository", "blobonly"));
+	assert_non_null(find_row(out, "repository", "withmanifest"));
+	json_array_clear(out);
+	assert_int_equal(meta_manifest_delete("withmanifest", m), META_OK);
+	assert_int_equal(meta_catalog(NULL, 10, out, &more), META_OK);
+	assert_int_equal(json_array_size(out), 0);
+	assert_false(more);
+	assert_int_equal(meta_admin_repos(out), META_OK);
+	assert_int_equal(json_array_size(out), 0);
+	/* The next push brings it back. */
+	assert_int_equal(meta_blob_commit("blobonly", b, 4, NULL), META_OK);
+	assert_int_equal(meta_catalog(NULL, 10, out, &more), META_OK);
+	assert_int_equal(json_array_size(out), 1);
+	json_decref(out);
+}
+
 static void
 test_manifest_delete(void **state)
 {
@@ -1393,6 +1536,11 @@ main(void)
 		{ "manifest put with missing refs writes nothing",
 		    test_manifest_missing },
 		{ "tag move and delete", test_tag_move },
+		{ "a list of tags with the manifest, all or none",
+		    test_tag_list },
+		{ "the repositories that link a blob", test_blob_holders },
+		{ "an emptied repository leaves the catalog",
+		    test_empty_repository },
 		{ "manifest delete removes its tags", test_manifest_delete },
 		{ "tags and catalog pages in byte order", test_pagination },
 		{ "referrers as rows, filtered", test_referrers },

@@ -542,6 +542,26 @@ def test_gc(e, f):
     check("gc --dry-run: changes nothing", all_blob_digests(e) == before and
           all(blob_state(e, d)[0] for d in garbage))
 
+    # The grace window (1h by default) spares all three: said, with bytes.
+    rc, r, err = e.berth_json("gc", "--dry-run")
+    check("gc --dry-run: reports what the grace window spares",
+          rc == 0 and r and r.get("blobs") == [] and r.get("spared") ==
+          {"blobs": 3, "bytes": len(f.G1) + len(f.L5) + len(f.cOld)}, (rc, r, err))
+    rc, out, _ = e.berth("gc", "--dry-run")
+    check("gc --dry-run: the summary says so and how to override",
+          rc == 0 and "would remove 0 manifests and 0 blobs" in out and
+          "spared by the grace window (3600s): 3 unreferenced blobs" in out and
+          "--grace 0s removes them too" in out, out)
+    rc, r, _ = e.berth_json("gc", "--dry-run", "--grace", "0s")
+    check("gc --dry-run --grace 0s: spares nothing", rc == 0 and r and
+          r.get("spared") == {"blobs": 0, "bytes": 0}, r)
+    rc, out, _ = e.berth("gc", "--dry-run", "--grace", "0s")
+    check("gc: no spared line when nothing was spared", rc == 0 and "spared" not in out, out)
+
+    rc, out, err = e.berth("gc")
+    check("gc (grace 1h): says what it spared and how to override",
+          rc == 0 and "removed 0 manifests and 0 blobs" in out and
+          "3 unreferenced blobs" in out and "--grace 0s" in out, (out, err))
     rc, r, err = e.berth_json("gc")
     check("gc (grace 1h): keeps blobs pushed just now", rc == 0 and r and r["blobs_removed"] == 0 and
           all_blob_digests(e) == before, (rc, r, err))
@@ -970,6 +990,109 @@ def test_cli_misc(e):
           "database only" in r.stderr and json.loads(r.stdout)["files"] == 0, r.stderr)
 
 
+def test_empty_repository(e):
+    """An emptied repository leaves _catalog and `berth repos` by itself."""
+    data = os.urandom(300)
+    d = e.reg.push_blob("ops/emptied", data)
+
+    def catalog():
+        st, _, body = e.reg.request("GET", "/v2/_catalog")
+        return st, json.loads(body or b"{}").get("repositories")
+
+    def repos():
+        rc, r, _ = e.berth_json("repos")
+        return [x["repository"] for x in (r or [])]
+
+    st, names = catalog()
+    check("empty repos: listed while it links a blob", st == 200 and "ops/emptied" in names and
+          "ops/emptied" in repos(), names)
+    st = e.reg.request("DELETE", "/v2/ops/emptied/blobs/%s" % d)[0]
+    check("empty repos: blob delete", st == 202, st)
+    st, names = catalog()
+    check("empty repos: gone from _catalog", st == 200 and "ops/emptied" not in names and
+          "ops/alpha" in names, names)
+    check("empty repos: gone from berth repos", "ops/emptied" not in repos() and
+          "ops/alpha" in repos(), repos())
+    st, _, body = e.reg.request("GET", "/v2/ops/emptied/tags/list")
+    check("empty repos: its tag list is still answered (empty)",
+          st == 200 and json.loads(body)["tags"] == [], (st, body))
+    e.reg.push_blob("ops/emptied", data)
+    check("empty repos: back with its next push", "ops/emptied" in catalog()[1] and
+          "ops/emptied" in repos())
+
+
+def test_error_prefixes(e):
+    """Every command's messages begin "berth <command>: "."""
+    cases = [
+        (("repos", "--bogus"), "berth repos: unrecognized option --bogus"),
+        (("tags", "-x", "ops/alpha"), "berth tags: unrecognized option -x"),
+        (("gc", "--grace"), "berth gc: option --grace needs a value"),
+        (("gc", "--grace", "soon"), "berth gc: bad --grace"),
+        (("uploads", "--expire", "x"), "berth uploads: bad --expire"),
+        (("fsck", "--nope"), "berth fsck: unrecognized option --nope"),
+        (("audit", "--limit", "0"), "berth audit: bad --limit"),
+        (("du", "extra"), "berth du: wrong number of arguments"),
+        (("tags", "ops/nosuch"), "berth tags: no repository ops/nosuch"),
+        (("show", "ops/alpha:nosuch"), "berth show: no manifest"),
+    ]
+    for args, first in cases:
+        rc, out, err = e.berth(*args)
+        lines = err.splitlines()
+        cmd = args[0]
+        check("error prefix: berth %s" % " ".join(args),
+              rc != 0 and lines and lines[0].startswith(first) and
+              all(l.startswith("berth %s: " % cmd) or l.startswith("usage: berth %s " % cmd)
+                  for l in lines), err)
+    rc, out, err = e.berth("gc", "--help")
+    check("error prefix: --help prints only the usage", rc == 2 and
+          err.startswith("usage: berth gc ") and "berth gc:" not in err, err)
+
+
+def test_make_deps():
+    """`make run` installs what its SERVER needs plus sqlite3; `make test` all."""
+    # Under `make test` the outer make's flags would reach ours: none.
+    env = dict((k, v) for k, v in os.environ.items()
+               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"))
+
+    def pkgs(*args):
+        r = subprocess.run(["make", "-s", "-n", "-C", TOP] + list(args), capture_output=True,
+                           text=True, env=env)
+        words = set()
+        for line in r.stdout.splitlines():
+            if "need-packages.sh" in line:
+                words |= set(line.split()[2:])
+        return r.returncode, words
+
+    web = {"nginx", "lighttpd", "apache2", "libapache2-mod-xsendfile"}
+    want = {"nginx": {"nginx"}, "lighttpd": {"lighttpd"},
+            "apache": {"apache2", "libapache2-mod-xsendfile"},
+            "apache-cgi": {"apache2", "libapache2-mod-xsendfile"}}
+    for server, need in sorted(want.items()):
+        rc, got = pkgs("deps", "SERVER=" + server)
+        check("make deps SERVER=%s: its server, sqlite3 and curl only" % server,
+              rc == 0 and got & web == need and {"sqlite3", "curl"} <= got, sorted(got))
+    rc, got = pkgs("deps-test")
+    check("make deps-test: every server", rc == 0 and web <= got and "sqlite3" in got,
+          sorted(got))
+    r = subprocess.run(["make", "-s", "-C", TOP, "deps", "SERVER=caddy"], capture_output=True,
+                       text=True, env=env)
+    check("make deps: an unknown SERVER is refused", r.returncode != 0 and
+          "SERVER=caddy" in r.stderr, r.stderr)
+
+
+def test_stop_says(e):
+    """`make stop` (serve.sh stop) says what it stopped."""
+    r = subprocess.run([os.path.join(TOP, "nginx", "serve.sh"), "stop"], env=e.env, cwd=TOP,
+                       capture_output=True, text=True, timeout=120)
+    check("stop: names what it stopped", r.returncode == 0 and
+          "serve.sh: stopped nginx (pid " in r.stdout and
+          "berth's worker pool (pid " in r.stdout and e.data in r.stdout, (r.stdout, r.stderr))
+    r = subprocess.run([os.path.join(TOP, "nginx", "serve.sh"), "stop"], env=e.env, cwd=TOP,
+                       capture_output=True, text=True, timeout=120)
+    check("stop: and when nothing ran, says that", r.returncode == 0 and
+          "nothing was running" in r.stderr and r.stdout == "", (r.stdout, r.stderr))
+
+
 def sanitizer_check(e):
     if os.environ.get("SANITIZER_LOG_CHECK") != "1":
         return
@@ -1002,7 +1125,11 @@ def main():
                          ("fsck", lambda: test_fsck(e, f)),
                          ("buildkit", lambda: test_buildkit_cache(e)),
                          ("progress", lambda: test_progress(e)),
-                         ("cli", lambda: test_cli_misc(e))):
+                         ("cli", lambda: test_cli_misc(e)),
+                         ("empty", lambda: test_empty_repository(e)),
+                         ("prefixes", lambda: test_error_prefixes(e)),
+                         ("make deps", test_make_deps),
+                         ("stop", lambda: test_stop_says(e))):
             try:
                 fn()
             except Exception as ex:          # a crash is one failure, not the end

@@ -54,7 +54,7 @@ struct row {
 	const char *ini;      /* the file's text, or NO_FILE */
 	const char *data_dir; /* -d, or NULL */
 	const char *socket;   /* -s, or NULL */
-	const char *want[10]; /* "field=value" after reading, NULL-ended */
+	const char *want[16]; /* "field=value" after reading, NULL-ended */
 	const char *notice;   /* all of stderr; NULL: nothing */
 };
 
@@ -71,7 +71,9 @@ struct bad_row {
 	"workers=DEFAULT", "data_dir=TMP/var", \
 	    "socket=TMP/var/run/berth.sock", "blob_handler=fs", \
 	    "offload=x-accel", "accel_prefix=/_berth/blobs/", \
-	    "read_only=false", "delete_enabled=true", "upload_expiry=86400"
+	    "read_only=false", "delete_enabled=true", "upload_expiry=86400", \
+	    "access_log=true", "metrics_path=/_berth/metrics", \
+	    "health_path=/_berth/health"
 
 /* 250 characters: more than a line of libinih's buffer holds. */
 #define X10 "xxxxxxxxxx"
@@ -132,6 +134,15 @@ static const struct row good[] = {
 	    "url = http://127.0.0.1:9000/b//\n",
 	    NULL, NULL, { "url=http://127.0.0.1:9000/b" }, NULL },
 	/* [registry] */
+	{ "server access_log false", "[server]\naccess_log = false\n", NULL,
+	    NULL, { "access_log=false" }, NULL },
+	{ "server metrics and health paths",
+	    "[server]\nmetrics_path = /ops/metrics\nhealth_path = /ops/up\n",
+	    NULL, NULL, { "metrics_path=/ops/metrics", "health_path=/ops/up" },
+	    NULL },
+	{ "server metrics and health off",
+	    "[server]\nmetrics_path = off\nhealth_path = off\n", NULL, NULL,
+	    { "metrics_path=", "health_path=" }, NULL },
 	{ "registry read_only true", "[registry]\nread_only = true\n", NULL,
 	    NULL, { "read_only=true" }, NULL },
 	{ "registry read_only yes", "[registry]\nread_only = yes\n", NULL, NULL,
@@ -194,6 +205,7 @@ static const struct row good[] = {
 #define DURATION_WHY "expected a duration such as 90s, 15m, 24h or 7d"
 #define OFFLOAD_WHY  "expected one of x-accel, x-sendfile, stream"
 #define URL_WHY	     "expected an http:// or https:// URL"
+#define OPS_PATH_WHY "expected an absolute path without '?' or spaces, or off"
 
 static const struct bad_row bad[] = {
 	/* Keys nobody read. */
@@ -223,6 +235,23 @@ static const struct bad_row bad[] = {
 	    "berth: FILE:4: [storage] offload: unknown key\n" },
 	{ "only the first problem", "[server]\nworkers = 0\nbogus = 1\n", NULL,
 	    NULL, BAD("[server] workers", 2, "0", WORKERS_WHY) },
+	{ "metrics_path relative", "[server]\nmetrics_path = metrics\n", NULL,
+	    NULL, BAD("[server] metrics_path", 2, "metrics", OPS_PATH_WHY) },
+	{ "metrics_path with a query", "[server]\nmetrics_path = /m?x\n", NULL,
+	    NULL, BAD("[server] metrics_path", 2, "/m?x", OPS_PATH_WHY) },
+	{ "metrics_path under /v2", "[server]\nmetrics_path = /v2/metrics\n",
+	    NULL, NULL,
+	    BAD("[server] metrics_path", 2, "/v2/metrics",
+		"expected a path outside /v2/, the registry API") },
+	{ "health_path /v2", "[server]\nhealth_path = /v2\n", NULL, NULL,
+	    BAD("[server] health_path", 2, "/v2",
+		"expected a path outside /v2/, the registry API") },
+	{ "health_path the same as metrics_path",
+	    "[server]\nhealth_path = /_berth/metrics\n", NULL, NULL,
+	    BAD("[server] health_path", 2, "/_berth/metrics",
+		"expected a path other than metrics_path") },
+	{ "access_log not a boolean", "[server]\naccess_log = sometimes\n",
+	    NULL, NULL, BAD("[server] access_log", 2, "sometimes", BOOL_WHY) },
 	/* conf_long */
 	{ "workers 0", "[server]\nworkers = 0\n", NULL, NULL,
 	    BAD("[server] workers", 2, "0", WORKERS_WHY) },
@@ -552,6 +581,12 @@ field(struct outcome *o, const char *name, char *buf, size_t cap)
 		snprintf(buf, cap, "%d", o->cfg.workers);
 	else if (strcmp(name, "read_only") == 0)
 		return o->cfg.read_only ? "true" : "false";
+	else if (strcmp(name, "access_log") == 0)
+		return o->cfg.access_log ? "true" : "false";
+	else if (strcmp(name, "metrics_path") == 0)
+		return o->cfg.metrics_path;
+	else if (strcmp(name, "health_path") == 0)
+		return o->cfg.health_path;
 	else if (strcmp(name, "delete_enabled") == 0)
 		return o->cfg.delete_enabled ? "true" : "false";
 	else if (strcmp(name, "data_dir") == 0)

@@ -9,12 +9,18 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "errors.h"
 #include "handlers.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
@@ -22,6 +28,7 @@
 
 /* The handlers the route table names: stand-ins, so that the table
  * links without the store; each one only tells which it is. */
+/* clang-format off */
 #define STUB(fn) \
 	enum reg_err fn(struct req *r) \
 	{ \
@@ -29,17 +36,28 @@
 		return E_OK; \
 	}
 STUB(h_base)
-STUB(h_catalog) STUB(h_tags) STUB(h_manifest_get) STUB(h_manifest_put)
-    STUB(h_manifest_delete) STUB(h_blob_get) STUB(h_blob_delete)
-	STUB(h_upload_start) STUB(h_upload_status) STUB(h_upload_patch)
-	    STUB(h_upload_put) STUB(h_upload_cancel) STUB(h_referrers)
+STUB(h_catalog)
+STUB(h_tags)
+STUB(h_manifest_get)
+STUB(h_manifest_put)
+STUB(h_manifest_delete)
+STUB(h_blob_get)
+STUB(h_blob_delete)
+STUB(h_upload_start)
+STUB(h_upload_status)
+STUB(h_upload_patch)
+STUB(h_upload_put)
+STUB(h_upload_cancel)
+STUB(h_referrers)
+STUB(h_metrics)
+STUB(h_health)
 #undef STUB
+/* clang-format on */
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-		static const
-    char SHA256_OK[] =
-	"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+static const char SHA256_OK[] =
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 static const char SHA512_OK[] =
     "sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
     "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
@@ -352,6 +370,27 @@ test_router(void **state)
 	assert_int_equal(m.id, ROUTE_MANIFEST);
 	assert_int_equal(route_match("/v2/a", &m), ROUTE_NONE);
 	assert_null(m.name);
+
+	/* The operator's endpoints: exact configured paths, or off. */
+	assert_int_equal(route_match("/_berth/metrics", &m), ROUTE_NONE);
+	assert_int_equal(route_match_ops("/_berth/metrics", "/_berth/metrics",
+			     "/_berth/health", &m),
+	    ROUTE_METRICS);
+	assert_null(m.name);
+	assert_int_equal(route_match_ops("/_berth/health", "/_berth/metrics",
+			     "/_berth/health", &m),
+	    ROUTE_HEALTH);
+	assert_int_equal(route_match_ops("/_berth/metrics/", "/_berth/metrics",
+			     "/_berth/health", &m),
+	    ROUTE_NONE);
+	assert_int_equal(route_match_ops("/_berth/metricsx", "/_berth/metrics",
+			     "/_berth/health", &m),
+	    ROUTE_NONE);
+	assert_int_equal(route_match_ops("/ops/m", "/ops/m", "", &m),
+	    ROUTE_METRICS);
+	assert_int_equal(route_match_ops("/_berth/health", "", "", &m),
+	    ROUTE_NONE);
+	assert_int_equal(route_match_ops("", "", "", &m), ROUTE_NONE);
 }
 
 /* The table: who handles what, and the rules each row declares. */
@@ -395,6 +434,10 @@ test_route_table(void **state)
 		    RF_WRITES, ACT_PUSH },
 		{ ROUTE_REFERRERS, M_GET, h_referrers, ARG_DIGEST, 0,
 		    ACT_PULL },
+		{ ROUTE_METRICS, M_GET, h_metrics, ARG_NONE, 0, ACT_NONE },
+		{ ROUTE_METRICS, M_HEAD, h_metrics, ARG_NONE, 0, ACT_NONE },
+		{ ROUTE_HEALTH, M_GET, h_health, ARG_NONE, 0, ACT_NONE },
+		{ ROUTE_HEALTH, M_HEAD, h_health, ARG_NONE, 0, ACT_NONE },
 	};
 	/* The Allow header of each shape, as the e2e suite expects it. */
 	static const struct {
@@ -409,6 +452,8 @@ test_route_table(void **state)
 		{ ROUTE_UPLOAD_START, M_POST },
 		{ ROUTE_UPLOAD, M_GET | M_HEAD | M_PATCH | M_PUT | M_DELETE },
 		{ ROUTE_REFERRERS, M_GET | M_HEAD },
+		{ ROUTE_METRICS, M_GET | M_HEAD },
+		{ ROUTE_HEALTH, M_GET | M_HEAD },
 	};
 	const struct route *t;
 	size_t n;
@@ -532,6 +577,15 @@ test_query_parse(void **state)
 		    0 },
 		{ ROUTE_REFERRERS, M_GET, "artifactType=notatype",
 		    E_BAD_REQUEST, 0 },
+		/* tag repeats (end-7b): each value checked. */
+		{ ROUTE_MANIFEST, M_PUT, "", E_OK, 0 },
+		{ ROUTE_MANIFEST, M_PUT, "tag=v1&x=1&tag=latest", E_OK,
+		    B(QK_TAG) },
+		{ ROUTE_MANIFEST, M_PUT, "tag=v1&tag=.bad", E_TAG_INVALID, 0 },
+		{ ROUTE_MANIFEST, M_PUT, "tag=v1&tag=", E_TAG_INVALID, 0 },
+		{ ROUTE_MANIFEST, M_PUT, "tag=a%2Fb", E_TAG_INVALID, 0 },
+		{ ROUTE_MANIFEST, M_PUT, "tags=v1&xtag=v2", E_OK, 0 },
+		{ ROUTE_MANIFEST, M_GET, "tag=.bad", E_OK, 0 }, /* not read */
 #undef B
 	};
 	struct query_values q;
@@ -550,6 +604,32 @@ test_query_parse(void **state)
 			    "(%#x)",
 			    rows[i].query, r->name, got, q.present,
 			    rows[i].want, rows[i].present);
+	}
+	/* Every tag in order, repeats kept; QUERY_TAGS_MAX and no more. */
+	{
+		const struct route *mp = route_find(ROUTE_MANIFEST, M_PUT);
+		char many[QUERY_TAGS_MAX * 8 + 16];
+		size_t used = 0;
+
+		assert_int_equal(req_query_parse("tag=b&tag=a&tag=b", mp->query,
+				     &q, NULL),
+		    E_OK);
+		assert_int_equal(q.ntags, 3);
+		assert_string_equal(q.tags[0], "b");
+		assert_string_equal(q.tags[1], "a");
+		assert_string_equal(q.tags[2], "b");
+		for (int i = 0; i < QUERY_TAGS_MAX; i++)
+			used += (size_t)snprintf(many + used,
+			    sizeof(many) - used, "%stag=t%d", i ? "&" : "", i);
+		assert_int_equal(req_query_parse(many, mp->query, &q, NULL),
+		    E_OK);
+		assert_int_equal(q.ntags, QUERY_TAGS_MAX);
+		assert_string_equal(q.tags[QUERY_TAGS_MAX - 1], "t31");
+		snprintf(many + used, sizeof(many) - used, "&tag=one-more");
+		bad = QK_NONE;
+		assert_int_equal(req_query_parse(many, mp->query, &q, &bad),
+		    E_TOO_MANY_TAGS);
+		assert_int_equal(bad, QK_TAG);
 	}
 	/* The values land decoded and converted. */
 	assert_int_equal(req_query_parse("n=7&last=v%2B1",
@@ -694,6 +774,7 @@ test_error_mapping(void **state)
 		{ E_RANGE_NOT_SATISFIABLE, 416 },
 		{ E_RANGE_INVALID, 416 },
 		{ E_MANIFEST_TOO_LARGE, 413 },
+		{ E_TOO_MANY_TAGS, 414 },
 		{ E_METHOD_NOT_ALLOWED, 405 },
 		{ E_UNSUPPORTED, 405 },
 		{ E_BLOB_UNKNOWN, 404 },
@@ -857,6 +938,123 @@ test_error_headers(void **state)
 	}
 }
 
+
+/* The counter file (store/metrics.h): made whole on first use, counted
+ * into by several processes at once without a lost update, busy slots
+ * of dead processes freed, a file of another layout replaced, and no
+ * counting at all (no crash) when it cannot be made. */
+static void
+test_metrics_file(void **state)
+{
+	char dir[] = "/tmp/berth-unit-metrics-XXXXXX", path[256];
+	const struct metrics_file *m;
+	struct stat sb;
+	int status, slot;
+	pid_t kids[4], pid;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(metrics_open(dir), 0);
+	m = metrics_map();
+	assert_non_null(m);
+	snprintf(path, sizeof(path), "%s/run/metrics", dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, sizeof(struct metrics_file));
+	assert_memory_equal(m->magic, METRICS_MAGIC, 8);
+	assert_int_equal(m->version, METRICS_VERSION);
+	assert_int_equal(m->size, sizeof(struct metrics_file));
+
+	/* Four processes, 5000 requests each, all at once. */
+	for (int k = 0; k < 4; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0) {
+			if (metrics_open(dir) != 0)
+				_exit(1);
+			for (int i = 0; i < 5000; i++)
+				metrics_request(3, 1, 204, 1500, 10, 20);
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < 4; k++) {
+		assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	assert_int_equal(m->requests[3][1][1], 20000);
+	assert_int_equal(m->duration[3][1], 20000); /* 1.5 ms: le 5 ms */
+	assert_int_equal(m->duration_us[3], 20000 * 1500);
+	assert_int_equal(m->bytes_received, 200000);
+	assert_int_equal(m->bytes_sent, 400000);
+
+	/* Status classes; out-of-range indexes clamp. */
+	metrics_request(0, 0, 404, 20000000, 0, 0);
+	metrics_request(0, 0, 99, 0, 0, 0);
+	metrics_request(99, 99, 700, 0, 0, 0);
+	assert_int_equal(m->requests[0][0][3], 1);
+	assert_int_equal(m->requests[0][0][4], 1);
+	assert_int_equal(m->requests[0][METRICS_METHODS - 1][4], 1);
+	assert_int_equal(m->duration[0][METRICS_BUCKETS - 1], 1); /* +Inf */
+
+	/* Busy: ours, then a process that died inside a request. */
+	assert_int_equal(metrics_busy_count(), 0);
+	slot = metrics_busy_enter();
+	assert_true(slot >= 0);
+	assert_int_equal(metrics_busy_count(), 1);
+	metrics_busy_leave(slot);
+	assert_int_equal(metrics_busy_count(), 0);
+	pid = fork();
+	if (pid == 0) {
+		if (metrics_open(dir) != 0 || metrics_busy_enter() < 0)
+			_exit(1);
+		_exit(0); /* never leaves its slot */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(m->busy[(unsigned)pid % METRICS_SLOTS], pid);
+	assert_int_equal(metrics_busy_count(), 0);
+	assert_int_equal(m->busy[(unsigned)pid % METRICS_SLOTS], 0);
+
+	/* A job's last run. */
+	metrics_job_done(METRICS_FSCK, 1700000000, 1234, false, 2, 40);
+	assert_int_equal(m->jobs[METRICS_FSCK].runs, 1);
+	assert_int_equal(m->jobs[METRICS_FSCK].failures, 1);
+	assert_int_equal(m->jobs[METRICS_FSCK].last_end, 1700000000);
+	assert_int_equal(m->jobs[METRICS_FSCK].last_ms, 1234);
+	assert_int_equal(m->jobs[METRICS_FSCK].last_ok, 0);
+	assert_int_equal(m->jobs[METRICS_FSCK].last_count, 2);
+	assert_int_equal(m->jobs[METRICS_FSCK].last_count2, 40);
+
+	/* A file of another layout is replaced by a fresh one. */
+	metrics_close();
+	assert_null(metrics_map());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("berthmtr but an older layout", f);
+	fclose(f);
+	assert_int_equal(metrics_open(dir), 0);
+	m = metrics_map();
+	assert_int_equal(m->version, METRICS_VERSION);
+	assert_int_equal(m->requests[3][1][1], 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, sizeof(struct metrics_file));
+	assert_int_equal(sb.st_mode & 0777, 0664);
+	metrics_close();
+
+	/* Cannot be made: nothing is counted, nothing breaks. */
+	assert_int_equal(metrics_open("/proc/self/no-such-dir"), -1);
+	assert_null(metrics_map());
+	metrics_request(1, 1, 200, 1, 1, 1);
+	metrics_store_error(METRICS_META, METRICS_ERR_IO);
+	assert_int_equal(metrics_busy_enter(), -1);
+	assert_int_equal(metrics_busy_count(), 0);
+
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/run", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -870,6 +1068,7 @@ main(void)
 		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_router),
 		cmocka_unit_test(test_route_table),
+		cmocka_unit_test(test_metrics_file),
 		cmocka_unit_test(test_query_parse),
 		cmocka_unit_test(test_range_spec),
 		cmocka_unit_test(test_media_types),
