@@ -95,9 +95,20 @@ cmocka_layer() {
 	count "$1" "$rc"
 }
 
-# One object store for the layers that need it (2 and 10).
+# The servers this run starts for its layers -- an object store and a
+# PostgreSQL -- are stopped on exit, whichever have started.
 s3dir=$(mktemp -d /tmp/berth-s3.XXXXXX)
-trap '"$top/hosting/s3-local.sh" stop "$s3dir" >/dev/null 2>&1; rm -rf "$s3dir"' EXIT
+pgdir=$(mktemp -d /tmp/berth-pg-XXXXXX)
+stop_servers() {
+	"$top/hosting/s3-local.sh" stop "$s3dir" >/dev/null 2>&1
+	rm -rf "$s3dir"
+	"$top/hosting/pg-local.sh" stop "$pgdir" >/dev/null 2>&1
+	rm -rf "$pgdir"
+}
+trap stop_servers EXIT
+trap 'exit 130' INT TERM
+
+# One object store for the layers that need it (2 and 14).
 if "$top/hosting/s3-local.sh" start "$s3dir" > "$s3dir.start.log" 2>&1; then
 	export BERTH_S3_DIR="$s3dir"
 else
@@ -114,8 +125,6 @@ cmocka_layer "backend suite (every blob handler)" backend-tests
 # A PostgreSQL server of its own (hosting/pg-local.sh: a unix socket in a
 # temporary directory) for the postgresql rows of the metadata backend
 # suite and for tests/pg; stopped on exit.
-pgdir=$(mktemp -d /tmp/berth-pg-XXXXXX)
-trap '"$top/hosting/pg-local.sh" stop "$pgdir" > /dev/null 2>&1; rm -rf "$pgdir"' EXIT
 if BERTH_TEST_PG_DSN=$("$top/hosting/pg-local.sh" start "$pgdir"); then
 	export BERTH_TEST_PG_DSN BERTH_TEST_PG_DIR="$pgdir"
 else
