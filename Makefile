@@ -20,7 +20,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN)
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih) -lcrypt
 
 ifdef DEBUG
 CFLAGS   += -O0 -DDEBUG
@@ -55,7 +55,7 @@ OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/schema.o
 DEPS     := $(OBJS:.o=.d)
 
 # Debian packages: to build, to serve, to test.
-APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
+APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev libcrypt-dev \
              libsqlite3-dev libinih-dev
 APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
 APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3
@@ -82,7 +82,7 @@ check-layers:
 # One self-contained file for hosts where nothing can be installed (shared
 # hosting, CGI): every library linked in, and a CGI start-up ~1.5 ms
 # shorter.  glibc warns about getaddrinfo/dlopen, which berth never uses.
-STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcrypto -lm -lpthread -ldl
+STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcrypt -lcrypto -lm -lpthread -ldl
 static: $(BUILD)/berth-static
 
 $(BUILD)/berth-static: $(OBJS)
@@ -193,7 +193,8 @@ restart: all
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
-	    build/asan/unit-manifest build/asan/unit-config build/asan/meta-tests
+	    build/asan/unit-manifest build/asan/unit-config build/asan/unit-grant \
+	    build/asan/meta-tests
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c
@@ -207,7 +208,7 @@ $(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c base/validate.
 	$(CC) $(CFLAGS) $(INC_cgi) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 # The configuration as main() reads it: the table, the front's and the
 # store's settings, and the blob handlers' sections (no metadata).
-UNIT_CONFIG_SRCS := tests/unit/config_test.c base/conf.c cgi/config.c \
+UNIT_CONFIG_SRCS := tests/unit/config_test.c base/conf.c cgi/config.c store/ident_conf.c \
                     store/store.c store/blob.c store/blob_fs.c \
                     store/blob_redirect.c base/validate.c
 $(BUILD)/unit-config: $(UNIT_CONFIG_SRCS) \
@@ -215,6 +216,13 @@ $(BUILD)/unit-config: $(UNIT_CONFIG_SRCS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_main) -o $@ $(UNIT_CONFIG_SRCS) $(LDFLAGS) \
 	    -lcmocka $(LDLIBS)
+
+# Unit tables of the permission model: actions, patterns, the deciding
+# grant, scopes.
+$(BUILD)/unit-grant: tests/unit/grant_test.c base/grant.c base/validate.c \
+    base/grant.h base/validate.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC_base) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from its seed corpus in tests/fuzz/corpus/<target> (copied, so the seeds
@@ -309,7 +317,8 @@ lint-cppcheck:
 # The metadata backend suite: the same tests against every metadata
 # backend, through the wrappers.
 META_SRCS := tests/meta/meta.c store/meta.c store/meta_sqlite.c \
-             store/meta_sqlite_admin.c store/digest.c base/conf.c base/validate.c
+             store/meta_sqlite_admin.c store/meta_sqlite_auth.c store/digest.c \
+             base/conf.c base/validate.c
 $(BUILD)/meta-tests: $(META_SRCS) $(BUILD)/schema.c $(wildcard store/*.h base/*.h)
 	$(CC) $(CFLAGS) $(INC_store) -o $@ $(META_SRCS) $(BUILD)/schema.c \
 	    $(LDFLAGS) -lcmocka -lcrypto -ljansson -lsqlite3 -linih

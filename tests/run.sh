@@ -9,6 +9,8 @@
 #      response compared byte for byte; no web server
 #   5. end-to-end spec suite (tests/e2e), in each offload mode
 #   6. real clients -- skopeo and podman -- with real images (tests/clients)
+#   6a. access control (tests/auth): the token flow, Basic, grants, hostile
+#      tokens and scopes, real clients logging in; CGI without re-hashing
 #   7. storage end to end: read-only, redirect, offload modes, injected faults
 #   8. the operator commands, gc under load included (tests/ops)
 #   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
@@ -20,7 +22,7 @@
 #      accepts the installed example configurations; `make uninstall`
 #  12. slow clients (tests/slow): no worker waits on a client, per shape;
 #      body files handed over by nginx cleaned up; hostile ones refused
-# Layers 5, 6, 10 and 12 run once per web server shape in SERVERS
+# Layers 5, 6, 6a, 10 and 12 run once per web server shape in SERVERS
 # (default: nginx lighttpd apache apache-cgi), with SERVER set:
 # nginx/serve.sh, which they start the registry with, brings up that
 # shape -- what differs between shapes (request and body handling, blob
@@ -80,6 +82,7 @@ cmocka_layer() {
 cmocka_layer "unit tests" unit-tests
 cmocka_layer "unit tests: manifest parser" unit-manifest
 cmocka_layer "unit tests: configuration" unit-config
+cmocka_layer "unit tests: grants and scopes" unit-grant
 cmocka_layer "backend suite (every blob handler)" backend-tests
 cmocka_layer "metadata backend suite (every metadata backend)" meta-tests
 
