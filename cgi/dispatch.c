@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "auth.h"
 #include "handlers.h"
 
 typedef enum reg_err (*handler_fn)(struct req *);
@@ -103,6 +104,12 @@ route_and_run(struct req *r)
 		err = E_INTERNAL;
 		detail = "the web server handed over a body file outside "
 		    "the body directory";
+		goto fail;
+	}
+	/* Access control (auth.h): it may answer the request itself. */
+	if (!auth_check(r, route, &err)) {
+		if (err == E_OK)
+			return;
 		goto fail;
 	}
 	if (route == NULL) {

@@ -3,6 +3,7 @@
  * end-8b, 7.1-7.3).  Names come in byte order; `last` is exclusive; while
  * more remain a Link header names the next page; n=0 gives an empty list
  * and no Link. */
+#include "auth.h"
 #include "handlers.h"
 
 #include <string.h>
@@ -89,6 +90,7 @@ h_catalog(struct req *r)
 	err = E_INTERNAL;
 	if (meta_catalog(has_last ? last : NULL, n, repos, &more) != META_OK)
 		goto fail;
+	auth_filter_repositories(r, repos);	/* what the caller may pull */
 	if (more && n > 0)
 		next_link(r, "/v2/_catalog", repos, n);
 	resp_send_json(r, 200, NULL, json_pack("{s:o}", "repositories", repos));

@@ -37,6 +37,8 @@ static const struct {
 	[E_BAD_REQUEST]		= { 400, "UNSUPPORTED", "malformed request" },
 	[E_STORAGE_FULL]	= { 507, "UNKNOWN", "the registry's storage is full" },
 	[E_INTERNAL]		= { 500, "UNKNOWN", "internal error; see the registry's log" },
+	[E_UNAUTHORIZED]	= { 401, "UNAUTHORIZED", "authentication required" },
+	[E_DENIED]		= { 403, "DENIED", "requested access to the resource is denied" },
 };
 
 static const char *
@@ -51,6 +53,8 @@ reason(int status)
 	case 304: return "Not Modified";
 	case 307: return "Temporary Redirect";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 413: return "Payload Too Large";

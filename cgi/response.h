@@ -38,6 +38,8 @@ enum reg_err {
 	E_BAD_REQUEST,			/* 400: unreadable request */
 	E_STORAGE_FULL,			/* 507 */
 	E_INTERNAL,			/* 500: our fault; logged */
+	E_UNAUTHORIZED,			/* 401: no or bad credentials (auth.h) */
+	E_DENIED,			/* 403: known caller, action not granted */
 	E_COUNT
 };
 
