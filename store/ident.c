@@ -311,8 +311,8 @@ backoff_left(long count, long long last)
 
 	if (count < IDENT_FAIL_FREE)
 		return 0;
-	wait = count - IDENT_FAIL_FREE >= 6 ? 60 :
-	    1L << (count - IDENT_FAIL_FREE);
+	wait = count - IDENT_FAIL_FREE >= 5 ? 60 :
+	    2L << (count - IDENT_FAIL_FREE);
 	wait -= (long)((long long)time(NULL) - last);
 	return wait > 0 ? wait : 0;
 }

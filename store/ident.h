@@ -28,7 +28,8 @@
  * Failed sign-ins are logged with user and address (never the password
  * or token) and, after IDENT_FAIL_FREE of them in IDENT_FAIL_WINDOW for
  * one user and address, refused without a check (IDENT_THROTTLED) for a
- * back-off that doubles each time up to a minute.  Every crypt_r logs
+ * back-off of 2 s that doubles with each further failure, up to a
+ * minute.  Every crypt_r logs
  * "berth: auth: password hash computed" (tests count them).
  *
  * CI tokens: the secret is "berth_<16 hex id>_<43 base64url>", the

@@ -92,7 +92,7 @@ count cgi "$(cat "$log.rc")"
 
 SERVERS=${SERVERS:-nginx lighttpd apache apache-cgi}
 export SERVERS
-for layer in e2e clients; do
+for layer in e2e clients auth; do
 	for shape in $SERVERS; do
 		echo "== $layer ($shape)"
 		{ SERVER=$shape "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } |
