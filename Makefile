@@ -58,7 +58,7 @@ DEPS     := $(OBJS:.o=.d)
 APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev libcrypt-dev \
              libsqlite3-dev libinih-dev
 APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
-APT_TEST  := libcmocka-dev skopeo podman python3 sqlite3
+APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
 
@@ -197,9 +197,11 @@ test: deps-test
 	    build/asan/meta-tests
 	@tests/run.sh build/asan
 
-UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c
-$(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h)
-	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) -lcmocka
+UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c cgi/routes.c \
+             cgi/request.c cgi/response.c cgi/errors.c store/digest.c store/spool.c
+$(BUILD)/unit-tests: $(UNIT_SRCS) $(wildcard tests/unit/*.h cgi/*.h base/*.h store/*.h)
+	$(CC) $(CFLAGS) $(INC_cgi) -Itests/unit -o $@ $(UNIT_SRCS) $(LDFLAGS) \
+	    -lcmocka -ljansson -lcrypto
 
 # Unit tables of the manifest parser and the configuration reader.
 $(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c base/validate.c \
@@ -232,13 +234,15 @@ FUZZ_TARGETS := router validate manifest
 FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE $(INC_cgi) \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 $(shell pkg-config --cflags jansson 2>/dev/null)
-FUZZ_SRCS_router   := cgi/router.c base/validate.c
+FUZZ_SRCS_router   := cgi/router.c cgi/routes.c cgi/request.c base/validate.c \
+                      store/digest.c
+FUZZ_LIBS_router   := -lcrypto
 FUZZ_SRCS_validate := base/validate.c
 FUZZ_SRCS_manifest := cgi/manifest.c base/validate.c
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard cgi/*.c cgi/*.h base/*.c base/*.h)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS_$*) -ljansson $(FUZZ_LIBS_$*)
 
 deps-fuzz:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_FUZZ)

@@ -8,28 +8,28 @@
 #include <string.h>
 
 struct entry {
-	char	*section;
-	char	*key;
-	char	*value;
-	int	 line;		/* 0: a default, not from the file */
-	bool	 read;
+	char *section;
+	char *key;
+	char *value;
+	int line; /* 0: a default, not from the file */
+	bool read;
 };
 
 struct conf {
-	char		*path;		/* NULL without a file */
-	struct entry	*e;
-	size_t		 n, cap;
+	char *path; /* NULL without a file */
+	struct entry *e;
+	size_t n, cap;
 };
 
 /* Reading state: libinih's reader is fgets-shaped, so counting lines
  * there gives each key its line without INI_HANDLER_LINENO. */
 struct loader {
-	struct conf	*c;
-	FILE		*f;
-	int		 line;
-	int		 long_line;	/* the first line too long, or 0 */
-	int		 max;		/* the longest line libinih takes */
-	bool		 oom;
+	struct conf *c;
+	FILE *f;
+	int line;
+	int long_line; /* the first line too long, or 0 */
+	int max;       /* the longest line libinih takes */
+	bool oom;
 };
 
 /* Skip what is left of the line in ld->f, newline included. */
@@ -63,7 +63,7 @@ count_lines(char *str, int num, void *stream)
 		return s;
 	ch = getc(ld->f);
 	if (ch == EOF)
-		return s;	/* the last line, without a newline */
+		return s; /* the last line, without a newline */
 	ungetc(ch, ld->f);
 	skip = strspn(s, " \t");
 	if (s[skip] == ';' || s[skip] == '#') {
@@ -71,7 +71,7 @@ count_lines(char *str, int num, void *stream)
 		return s;
 	}
 	ld->long_line = ld->line;
-	ld->max = num - 3;	/* room for "\r\n" and the NUL */
+	ld->max = num - 3; /* room for "\r\n" and the NUL */
 	return NULL;
 }
 
@@ -147,8 +147,10 @@ conf_load(const char *path)
 		return NULL;
 	}
 	if (ld.long_line != 0) {
-		fprintf(stderr, "berth: %s:%d: line too long (at most %d "
-		    "characters)\n", path, ld.long_line, ld.max);
+		fprintf(stderr,
+		    "berth: %s:%d: line too long (at most %d "
+		    "characters)\n",
+		    path, ld.long_line, ld.max);
 		conf_free(c);
 		return NULL;
 	}
@@ -252,8 +254,8 @@ conf_string(struct conf *c, const char *section, const char *key,
 		if (strlen(v) >= cap)
 			return conf_bad(c, section, key, "default too long");
 	} else if (*v == '\0' || strlen(v) >= cap) {
-		return conf_bad(c, section, key, *v == '\0' ? "empty" :
-		    "too long");
+		return conf_bad(c, section, key,
+		    *v == '\0' ? "empty" : "too long");
 	}
 	n = strlen(v);
 	memcpy(out, v, n + 1);
@@ -329,8 +331,8 @@ parse_duration(const char *s, long *seconds)
 }
 
 int
-conf_duration(struct conf *c, const char *section, const char *key,
-    long dflt, long *out)
+conf_duration(struct conf *c, const char *section, const char *key, long dflt,
+    long *out)
 {
 	const char *v = conf_get(c, section, key);
 

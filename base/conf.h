@@ -55,12 +55,12 @@ int conf_string(struct conf *c, const char *section, const char *key,
     const char *dflt, char *out, size_t cap);
 
 /* conf_bool -- true/yes/1 or false/no/0; dflt when absent. */
-int conf_bool(struct conf *c, const char *section, const char *key,
-    bool dflt, bool *out);
+int conf_bool(struct conf *c, const char *section, const char *key, bool dflt,
+    bool *out);
 
 /* conf_long -- a decimal integer in [min, max]; dflt when absent. */
-int conf_long(struct conf *c, const char *section, const char *key,
-    long dflt, long min, long max, long *out);
+int conf_long(struct conf *c, const char *section, const char *key, long dflt,
+    long min, long max, long *out);
 
 /* conf_duration -- seconds written "90", "90s", "15m", "24h" or "7d"
  * (> 0, at most 100 years); dflt when absent. */

@@ -109,7 +109,8 @@ check_digest(const char *s, size_t len)
 		bool sep = s[i] == '+' || s[i] == '.' || s[i] == '_' ||
 		    s[i] == '-';
 
-		if (sep && (i == 0 || i + 1 == alen || !is_lower_alnum(s[i - 1])))
+		if (sep &&
+		    (i == 0 || i + 1 == alen || !is_lower_alnum(s[i - 1])))
 			return DIGEST_BAD;
 		if (!sep && !is_lower_alnum(s[i]))
 			return DIGEST_BAD;
@@ -119,7 +120,7 @@ check_digest(const char *s, size_t len)
 		char c = s[i];
 
 		if (!(is_lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '=' ||
-		    c == '_' || c == '-'))
+			c == '_' || c == '-'))
 			return DIGEST_BAD;
 	}
 	if ((alen == 6 && memcmp(s, "sha256", 6) == 0 && elen == 64) ||
@@ -129,9 +130,9 @@ check_digest(const char *s, size_t len)
 				return DIGEST_BAD;
 		return DIGEST_OK;
 	}
-	if (alen == 6 && (memcmp(s, "sha256", 6) == 0 ||
-	    memcmp(s, "sha512", 6) == 0))
-		return DIGEST_BAD;	/* known algorithm, wrong length */
+	if (alen == 6 &&
+	    (memcmp(s, "sha256", 6) == 0 || memcmp(s, "sha512", 6) == 0))
+		return DIGEST_BAD; /* known algorithm, wrong length */
 	return DIGEST_UNSUPPORTED;
 }
 
@@ -199,7 +200,7 @@ parse_range(const char *s, uint64_t size, uint64_t *first, uint64_t *last)
 	s += 6;
 	while (*s == ' ')
 		s++;
-	if (*s == '-') {		/* suffix: the last n bytes */
+	if (*s == '-') { /* suffix: the last n bytes */
 		s++;
 		if (!scan_u64(&s, &b) || *s != '\0')
 			return RANGE_NONE;

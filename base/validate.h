@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NAME_MAX_LEN	255	/* distribution/reference, oci-spec.md 2.1 */
-#define TAG_MAX_LEN	128	/* oci-spec.md 2.2 */
-#define DIGEST_MAX_LEN	(6 + 1 + 128)	/* "sha512:" + 128 hex */
-#define UPLOAD_ID_LEN	36	/* a UUID in its 8-4-4-4-12 text form */
+#define NAME_MAX_LEN   255 /* distribution/reference, oci-spec.md 2.1 */
+#define TAG_MAX_LEN    128 /* oci-spec.md 2.2 */
+#define DIGEST_MAX_LEN (6 + 1 + 128) /* "sha512:" + 128 hex */
+#define UPLOAD_ID_LEN  36	     /* a UUID in its 8-4-4-4-12 text form */
 
 /* valid_name -- is s[0..len) a repository name by the OCI v1.1 grammar
  * [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
@@ -27,9 +27,9 @@ bool valid_name(const char *s, size_t len);
 bool valid_tag(const char *s, size_t len);
 
 enum digest_check {
-	DIGEST_OK,		/* sha256:<64 lower hex> or sha512:<128 lower hex> */
-	DIGEST_BAD,		/* does not fit the digest grammar, or wrong length */
-	DIGEST_UNSUPPORTED	/* fits the grammar, but an algorithm we lack */
+	DIGEST_OK,  /* sha256:<64 lower hex> or sha512:<128 lower hex> */
+	DIGEST_BAD, /* does not fit the digest grammar, or wrong length */
+	DIGEST_UNSUPPORTED /* fits the grammar, but an algorithm we lack */
 };
 
 /* check_digest -- classify s[0..len) as a digest (image-spec descriptor.md
@@ -49,9 +49,9 @@ bool valid_upload_id(const char *s, size_t len);
 bool parse_content_range(const char *s, uint64_t *start, uint64_t *end);
 
 enum range_result {
-	RANGE_NONE,		/* no usable Range: answer 200 with everything */
-	RANGE_PART,		/* answer 206 with [*first, *last] */
-	RANGE_UNSATISFIABLE	/* answer 416 */
+	RANGE_NONE,	    /* no usable Range: answer 200 with everything */
+	RANGE_PART,	    /* answer 206 with [*first, *last] */
+	RANGE_UNSATISFIABLE /* answer 416 */
 };
 
 /* parse_range -- interpret a blob GET Range header (RFC 9110 14.1.2)

@@ -16,26 +16,6 @@
 #include "store.h"
 #include "token.h"
 
-/* What each endpoint needs, by method (enum grant_action bits).  A route
- * or method missing here needs every action: a new endpoint is closed
- * until someone says what it needs. */
-static const struct {
-	enum route_id	 route;
-	unsigned	 methods;
-	unsigned	 actions;
-} needs[] = {
-	{ ROUTE_TAGS, M_GET | M_HEAD, GRANT_PULL },
-	{ ROUTE_MANIFEST, M_GET | M_HEAD, GRANT_PULL },
-	{ ROUTE_MANIFEST, M_PUT, GRANT_PUSH },	/* a tag overwrite too */
-	{ ROUTE_MANIFEST, M_DELETE, GRANT_DELETE },
-	{ ROUTE_BLOB, M_GET | M_HEAD, GRANT_PULL },
-	{ ROUTE_BLOB, M_DELETE, GRANT_DELETE },
-	{ ROUTE_UPLOAD_START, M_POST, GRANT_PUSH },	/* mount: + pull on from */
-	{ ROUTE_UPLOAD, M_GET | M_HEAD | M_PATCH | M_PUT | M_DELETE,
-	    GRANT_PUSH },
-	{ ROUTE_REFERRERS, M_GET | M_HEAD, GRANT_PULL },
-};
-
 enum caller {
 	CALLER_NONE = 0,	/* no credentials at all */
 	CALLER_TOKEN,		/* a valid signed token (cur.claims) */
@@ -53,11 +33,77 @@ static struct {
 static char query_buf[PATH_MAX_LEN];
 
 const char *
+auth_param(const struct req *r, const char *name)
+{
+	return r->io->param(r->io->priv, name);
+}
+
+const char *
 auth_addr(const struct req *r)
 {
-	const char *a = req_param(r, "REMOTE_ADDR");
+	const char *a = auth_param(r, "REMOTE_ADDR");
 
 	return a != NULL && a[0] != '\0' ? a : "-";
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool
+auth_form_decode(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			int h, l;
+
+			if (i + 2 >= n || (h = hexval(s[i + 1])) < 0 ||
+			    (l = hexval(s[i + 2])) < 0)
+				return false;
+			c = h * 16 + l;
+			i += 2;
+			if (c == 0)
+				return false;
+		}
+		if (o + 1 >= cap)
+			return false;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return true;
+}
+
+bool
+auth_query_value(const char *query, const char *key, char *out, size_t cap)
+{
+	size_t klen = strlen(key);
+	const char *p = query;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "&");
+
+		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=')
+			return auth_form_decode(p + klen + 1, n - klen - 1, out,
+			    cap);
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return false;
 }
 
 /* Is s fit to appear in a header we write (printable, no quote)? */
@@ -74,9 +120,9 @@ void
 auth_challenge(struct req *r, const char *scope, const char *error)
 {
 	const struct ident_conf *a = &r->store->auth;
-	const char *host = req_param(r, "HTTP_HOST");
-	const char *https = req_param(r, "HTTPS");
-	const char *scheme = req_param(r, "REQUEST_SCHEME");
+	const char *host = auth_param(r, "HTTP_HOST");
+	const char *https = auth_param(r, "HTTPS");
+	const char *scheme = auth_param(r, "REQUEST_SCHEME");
 	char realm[1024];
 	bool tls;
 
@@ -88,7 +134,7 @@ auth_challenge(struct req *r, const char *scope, const char *error)
 		tls = (https != NULL && strcmp(https, "on") == 0) ||
 		    (scheme != NULL && strcmp(scheme, "https") == 0);
 		if (host == NULL || !header_safe(host) || strlen(host) > 255)
-			host = req_param(r, "SERVER_NAME");
+			host = auth_param(r, "SERVER_NAME");
 		if (host == NULL || !header_safe(host))
 			host = "localhost";
 		if (snprintf(realm, sizeof(realm), "%s://%s%s%s",
@@ -97,7 +143,7 @@ auth_challenge(struct req *r, const char *scope, const char *error)
 		    (int)sizeof(realm))
 			snprintf(realm, sizeof(realm), "%s", a->token_path);
 	}
-	resp_header(r, "WWW-Authenticate", "Bearer realm=\"%s\",service=\"%s\""
+	resp_error_header(r, "WWW-Authenticate", "Bearer realm=\"%s\",service=\"%s\""
 	    "%s%s%s%s%s%s", realm, a->service,
 	    scope != NULL ? ",scope=\"" : "", scope != NULL ? scope : "",
 	    scope != NULL ? "\"" : "",
@@ -154,8 +200,8 @@ static bool
 resolve(struct req *r, enum reg_err *err)
 {
 	const struct ident_conf *a = &r->store->auth;
-	const char *h = req_param(r, "HTTP_AUTHORIZATION");
-	const char *ru = req_param(r, "REMOTE_USER");
+	const char *h = auth_param(r, "HTTP_AUTHORIZATION");
+	const char *ru = auth_param(r, "REMOTE_USER");
 	char user[GRANT_WHO_MAX + 1], pass[1100];
 	enum ident_result ir;
 	enum token_result tr;
@@ -249,12 +295,22 @@ allowed(const char *name, bool *known)
 	return ident_allowed(&cur.rules, &cur.id, name);
 }
 
+/* What route row rt needs, as enum grant_action bits: its declared
+ * action (routes.c), all of them for an action this file does not know
+ * (a new endpoint is closed until someone says what it needs). */
 static unsigned
-needed(enum route_id id, unsigned method)
+needed(const struct route *rt)
 {
-	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
-		if (needs[i].route == id && (needs[i].methods & method))
-			return needs[i].actions;
+	switch (rt->action) {
+	case ACT_NONE:
+		return 0;
+	case ACT_PULL:
+		return GRANT_PULL;
+	case ACT_PUSH:
+		return GRANT_PUSH;
+	case ACT_DELETE:
+		return GRANT_DELETE;
+	}
 	return GRANT_ALL;
 }
 
@@ -303,23 +359,27 @@ drop_mount(struct req *r)
 static void
 check_mount(struct req *r)
 {
-	char from[NAME_MAX_LEN + 1];
-	bool known;
+	char from[NAME_MAX_LEN + 1], mount[8];
 
-	if (req_query(r, "mount", from, sizeof(from)) != Q_OK ||
-	    req_query(r, "from", from, sizeof(from)) != Q_OK)
+	if (!auth_query_value(r->query, "mount", mount, sizeof(mount)) &&
+	    !auth_query_value(r->query, "from", from, sizeof(from)))
 		return;
-	if (valid_name(from, strlen(from)) &&
-	    (allowed(from, &known) & GRANT_PULL))
-		return;
+	if (auth_query_value(r->query, "from", from, sizeof(from)) &&
+	    valid_name(from, strlen(from))) {
+		bool known;
+
+		if (allowed(from, &known) & GRANT_PULL)
+			return;
+	}
 	drop_mount(r);
 }
 
 bool
-auth_check(struct req *r, const struct route *route, enum reg_err *err)
+auth_check(struct req *r, enum route_id id, enum reg_err *err)
 {
 	const struct route_match *m = &r->match;
 	char name[NAME_MAX_LEN + 1], scope[NAME_MAX_LEN + 64], acts[32];
+	const struct route *rt;
 	unsigned need, have, ask;
 	bool known;
 
@@ -333,46 +393,49 @@ auth_check(struct req *r, const struct route *route, enum reg_err *err)
 		*err = h_token(r);
 		return false;
 	}
-	if (route == NULL)
-		return true;		/* 404 tells nothing */
+	if (id == ROUTE_NONE || (rt = route_find(id, r->method_bit)) == NULL)
+		return true; /* 404 and 405 tell nothing */
 	if (!resolve(r, err))
 		return false;
-	if (route->id == ROUTE_BASE || route->id == ROUTE_CATALOG) {
+	if (id == ROUTE_BASE || id == ROUTE_CATALOG) {
 		if (cur.kind != CALLER_NONE)
 			return true;
-		auth_challenge(r, route->id == ROUTE_CATALOG ?
-		    "registry:catalog:*" : NULL, NULL);
+		auth_challenge(r, id == ROUTE_CATALOG ? "registry:catalog:*" :
+							 NULL,
+		    NULL);
 		*err = E_UNAUTHORIZED;
 		return false;
 	}
-	if (m->name_len == 0 || m->name_len > NAME_MAX_LEN ||
-	    !valid_name(m->name, m->name_len))
-		return true;		/* dispatch answers NAME_INVALID */
+	if (m->name == NULL || m->name_len == 0 ||
+	    m->name_len > NAME_MAX_LEN || !valid_name(m->name, m->name_len))
+		return true; /* dispatch answers NAME_INVALID */
 	memcpy(name, m->name, m->name_len);
 	name[m->name_len] = '\0';
-	need = needed(route->id, r->method_bit);
+	need = needed(rt);
 	have = allowed(name, &known);
 	if ((need & have) != need) {
 		/* Pushing clients ask for pull,push (docker, containerd). */
-		ask = need | (need & GRANT_PUSH ? GRANT_PULL : 0);
+		ask = need | ((need & GRANT_PUSH) ? GRANT_PULL : 0);
 		grant_actions_format(ask, acts, sizeof(acts));
 		snprintf(scope, sizeof(scope), "repository:%s:%s", name, acts);
 		if (!known || anonymous()) {
-			auth_challenge(r, scope, cur.kind == CALLER_TOKEN ?
-			    "insufficient_scope" : NULL);
+			auth_challenge(r, scope,
+			    cur.kind == CALLER_TOKEN ? "insufficient_scope" :
+						       NULL);
 			*err = E_UNAUTHORIZED;
 		} else if ((have & GRANT_PULL) || !(need & GRANT_PULL)) {
 			*err = E_DENIED;
 		} else {
-			*err = as_missing(route->id);
+			*err = as_missing(id);
 		}
 		return false;
 	}
-	if (route->id == ROUTE_UPLOAD_START)
+	if (id == ROUTE_UPLOAD_START)
 		check_mount(r);
-	if (route->write_methods & r->method_bit)
-		meta_set_actor(anonymous() ? "anonymous" :
-		    cur.kind == CALLER_TOKEN ? cur.claims.sub : cur.id.name);
+	if (rt->flags & RF_WRITES)
+		meta_set_actor(anonymous()	       ? "anonymous" :
+			cur.kind == CALLER_TOKEN ? cur.claims.sub :
+						   cur.id.name);
 	return true;
 }
 

@@ -13,7 +13,7 @@
  *     trust_remote_user, or nobody;
  *   - GET /v2/ answers 401 with a Bearer challenge to nobody, so that
  *     docker, podman and buildah fetch a token and send credentials;
- *   - each (route, method) needs actions (the table in auth.c): a
+ *   - each (route, method) needs the action of its route row (routes.c): a
  *     caller without them gets 401 UNAUTHORIZED with the challenge and
  *     scope="repository:<name>:<actions>" when a token for that scope
  *     could help (nobody, anonymous, or a token not issued for this
@@ -34,15 +34,18 @@
 
 #include <jansson.h>
 
+#include "request.h"
 #include "response.h"
 #include "router.h"
 
 /* auth_check -- decide about request r, whose path route_match() gave
- * `route` (NULL: no endpoint).  Returns true when the request may go on
- * to the handler.  Returns false when it must not: *err is then the
- * error to answer (headers such as WWW-Authenticate already set), or
- * E_OK when auth_check() answered the request itself (token endpoint). */
-bool auth_check(struct req *r, const struct route *route, enum reg_err *err);
+ * `id` (ROUTE_NONE: no endpoint; the row for the method is found with
+ * route_find(), and its `action` says what the request needs).  Returns
+ * true when the request may go on to the handler.  Returns false when it
+ * must not: *err is then the error for dispatch to answer (error headers
+ * such as WWW-Authenticate already set), or E_OK when auth_check()
+ * answered the request itself (the token endpoint). */
+bool auth_check(struct req *r, enum route_id id, enum reg_err *err);
 
 /* auth_filter_repositories -- remove from the jansson array of
  * repository names those the caller of the current request (the last
@@ -68,5 +71,18 @@ bool auth_basic(const char *header, char *user, size_t ucap, char *pass,
 
 /* auth_addr -- the client's address for logs ("-" when unknown). */
 const char *auth_addr(const struct req *r);
+
+/* auth_param -- a raw CGI/FastCGI parameter of r, or NULL. */
+const char *auth_param(const struct req *r, const char *name);
+
+/* auth_form_decode -- an application/x-www-form-urlencoded value
+ * s[0..n) into out (cap bytes): '+' is a space, %XX a byte (a NUL is
+ * refused).  false when malformed or too long. */
+bool auth_form_decode(const char *s, size_t n, char *out, size_t cap);
+
+/* auth_query_value -- the first value of key in query, decoded into out
+ * (cap bytes); false when absent or malformed. */
+bool auth_query_value(const char *query, const char *key, char *out,
+    size_t cap);
 
 #endif

@@ -29,12 +29,13 @@ config_read(struct config *cfg, struct conf *conf, const char *data_dir)
 		return -1;
 	}
 	if (conf_string(conf, "server", "socket", dflt, cfg->socket,
-	    sizeof(cfg->socket)) != 0 ||
-	    conf_long(conf, "server", "workers", config_default_workers(), 1, 256,
-	    &workers) != 0 ||
-	    conf_bool(conf, "registry", "read_only", false, &cfg->read_only) != 0 ||
+		sizeof(cfg->socket)) != 0 ||
+	    conf_long(conf, "server", "workers", config_default_workers(), 1,
+		256, &workers) != 0 ||
+	    conf_bool(conf, "registry", "read_only", false, &cfg->read_only) !=
+		0 ||
 	    conf_bool(conf, "registry", "delete_enabled", true,
-	    &cfg->delete_enabled) != 0)
+		&cfg->delete_enabled) != 0)
 		return -1;
 	cfg->workers = (int)workers;
 	return 0;

@@ -17,11 +17,11 @@
 #include "conf.h"
 
 struct config {
-	char		 socket[PATH_MAX];	/* FastCGI unix socket path; ""
+	char socket[PATH_MAX]; /* FastCGI unix socket path; ""
 						 * until config_read() sets it */
-	int		 workers;		/* worker processes, 1..256 */
-	bool		 read_only;
-	bool		 delete_enabled;
+	int workers;	       /* worker processes, 1..256 */
+	bool read_only;
+	bool delete_enabled;
 };
 
 /* config_default_workers -- worker processes when none are configured:

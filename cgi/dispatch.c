@@ -1,54 +1,47 @@
-/* dispatch.c -- the generic rules every request passes before a handler:
- * the route exists, the method is allowed on it, the registry is not
- * read-only for a write, deletes are enabled for a DELETE, and the
- * repository name and the path argument are valid.  Then the handler runs
- * and, when it returns an error, this is the one place that answers it.
- * A body file the web server handed over is released once the request
- * is answered.  Called by server.c once per request. */
+/* dispatch.c -- the generic rules every request passes before a handler,
+ * and the one writer of error responses.
+ *
+ * In order: the request could be read at all (req_init), the path is an
+ * endpoint (404), the method is allowed on it (405 with Allow), the
+ * repository name and the path argument are valid for the route's kind,
+ * the registry is not read-only for a write, deletes are enabled for a
+ * delete, and the route's declared query values are well formed.  Each
+ * rule comes from the row of the route table (routes.c).  Then the
+ * handler runs, and whatever error it returns -- or any of the rules
+ * finds -- is answered here, through resp_error(), with the detail and
+ * error headers the handler attached.  A body file the web server
+ * handed over (spool.h) is released once the request is answered.
+ * Called by server.c once per request. */
 #include "dispatch.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "store.h"
 #include "auth.h"
-#include "handlers.h"
+#include "response.h"
+#include "store.h"
 
-typedef enum reg_err (*handler_fn)(struct req *);
-
-static const handler_fn handlers[ROUTE_COUNT] = {
-	[ROUTE_BASE] = h_base,
-	[ROUTE_CATALOG] = h_catalog,
-	[ROUTE_TAGS] = h_tags,
-	[ROUTE_MANIFEST] = h_manifest,
-	[ROUTE_BLOB] = h_blob,
-	[ROUTE_UPLOAD_START] = h_upload_start,
-	[ROUTE_UPLOAD] = h_upload,
-	[ROUTE_REFERRERS] = h_referrers,
-};
-
-/* Validate what the route carries; copy it into r->name and r->arg. */
+/* Validate the repository name and the path argument by the route's
+ * kind; copy them into r->name and r->arg. */
 static enum reg_err
 check_values(struct req *r)
 {
 	const struct route_match *m = &r->match;
-	enum route_id id = m->route->id;
 
-	if (id == ROUTE_BASE || id == ROUTE_CATALOG)
-		return E_OK;
+	if (m->name == NULL)
+		return E_OK; /* /v2/ and /v2/_catalog: no repository */
 	if (!valid_name(m->name, m->name_len))
 		return E_NAME_INVALID;
 	memcpy(r->name, m->name, m->name_len);
 	r->name[m->name_len] = '\0';
 	memcpy(r->arg, m->arg, m->arg_len);
 	r->arg[m->arg_len] = '\0';
-	switch (id) {
-	case ROUTE_BLOB:
-	case ROUTE_REFERRERS:
+	switch (r->route->arg) {
+	case ARG_DIGEST:
 		if (check_digest(m->arg, m->arg_len) != DIGEST_OK)
 			return E_DIGEST_INVALID;
 		break;
-	case ROUTE_MANIFEST:
+	case ARG_REFERENCE:
 		/* A reference is a digest when it has ':', else a tag. */
 		if (memchr(m->arg, ':', m->arg_len) != NULL) {
 			if (check_digest(m->arg, m->arg_len) != DIGEST_OK)
@@ -56,15 +49,16 @@ check_values(struct req *r)
 		} else if (!valid_tag(m->arg, m->arg_len)) {
 			/* Clients probe with invalid tags and expect 404 on
 			 * reads (oci-spec.md 2.2). */
-			return r->method_bit & (M_GET | M_HEAD) ?
-			    E_MANIFEST_UNKNOWN : E_TAG_INVALID;
+			return (r->method_bit & (M_GET | M_HEAD)) ?
+			    E_MANIFEST_UNKNOWN :
+			    E_TAG_INVALID;
 		}
 		break;
-	case ROUTE_UPLOAD:
+	case ARG_UPLOAD_ID:
 		if (!valid_upload_id(m->arg, m->arg_len))
 			return E_BLOB_UPLOAD_UNKNOWN;
 		break;
-	default:
+	case ARG_NONE:
 		break;
 	}
 	return E_OK;
@@ -74,9 +68,16 @@ check_values(struct req *r)
 static void
 allow_header(struct req *r, unsigned methods)
 {
-	static const struct { unsigned bit; const char *name; } tab[] = {
-		{ M_GET, "GET" }, { M_HEAD, "HEAD" }, { M_POST, "POST" },
-		{ M_PUT, "PUT" }, { M_PATCH, "PATCH" }, { M_DELETE, "DELETE" },
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} tab[] = {
+		{ M_GET, "GET" },
+		{ M_HEAD, "HEAD" },
+		{ M_POST, "POST" },
+		{ M_PUT, "PUT" },
+		{ M_PATCH, "PATCH" },
+		{ M_DELETE, "DELETE" },
 	};
 	char list[64] = "";
 
@@ -87,73 +88,114 @@ allow_header(struct req *r, unsigned methods)
 			strcat(list, ", ");
 		strcat(list, tab[i].name);
 	}
-	resp_header(r, "Allow", "%s", list);
+	resp_error_header(r, "Allow", "%s", list);
 }
 
-/* Route r, apply the generic rules, run the handler, write its error. */
-static void
-route_and_run(struct req *r)
+/* The rules a route's flags call for (enum route_flag). */
+static enum reg_err
+check_flags(struct req *r)
 {
-	const struct route *route = route_match(r->path, &r->match);
-	const char *detail = NULL;
+	unsigned flags = r->route->flags;
+
+	if ((flags & RF_WRITES) &&
+	    (r->cfg->read_only ||
+		((flags & RF_STORES) &&
+		    !blob_can(&r->store->blobs, BLOB_CAN_PUT)))) {
+		resp_detail(r, "the registry is read-only");
+		return E_UNSUPPORTED;
+	}
+	if ((flags & RF_DELETES) && !r->cfg->delete_enabled) {
+		resp_detail(r, "deletes are disabled on this registry");
+		return E_UNSUPPORTED;
+	}
+	return E_OK;
+}
+
+/* Why req_init() could not read the request, as an error. */
+static enum reg_err
+problem_error(struct req *r)
+{
+	switch (r->problem) {
+	case REQ_OK:
+		return E_OK;
+	case REQ_LONG_PATH:
+		/* Only a repository name can make a path this long. */
+		resp_detail(r, "repository name over 255 characters");
+		return E_NAME_INVALID;
+	case REQ_BAD_PATH:
+		resp_detail(r, "the request path does not decode");
+		return E_BAD_REQUEST;
+	case REQ_BAD_LENGTH:
+		resp_detail(r, "Content-Length is not a number");
+		return E_BAD_REQUEST;
+	}
+	return E_BAD_REQUEST;
+}
+
+/* Everything up to and including the handler; the error to answer. */
+static enum reg_err
+run(struct req *r)
+{
+	enum query_key bad = QK_NONE;
+	enum route_id id;
 	enum reg_err err;
 
+	err = problem_error(r);
+	if (err != E_OK)
+		return err;
 	if (r->body_refused) {
 		/* The web server named a body file berth must not take
 		 * (spool.h; logged): its configuration is wrong or hostile. */
-		err = E_INTERNAL;
-		detail = "the web server handed over a body file outside "
-		    "the body directory";
-		goto fail;
+		resp_detail(r,
+		    "the web server handed over a body file outside "
+		    "the body directory");
+		return E_INTERNAL;
 	}
-	/* Access control (auth.h): it may answer the request itself. */
-	if (!auth_check(r, route, &err)) {
-		if (err == E_OK)
-			return;
-		goto fail;
-	}
-	if (route == NULL) {
-		err = E_NOT_FOUND;
-		goto fail;
-	}
-	if (!(route->methods & r->method_bit)) {
-		allow_header(r, route->methods);
-		err = E_METHOD_NOT_ALLOWED;
-		goto fail;
+	id = route_match(r->path, &r->match);
+	/* Access control (auth.h); it may answer the request itself. */
+	if (!auth_check(r, id, &err))
+		return err;
+	if (id == ROUTE_NONE)
+		return E_NOT_FOUND;
+	r->route = route_find(id, r->method_bit);
+	if (r->route == NULL) {
+		allow_header(r, route_methods(id));
+		return E_METHOD_NOT_ALLOWED;
 	}
 	err = check_values(r);
 	if (err == E_DIGEST_INVALID)
-		detail = "malformed digest, or an algorithm other than sha256 "
-		    "and sha512";
+		resp_detail(r,
+		    "malformed digest, or an algorithm other than "
+		    "sha256 and sha512");
 	if (err != E_OK)
-		goto fail;
-	if (route->write_methods & r->method_bit) {
-		if (r->cfg->read_only || (!blob_can(&r->store->blobs, BLOB_CAN_PUT) &&
-		    !(r->method_bit & M_DELETE))) {
-			err = E_UNSUPPORTED;
-			detail = "the registry is read-only";
-			goto fail;
-		}
-		if (r->method_bit == M_DELETE && !r->cfg->delete_enabled &&
-		    (route->id == ROUTE_MANIFEST || route->id == ROUTE_BLOB)) {
-			err = E_UNSUPPORTED;
-			detail = "deletes are disabled on this registry";
-			goto fail;
-		}
+		return err;
+	err = check_flags(r);
+	if (err != E_OK)
+		return err;
+	err = req_query_parse(r->query, r->route->query, &r->q, &bad);
+	if (err != E_OK) {
+		resp_detail(r, "query parameter %s: missing or malformed",
+		    query_key_name(bad));
+		return err;
 	}
-	err = handlers[route->id](r);
-	if (err == E_OK)
-		return;
-fail:
-	if (err == E_INTERNAL)
-		fprintf(stderr, "berth: %s %s: internal error\n",
-		    r->method ? r->method : "-", r->path);
-	resp_error(r, err, detail);
+	return r->route->handler(r);
 }
 
 void
 dispatch(struct req *r)
 {
-	route_and_run(r);
+	enum reg_err err = run(r);
+
+	if (err == E_OK) {
+		resp_details(r, NULL); /* set for an error not returned */
+	} else {
+		if (err == E_INTERNAL)
+			fprintf(stderr, "berth: %s %s (%s): internal error\n",
+			    r->method ? r->method : "-", r->path,
+			    r->route != NULL ? r->route->name : "no route");
+		resp_error(r, err);
+	}
+	/* A body file the web server handed over is released once the
+	 * request is answered. */
 	req_body_close(r);
 }

@@ -4,9 +4,11 @@
 
 #include "request.h"
 
-/* dispatch -- route r, apply the generic rules (method allowed, read-only,
- * deletes enabled, name and argument valid), run the handler and write
- * any error it returns.  Always answers exactly once. */
+/* dispatch -- answer r: refuse what req_init() could not read, route
+ * it, apply the generic rules its route declares (method allowed, name
+ * and argument valid, read-only, deletes enabled, query values well
+ * formed), run the handler and write any error -- the one place that
+ * writes error responses.  Always answers exactly once. */
 void dispatch(struct req *r);
 
 #endif

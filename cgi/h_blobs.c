@@ -25,32 +25,25 @@ blob_headers(struct req *r)
 	resp_header(r, "Cache-Control", "max-age=31536000");
 }
 
-/* Send [first, last] of fd; checks that the file holds what the metadata
- * promised (size bytes). */
+/* Send bytes [first, last] of fd, a blob of `size` bytes (200 when that
+ * is all of it, else 206).  Once the head is out an error can only cut
+ * the body short, so this always returns E_OK. */
 static enum reg_err
-stream(struct req *r, int fd, uint64_t size)
+stream(struct req *r, int fd, uint64_t size, bool part, uint64_t first,
+    uint64_t last)
 {
 	static char buf[STREAM_CHUNK];
-	uint64_t first = 0, last = size ? size - 1 : 0, off, left;
-	enum range_result rr = parse_range(r->range, size, &first, &last);
-	int status = 200;
+	uint64_t off, left;
 
 	resp_header(r, "Accept-Ranges", "bytes");
-	if (rr == RANGE_UNSATISFIABLE) {
-		resp_header(r, "Content-Range", "bytes */%llu",
-		    (unsigned long long)size);
-		return E_RANGE_NOT_SATISFIABLE;
-	}
-	if (rr == RANGE_PART) {
-		status = 206;
+	if (part)
 		resp_header(r, "Content-Range", "bytes %llu-%llu/%llu",
 		    (unsigned long long)first, (unsigned long long)last,
 		    (unsigned long long)size);
-	}
 	left = size == 0 ? 0 : last - first + 1;
 	resp_header(r, "Content-Type", "application/octet-stream");
 	resp_header(r, "Content-Length", "%llu", (unsigned long long)left);
-	if (resp_begin(r, status) != 0)
+	if (resp_begin(r, part ? 206 : 200) != 0)
 		return E_OK;
 	for (off = first; left > 0;) {
 		size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
@@ -60,79 +53,76 @@ stream(struct req *r, int fd, uint64_t size)
 			continue;
 		if (n <= 0) {
 			/* The file is shorter than the metadata says. */
-			fprintf(stderr, "berth: blob %s: short file at %llu of %llu\n",
+			fprintf(stderr,
+			    "berth: blob %s: short file at %llu of %llu\n",
 			    r->arg, (unsigned long long)off,
 			    (unsigned long long)size);
 			break;
 		}
 		if (resp_write(r, buf, (size_t)n) != 0)
-			break;		/* the client went away */
+			break; /* the client went away */
 		off += (uint64_t)n;
 		left -= (uint64_t)n;
 	}
 	return E_OK;
 }
 
-static enum reg_err
-get_blob(struct req *r)
+enum reg_err
+h_blob_get(struct req *r)
 {
 	struct blob_location loc;
-	uint64_t size, fsize = 0;
+	uint64_t size, fsize = 0, first = 0, last;
+	enum range_result rr;
 	enum meta_err me;
 	enum blob_err be;
 	enum reg_err err;
 	int fd = -1;
 
 	me = meta_blob_linked(r->name, r->arg, &size);
-	if (me == META_NOTFOUND)
-		return E_BLOB_UNKNOWN;
 	if (me != META_OK)
-		return E_INTERNAL;
-	blob_headers(r);
+		return reg_err_of_meta(me, E_BLOB_UNKNOWN);
 	if (r->method_bit == M_HEAD) {
+		blob_headers(r);
 		resp_header(r, "Content-Type", "application/octet-stream");
 		resp_header(r, "Accept-Ranges", "bytes");
 		resp_send(r, 200, NULL, (size_t)size);
 		return E_OK;
 	}
 	/* An unsatisfiable Range is answered here, in every mode: the web
-	 * server's own 416 would carry an HTML body. */
-	{
-		uint64_t first, last;
-
-		if (parse_range(r->range, size, &first, &last) ==
-		    RANGE_UNSATISFIABLE) {
-			resp_header(r, "Content-Range", "bytes */%llu",
-			    (unsigned long long)size);
-			return E_RANGE_NOT_SATISFIABLE;
-		}
+	 * server's own 416 would carry an HTML body.  Its one header is
+	 * Content-Range with the size (RFC 9110 15.5.17). */
+	last = size ? size - 1 : 0;
+	rr = req_range_resolve(&r->range, size, &first, &last);
+	if (rr == RANGE_UNSATISFIABLE) {
+		resp_error_header(r, "Content-Range", "bytes */%llu",
+		    (unsigned long long)size);
+		return E_RANGE_NOT_SATISFIABLE;
 	}
 	be = blob_get(&r->store->blobs, r->name, r->arg, &fd, &fsize, &loc);
-	switch (be) {
-	case BLOB_OK:
+	if (be == BLOB_NOTFOUND)
+		fprintf(stderr,
+		    "berth: blob %s is linked in %s but its bytes are "
+		    "missing\n",
+		    r->arg, r->name);
+	if (be != BLOB_OK && be != BLOB_REDIRECT)
+		return reg_err_of_blob(be, E_BLOB_UNKNOWN);
+	if (be == BLOB_OK) {
 		if (fsize != size) {
 			/* Never send bytes that are not the blob's. */
-			fprintf(stderr, "berth: blob %s: %llu bytes stored, %llu "
-			    "recorded; not serving it\n", r->arg,
-			    (unsigned long long)fsize, (unsigned long long)size);
+			fprintf(stderr,
+			    "berth: blob %s: %llu bytes stored, %llu "
+			    "recorded; not serving it\n",
+			    r->arg, (unsigned long long)fsize,
+			    (unsigned long long)size);
 			close(fd);
-			resp_clear_headers(r);
 			return E_INTERNAL;
 		}
-		err = stream(r, fd, size);
+		blob_headers(r);
+		err = stream(r, fd, size, rr == RANGE_PART, first, last);
 		close(fd);
 		return err;
-	case BLOB_REDIRECT:
-		break;
-	case BLOB_NOTFOUND:
-		fprintf(stderr, "berth: blob %s is linked in %s but its bytes are "
-		    "missing\n", r->arg, r->name);
-		resp_clear_headers(r);
-		return E_BLOB_UNKNOWN;
-	default:
-		resp_clear_headers(r);
-		return E_INTERNAL;
 	}
+	blob_headers(r);
 	switch (loc.kind) {
 	case BLOB_LOC_ACCEL:
 		/* nginx sends the file (and handles Range) from its internal
@@ -154,24 +144,18 @@ get_blob(struct req *r)
 	return E_INTERNAL;
 }
 
-static enum reg_err
-delete_blob(struct req *r)
+enum reg_err
+h_blob_delete(struct req *r)
 {
 	enum meta_err me;
 
-	if (!blob_can(&r->store->blobs, BLOB_CAN_DELETE))
+	if (!blob_can(&r->store->blobs, BLOB_CAN_DELETE)) {
+		resp_detail(r, "the blob handler cannot delete");
 		return E_UNSUPPORTED;
+	}
 	me = meta_blob_unlink(r->name, r->arg);
-	if (me == META_NOTFOUND)
-		return E_BLOB_UNKNOWN;
 	if (me != META_OK)
-		return E_INTERNAL;
+		return reg_err_of_meta(me, E_BLOB_UNKNOWN);
 	resp_send(r, 202, NULL, 0);
 	return E_OK;
-}
-
-enum reg_err
-h_blob(struct req *r)
-{
-	return r->method_bit == M_DELETE ? delete_blob(r) : get_blob(r);
 }

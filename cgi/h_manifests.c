@@ -20,7 +20,7 @@
 #include "manifest.h"
 #include "meta.h"
 
-#define MANIFEST_MAX (4 * 1024 * 1024)	/* bytes; oci-spec.md 5.2 */
+#define MANIFEST_MAX ((size_t)4 * 1024 * 1024) /* bytes; oci-spec.md 5.2 */
 
 static bool
 is_digest_ref(const char *reference)
@@ -28,18 +28,16 @@ is_digest_ref(const char *reference)
 	return strchr(reference, ':') != NULL;
 }
 
-static enum reg_err
-get_manifest(struct req *r)
+enum reg_err
+h_manifest_get(struct req *r)
 {
 	struct meta_manifest m;
 	enum meta_err e;
 
 	e = meta_manifest_get(r->name, r->arg, is_digest_ref(r->arg),
 	    r->method_bit == M_GET, &m);
-	if (e == META_NOTFOUND)
-		return E_MANIFEST_UNKNOWN;
 	if (e != META_OK)
-		return E_INTERNAL;
+		return reg_err_of_meta(e, E_MANIFEST_UNKNOWN);
 	resp_header(r, "Content-Type", "%s", m.media_type);
 	resp_header(r, "Docker-Content-Digest", "%s", m.digest);
 	resp_header(r, "ETag", "\"%s\"", m.digest);
@@ -48,8 +46,8 @@ get_manifest(struct req *r)
 	return E_OK;
 }
 
-static enum reg_err
-put_manifest(struct req *r)
+enum reg_err
+h_manifest_put(struct req *r)
 {
 	struct meta_manifest_put p = { 0 };
 	struct manifest m = { 0 };
@@ -68,17 +66,15 @@ put_manifest(struct req *r)
 		return E_SIZE_INVALID;
 	/* The digest of the exact bytes, in the algorithm of the reference
 	 * when pushed by digest. */
-	digest_buf(is_digest_ref(r->arg) ? digest_alg_of(r->arg) : DIGEST_SHA256,
+	digest_buf(is_digest_ref(r->arg) ? digest_alg_of(r->arg) :
+					   DIGEST_SHA256,
 	    body, len, digest);
 	err = E_DIGEST_INVALID;
 	if (is_digest_ref(r->arg) && strcmp(digest, r->arg) != 0)
 		goto out;
 	err = manifest_parse(body, len, r->content_type, &m);
-	if (err == E_MANIFEST_INVALID) {
-		resp_error(r, err, m.problem);
-		err = E_OK;
-		goto out;
-	}
+	if (err == E_MANIFEST_INVALID && m.problem[0] != '\0')
+		resp_detail(r, "%s", m.problem);
 	if (err != E_OK)
 		goto out;
 	p.repo = r->name;
@@ -94,12 +90,11 @@ put_manifest(struct req *r)
 	p.nrefs = m.nrefs;
 	me = meta_manifest_put(&p, &missing);
 	if (me == META_MISSING) {
-		resp_errors(r, E_MANIFEST_BLOB_UNKNOWN, missing);
-		err = E_OK;
-		goto out;
+		resp_details(r, missing); /* one error per digest */
+		missing = NULL;
 	}
-	err = me == META_FULL ? E_STORAGE_FULL : E_INTERNAL;
-	if (me != META_OK)
+	err = reg_err_of_meta(me, E_INTERNAL);
+	if (err != E_OK)
 		goto out;
 	resp_location(r, "/v2/%s/manifests/%s", r->name, digest);
 	resp_header(r, "Docker-Content-Digest", "%s", digest);
@@ -114,8 +109,8 @@ out:
 	return err;
 }
 
-static enum reg_err
-delete_manifest(struct req *r)
+enum reg_err
+h_manifest_delete(struct req *r)
 {
 	enum meta_err e;
 
@@ -123,23 +118,8 @@ delete_manifest(struct req *r)
 		e = meta_manifest_delete(r->name, r->arg);
 	else
 		e = meta_tag_delete(r->name, r->arg);
-	if (e == META_NOTFOUND)
-		return E_MANIFEST_UNKNOWN;
 	if (e != META_OK)
-		return E_INTERNAL;
+		return reg_err_of_meta(e, E_MANIFEST_UNKNOWN);
 	resp_send(r, 202, NULL, 0);
 	return E_OK;
-}
-
-enum reg_err
-h_manifest(struct req *r)
-{
-	switch (r->method_bit) {
-	case M_PUT:
-		return put_manifest(r);
-	case M_DELETE:
-		return delete_manifest(r);
-	default:
-		return get_manifest(r);
-	}
 }

@@ -38,26 +38,23 @@ referrer_descriptor(const struct meta_referrer *r)
 enum reg_err
 h_referrers(struct req *r)
 {
-	char artifact_type[256];
-	enum query_result q = req_query(r, "artifactType", artifact_type,
-	    sizeof(artifact_type));
-	bool filter = q == Q_OK && artifact_type[0] != '\0';
+	bool filter = QUERY_HAS(&r->q, QK_ARTIFACT_TYPE);
 	struct meta_referrer *rows;
+	enum meta_err me;
 	json_t *list;
 	size_t n;
 
-	if (q == Q_BAD)
-		return E_BAD_REQUEST;
-	if (meta_referrers(r->name, r->arg, filter ? artifact_type : NULL,
-	    &rows, &n) != META_OK)
-		return E_INTERNAL;
+	me = meta_referrers(r->name, r->arg, filter ? r->q.artifact_type : NULL,
+	    &rows, &n);
+	if (me != META_OK)
+		return reg_err_of_meta(me, E_INTERNAL);
 	list = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(list, referrer_descriptor(&rows[i]));
 	meta_referrers_free(rows, n);
 	if (filter)
 		resp_header(r, "OCI-Filters-Applied", "artifactType");
-	resp_send_json(r, 200, MT_OCI_INDEX, json_pack("{s:i,s:s,s:o}",
-	    "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests", list));
-	return E_OK;
+	return resp_send_json(r, 200, MT_OCI_INDEX,
+	    json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
+		MT_OCI_INDEX, "manifests", list));
 }

@@ -47,50 +47,6 @@ struct token_req {
 	char	 refresh[TOKEN_MAX];
 };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* application/x-www-form-urlencoded value s[0..n) into out (cap bytes):
- * '+' is a space, %XX a byte (a NUL refused).  false when malformed or
- * too long. */
-static bool
-form_decode(const char *s, size_t n, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			int h, l;
-
-			if (i + 2 >= n || (h = hexval(s[i + 1])) < 0 ||
-			    (l = hexval(s[i + 2])) < 0)
-				return false;
-			c = h * 16 + l;
-			i += 2;
-			if (c == 0)
-				return false;
-		}
-		if (o + 1 >= cap)
-			return false;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return true;
-}
-
 /* Add space-separated scopes from s. */
 static void
 add_scopes(struct token_req *t, const char *s)
@@ -125,7 +81,7 @@ take(struct token_req *t, const char *k, size_t klen, const char *v,
 	static char val[TOKEN_MAX];
 
 #define IS(key) (klen == strlen(key) && memcmp(k, key, klen) == 0)
-	if (!form_decode(v, vlen, val, sizeof(val))) {
+	if (!auth_form_decode(v, vlen, val, sizeof(val))) {
 		t->bad = true;
 		return;
 	}
@@ -170,25 +126,27 @@ parse_pairs(struct token_req *t, const char *s, size_t len)
 	}
 }
 
-/* A JSON error answer of the token endpoint (the registry envelope). */
+/* An error answer of the token endpoint (the registry envelope, written
+ * by dispatch): err, with detail (may be NULL). */
 static enum reg_err
 refuse(struct req *r, enum reg_err err, const char *detail)
 {
 	if (err == E_UNAUTHORIZED)
-		resp_header(r, "WWW-Authenticate", "Basic realm=\"%s\"",
+		resp_error_header(r, "WWW-Authenticate", "Basic realm=\"%s\"",
 		    r->store->auth.service);
-	resp_error(r, err, detail);
-	return E_OK;
+	if (detail != NULL)
+		resp_detail(r, "%s", detail);
+	return err;
 }
 
 /* Who is asking: from Basic credentials or the POST form.  *anon when
- * nobody signed in.  E_OK, or the error already answered. */
+ * nobody signed in.  E_OK, or the error to answer. */
 static enum reg_err
 who(struct req *r, struct token_req *t, bool post, struct ident *id,
     bool *anon)
 {
 	const struct ident_conf *a = &r->store->auth;
-	const char *h = req_param(r, "HTTP_AUTHORIZATION");
+	const char *h = auth_param(r, "HTTP_AUTHORIZATION");
 	struct token_claims rc;
 	char user[GRANT_WHO_MAX + 1], pass[1100];
 	enum ident_result ir = IDENT_OK;
@@ -202,8 +160,7 @@ who(struct req *r, struct token_req *t, bool post, struct ident *id,
 		    ident_lookup(a, rc.sub, id) != IDENT_OK) {
 			fprintf(stderr, "berth: auth: refresh token refused "
 			    "from %s\n", auth_addr(r));
-			return refuse(r, E_UNAUTHORIZED, "invalid refresh token"),
-			    E_UNAUTHORIZED;
+			return refuse(r, E_UNAUTHORIZED, "invalid refresh token");
 		}
 		return E_OK;
 	}
@@ -212,30 +169,29 @@ who(struct req *r, struct token_req *t, bool post, struct ident *id,
 		    t->password, auth_addr(r), id);
 	} else if (post) {
 		return refuse(r, E_BAD_REQUEST, "grant_type must be password "
-		    "or refresh_token"), E_BAD_REQUEST;
+		    "or refresh_token");
 	} else if (h != NULL && strncasecmp(h, "Basic ", 6) == 0) {
 		if (!auth_basic(h, user, sizeof(user), pass, sizeof(pass)))
 			return refuse(r, E_UNAUTHORIZED, "malformed Basic "
-			    "credentials"), E_UNAUTHORIZED;
+			    "credentials");
 		ir = ident_login(a, r->store->data_dir, user, pass,
 		    auth_addr(r), id);
 		explicit_bzero(pass, sizeof(pass));
-	} else if (a->trust_remote_user && req_param(r, "REMOTE_USER") != NULL &&
-	    grant_who_valid(req_param(r, "REMOTE_USER")) &&
-	    strcmp(req_param(r, "REMOTE_USER"), "*") != 0) {
+	} else if (a->trust_remote_user && auth_param(r, "REMOTE_USER") != NULL &&
+	    grant_who_valid(auth_param(r, "REMOTE_USER")) &&
+	    strcmp(auth_param(r, "REMOTE_USER"), "*") != 0) {
 		id->kind = IDENT_USER;
 		snprintf(id->name, sizeof(id->name), "%s",
-		    req_param(r, "REMOTE_USER"));
+		    auth_param(r, "REMOTE_USER"));
 	} else {
 		*anon = true;
 	}
 	if (ir == IDENT_THROTTLED)
 		return refuse(r, E_UNAUTHORIZED, "too many failed sign-ins; "
-		    "wait a minute"), E_UNAUTHORIZED;
+		    "wait a minute");
 	if (ir != IDENT_OK)
 		return refuse(r, ir == IDENT_ERR ? E_INTERNAL : E_UNAUTHORIZED,
-		    ir == IDENT_ERR ? NULL : "wrong user name or password"),
-		    E_UNAUTHORIZED;
+		    ir == IDENT_ERR ? NULL : "wrong user name or password");
 	return E_OK;
 }
 
@@ -256,11 +212,12 @@ h_token(struct req *r)
 	struct tm tm;
 	json_t *out;
 	time_t tnow = (time_t)now;
+	enum reg_err err;
 
 	memset(&t, 0, sizeof(t));
 	memset(&c, 0, sizeof(c));
 	if (!(r->method_bit & (M_GET | M_POST))) {
-		resp_header(r, "Allow", "GET, POST");
+		resp_error_header(r, "Allow", "GET, POST");
 		return E_METHOD_NOT_ALLOWED;
 	}
 	parse_pairs(&t, r->query, strlen(r->query));
@@ -278,8 +235,8 @@ h_token(struct req *r)
 		return refuse(r, E_BAD_REQUEST, "too many scopes");
 	if (t.service[0] != '\0' && strcmp(t.service, a->service) != 0)
 		return refuse(r, E_BAD_REQUEST, "unknown service");
-	if (who(r, &t, post, &id, &anon) != E_OK)
-		return E_OK;
+	if ((err = who(r, &t, post, &id, &anon)) != E_OK)
+		return err;
 	explicit_bzero(t.password, sizeof(t.password));
 	if (ident_rules_load(&id, &rules) != 0)
 		return E_INTERNAL;
@@ -340,8 +297,8 @@ h_token(struct req *r)
 	if (out == NULL)
 		return E_INTERNAL;
 	resp_header(r, "Cache-Control", "no-store");
-	resp_send_json(r, 200, NULL, out);
+	err = resp_send_json(r, 200, NULL, out);
 	explicit_bzero(tok, sizeof(tok));
 	explicit_bzero(refresh, sizeof(refresh));
-	return E_OK;
+	return err;
 }

@@ -38,29 +38,6 @@ append_body(struct req *r, struct upload *u, uint64_t expect)
 	return e;
 }
 
-static enum reg_err
-upload_error(enum upload_err e)
-{
-	switch (e) {
-	case UP_OK:
-		return E_OK;
-	case UP_UNKNOWN:
-		return E_BLOB_UPLOAD_UNKNOWN;
-	case UP_SHORT:
-	case UP_SIZE:
-		return E_SIZE_INVALID;
-	case UP_DIGEST:
-		return E_DIGEST_INVALID;
-	case UP_NOSPC:
-		return E_STORAGE_FULL;
-	case UP_READONLY:
-		return E_UNSUPPORTED;
-	case UP_IO:
-		break;
-	}
-	return E_INTERNAL;
-}
-
 /* Upload progress: "0-<last byte>", and "0-0" before the first byte (the
  * Distribution convention clients parse; oci-spec.md 3, Range). */
 static void
@@ -72,6 +49,17 @@ progress_headers(struct req *r, const struct meta_upload *m)
 	resp_header(r, "Docker-Upload-UUID", "%s", m->uuid);
 }
 
+/* The same on the 416 of a chunk out of order, so that the client can
+ * resume from the session's end (DAPI; oci-spec.md 4.3). */
+static void
+progress_error_headers(struct req *r, const struct meta_upload *m)
+{
+	resp_error_location(r, "/v2/%s/blobs/uploads/%s", r->name, m->uuid);
+	resp_error_header(r, "Range", "0-%llu",
+	    (unsigned long long)(m->size ? m->size - 1 : 0));
+	resp_error_header(r, "Docker-Upload-UUID", "%s", m->uuid);
+}
+
 void
 blob_created(struct req *r, const char *digest)
 {
@@ -80,47 +68,25 @@ blob_created(struct req *r, const char *digest)
 	resp_send(r, 201, NULL, 0);
 }
 
-/* The ?digest= parameter, validated into out. */
-static enum reg_err
-digest_param(struct req *r, char out[DIGEST_STR_MAX])
-{
-	if (req_query(r, "digest", out, DIGEST_STR_MAX) != Q_OK ||
-	    check_digest(out, strlen(out)) != DIGEST_OK)
-		return E_DIGEST_INVALID;
-	return E_OK;
-}
-
 /* POST ?mount=<digest>&from=<repo>: 201 when `from` links the blob;
- * otherwise the caller starts an ordinary session (*mounted stays false). */
+ * otherwise the caller starts an ordinary session (*mounted stays false).
+ * Without `from` there is no automatic mount: a session. */
 static enum reg_err
-try_mount(struct req *r, const char *digest, bool *mounted)
+try_mount(struct req *r, bool *mounted)
 {
-	char from[NAME_MAX_LEN + 1];
 	uint64_t size;
 	enum meta_err me;
 
 	*mounted = false;
-	if (check_digest(digest, strlen(digest)) != DIGEST_OK)
-		return E_DIGEST_INVALID;
-	switch (req_query(r, "from", from, sizeof(from))) {
-	case Q_ABSENT:
-		return E_OK;		/* no automatic mount: a session */
-	case Q_BAD:
-		return E_NAME_INVALID;
-	case Q_OK:
-		break;
-	}
-	if (!valid_name(from, strlen(from)))
-		return E_NAME_INVALID;
-	me = meta_blob_mount(r->name, from, digest, &size);
-	if (me == META_FULL)
-		return E_STORAGE_FULL;
-	if (me == META_ERR)
-		return E_INTERNAL;
-	if (me == META_OK) {
-		blob_created(r, digest);
-		*mounted = true;
-	}
+	if (!QUERY_HAS(&r->q, QK_FROM))
+		return E_OK;
+	me = meta_blob_mount(r->name, r->q.from, r->q.mount, &size);
+	if (me == META_NOTFOUND)
+		return E_OK; /* not there: a session instead */
+	if (me != META_OK)
+		return reg_err_of_meta(me, E_INTERNAL);
+	blob_created(r, r->q.mount);
+	*mounted = true;
 	return E_OK;
 }
 
@@ -132,10 +98,9 @@ monolithic(struct req *r, const char *digest)
 	enum upload_err e;
 	uint64_t size;
 
-	e = upload_start(r->store, r->name, digest_alg_of(digest), false,
-	    &u);
+	e = upload_start(r->store, r->name, digest_alg_of(digest), false, &u);
 	if (e != UP_OK)
-		return upload_error(e);
+		return reg_err_of_upload(e);
 	e = append_body(r, &u, UPLOAD_ANY_LENGTH);
 	if (e == UP_OK)
 		e = upload_finish(&u, digest, &size);
@@ -143,7 +108,7 @@ monolithic(struct req *r, const char *digest)
 		upload_cancel(&u);
 	upload_close(&u);
 	if (e != UP_OK)
-		return upload_error(e);
+		return reg_err_of_upload(e);
 	blob_created(r, digest);
 	return E_OK;
 }
@@ -151,33 +116,21 @@ monolithic(struct req *r, const char *digest)
 enum reg_err
 h_upload_start(struct req *r)
 {
-	char digest[DIGEST_STR_MAX], algname[16];
-	enum digest_alg alg = DIGEST_SHA256;
 	struct upload u;
 	enum upload_err e;
 	enum reg_err err;
 	bool mounted;
 
-	enum query_result q;
-
-	q = req_query(r, "mount", digest, sizeof(digest));
-	if (q == Q_BAD)
-		return E_DIGEST_INVALID;
-	if (q == Q_OK) {
-		err = try_mount(r, digest, &mounted);
+	if (QUERY_HAS(&r->q, QK_MOUNT)) {
+		err = try_mount(r, &mounted);
 		if (err != E_OK || mounted)
 			return err;
-	} else if (req_query(r, "digest", digest, sizeof(digest)) != Q_ABSENT) {
-		if (digest_param(r, digest) != E_OK)
-			return E_DIGEST_INVALID;
-		return monolithic(r, digest);
+	} else if (QUERY_HAS(&r->q, QK_DIGEST)) {
+		return monolithic(r, r->q.digest);
 	}
-	q = req_query(r, "digest-algorithm", algname, sizeof(algname));
-	if (q == Q_BAD || (q == Q_OK && !digest_alg_parse(algname, &alg)))
-		return E_DIGEST_INVALID;
-	e = upload_start(r->store, r->name, alg, true, &u);
+	e = upload_start(r->store, r->name, r->q.alg, true, &u);
 	if (e != UP_OK)
-		return upload_error(e);
+		return reg_err_of_upload(e);
 	upload_close(&u);
 	progress_headers(r, &u.m);
 	resp_send(r, 202, NULL, 0);
@@ -190,20 +143,19 @@ h_upload_start(struct req *r)
 static enum reg_err
 check_chunk(struct req *r, const struct meta_upload *m, uint64_t *expect)
 {
-	uint64_t start, end;
+	const struct content_range *cr = &r->crange;
 
 	*expect = UPLOAD_ANY_LENGTH;
-	if (r->content_range == NULL)
-		return E_OK;		/* a streamed body: appended as it comes */
-	if (!parse_content_range(r->content_range, &start, &end) ||
-	    start != m->size) {
-		progress_headers(r, m);
+	if (!cr->present)
+		return E_OK; /* a streamed body: appended as it comes */
+	if (!cr->valid || cr->start != m->size) {
+		progress_error_headers(r, m);
 		return E_RANGE_INVALID;
 	}
 	if (r->content_length >= 0 &&
-	    (uint64_t)r->content_length != end - start + 1)
+	    (uint64_t)r->content_length != cr->end - cr->start + 1)
 		return E_SIZE_INVALID;
-	*expect = end - start + 1;
+	*expect = cr->end - cr->start + 1;
 	return E_OK;
 }
 
@@ -219,7 +171,7 @@ patch(struct req *r, struct upload *u)
 		return err;
 	e = append_body(r, u, expect);
 	if (e != UP_OK)
-		return upload_error(e);
+		return reg_err_of_upload(e);
 	progress_headers(r, &u->m);
 	resp_send(r, 202, NULL, 0);
 	return E_OK;
@@ -228,59 +180,76 @@ patch(struct req *r, struct upload *u)
 static enum reg_err
 put(struct req *r, struct upload *u)
 {
-	char digest[DIGEST_STR_MAX];
 	enum reg_err err;
 	enum upload_err e;
 	uint64_t size, expect;
 
-	err = digest_param(r, digest);
-	if (err != E_OK)
-		return err;
 	err = check_chunk(r, &u->m, &expect);
 	if (err != E_OK)
 		return err;
 	e = append_body(r, u, expect);
 	if (e == UP_OK)
-		e = upload_finish(u, digest, &size);
+		e = upload_finish(u, r->q.digest, &size);
 	if (e != UP_OK)
-		return upload_error(e);
-	blob_created(r, digest);
+		return reg_err_of_upload(e);
+	blob_created(r, r->q.digest);
 	return E_OK;
 }
 
 enum reg_err
-h_upload(struct req *r)
+h_upload_status(struct req *r)
 {
 	struct meta_upload m;
+	enum meta_err me;
+
+	me = meta_upload_get(r->name, r->arg, r->store->upload_expiry, &m);
+	if (me != META_OK)
+		return reg_err_of_meta(me, E_BLOB_UPLOAD_UNKNOWN);
+	progress_headers(r, &m);
+	resp_send(r, 204, NULL, 0);
+	return E_OK;
+}
+
+/* Open the session r->arg, run fn on it, close it. */
+static enum reg_err
+with_session(struct req *r, enum reg_err (*fn)(struct req *, struct upload *))
+{
 	struct upload u;
 	enum upload_err e;
-	enum meta_err me;
 	enum reg_err err;
 
-	if (r->method_bit & (M_GET | M_HEAD)) {
-		me = meta_upload_get(r->name, r->arg, r->store->upload_expiry, &m);
-		if (me != META_OK)
-			return me == META_NOTFOUND ? E_BLOB_UPLOAD_UNKNOWN : E_INTERNAL;
-		progress_headers(r, &m);
-		resp_send(r, 204, NULL, 0);
-		return E_OK;
-	}
 	e = upload_open(r->store, r->name, r->arg, &u);
 	if (e != UP_OK)
-		return upload_error(e);
-	switch (r->method_bit) {
-	case M_PATCH:
-		err = patch(r, &u);
-		break;
-	case M_PUT:
-		err = put(r, &u);
-		break;
-	default:		/* M_DELETE: cancel */
-		err = upload_error(upload_cancel(&u));
-		if (err == E_OK)
-			resp_send(r, 204, NULL, 0);
-		break;
-	}
+		return reg_err_of_upload(e);
+	err = fn(r, &u);
 	upload_close(&u);
 	return err;
+}
+
+static enum reg_err
+cancel(struct req *r, struct upload *u)
+{
+	enum reg_err err = reg_err_of_upload(upload_cancel(u));
+
+	if (err == E_OK)
+		resp_send(r, 204, NULL, 0);
+	return err;
+}
+
+enum reg_err
+h_upload_patch(struct req *r)
+{
+	return with_session(r, patch);
+}
+
+enum reg_err
+h_upload_put(struct req *r)
+{
+	return with_session(r, put);
+}
+
+enum reg_err
+h_upload_cancel(struct req *r)
+{
+	return with_session(r, cancel);
 }

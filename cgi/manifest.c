@@ -23,8 +23,8 @@ descriptor_digest(json_t *d)
 	json_t *size = json_object_get(d, "size");
 
 	if (!json_is_object(d) || s == NULL ||
-	    check_digest(s, strlen(s)) != DIGEST_OK ||
-	    !json_is_integer(size) || json_integer_value(size) < 0)
+	    check_digest(s, strlen(s)) != DIGEST_OK || !json_is_integer(size) ||
+	    json_integer_value(size) < 0)
 		return NULL;
 	return s;
 }
@@ -38,7 +38,8 @@ external_layer(json_t *d)
 	json_t *urls = json_object_get(d, "urls");
 
 	return mt != NULL && json_is_array(urls) && json_array_size(urls) > 0 &&
-	    (strstr(mt, "nondistributable") != NULL || strstr(mt, "foreign") != NULL);
+	    (strstr(mt, "nondistributable") != NULL ||
+		strstr(mt, "foreign") != NULL);
 }
 
 /* Is an index entry a manifest?  The image-spec says to ignore entries
@@ -61,7 +62,8 @@ manifest_entry(json_t *d)
 static enum reg_err
 pick_media_type(struct manifest *m, const char *ct)
 {
-	const char *body_mt = json_string_value(json_object_get(m->doc, "mediaType"));
+	const char *body_mt = json_string_value(
+	    json_object_get(m->doc, "mediaType"));
 	size_t n = 0, cap = sizeof(m->media_type);
 
 	while (ct != NULL && ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ')
@@ -72,7 +74,8 @@ pick_media_type(struct manifest *m, const char *ct)
 		memcpy(m->media_type, ct, n);
 		m->media_type[n] = '\0';
 		if (body_mt != NULL && strcmp(body_mt, m->media_type) != 0)
-			return refuse(m, "mediaType in the body differs from "
+			return refuse(m,
+			    "mediaType in the body differs from "
 			    "Content-Type");
 	} else if (body_mt != NULL && strlen(body_mt) < cap) {
 		strcpy(m->media_type, body_mt);
@@ -100,7 +103,8 @@ manifest_parse(const unsigned char *body, size_t len, const char *content_type,
 	size_t i;
 
 	memset(m, 0, sizeof(*m));
-	m->doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+	m->doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES,
+	    &jerr);
 	if (!json_is_object(m->doc))
 		return refuse(m, "not a JSON object");
 	err = pick_media_type(m, content_type);
@@ -112,9 +116,11 @@ manifest_parse(const unsigned char *body, size_t len, const char *content_type,
 	if (!json_is_integer(version) || json_integer_value(version) != 2)
 		return refuse(m, "schemaVersion must be 2");
 	list = json_object_get(m->doc, is_index ? "manifests" : "layers");
-	if ((list != NULL && !json_is_array(list)) || (is_index && list == NULL))
-		return refuse(m, is_index ? "manifests must be an array" :
-		    "layers must be an array");
+	if ((list != NULL && !json_is_array(list)) ||
+	    (is_index && list == NULL))
+		return refuse(m,
+		    is_index ? "manifests must be an array" :
+			       "layers must be an array");
 	if (!is_index) {
 		config = json_object_get(m->doc, "config");
 		if (descriptor_digest(config) == NULL)
@@ -129,8 +135,10 @@ manifest_parse(const unsigned char *body, size_t len, const char *content_type,
 		const char *dg = descriptor_digest(d);
 
 		if (dg == NULL)
-			return refuse(m, is_index ? "a manifests entry is not a "
-			    "valid descriptor" : "a layer is not a valid descriptor");
+			return refuse(m,
+			    is_index ? "a manifests entry is not a "
+				       "valid descriptor" :
+				       "a layer is not a valid descriptor");
 		if (!is_index && external_layer(d))
 			continue;
 		m->refs[m->nrefs].digest = dg;
@@ -142,10 +150,11 @@ manifest_parse(const unsigned char *body, size_t len, const char *content_type,
 		if (m->subject == NULL)
 			return refuse(m, "subject is not a valid descriptor");
 	}
-	m->artifact_type = json_string_value(json_object_get(m->doc, "artifactType"));
+	m->artifact_type = json_string_value(
+	    json_object_get(m->doc, "artifactType"));
 	if (m->artifact_type == NULL && config != NULL)
-		m->artifact_type = json_string_value(json_object_get(config,
-		    "mediaType"));
+		m->artifact_type = json_string_value(
+		    json_object_get(config, "mediaType"));
 	ann = json_object_get(m->doc, "annotations");
 	if (json_is_object(ann)) {
 		m->annotations = json_dumps(ann, JSON_COMPACT);

@@ -13,20 +13,21 @@
 #include "meta.h"
 #include "response.h"
 
-#define MT_OCI_MANIFEST	"application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX	"application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_V2	"application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_LIST	"application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_LIST \
+	"application/vnd.docker.distribution.manifest.list.v2+json"
 
 struct manifest {
-	json_t		*doc;		/* the parsed body; owns the strings below */
-	char		 media_type[256];	/* what it is stored under */
-	struct meta_ref	*refs;		/* config + layers, or child manifests */
-	size_t		 nrefs;
-	const char	*subject;	/* subject digest, or NULL */
-	const char	*artifact_type;	/* artifactType, else config.mediaType */
-	char		*annotations;	/* top-level annotations as JSON text */
-	char		 problem[160];	/* why it was refused, for the client */
+	json_t *doc;	       /* the parsed body; owns the strings below */
+	char media_type[256];  /* what it is stored under */
+	struct meta_ref *refs; /* config + layers, or child manifests */
+	size_t nrefs;
+	const char *subject;	   /* subject digest, or NULL */
+	const char *artifact_type; /* artifactType, else config.mediaType */
+	char *annotations;	   /* top-level annotations as JSON text */
+	char problem[160];	   /* why it was refused, for the client */
 };
 
 /* manifest_parse -- check body[0..len) as a manifest pushed with

@@ -66,7 +66,8 @@ pct_decode(const char *src, size_t len, char *out, size_t cap, bool query)
 	return true;
 }
 
-const char *
+/* A raw CGI parameter, e.g. "HTTP_ACCEPT"; NULL when absent. */
+static const char *
 req_param(const struct req *r, const char *name)
 {
 	return r->io->param(r->io->priv, name);
@@ -118,7 +119,7 @@ req_path(struct req *r)
 		root = api_root(uri, ulen);
 		if (root < ulen || info == NULL || *info == '\0') {
 			if (root == ulen)
-				root = 0;	/* no API here: the router says 404 */
+				root = 0; /* no API here: the router says 404 */
 			if (root >= sizeof(r->prefix) || !visible(uri, root))
 				return REQ_BAD_PATH;
 			if (ulen - root >= sizeof(r->path))
@@ -127,7 +128,9 @@ req_path(struct req *r)
 			r->prefix[root] = '\0';
 			/* As the client sent it: decode it, once. */
 			return pct_decode(uri + root, ulen - root, r->path,
-			    sizeof(r->path), false) ? REQ_OK : REQ_BAD_PATH;
+				   sizeof(r->path), false) ?
+			    REQ_OK :
+			    REQ_BAD_PATH;
 		}
 	}
 	if (info == NULL || *info == '\0')
@@ -161,9 +164,10 @@ req_body_file(struct req *r)
 	}
 	if (cl != NULL && *cl != '\0' &&
 	    (uint64_t)r->content_length != r->spool.size) {
-		fprintf(stderr, "berth: body file %s refused: %llu bytes, "
-		    "Content-Length %lld\n", file,
-		    (unsigned long long)r->spool.size,
+		fprintf(stderr,
+		    "berth: body file %s refused: %llu bytes, "
+		    "Content-Length %lld\n",
+		    file, (unsigned long long)r->spool.size,
 		    (long long)r->content_length);
 		spool_close(&r->spool);
 		r->body_refused = true;
@@ -178,10 +182,9 @@ enum req_problem
 req_init(struct req *r, struct io *io, const struct config *cfg,
     struct store *store)
 {
-	const char *cl, *te;
-	enum req_problem problem;
+	const char *cl, *te, *cr;
 
-	req_body_close(r);	/* a request left unanswered: never leak it */
+	req_body_close(r); /* a request left unanswered: never leak it */
 	memset(r, 0, sizeof(*r));
 	r->io = io;
 	r->cfg = cfg;
@@ -192,9 +195,13 @@ req_init(struct req *r, struct io *io, const struct config *cfg,
 	if (r->query == NULL)
 		r->query = "";
 	r->content_type = req_param(r, "CONTENT_TYPE");
-	r->content_range = req_param(r, "HTTP_CONTENT_RANGE");
-	r->range = req_param(r, "HTTP_RANGE");
-	r->accept = req_param(r, "HTTP_ACCEPT");
+	cr = req_param(r, "HTTP_CONTENT_RANGE");
+	if (cr != NULL) {
+		r->crange.present = true;
+		r->crange.valid = parse_content_range(cr, &r->crange.start,
+		    &r->crange.end);
+	}
+	req_range_parse(req_param(r, "HTTP_RANGE"), &r->range);
 
 	/* The body: a Content-Length, or chunked to the end of the stream. */
 	r->content_length = -1;
@@ -205,17 +212,17 @@ req_init(struct req *r, struct io *io, const struct config *cfg,
 		long long v = strtoll(cl, &end, 10);
 
 		if (*end != '\0' || v < 0)
-			return REQ_BAD_LENGTH;
+			return r->problem = REQ_BAD_LENGTH;
 		r->content_length = v;
 	} else if (te == NULL || strstr(te, "chunked") == NULL) {
 		r->content_length = 0;
 	}
 	if (r->content_length == 0)
 		r->body_done = true;
-	problem = req_path(r);
-	if (problem == REQ_OK)
+	r->problem = req_path(r);
+	if (r->problem == REQ_OK)
 		req_body_file(r);
-	return problem;
+	return r->problem;
 }
 
 void
@@ -257,7 +264,8 @@ req_read(struct req *r, void *buf, size_t n)
 		return 0;
 	}
 	r->body_read += (uint64_t)got;
-	if (r->content_length >= 0 && r->body_read == (uint64_t)r->content_length)
+	if (r->content_length >= 0 &&
+	    r->body_read == (uint64_t)r->content_length)
 		r->body_done = true;
 	return got;
 }
@@ -318,11 +326,13 @@ req_drain(struct req *r)
 		;
 }
 
-enum query_result
-req_query(const struct req *r, const char *key, char *out, size_t cap)
+/* The first value of `key` in query, still encoded: sets *v and *vlen
+ * ("key" alone gives ""); false when the key is absent. */
+static bool
+query_find(const char *query, const char *key, const char **v, size_t *vlen)
 {
 	size_t klen = strlen(key);
-	const char *p = r->query;
+	const char *p = query;
 
 	while (*p != '\0') {
 		const char *amp = strchr(p, '&');
@@ -330,14 +340,234 @@ req_query(const struct req *r, const char *key, char *out, size_t cap)
 
 		if (plen >= klen && strncmp(p, key, klen) == 0 &&
 		    (plen == klen || p[klen] == '=')) {
-			const char *v = plen == klen ? "" : p + klen + 1;
-			size_t vlen = plen == klen ? 0 : plen - klen - 1;
-
-			return pct_decode(v, vlen, out, cap, true) ? Q_OK : Q_BAD;
+			*v = plen == klen ? "" : p + klen + 1;
+			*vlen = plen == klen ? 0 : plen - klen - 1;
+			return true;
 		}
 		p += plen;
 		if (*p == '&')
 			p++;
 	}
-	return Q_ABSENT;
+	return false;
+}
+
+/* The error a malformed value of each check gets. */
+static enum reg_err
+check_error(enum query_check c)
+{
+	switch (c) {
+	case QC_COUNT:
+		return E_PAGINATION_NUMBER_INVALID;
+	case QC_TAG:
+		return E_TAG_INVALID;
+	case QC_NAME:
+		return E_NAME_INVALID;
+	case QC_DIGEST:
+	case QC_DIGEST_ALG:
+		return E_DIGEST_INVALID;
+	case QC_MEDIA_TYPE:
+		break;
+	}
+	return E_BAD_REQUEST;
+}
+
+/* Is the decoded value s good for check c? */
+static bool
+check_value(enum query_check c, const char *s, unsigned long *n,
+    enum digest_alg *alg)
+{
+	size_t len = strlen(s);
+
+	switch (c) {
+	case QC_COUNT:
+		return parse_count(s, PAGE_MAX, n);
+	case QC_TAG:
+		return valid_tag(s, len);
+	case QC_NAME:
+		return valid_name(s, len);
+	case QC_DIGEST:
+		return check_digest(s, len) == DIGEST_OK;
+	case QC_DIGEST_ALG:
+		return digest_alg_parse(s, alg);
+	case QC_MEDIA_TYPE:
+		return req_media_type_valid(s, len);
+	}
+	return false;
+}
+
+/* Where the value of key lands in *q, and its room in bytes; NULL for a
+ * key whose value is converted (n, digest-algorithm). */
+static char *
+value_slot(struct query_values *q, enum query_key key, size_t *cap)
+{
+	switch (key) {
+	case QK_LAST:
+		*cap = sizeof(q->last);
+		return q->last;
+	case QK_DIGEST:
+		*cap = sizeof(q->digest);
+		return q->digest;
+	case QK_MOUNT:
+		*cap = sizeof(q->mount);
+		return q->mount;
+	case QK_FROM:
+		*cap = sizeof(q->from);
+		return q->from;
+	case QK_ARTIFACT_TYPE:
+		*cap = sizeof(q->artifact_type);
+		return q->artifact_type;
+	default:
+		*cap = 0;
+		return NULL;
+	}
+}
+
+/* Check declaration d against query into *q (scratch: room for a value
+ * that is converted); false when its value is malformed, or absent and
+ * required. */
+static bool
+query_one(const char *query, const struct query_decl *d, struct query_values *q,
+    char *scratch, size_t scratch_cap)
+{
+	const char *v;
+	size_t vlen, cap;
+	char *out = value_slot(q, d->key, &cap);
+
+	if (out == NULL) {
+		out = scratch;
+		cap = scratch_cap;
+	}
+	if (!query_find(query, query_key_name(d->key), &v, &vlen) ||
+	    (vlen == 0 && (d->flags & QF_EMPTY_IS_ABSENT)))
+		return !(d->flags & QF_REQUIRED);
+	/* Too long for its slot is malformed: no valid value is. */
+	if (!pct_decode(v, vlen, out, cap, true) ||
+	    !check_value(d->check, out, &q->n, &q->alg)) {
+		out[0] = '\0';
+		return false;
+	}
+	q->present |= 1u << d->key;
+	return true;
+}
+
+enum reg_err
+req_query_parse(const char *query, const struct query_decl *decls,
+    struct query_values *q, enum query_key *bad)
+{
+	char scratch[MEDIA_TYPE_MAX + 1];
+
+	memset(q, 0, sizeof(*q));
+	q->n = PAGE_MAX;
+	q->alg = DIGEST_SHA256;
+	for (size_t i = 0; i < ROUTE_QUERY_MAX && decls[i].key != QK_NONE;
+	     i++) {
+		if (query_one(query, &decls[i], q, scratch, sizeof(scratch)))
+			continue;
+		if (bad != NULL)
+			*bad = decls[i].key;
+		return check_error(decls[i].check);
+	}
+	return E_OK;
+}
+
+/* Decimal digits at *s into *v, advancing *s; false when there are none
+ * or on overflow. */
+static bool
+scan_u64(const char **s, uint64_t *v)
+{
+	const char *p = *s;
+	uint64_t n = 0;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return false;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	*s = p;
+	*v = n;
+	return true;
+}
+
+void
+req_range_parse(const char *s, struct range_spec *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+	if (s == NULL || strncmp(s, "bytes=", 6) != 0)
+		return;
+	s += 6;
+	while (*s == ' ')
+		s++;
+	if (*s == '-') {
+		s++;
+		if (scan_u64(&s, &rs->b) && *s == '\0')
+			rs->kind = RANGE_SPEC_SUFFIX;
+		return;
+	}
+	if (!scan_u64(&s, &rs->a) || *s++ != '-')
+		return;
+	if (*s == '\0')
+		rs->kind = RANGE_SPEC_OPEN;
+	else if (scan_u64(&s, &rs->b) && *s == '\0')
+		rs->kind = RANGE_SPEC_BOUNDED;
+}
+
+enum range_result
+req_range_resolve(const struct range_spec *rs, uint64_t size, uint64_t *first,
+    uint64_t *last)
+{
+	uint64_t b = rs->kind == RANGE_SPEC_OPEN ? UINT64_MAX : rs->b;
+
+	switch (rs->kind) {
+	case RANGE_SPEC_NONE:
+		return RANGE_NONE;
+	case RANGE_SPEC_SUFFIX:
+		if (rs->b == 0 || size == 0)
+			return RANGE_UNSATISFIABLE;
+		*first = rs->b >= size ? 0 : size - rs->b;
+		*last = size - 1;
+		return RANGE_PART;
+	case RANGE_SPEC_BOUNDED:
+	case RANGE_SPEC_OPEN:
+		break;
+	}
+	if (rs->a > b || rs->a >= size)
+		return RANGE_UNSATISFIABLE;
+	*first = rs->a;
+	*last = b >= size ? size - 1 : b;
+	return RANGE_PART;
+}
+
+/* RFC 6838 4.2: restricted-name = 1*127 restricted-name-chars, the first
+ * alphanumeric; the rest also !#$&-^_.+ */
+static size_t
+restricted_name(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && i < 127; i++) {
+		unsigned char c = (unsigned char)s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9');
+
+		if (!alnum &&
+		    (i == 0 || strchr("!#$&-^_.+", c) == NULL || c == '\0'))
+			break;
+	}
+	return i;
+}
+
+bool
+req_media_type_valid(const char *s, size_t len)
+{
+	size_t t, st;
+
+	if (len > MEDIA_TYPE_MAX)
+		return false;
+	t = restricted_name(s, len);
+	if (t == 0 || t >= len || s[t] != '/')
+		return false;
+	st = restricted_name(s + t + 1, len - t - 1);
+	return st > 0 && t + 1 + st == len;
 }

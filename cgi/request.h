@@ -19,78 +19,134 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "digest.h"
 #include "router.h"
 #include "spool.h"
 #include "validate.h"
 
-#define PATH_MAX_LEN	4096	/* bytes of a request path; longer -> 404 */
-#define RESP_HEAD_MAX	8192	/* bytes of response headers */
+#define PATH_MAX_LEN	4096	 /* bytes of a request path; longer -> 404 */
+#define RESP_HEAD_MAX	8192	 /* bytes of response headers */
+#define RESP_DETAIL_MAX 512	 /* bytes of an error's detail string */
+#define PAGE_MAX	100000UL /* largest page size `n` a client may ask */
+#define MEDIA_TYPE_MAX	255	 /* bytes of a media type (RFC 6838 4.2) */
 
 struct store;
 
-/* The transport: FastCGI (server.c) or plain CGI. */
-struct io {
-	void		*priv;
-	/* Up to n body bytes into buf; 0 at the end of the body, -1 on error. */
-	ssize_t		(*read)(void *priv, void *buf, size_t n);
-	/* All of buf; 0, or -1 when the client is gone. */
-	int		(*write)(void *priv, const void *buf, size_t n);
-	/* A CGI/FastCGI parameter, or NULL. */
-	const char	*(*param)(void *priv, const char *name);
+/* The values of the declared query keys (router.h, enum query_key),
+ * checked by req_query_parse().  A key is given when its bit
+ * (1u << enum query_key) is set in `present`; the other fields of a key
+ * not given are zero, except n, which is then PAGE_MAX. */
+struct query_values {
+	unsigned present;
+	unsigned long n;		 /* 0..PAGE_MAX */
+	char last[NAME_MAX_LEN + 1];	 /* a tag or a name */
+	char digest[DIGEST_MAX_LEN + 1]; /* a valid digest */
+	char mount[DIGEST_MAX_LEN + 1];	 /* a valid digest */
+	char from[NAME_MAX_LEN + 1];	 /* a valid name */
+	enum digest_alg alg;		 /* DIGEST_SHA256 if not given */
+	char artifact_type[MEDIA_TYPE_MAX + 1];
 };
 
-struct req {
-	struct io		*io;
-	const struct config	*cfg;
-	struct store		*store;	/* data, blobs, metadata */
+#define QUERY_HAS(q, key) (((q)->present >> (key)) & 1u)
 
-	/* Request line and headers, as received (NULL when absent). */
-	const char	*method;
-	unsigned	 method_bit;	/* enum http_method */
-	char		 path[PATH_MAX_LEN];	/* percent-decoded, from /v2 on */
-	/* What the client's URI had before /v2 (raw, "" at the root): the
-	 * path prefix the registry is mounted under, for Location headers. */
-	char		 prefix[PATH_MAX_LEN];
-	const char	*query;		/* raw QUERY_STRING, never NULL */
-	const char	*content_type;
-	const char	*content_range;
-	const char	*range;
-	const char	*accept;
-	int64_t		 content_length;	/* -1: unknown (chunked) */
+/* An upload's Content-Range "<start>-<end>" (oci-spec.md 4.3). */
+struct content_range {
+	bool present;	     /* the header was sent */
+	bool valid;	     /* and parsed: start <= end */
+	uint64_t start, end; /* inclusive byte offsets */
+};
 
-	/* Set by dispatch() after validation. */
-	struct route_match match;
-	char		 name[NAME_MAX_LEN + 1];	/* repository */
-	char		 arg[PATH_MAX_LEN];	/* reference, digest or upload id */
+/* A blob GET's Range (RFC 9110 14.1.2), parsed before the size is known;
+ * req_range_resolve() applies it to a size. */
+enum range_kind {
+	RANGE_SPEC_NONE = 0, /* absent, or not one byte range: ignored */
+	RANGE_SPEC_BOUNDED,  /* bytes=a-b */
+	RANGE_SPEC_OPEN,     /* bytes=a- */
+	RANGE_SPEC_SUFFIX    /* bytes=-b: the last b bytes */
+};
 
-	/* Body reading state. */
-	uint64_t	 body_read;	/* bytes handed out so far */
-	bool		 body_done;	/* the end of the body was seen */
-	/* The body as a file the web server handed over (spool.open), or a
-	 * BERTH_BODY_FILE that spool_open() refused (body_refused: the
-	 * request is answered 500 and its body is never read). */
-	struct spool	 spool;
-	bool		 body_refused;
-
-	/* Response state (response.c). */
-	int		 status;
-	char		 head[RESP_HEAD_MAX];
-	size_t		 head_len;
-	bool		 head_sent;
-	bool		 head_overflow;
+struct range_spec {
+	enum range_kind kind;
+	uint64_t a, b; /* as in the kinds above */
 };
 
 enum req_problem {
 	REQ_OK = 0,
-	REQ_BAD_LENGTH,		/* CONTENT_LENGTH is not a number */
-	REQ_BAD_PATH,		/* the path does not percent-decode */
-	REQ_LONG_PATH		/* the path is over PATH_MAX_LEN bytes */
+	REQ_BAD_LENGTH, /* CONTENT_LENGTH is not a number */
+	REQ_BAD_PATH,	/* the path does not percent-decode */
+	REQ_LONG_PATH	/* the path is over PATH_MAX_LEN bytes */
+};
+
+/* The transport: FastCGI (server.c) or plain CGI. */
+struct io {
+	void *priv;
+	/* Up to n body bytes into buf; 0 at the end of the body, -1 on error. */
+	ssize_t (*read)(void *priv, void *buf, size_t n);
+	/* All of buf; 0, or -1 when the client is gone. */
+	int (*write)(void *priv, const void *buf, size_t n);
+	/* A CGI/FastCGI parameter, or NULL. */
+	const char *(*param)(void *priv, const char *name);
+};
+
+struct req {
+	struct io *io;
+	const struct config *cfg;
+	struct store *store; /* data, blobs, metadata */
+
+	/* Request line and headers, as received (NULL when absent). */
+	const char *method;
+	unsigned method_bit;	 /* enum http_method */
+	char path[PATH_MAX_LEN]; /* percent-decoded, from /v2 on */
+	/* What the client's URI had before /v2 (raw, "" at the root): the
+	 * path prefix the registry is mounted under, for Location headers. */
+	char prefix[PATH_MAX_LEN];
+	const char *query; /* raw QUERY_STRING, never NULL */
+	const char *content_type;
+	int64_t content_length;	  /* -1: unknown (chunked) */
+	enum req_problem problem; /* what req_init() could not understand */
+
+	/* Headers, parsed by req_init() (whatever the route). */
+	struct content_range crange; /* Content-Range of an upload chunk */
+	struct range_spec range;     /* Range of a blob GET */
+
+	/* Set by dispatch() after validation. */
+	const struct route *route;
+	struct route_match match;
+	char name[NAME_MAX_LEN + 1]; /* repository */
+	char arg[PATH_MAX_LEN];	     /* reference, digest or upload id */
+	struct query_values q;	     /* the route's declared query keys */
+
+	/* Body reading state. */
+	uint64_t body_read; /* bytes handed out so far */
+	bool body_done;	    /* the end of the body was seen */
+	/* The body as a file the web server handed over (spool.open), or a
+	 * BERTH_BODY_FILE that spool_open() refused (body_refused: the
+	 * request is answered 500 and its body is never read). */
+	struct spool spool;
+	bool body_refused;
+
+	/* Response state (response.c). */
+	int status;
+	char head[RESP_HEAD_MAX];
+	size_t head_len;
+	bool head_sent;
+	bool head_overflow;
+
+	/* What goes on an error response, should the handler fail
+	 * (response.c): its own headers, and a detail string or a jansson
+	 * array of them (owned; released by resp_error()). */
+	char ehead[RESP_HEAD_MAX];
+	size_t ehead_len;
+	bool ehead_overflow;
+	char detail[RESP_DETAIL_MAX];
+	void *details;
 };
 
 /* req_init -- fill r from the transport's parameters.  Returns REQ_OK, or
- * why the request cannot be understood at all; r is then still usable for
- * an error response.  r is zeroed memory or a struct req_init filled
- * before (a body file it still holds is closed). */
+ * why the request cannot be understood at all (also in r->problem, which
+ * dispatch() answers); r is then still usable for an error response.  r
+ * is zeroed memory or a struct req_init filled before (a body file it
+ * still holds is closed). */
 enum req_problem req_init(struct req *r, struct io *io,
     const struct config *cfg, struct store *store);
 
@@ -112,18 +168,31 @@ int req_read_all(struct req *r, size_t max, unsigned char **out, size_t *len);
 /* req_drain -- read and drop what is left of the body. */
 void req_drain(struct req *r);
 
-enum query_result {
-	Q_ABSENT = 0,	/* no such parameter */
-	Q_OK,		/* decoded into out */
-	Q_BAD		/* present, but malformed or longer than out: refuse it */
-};
+/* req_query_parse -- check the query keys a route declares (decls,
+ * ended by QK_NONE) in the raw query string `query` and fill *q.  The
+ * first occurrence of a key counts; keys not declared are ignored.  A
+ * value is percent-decoded ('+' is a space) and checked as its
+ * declaration says.  Returns E_OK, or the declared check's error for
+ * the first value that is malformed (or absent when required), whose
+ * key then goes to *bad (unless bad is NULL); *q is then partly
+ * filled.  Pure. */
+enum reg_err req_query_parse(const char *query, const struct query_decl *decls,
+    struct query_values *q, enum query_key *bad);
 
-/* req_query -- the first value of query parameter `key`, percent-decoded
- * into out (cap bytes, NUL-terminated). */
-enum query_result req_query(const struct req *r, const char *key, char *out,
-    size_t cap);
+/* req_range_parse -- parse a Range header value (NULL: absent).  One
+ * byte range only: anything else is RANGE_SPEC_NONE, which RFC 9110
+ * 14.2 lets a server ignore; into *rs.  Pure. */
+void req_range_parse(const char *s, struct range_spec *rs);
 
-/* req_param -- a raw CGI parameter, e.g. "HTTP_ACCEPT"; NULL when absent. */
-const char *req_param(const struct req *r, const char *name);
+/* req_range_resolve -- apply a parsed Range to a blob of `size` bytes:
+ * RANGE_NONE (send all), RANGE_PART (send [*first, *last], an end past
+ * the blob clipped) or RANGE_UNSATISFIABLE (416: a start at or past the
+ * end, an inverted range, an empty suffix).  Pure. */
+enum range_result req_range_resolve(const struct range_spec *rs, uint64_t size,
+    uint64_t *first, uint64_t *last);
+
+/* req_media_type_valid -- is s[0..len) a media type "type/subtype", each
+ * an RFC 6838 4.2 restricted-name, at most MEDIA_TYPE_MAX bytes? */
+bool req_media_type_valid(const char *s, size_t len);
 
 #endif

@@ -11,57 +11,93 @@
 #include <jansson.h>
 
 static const struct {
-	int		 status;
-	const char	*code;
-	const char	*message;
+	int status;
+	const char *code;
+	const char *message;
 } errors[E_COUNT] = {
-	[E_OK]			= { 200, "", "" },
-	[E_BLOB_UNKNOWN]	= { 404, "BLOB_UNKNOWN", "blob unknown to registry" },
-	[E_BLOB_UPLOAD_INVALID]	= { 400, "BLOB_UPLOAD_INVALID", "blob upload invalid" },
-	[E_BLOB_UPLOAD_UNKNOWN]	= { 404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry" },
-	[E_DIGEST_INVALID]	= { 400, "DIGEST_INVALID", "provided digest did not match uploaded content" },
-	[E_MANIFEST_BLOB_UNKNOWN] = { 400, "MANIFEST_BLOB_UNKNOWN", "manifest references a manifest or blob unknown to registry" },
-	[E_MANIFEST_INVALID]	= { 400, "MANIFEST_INVALID", "manifest invalid" },
-	[E_MANIFEST_UNKNOWN]	= { 404, "MANIFEST_UNKNOWN", "manifest unknown to registry" },
-	[E_NAME_INVALID]	= { 400, "NAME_INVALID", "invalid repository name" },
-	[E_NAME_UNKNOWN]	= { 404, "NAME_UNKNOWN", "repository name not known to registry" },
-	[E_SIZE_INVALID]	= { 400, "SIZE_INVALID", "provided length did not match content length" },
-	[E_TAG_INVALID]		= { 400, "TAG_INVALID", "invalid tag" },
-	[E_RANGE_INVALID]	= { 416, "RANGE_INVALID", "invalid content range" },
-	[E_RANGE_NOT_SATISFIABLE] = { 416, "RANGE_INVALID", "requested range not satisfiable" },
-	[E_PAGINATION_NUMBER_INVALID] = { 400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested" },
-	[E_UNSUPPORTED]		= { 405, "UNSUPPORTED", "the operation is unsupported" },
-	[E_METHOD_NOT_ALLOWED]	= { 405, "UNSUPPORTED", "method not allowed on this endpoint" },
-	[E_NOT_FOUND]		= { 404, "UNSUPPORTED", "no such endpoint in the registry API" },
-	[E_MANIFEST_TOO_LARGE]	= { 413, "MANIFEST_INVALID", "manifest larger than 4 MiB" },
-	[E_BAD_REQUEST]		= { 400, "UNSUPPORTED", "malformed request" },
-	[E_STORAGE_FULL]	= { 507, "UNKNOWN", "the registry's storage is full" },
-	[E_INTERNAL]		= { 500, "UNKNOWN", "internal error; see the registry's log" },
-	[E_UNAUTHORIZED]	= { 401, "UNAUTHORIZED", "authentication required" },
-	[E_DENIED]		= { 403, "DENIED", "requested access to the resource is denied" },
+	[E_OK] = { 200, "", "" },
+	[E_BLOB_UNKNOWN] = { 404, "BLOB_UNKNOWN", "blob unknown to registry" },
+	[E_BLOB_UPLOAD_INVALID] = { 400, "BLOB_UPLOAD_INVALID",
+	    "blob upload invalid" },
+	[E_BLOB_UPLOAD_UNKNOWN] = { 404, "BLOB_UPLOAD_UNKNOWN",
+	    "blob upload unknown to registry" },
+	[E_DIGEST_INVALID] = { 400, "DIGEST_INVALID",
+	    "provided digest did not match uploaded content" },
+	[E_MANIFEST_BLOB_UNKNOWN] = { 400, "MANIFEST_BLOB_UNKNOWN",
+	    "manifest references a manifest or blob unknown to registry" },
+	[E_MANIFEST_INVALID] = { 400, "MANIFEST_INVALID", "manifest invalid" },
+	[E_MANIFEST_UNKNOWN] = { 404, "MANIFEST_UNKNOWN",
+	    "manifest unknown to registry" },
+	[E_NAME_INVALID] = { 400, "NAME_INVALID", "invalid repository name" },
+	[E_NAME_UNKNOWN] = { 404, "NAME_UNKNOWN",
+	    "repository name not known to registry" },
+	[E_SIZE_INVALID] = { 400, "SIZE_INVALID",
+	    "provided length did not match content length" },
+	[E_TAG_INVALID] = { 400, "TAG_INVALID", "invalid tag" },
+	[E_RANGE_INVALID] = { 416, "RANGE_INVALID", "invalid content range" },
+	[E_RANGE_NOT_SATISFIABLE] = { 416, "RANGE_INVALID",
+	    "requested range not satisfiable" },
+	[E_PAGINATION_NUMBER_INVALID] = { 400, "PAGINATION_NUMBER_INVALID",
+	    "invalid number of results requested" },
+	[E_UNSUPPORTED] = { 405, "UNSUPPORTED",
+	    "the operation is unsupported" },
+	[E_METHOD_NOT_ALLOWED] = { 405, "UNSUPPORTED",
+	    "method not allowed on this endpoint" },
+	[E_NOT_FOUND] = { 404, "UNSUPPORTED",
+	    "no such endpoint in the registry API" },
+	[E_MANIFEST_TOO_LARGE] = { 413, "MANIFEST_INVALID",
+	    "manifest larger than 4 MiB" },
+	[E_BAD_REQUEST] = { 400, "UNSUPPORTED", "malformed request" },
+	[E_STORAGE_FULL] = { 507, "UNKNOWN", "the registry's storage is full" },
+	[E_UNAVAILABLE] = { 503, "UNAVAILABLE",
+	    "the registry's storage is unavailable; try again" },
+	[E_INTERNAL] = { 500, "UNKNOWN",
+	    "internal error; see the registry's log" },
+	[E_UNAUTHORIZED] = { 401, "UNAUTHORIZED", "authentication required" },
+	[E_DENIED] = { 403, "DENIED",
+	    "requested access to the resource is denied" },
 };
 
 static const char *
 reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 304: return "Not Modified";
-	case 307: return "Temporary Redirect";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 413: return "Payload Too Large";
-	case 416: return "Range Not Satisfiable";
-	case 500: return "Internal Server Error";
-	case 507: return "Insufficient Storage";
-	default: return "Unknown";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 304:
+		return "Not Modified";
+	case 307:
+		return "Temporary Redirect";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Payload Too Large";
+	case 416:
+		return "Range Not Satisfiable";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	case 507:
+		return "Insufficient Storage";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -71,51 +107,112 @@ reg_err_status(enum reg_err err)
 	return errors[err].status;
 }
 
+/* Append "Name: value\r\n" to buf (cap bytes, *len used); on overflow
+ * set *overflow and keep what was there. */
+static void
+add_header(char *buf, size_t cap, size_t *len, bool *overflow, const char *name,
+    const char *fmt, va_list ap)
+{
+	size_t room = cap - *len;
+	int n, m;
+
+	n = snprintf(buf + *len, room, "%s: ", name);
+	if (n < 0 || (size_t)n >= room)
+		goto overflow;
+	m = vsnprintf(buf + *len + n, room - (size_t)n, fmt, ap);
+	if (m < 0 || (size_t)n + (size_t)m + 2 >= room)
+		goto overflow;
+	memcpy(buf + *len + n + m, "\r\n", 2);
+	*len += (size_t)(n + m + 2);
+	return;
+overflow:
+	buf[*len] = '\0';
+	*overflow = true;
+}
+
 void
 resp_header(struct req *r, const char *name, const char *fmt, ...)
 {
-	size_t room = sizeof(r->head) - r->head_len;
 	va_list ap;
-	int n, m;
 
-	n = snprintf(r->head + r->head_len, room, "%s: ", name);
-	if (n < 0 || (size_t)n >= room)
-		goto overflow;
 	va_start(ap, fmt);
-	m = vsnprintf(r->head + r->head_len + n, room - (size_t)n, fmt, ap);
+	add_header(r->head, sizeof(r->head), &r->head_len, &r->head_overflow,
+	    name, fmt, ap);
 	va_end(ap);
-	if (m < 0 || (size_t)(n + m + 2) >= room)
-		goto overflow;
-	memcpy(r->head + r->head_len + n + m, "\r\n", 2);
-	r->head_len += (size_t)(n + m + 2);
-	return;
-overflow:
-	r->head[r->head_len] = '\0';
-	r->head_overflow = true;
+}
+
+void
+resp_error_header(struct req *r, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_header(r->ehead, sizeof(r->ehead), &r->ehead_len,
+	    &r->ehead_overflow, name, fmt, ap);
+	va_end(ap);
+}
+
+/* "<prefix><path>" into out, path printf-style; false when too long. */
+static bool
+location(const struct req *r, char *out, size_t cap, const char *fmt,
+    va_list ap)
+{
+	int n = snprintf(out, cap, "%s", r->prefix);
+	int m;
+
+	if (n < 0 || (size_t)n >= cap)
+		return false;
+	m = vsnprintf(out + n, cap - (size_t)n, fmt, ap);
+	return m >= 0 && (size_t)m < cap - (size_t)n;
 }
 
 void
 resp_location(struct req *r, const char *fmt, ...)
 {
-	char path[PATH_MAX_LEN + NAME_MAX_LEN + 64];
+	char loc[2 * PATH_MAX_LEN + NAME_MAX_LEN + 64];
 	va_list ap;
-	int n;
+	bool ok;
 
 	va_start(ap, fmt);
-	n = vsnprintf(path, sizeof(path), fmt, ap);
+	ok = location(r, loc, sizeof(loc), fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		r->head_overflow = true;	/* a 500 rather than a wrong URL */
-		return;
-	}
-	resp_header(r, "Location", "%s%s", r->prefix, path);
+	if (!ok)
+		r->head_overflow = true; /* a 500 rather than a wrong URL */
+	else
+		resp_header(r, "Location", "%s", loc);
 }
 
 void
-resp_clear_headers(struct req *r)
+resp_error_location(struct req *r, const char *fmt, ...)
 {
-	r->head_len = 0;
-	r->head_overflow = false;
+	char loc[2 * PATH_MAX_LEN + NAME_MAX_LEN + 64];
+	va_list ap;
+	bool ok;
+
+	va_start(ap, fmt);
+	ok = location(r, loc, sizeof(loc), fmt, ap);
+	va_end(ap);
+	if (!ok)
+		r->ehead_overflow = true;
+	else
+		resp_error_header(r, "Location", "%s", loc);
+}
+
+void
+resp_detail(struct req *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+}
+
+void
+resp_details(struct req *r, void *details)
+{
+	json_decref(r->details);
+	r->details = details;
 }
 
 int
@@ -129,14 +226,16 @@ resp_begin(struct req *r, int status)
 	if (r->head_overflow) {
 		fprintf(stderr, "berth: response headers too long\n");
 		status = 500;
-		resp_clear_headers(r);
+		r->head_len = 0;
+		r->head_overflow = false;
 		resp_header(r, "Content-Length", "0");
 	}
 	r->status = status;
 	r->head_sent = true;
-	n = snprintf(line, sizeof(line), "Status: %d %s\r\n"
-	    "Docker-Distribution-API-Version: registry/2.0\r\n", status,
-	    reason(status));
+	n = snprintf(line, sizeof(line),
+	    "Status: %d %s\r\n"
+	    "Docker-Distribution-API-Version: registry/2.0\r\n",
+	    status, reason(status));
 	if (r->io->write(r->io->priv, line, (size_t)n) != 0 ||
 	    r->io->write(r->io->priv, r->head, r->head_len) != 0 ||
 	    r->io->write(r->io->priv, "\r\n", 2) != 0)
@@ -164,60 +263,81 @@ resp_send(struct req *r, int status, const void *body, size_t len)
 		resp_write(r, body, len);
 }
 
-void
+enum reg_err
 resp_send_json(struct req *r, int status, const char *content_type, void *json)
 {
 	char *text = json_dumps(json, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	json_decref(json);
-	if (text == NULL) {
-		resp_error(r, E_INTERNAL, "out of memory");
-		return;
-	}
+	if (text == NULL)
+		return E_INTERNAL;
 	resp_header(r, "Content-Type", "%s",
 	    content_type != NULL ? content_type : "application/json");
 	resp_send(r, status, text, strlen(text));
 	free(text);
+	return E_OK;
 }
 
-/* {"errors":[{"code":..,"message":..,"detail":..}, ...]} */
-static void
-send_envelope(struct req *r, enum reg_err err, json_t *details)
+/* {"errors":[{"code":..,"message":..,"detail":..}, ...]}: one object per
+ * detail, or one without a detail when there is none.  NULL when out of
+ * memory. */
+static char *
+envelope(enum reg_err err, const char *detail, json_t *details)
 {
-	json_t *list = json_array();
+	json_t *list = json_array(), *d, *doc;
 	size_t i;
-	json_t *d;
+	char *text;
+
+	if (json_array_size(details) == 0 && detail != NULL && *detail != '\0')
+		json_array_append_new(list,
+		    json_pack("{s:s,s:s,s:s}", "code", errors[err].code,
+			"message", errors[err].message, "detail", detail));
+	else if (json_array_size(details) == 0)
+		json_array_append_new(list,
+		    json_pack("{s:s,s:s}", "code", errors[err].code, "message",
+			errors[err].message));
+	json_array_foreach(details, i, d)
+		json_array_append_new(list,
+		    json_pack("{s:s,s:s,s:O}", "code", errors[err].code,
+			"message", errors[err].message, "detail", d));
+	doc = json_pack("{s:o}", "errors", list);
+	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	return text;
+}
+
+void
+resp_error(struct req *r, enum reg_err err)
+{
+	static const char oom[] = "{\"errors\":[{\"code\":\"UNKNOWN\","
+				  "\"message\":\"out of memory\"}]}";
+	char *text;
+	int status;
 
 	if (err <= E_OK || err >= E_COUNT)
 		err = E_INTERNAL;
-	if (json_array_size(details) == 0)
-		json_array_append_new(list, json_pack("{s:s,s:s}", "code",
-		    errors[err].code, "message", errors[err].message));
-	json_array_foreach(details, i, d)
-		json_array_append_new(list, json_pack("{s:s,s:s,s:O}", "code",
-		    errors[err].code, "message", errors[err].message, "detail", d));
+	text = envelope(err, r->detail, r->details);
+	json_decref(r->details);
+	r->details = NULL;
 	if (r->head_sent) {
 		/* Too late for a status: the client sees a short body. */
-		json_decref(list);
+		fprintf(stderr, "berth: %s after the response began\n",
+		    errors[err].code);
+		free(text);
 		return;
 	}
-	resp_send_json(r, errors[err].status, NULL,
-	    json_pack("{s:o}", "errors", list));
-}
-
-void
-resp_error(struct req *r, enum reg_err err, const char *detail)
-{
-	json_t *details = json_array();
-
-	if (detail != NULL)
-		json_array_append_new(details, json_string(detail));
-	send_envelope(r, err, details);
-	json_decref(details);
-}
-
-void
-resp_errors(struct req *r, enum reg_err err, void *details)
-{
-	send_envelope(r, err, details);
+	status = errors[err].status;
+	/* The error's own headers replace every success header. */
+	memcpy(r->head, r->ehead, r->ehead_len);
+	r->head_len = r->ehead_len;
+	r->head_overflow = r->ehead_overflow;
+	if (text == NULL) {
+		status = 500;
+		r->head_len = 0;
+		r->head_overflow = false;
+	}
+	resp_header(r, "Content-Type", "application/json");
+	resp_send(r, status, text != NULL ? text : oom,
+	    strlen(text != NULL ? text : oom));
+	free(text);
 }

@@ -2,46 +2,32 @@
  *
  * A handler sets headers with resp_header(), then sends with resp_send()
  * (whole body in memory), resp_begin()+resp_write() (streamed body), or
- * returns an enum reg_err and lets dispatch() write the error through
- * resp_error().  Handlers never write an error status number themselves:
- * the table in response.c maps each reg_err to its HTTP status, OCI error
- * code and message (oci-spec.md 9).  Every response carries
+ * returns an enum reg_err (reg_err.h) and lets dispatch() write the error
+ * through resp_error().  Handlers never write an error themselves: the
+ * table in response.c maps each reg_err to its HTTP status, OCI error
+ * code and message (oci-spec.md 9).
+ *
+ * Success and error headers are kept apart: resp_header() and
+ * resp_location() set headers of the success response only, and an
+ * error drops them all, so that no Cache-Control, ETag,
+ * Docker-Content-Digest, Location or Content-Range meant for a success
+ * ever rides on an error (a cache would keep a 416 for a year).  What
+ * an error needs -- Content-Range on a blob 416, Location, Range and
+ * Docker-Upload-UUID on an upload 416 (oci-spec.md 4.3, DAPI), Allow on
+ * a 405, WWW-Authenticate on a 401 -- a handler sets with
+ * resp_error_header() before returning the error, with the detail of
+ * resp_detail() or resp_details().  Every response carries
  * Docker-Distribution-API-Version: registry/2.0; errors carry the JSON
- * envelope {"errors":[{"code","message","detail"}]}, except on HEAD. */
+ * envelope {"errors":[{"code","message","detail"}]} with its
+ * Content-Type and Content-Length, and nothing else (the body is left
+ * out on HEAD). */
 #ifndef BERTH_RESPONSE_H
 #define BERTH_RESPONSE_H
 
 #include <stddef.h>
 
+#include "reg_err.h"
 #include "request.h"
-
-enum reg_err {
-	E_OK = 0,
-	E_BLOB_UNKNOWN,
-	E_BLOB_UPLOAD_INVALID,
-	E_BLOB_UPLOAD_UNKNOWN,
-	E_DIGEST_INVALID,
-	E_MANIFEST_BLOB_UNKNOWN,
-	E_MANIFEST_INVALID,
-	E_MANIFEST_UNKNOWN,
-	E_NAME_INVALID,
-	E_NAME_UNKNOWN,
-	E_SIZE_INVALID,
-	E_TAG_INVALID,
-	E_RANGE_INVALID,		/* 416, upload chunk out of order */
-	E_RANGE_NOT_SATISFIABLE,	/* 416, blob GET Range */
-	E_PAGINATION_NUMBER_INVALID,
-	E_UNSUPPORTED,			/* 405: feature or operation off */
-	E_METHOD_NOT_ALLOWED,		/* 405: method not on this endpoint */
-	E_NOT_FOUND,			/* 404: no such endpoint */
-	E_MANIFEST_TOO_LARGE,		/* 413 */
-	E_BAD_REQUEST,			/* 400: unreadable request */
-	E_STORAGE_FULL,			/* 507 */
-	E_INTERNAL,			/* 500: our fault; logged */
-	E_UNAUTHORIZED,			/* 401: no or bad credentials (auth.h) */
-	E_DENIED,			/* 403: known caller, action not granted */
-	E_COUNT
-};
 
 /* resp_header -- add "Name: value" (printf-style value).  Headers beyond
  * RESP_HEAD_MAX are dropped and the response becomes a 500. */
@@ -66,8 +52,10 @@ void resp_location(struct req *r, const char *fmt, ...)
 void resp_send(struct req *r, int status, const void *body, size_t len);
 
 /* resp_send_json -- resp_send of a jansson value as compact JSON with
- * Content-Type (NULL: application/json).  Steals the reference. */
-void resp_send_json(struct req *r, int status, const char *content_type,
+ * Content-Type (NULL: application/json).  Steals the reference.  E_OK,
+ * or E_INTERNAL when it could not be encoded (nothing was sent: return
+ * it, dispatch answers). */
+enum reg_err resp_send_json(struct req *r, int status, const char *content_type,
     void *json);
 
 /* resp_begin -- send status and headers now; the body follows through
@@ -78,18 +66,31 @@ int resp_begin(struct req *r, int status);
  * is gone. */
 int resp_write(struct req *r, const void *buf, size_t len);
 
-/* resp_error -- answer with err's status and the JSON envelope; detail
- * (may be NULL) becomes the "detail" string.  Headers already set are
- * kept: a handler sets those an error needs (Range on a 416) and returns
- * the error. */
-void resp_error(struct req *r, enum reg_err err, const char *detail);
+/* resp_error_header -- add "Name: value" to the error response, should
+ * the handler return an error; a success never carries it.  Overflow as
+ * resp_header(). */
+void resp_error_header(struct req *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* resp_errors -- like resp_error, with one error object per element of
- * the jansson array of detail strings (MANIFEST_BLOB_UNKNOWN x N). */
-void resp_errors(struct req *r, enum reg_err err, void *details);
+/* resp_error_location -- resp_location() for the error response. */
+void resp_error_location(struct req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-/* resp_clear_headers -- forget the headers set so far. */
-void resp_clear_headers(struct req *r);
+/* resp_detail -- the "detail" string (printf-style, copied, at most
+ * RESP_DETAIL_MAX bytes) of the error the handler is about to return. */
+void resp_detail(struct req *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* resp_details -- one error object per element of `details`, a jansson
+ * array of detail strings (MANIFEST_BLOB_UNKNOWN x N); steals the
+ * reference.  Wins over resp_detail(). */
+void resp_details(struct req *r, void *details);
+
+/* resp_error -- answer err: its status, the error headers, and the JSON
+ * envelope with the detail(s) set; the success headers are dropped.
+ * Called by dispatch() only (the one error writer).  Too late once the
+ * head went out: then only logged. */
+void resp_error(struct req *r, enum reg_err err);
 
 /* reg_err_status -- the HTTP status of err (for logs and tests). */
 int reg_err_status(enum reg_err err);

@@ -24,16 +24,15 @@
 
 #include <fcgiapp.h>
 
-#include "store.h"
 #include "dispatch.h"
 #include "request.h"
-#include "response.h"
+#include "store.h"
 #include "upload.h"
 
-#define MAX_WORKERS 256
-#define SWEEP_INTERVAL 3600	/* seconds between stale-upload sweeps */
+#define MAX_WORKERS    256
+#define SWEEP_INTERVAL 3600 /* seconds between stale-upload sweeps */
 
-static volatile sig_atomic_t stopping;	/* a worker's SIGTERM came */
+static volatile sig_atomic_t stopping; /* a worker's SIGTERM came */
 
 /* --- Transports ------------------------------------------------------ */
 
@@ -119,23 +118,11 @@ cgi_param(void *priv, const char *name)
 static void
 handle(struct io *io, const struct config *cfg, struct store *st, bool drain)
 {
-	static struct req r;	/* large: kept off the stack */
+	static struct req r; /* large: kept off the stack */
 
-	switch (req_init(&r, io, cfg, st)) {
-	case REQ_OK:
-		dispatch(&r);
-		break;
-	case REQ_LONG_PATH:
-		/* Only a repository name can make a path this long. */
-		resp_error(&r, E_NAME_INVALID, "repository name over 255 characters");
-		break;
-	case REQ_BAD_PATH:
-		resp_error(&r, E_BAD_REQUEST, "the request path does not decode");
-		break;
-	case REQ_BAD_LENGTH:
-		resp_error(&r, E_BAD_REQUEST, "Content-Length is not a number");
-		break;
-	}
+	/* A request req_init() cannot read is answered by dispatch() too. */
+	(void)req_init(&r, io, cfg, st);
+	dispatch(&r);
 	if (drain)
 		req_drain(&r);
 }
@@ -192,7 +179,7 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 	struct io io = { &fr, fcgi_read, fcgi_write, fcgi_param };
 	struct sigaction sa;
 	sigset_t term, idle;
-	time_t last_sweep = 0;	/* sweep after the first request */
+	time_t last_sweep = 0; /* sweep after the first request */
 	int fl, rc;
 
 	memset(&sa, 0, sizeof(sa));
@@ -207,7 +194,8 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 
 	fl = fcntl(listen_fd, F_GETFL);
 	if (fl < 0 || fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK) != 0) {
-		fprintf(stderr, "berth: listening socket: %s\n", strerror(errno));
+		fprintf(stderr, "berth: listening socket: %s\n",
+		    strerror(errno));
 		return 1;
 	}
 	if (store_open(st) != 0)
@@ -219,16 +207,17 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 
 		if (ppoll(&pfd, 1, NULL, &idle) < 0) {
 			if (errno == EINTR)
-				continue;	/* SIGTERM: the loop ends */
+				continue; /* SIGTERM: the loop ends */
 			fprintf(stderr, "berth: poll: %s\n", strerror(errno));
 			break;
 		}
 		rc = FCGX_Accept_r(&fr);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
-			continue;	/* another worker took it */
+			continue; /* another worker took it */
 		if (rc < 0) {
-			fprintf(stderr, "berth: accept: %s\n", rc < -1 &&
-			    rc > -4096 ? strerror(-rc) : "libfcgi error");
+			fprintf(stderr, "berth: accept: %s\n",
+			    rc < -1 && rc > -4096 ? strerror(-rc) :
+						    "libfcgi error");
 			store_close(st);
 			return 1;
 		}
@@ -255,33 +244,33 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
  */
 
 #define MAX_DRAINING	(4 * MAX_WORKERS)
-#define BACKOFF_MIN	100	/* ms: the first delay after a young death */
-#define BACKOFF_MAX	10000	/* ms: the back-off doubles up to this */
-#define DIED_YOUNG	1000	/* ms: a worker dying sooner doubles it */
-#define HEALTHY		10000	/* ms: one living this long resets it */
-#define DRAIN_SECONDS	30	/* a stop's wait for requests in flight */
-#define ENV_LISTEN_FD	"BERTH_LISTEN_FD"	/* restart: the socket */
-#define ENV_LISTEN_PATH	"BERTH_LISTEN_PATH"	/* and where it is bound */
-#define ENV_DRAIN_PIDS	"BERTH_DRAIN_PIDS"	/* restart: old workers */
+#define BACKOFF_MIN	100   /* ms: the first delay after a young death */
+#define BACKOFF_MAX	10000 /* ms: the back-off doubles up to this */
+#define DIED_YOUNG	1000  /* ms: a worker dying sooner doubles it */
+#define HEALTHY		10000 /* ms: one living this long resets it */
+#define DRAIN_SECONDS	30    /* a stop's wait for requests in flight */
+#define ENV_LISTEN_FD	"BERTH_LISTEN_FD"   /* restart: the socket */
+#define ENV_LISTEN_PATH "BERTH_LISTEN_PATH" /* and where it is bound */
+#define ENV_DRAIN_PIDS	"BERTH_DRAIN_PIDS"  /* restart: old workers */
 #define MAX_ARGS	64
 
 struct slot {
-	pid_t		 pid;		/* its worker, 0 while none runs */
-	long long	 born;		/* ms (monotonic) the worker started */
-	long long	 due;		/* pid == 0: ms to start the next */
-	long		 backoff;	/* ms to wait after the next death */
+	pid_t pid;	/* its worker, 0 while none runs */
+	long long born; /* ms (monotonic) the worker started */
+	long long due;	/* pid == 0: ms to start the next */
+	long backoff;	/* ms to wait after the next death */
 };
 
 struct pool {
 	const struct config *cfg;
-	struct store	*st;
-	int		 listen_fd;
-	char		 path[PATH_MAX];	/* where it is bound */
-	int		 n;			/* slots in use */
-	struct slot	 slot[MAX_WORKERS];
-	pid_t		 draining[MAX_DRAINING];	/* told to stop */
-	int		 ndraining;
-	sigset_t	 sigs;			/* what the parent waits for */
+	struct store *st;
+	int listen_fd;
+	char path[PATH_MAX]; /* where it is bound */
+	int n;		     /* slots in use */
+	struct slot slot[MAX_WORKERS];
+	pid_t draining[MAX_DRAINING]; /* told to stop */
+	int ndraining;
+	sigset_t sigs; /* what the parent waits for */
 };
 
 /* Milliseconds on the monotonic clock. */
@@ -307,7 +296,8 @@ describe_exit(int status, char *buf, size_t cap)
 		    WTERMSIG(status), abbrev != NULL ? abbrev : "?",
 		    WCOREDUMP(status) ? ", core dumped" : "");
 	} else
-		snprintf(buf, cap, "exited with status %d", WEXITSTATUS(status));
+		snprintf(buf, cap, "exited with status %d",
+		    WEXITSTATUS(status));
 }
 
 /* Seconds a stop waits for requests in flight: BERTH_DRAIN_SECONDS
@@ -340,8 +330,8 @@ spawn(const struct pool *p)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(0);
-	signal(SIGINT, SIG_IGN);	/* the parent decides on Ctrl-C */
-	signal(SIGHUP, SIG_IGN);	/* and on restarts */
+	signal(SIGINT, SIG_IGN); /* the parent decides on Ctrl-C */
+	signal(SIGHUP, SIG_IGN); /* and on restarts */
 	signal(SIGUSR2, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&term);
@@ -398,11 +388,15 @@ pool_reap(struct pool *p, bool respawn)
 				if (p->draining[i] != pid)
 					continue;
 				p->draining[i] = p->draining[--p->ndraining];
-				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-					fprintf(stderr, "berth: draining worker %d "
-					    "%s\n", (int)pid, why);
+				if (!WIFEXITED(status) ||
+				    WEXITSTATUS(status) != 0)
+					fprintf(stderr,
+					    "berth: draining worker %d "
+					    "%s\n",
+					    (int)pid, why);
 				if (p->ndraining == 0 && respawn)
-					fprintf(stderr, "berth: the previous pool "
+					fprintf(stderr,
+					    "berth: the previous pool "
 					    "has drained\n");
 				break;
 			}
@@ -411,26 +405,32 @@ pool_reap(struct pool *p, bool respawn)
 		s->pid = 0;
 		if (!respawn) {
 			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-				fprintf(stderr, "berth: worker %d %s while "
-				    "stopping\n", (int)pid, why);
+				fprintf(stderr,
+				    "berth: worker %d %s while "
+				    "stopping\n",
+				    (int)pid, why);
 			continue;
 		}
 		now = now_ms();
 		lived = now - s->born;
 		if (lived < DIED_YOUNG)
-			s->backoff = s->backoff == 0 ? BACKOFF_MIN :
+			s->backoff = s->backoff == 0	 ? BACKOFF_MIN :
 			    s->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX :
-			    s->backoff * 2;
+							   s->backoff * 2;
 		else if (lived >= HEALTHY)
 			s->backoff = 0;
 		s->due = now + (lived < DIED_YOUNG ? s->backoff : 0);
 		if (s->due > now)
-			fprintf(stderr, "berth: worker %d %s after %.1f s; "
-			    "starting another in %.1f s\n", (int)pid, why,
-			    lived / 1000.0, (s->due - now) / 1000.0);
+			fprintf(stderr,
+			    "berth: worker %d %s after %.1f s; "
+			    "starting another in %.1f s\n",
+			    (int)pid, why, lived / 1000.0,
+			    (s->due - now) / 1000.0);
 		else
-			fprintf(stderr, "berth: worker %d %s after %.1f s; "
-			    "starting another\n", (int)pid, why, lived / 1000.0);
+			fprintf(stderr,
+			    "berth: worker %d %s after %.1f s; "
+			    "starting another\n",
+			    (int)pid, why, lived / 1000.0);
 	}
 }
 
@@ -448,8 +448,10 @@ pool_start_due(struct pool *p)
 			s->pid = spawn(p);
 			s->born = now;
 			if (s->pid < 0) {
-				fprintf(stderr, "berth: fork: %s; trying again in "
-				    "%d s\n", strerror(errno), BACKOFF_MAX / 1000);
+				fprintf(stderr,
+				    "berth: fork: %s; trying again in "
+				    "%d s\n",
+				    strerror(errno), BACKOFF_MAX / 1000);
 				s->pid = 0;
 				s->due = now + BACKOFF_MAX;
 			}
@@ -495,9 +497,11 @@ pool_stop(struct pool *p, int sig)
 	pool_kill(p, SIGTERM);
 	pool_reap(p, false);
 	if (pool_alive(p) > 0)
-		fprintf(stderr, "berth: stopping on SIG%s: the workers finish "
+		fprintf(stderr,
+		    "berth: stopping on SIG%s: the workers finish "
 		    "their requests in flight (at most %ld s; SIGTERM or "
-		    "Ctrl-C again stops them now)\n", sigabbrev_np(sig), drain);
+		    "Ctrl-C again stops them now)\n",
+		    sigabbrev_np(sig), drain);
 	while (pool_alive(p) > 0) {
 		long long left = deadline - now_ms();
 
@@ -510,8 +514,10 @@ pool_stop(struct pool *p, int sig)
 		}
 		if (pool_alive(p) == 0)
 			break;
-		fprintf(stderr, "berth: %d workers still busy %s: killing them "
-		    "(behind nginx their clients get 503)\n", pool_alive(p), why);
+		fprintf(stderr,
+		    "berth: %d workers still busy %s: killing them "
+		    "(behind nginx their clients get 503)\n",
+		    pool_alive(p), why);
 		pool_kill(p, SIGKILL);
 		while (pool_alive(p) > 0) {
 			pool_wait(p, 100);
@@ -535,8 +541,7 @@ own_argv(char *buf, size_t cap, char **argv)
 	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	while (len < cap - 1 &&
-	    (n = read(fd, buf + len, cap - 1 - len)) > 0)
+	while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
 		len += (size_t)n;
 	close(fd);
 	if (len == 0 || len >= cap - 1)
@@ -564,7 +569,7 @@ config_loads(char **argv, int argc)
 	targv[0] = argv[0];
 	targv[1] = "-t";
 	for (int i = 1; i <= argc; i++)
-		targv[i + 1] = argv[i];		/* and the NULL */
+		targv[i + 1] = argv[i]; /* and the NULL */
 	pid = fork();
 	if (pid < 0)
 		return false;
@@ -604,13 +609,16 @@ pool_reexec(struct pool *p)
 
 	argc = own_argv(buf, sizeof(buf), argv);
 	if (argc < 1) {
-		fprintf(stderr, "berth: restart refused: cannot read "
+		fprintf(stderr,
+		    "berth: restart refused: cannot read "
 		    "/proc/self/cmdline\n");
 		return;
 	}
 	if (!config_loads(argv, argc)) {
-		fprintf(stderr, "berth: restart refused: `%s -t` fails (see "
-		    "above); the running pool goes on\n", argv[0]);
+		fprintf(stderr,
+		    "berth: restart refused: `%s -t` fails (see "
+		    "above); the running pool goes on\n",
+		    argv[0]);
 		return;
 	}
 	pids[0] = '\0';
@@ -626,15 +634,20 @@ pool_reexec(struct pool *p)
 	    setenv(ENV_LISTEN_FD, fd, 1) != 0 ||
 	    setenv(ENV_LISTEN_PATH, p->path, 1) != 0 ||
 	    setenv(ENV_DRAIN_PIDS, pids, 1) != 0) {
-		fprintf(stderr, "berth: restart refused: %s\n", strerror(errno));
+		fprintf(stderr, "berth: restart refused: %s\n",
+		    strerror(errno));
 		return;
 	}
-	fprintf(stderr, "berth: restarting as %s; the running workers serve "
-	    "until the new ones start\n", argv[0]);
+	fprintf(stderr,
+	    "berth: restarting as %s; the running workers serve "
+	    "until the new ones start\n",
+	    argv[0]);
 	fflush(stderr);
-	execvp(argv[0], argv);	/* the signal mask stays: none is lost */
-	fprintf(stderr, "berth: restart failed: %s: %s; the running pool "
-	    "goes on\n", argv[0], strerror(errno));
+	execvp(argv[0], argv); /* the signal mask stays: none is lost */
+	fprintf(stderr,
+	    "berth: restart failed: %s: %s; the running pool "
+	    "goes on\n",
+	    argv[0], strerror(errno));
 	unsetenv(ENV_LISTEN_FD);
 	unsetenv(ENV_LISTEN_PATH);
 	unsetenv(ENV_DRAIN_PIDS);
@@ -654,20 +667,21 @@ pool_inherit(struct pool *p)
 	if (v == NULL)
 		return 0;
 	fd = (int)strtol(v, &end, 10);
-	if (*end != '\0' || fd < 3 || getsockopt(fd, SOL_SOCKET,
-	    SO_ACCEPTCONN, &on, &len) != 0 || !on) {
+	if (*end != '\0' || fd < 3 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0 || !on) {
 		fprintf(stderr, "berth: %s=%s is not a listening socket\n",
 		    ENV_LISTEN_FD, v);
 		return -1;
 	}
-	fcntl(fd, F_SETFD, FD_CLOEXEC);	/* no other program gets it */
+	fcntl(fd, F_SETFD, FD_CLOEXEC); /* no other program gets it */
 	p->listen_fd = fd;
-	snprintf(p->path, sizeof(p->path), "%s", path != NULL ? path :
-	    p->cfg->socket);
+	snprintf(p->path, sizeof(p->path), "%s",
+	    path != NULL ? path : p->cfg->socket);
 	if (strcmp(p->path, p->cfg->socket) != 0)
-		fprintf(stderr, "berth: the configured socket is now %s; a restart "
-		    "keeps %s (stop and start to move it)\n", p->cfg->socket,
-		    p->path);
+		fprintf(stderr,
+		    "berth: the configured socket is now %s; a restart "
+		    "keeps %s (stop and start to move it)\n",
+		    p->cfg->socket, p->path);
 	unsetenv(ENV_LISTEN_FD);
 	unsetenv(ENV_LISTEN_PATH);
 	return 1;
@@ -688,7 +702,8 @@ pool_adopt(struct pool *p)
 		pid = strtol(v, &end, 10);
 		if (end == v || pid <= 1)
 			break;
-		if (p->ndraining < MAX_DRAINING && kill((pid_t)pid, SIGTERM) == 0) {
+		if (p->ndraining < MAX_DRAINING &&
+		    kill((pid_t)pid, SIGTERM) == 0) {
 			p->draining[p->ndraining++] = (pid_t)pid;
 			n++;
 		}
@@ -709,7 +724,7 @@ pool_listen(struct pool *p)
 	snprintf(dir, sizeof(dir), "%s", sock);
 	if (strrchr(dir, '/') != NULL && strrchr(dir, '/') != dir) {
 		*strrchr(dir, '/') = '\0';
-		mkdir(dir, 0755);	/* e.g. <data_dir>/run; may exist */
+		mkdir(dir, 0755); /* e.g. <data_dir>/run; may exist */
 	}
 	unlink(sock);
 	p->listen_fd = FCGX_OpenSocket(sock, 128);
@@ -744,7 +759,7 @@ serve_pool(const struct config *cfg, struct store *st)
 	sigaddset(&p.sigs, SIGUSR2);
 	sigaddset(&p.sigs, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &p.sigs, NULL);
-	signal(SIGCHLD, SIG_DFL);	/* never auto-reaped */
+	signal(SIGCHLD, SIG_DFL); /* never auto-reaped */
 
 	/* Migrate once here, before the workers open the database. */
 	if (store_open(st) != 0)
@@ -759,9 +774,10 @@ serve_pool(const struct config *cfg, struct store *st)
 	pool_start_due(&p);
 	if (inherited) {
 		adopted = pool_adopt(&p);
-		fprintf(stderr, "berth: restarted: %d workers on %s, data in %s; "
-		    "%d workers of the previous pool drain\n", p.n, p.path,
-		    st->data_dir, adopted);
+		fprintf(stderr,
+		    "berth: restarted: %d workers on %s, data in %s; "
+		    "%d workers of the previous pool drain\n",
+		    p.n, p.path, st->data_dir, adopted);
 	} else
 		fprintf(stderr, "berth: %d workers on %s, data in %s\n", p.n,
 		    p.path, st->data_dir);
@@ -796,13 +812,14 @@ cgi_maybe_sweep(struct store *st)
 	int fd;
 
 	if (snprintf(marker, sizeof(marker), "%s/uploads/.swept",
-	    st->data_dir) >= (int)sizeof(marker))
+		st->data_dir) >= (int)sizeof(marker))
 		return;
-	if (stat(marker, &sb) == 0 && time(NULL) - sb.st_mtime < sweep_every(st))
+	if (stat(marker, &sb) == 0 &&
+	    time(NULL) - sb.st_mtime < sweep_every(st))
 		return;
 	fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)
-		return;		/* no uploads/ yet: nothing to sweep */
+		return; /* no uploads/ yet: nothing to sweep */
 	close(fd);
 	upload_expire(st, st->upload_expiry);
 }
@@ -813,7 +830,8 @@ serve_cgi(const struct config *cfg, struct store *st)
 	struct io io = { NULL, cgi_read, cgi_write, cgi_param };
 
 	if (store_open(st) != 0) {
-		fputs("Status: 500 Internal Server Error\r\n"
+		fputs(
+		    "Status: 500 Internal Server Error\r\n"
 		    "Content-Type: text/plain\r\n\r\nberth: cannot open storage\n",
 		    stdout);
 		return 1;

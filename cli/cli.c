@@ -12,10 +12,10 @@
 #include "meta.h"
 
 struct command {
-	const char	*name;
-	int		(*run)(struct cli *, int, char **);
-	const char	*usage;		/* arguments */
-	const char	*summary;
+	const char *name;
+	int (*run)(struct cli *, int, char **);
+	const char *usage; /* arguments */
+	const char *summary;
 };
 
 static const struct command commands[] = {
@@ -66,12 +66,14 @@ find_command(const char *name)
 static void
 usage_all(FILE *out)
 {
-	fprintf(out, "usage: berth [-c config.ini] [-d data_dir] <command> "
+	fprintf(out,
+	    "usage: berth [-c config.ini] [-d data_dir] <command> "
 	    "[options]\ncommands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(out, "  %-8s %s\n  %-8s   %s\n", commands[i].name,
 		    commands[i].usage, "", commands[i].summary);
-	fprintf(out, "DURATION: 90, 90s, 15m, 24h, 7d.  README.md, "
+	fprintf(out,
+	    "DURATION: 90, 90s, 15m, 24h, 7d.  README.md, "
 	    "\"Operating berth\", has the details.\n");
 }
 
@@ -131,8 +133,10 @@ cli_main(struct store *store, int argc, char **argv)
 	if (e == META_NOTFOUND && creates_registry(cmd->name))
 		e = META_OK;	/* setting up access control comes first */
 	if (e == META_NOTFOUND)
-		fprintf(stderr, "berth %s: no registry database at %s "
-		    "(wrong -d, -c or BERTH_CONFIG?)\n", cmd->name, where);
+		fprintf(stderr,
+		    "berth %s: no registry database at %s "
+		    "(wrong -d, -c or BERTH_CONFIG?)\n",
+		    cmd->name, where);
 	if (e != META_OK)
 		return 1;
 	if (store_open(store) != 0)
@@ -236,7 +240,8 @@ cell(json_t *v, enum cli_fmt fmt, char *buf, size_t cap)
 		if (json_is_string(v))
 			snprintf(buf, cap, "%s", json_string_value(v));
 		else if (json_is_integer(v))
-			snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+			snprintf(buf, cap, "%lld",
+			    (long long)json_integer_value(v));
 		else
 			snprintf(buf, cap, "?");
 		break;
@@ -256,8 +261,8 @@ cli_table(json_t *rows, const struct cli_col *cols, size_t ncols)
 		width[k] = strlen(cols[k].title);
 	json_array_foreach(rows, i, row) {
 		for (k = 0; k < ncols; k++) {
-			cell(json_object_get(row, cols[k].key), cols[k].fmt, buf,
-			    sizeof(buf));
+			cell(json_object_get(row, cols[k].key), cols[k].fmt,
+			    buf, sizeof(buf));
 			if (strlen(buf) > width[k])
 				width[k] = strlen(buf);
 		}
@@ -265,18 +270,20 @@ cli_table(json_t *rows, const struct cli_col *cols, size_t ncols)
 	for (k = 0; k < ncols; k++) {
 		bool right = cols[k].fmt == CLI_INT || cols[k].fmt == CLI_BYTES;
 
-		printf(right ? "%*s" : "%-*s", k + 1 == ncols && !right ? 0 :
-		    (int)width[k], cols[k].title);
+		printf(right ? "%*s" : "%-*s",
+		    k + 1 == ncols && !right ? 0 : (int)width[k],
+		    cols[k].title);
 		fputs(k + 1 == ncols ? "\n" : "  ", stdout);
 	}
 	json_array_foreach(rows, i, row) {
 		for (k = 0; k < ncols; k++) {
-			bool right = cols[k].fmt == CLI_INT || cols[k].fmt == CLI_BYTES;
+			bool right = cols[k].fmt == CLI_INT ||
+			    cols[k].fmt == CLI_BYTES;
 
-			cell(json_object_get(row, cols[k].key), cols[k].fmt, buf,
-			    sizeof(buf));
-			printf(right ? "%*s" : "%-*s", k + 1 == ncols && !right ?
-			    0 : (int)width[k], buf);
+			cell(json_object_get(row, cols[k].key), cols[k].fmt,
+			    buf, sizeof(buf));
+			printf(right ? "%*s" : "%-*s",
+			    k + 1 == ncols && !right ? 0 : (int)width[k], buf);
 			fputs(k + 1 == ncols ? "\n" : "  ", stdout);
 		}
 	}
@@ -297,8 +304,10 @@ cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	/* At most ten redraws a second, but always the first and the last. */
-	if (done != 0 && done < total && (now.tv_sec - last.tv_sec) * 1000 +
-	    (now.tv_nsec - last.tv_nsec) / 1000000 < 100)
+	if (done != 0 && done < total &&
+	    (now.tv_sec - last.tv_sec) * 1000 +
+		    (now.tv_nsec - last.tv_nsec) / 1000000 <
+		100)
 		return;
 	last = now;
 	pct = (int)(done * 100 / total);
@@ -313,7 +322,8 @@ cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
 		snprintf(d, sizeof(d), "%llu", (unsigned long long)done);
 		snprintf(t, sizeof(t), "%llu blobs", (unsigned long long)total);
 	}
-	fprintf(stderr, "\r%-5s [%s] %3d%% %s / %s\033[K", phase, bar, pct, d, t);
+	fprintf(stderr, "\r%-5s [%s] %3d%% %s / %s\033[K", phase, bar, pct, d,
+	    t);
 	if (done >= total)
 		fputc('\n', stderr);
 	fflush(stderr);

@@ -28,23 +28,23 @@ int cli_main(struct store *store, int argc, char **argv);
 
 /* What every command gets. */
 struct cli {
-	struct store		*store;		/* open while a command runs */
-	bool			 json;		/* --json */
-	bool			 tty;		/* stderr is a terminal: draw progress */
+	struct store *store; /* open while a command runs */
+	bool json;	     /* --json */
+	bool tty;	     /* stderr is a terminal: draw progress */
 };
 
 /* Column formats for cli_table. */
 enum cli_fmt {
-	CLI_TEXT,	/* string (null -> "-") */
-	CLI_INT,	/* integer, right-aligned */
-	CLI_BYTES,	/* integer bytes as "1.5 MiB", right-aligned */
-	CLI_TIME	/* unix seconds as "2026-01-02T03:04:05Z" */
+	CLI_TEXT,  /* string (null -> "-") */
+	CLI_INT,   /* integer, right-aligned */
+	CLI_BYTES, /* integer bytes as "1.5 MiB", right-aligned */
+	CLI_TIME   /* unix seconds as "2026-01-02T03:04:05Z" */
 };
 
 struct cli_col {
-	const char	*title;
-	const char	*key;		/* member of each row object */
-	enum cli_fmt	 fmt;
+	const char *title;
+	const char *key; /* member of each row object */
+	enum cli_fmt fmt;
 };
 
 /* cli_table -- print the array of objects `rows` to stdout as a table
@@ -66,8 +66,7 @@ bool cli_duration(const char *s, long *seconds);
 
 /* cli_progress -- a struct progress callback (ctx: struct cli *): a bar
  * on stderr when it is a terminal, nothing otherwise. */
-void cli_progress(void *ctx, const char *phase, uint64_t done,
-    uint64_t total);
+void cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total);
 
 /* cli_usage_error -- print "berth <cmd>: msg" and the command's usage
  * line to stderr; returns 2. */

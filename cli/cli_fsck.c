@@ -9,12 +9,10 @@
 
 enum { OPT_JSON = 256, OPT_REPAIR };
 
-static const struct option fsck_options[] = {
-	{ "json", no_argument, NULL, OPT_JSON },
+static const struct option fsck_options[] = { { "json", no_argument, NULL,
+						  OPT_JSON },
 	{ "repair", no_argument, NULL, OPT_REPAIR },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
-};
+	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 
 static void
 print_fsck(json_t *r)
@@ -24,7 +22,8 @@ print_fsck(json_t *r)
 	size_t i, j;
 
 	json_array_foreach(problems, i, p) {
-		const char *what = json_string_value(json_object_get(p, "digest"));
+		const char *what = json_string_value(
+		    json_object_get(p, "digest"));
 
 		if (what == NULL)
 			what = json_string_value(json_object_get(p, "path"));
@@ -34,18 +33,22 @@ print_fsck(json_t *r)
 		    json_string_value(json_object_get(p, "detail")));
 		refs = json_object_get(p, "referenced_by");
 		json_array_foreach(refs, j, v)
-			printf("         referenced by %s\n", json_string_value(v));
+			printf("         referenced by %s\n",
+			    json_string_value(v));
 		if (json_object_get(p, "action") != NULL)
-			printf("         repair: %s\n", json_string_value(
-			    json_object_get(p, "action")));
+			printf("         repair: %s\n",
+			    json_string_value(json_object_get(p, "action")));
 	}
-	cli_bytes((uint64_t)json_integer_value(json_object_get(r,
-	    "bytes_hashed")), h, sizeof(h));
+	cli_bytes((uint64_t)json_integer_value(
+		      json_object_get(r, "bytes_hashed")),
+	    h, sizeof(h));
 	printf("%s%lld files, %lld blob rows, %s hashed: %zu problem%s, "
-	    "%lld unrepaired\n", json_array_size(problems) ? "\n" : "",
+	       "%lld unrepaired\n",
+	    json_array_size(problems) ? "\n" : "",
 	    (long long)json_integer_value(json_object_get(r, "files")),
 	    (long long)json_integer_value(json_object_get(r, "blobs")), h,
-	    json_array_size(problems), json_array_size(problems) == 1 ? "" : "s",
+	    json_array_size(problems),
+	    json_array_size(problems) == 1 ? "" : "s",
 	    (long long)json_integer_value(json_object_get(r, "unrepaired")));
 }
 
@@ -72,12 +75,14 @@ cli_fsck(struct cli *c, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error(argv[0], "no arguments expected");
 	if (!blob_can(&c->store->blobs, BLOB_CAN_WALK)) {
-		fprintf(stderr, "berth fsck: blob handler %s cannot list its "
+		fprintf(stderr,
+		    "berth fsck: blob handler %s cannot list its "
 		    "blobs: checking the database only\n",
 		    c->store->blobs.ops->name);
 		o.files = false;
 	} else if (!blob_can(&c->store->blobs, BLOB_CAN_READ))
-		fprintf(stderr, "berth fsck: blob handler %s cannot read its "
+		fprintf(stderr,
+		    "berth fsck: blob handler %s cannot read its "
 		    "blobs back: comparing sizes, not digests\n",
 		    c->store->blobs.ops->name);
 	o.progress.fn = cli_progress;

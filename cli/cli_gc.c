@@ -15,15 +15,13 @@
 
 enum { OPT_JSON = 256, OPT_DRY_RUN, OPT_GRACE, OPT_UNTAGGED, OPT_EXPIRE };
 
-static const struct option gc_options[] = {
-	{ "json", no_argument, NULL, OPT_JSON },
+static const struct option gc_options[] = { { "json", no_argument, NULL,
+						OPT_JSON },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "grace", required_argument, NULL, OPT_GRACE },
 	{ "untagged", no_argument, NULL, OPT_UNTAGGED },
 	{ "expire", required_argument, NULL, OPT_EXPIRE },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
-};
+	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 
 static void
 print_gc(json_t *r)
@@ -38,15 +36,16 @@ print_gc(json_t *r)
 		{ "SIZE", "size", CLI_BYTES },
 	};
 	bool dry = json_is_true(json_object_get(r, "dry_run"));
-	json_t *m = json_object_get(r, "manifests"), *b = json_object_get(r,
-	    "blobs"), *v;
-	json_int_t bytes = json_integer_value(json_object_get(r,
-	    "bytes_reclaimed"));
+	json_t *m = json_object_get(r, "manifests"),
+	       *b = json_object_get(r, "blobs"), *v;
+	json_int_t bytes = json_integer_value(
+	    json_object_get(r, "bytes_reclaimed"));
 	char h[32];
 	size_t i;
 
 	if (json_array_size(m) > 0) {
-		printf("%s untagged manifests:\n", dry ? "would remove" : "removed");
+		printf("%s untagged manifests:\n",
+		    dry ? "would remove" : "removed");
 		cli_table(m, manifest_cols, 3);
 		printf("\n");
 	}
@@ -129,8 +128,9 @@ orphan_staging(const char *data_dir, json_t *sessions, json_t *out)
 		if (de->d_name[0] == '.')
 			continue;
 		json_array_foreach(sessions, i, v) {
-			if (strcmp(json_string_value(json_object_get(v, "uuid")),
-			    de->d_name) == 0)
+			if (strcmp(json_string_value(
+				       json_object_get(v, "uuid")),
+				de->d_name) == 0)
 				known = true;
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
@@ -138,9 +138,10 @@ orphan_staging(const char *data_dir, json_t *sessions, json_t *out)
 		 * staging files. */
 		if (known || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		json_array_append_new(out, json_pack("{s:s, s:I, s:I}", "file",
-		    de->d_name, "size", (json_int_t)st.st_size, "modified_at",
-		    (json_int_t)st.st_mtime));
+		json_array_append_new(out,
+		    json_pack("{s:s, s:I, s:I}", "file", de->d_name, "size",
+			(json_int_t)st.st_size, "modified_at",
+			(json_int_t)st.st_mtime));
 	}
 	closedir(d);
 }
@@ -193,8 +194,8 @@ cli_uploads(struct cli *c, int argc, char **argv)
 		if (meta_admin_uploads(sessions) != META_OK)
 			goto out;
 		json_array_foreach(sessions, i, v) {
-			if (json_integer_value(json_object_get(v, "updated_at")) <
-			    cutoff)
+			if (json_integer_value(
+				json_object_get(v, "updated_at")) < cutoff)
 				ended++;
 		}
 		json_array_clear(sessions);
@@ -209,20 +210,25 @@ cli_uploads(struct cli *c, int argc, char **argv)
 		out = json_pack("{s:O, s:O}", "sessions", sessions,
 		    "staging_without_session", files);
 		if (expire >= 0)
-			json_object_set_new(out, "expired", json_pack("{s:I, s:I, s:I}",
-			    "older_than", (json_int_t)expire, "sessions",
-			    (json_int_t)ended, "files", (json_int_t)removed));
+			json_object_set_new(out, "expired",
+			    json_pack("{s:I, s:I, s:I}", "older_than",
+				(json_int_t)expire, "sessions",
+				(json_int_t)ended, "files",
+				(json_int_t)removed));
 		cli_json(out);
 		json_decref(out);
 	} else {
 		if (expire >= 0)
 			printf("expired: %ld sessions ended, %d staging files "
-			    "removed\n\n", ended, removed);
+			       "removed\n\n",
+			    ended, removed);
 		printf("sessions: %zu\n", json_array_size(sessions));
 		if (json_array_size(sessions) > 0)
-			cli_table(sessions, cols, sizeof(cols) / sizeof(cols[0]));
+			cli_table(sessions, cols,
+			    sizeof(cols) / sizeof(cols[0]));
 		if (json_array_size(files) > 0) {
-			printf("\nstaging files without a session (single-request "
+			printf(
+			    "\nstaging files without a session (single-request "
 			    "uploads in flight, or left by a crash):\n");
 			cli_table(files, file_cols, 3);
 		}

@@ -13,12 +13,10 @@
 
 enum { OPT_JSON = 256, OPT_LIMIT };
 
-static const struct option inspect_options[] = {
-	{ "json", no_argument, NULL, OPT_JSON },
+static const struct option inspect_options[] = { { "json", no_argument, NULL,
+						     OPT_JSON },
 	{ "limit", required_argument, NULL, OPT_LIMIT },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
-};
+	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 
 /* Parse --json (and --limit when `limit` is not NULL); the positional
  * arguments must number between min and max.  Returns 0, or the exit
@@ -30,14 +28,16 @@ options(struct cli *c, int argc, char **argv, int min, int max, long *limit)
 
 	optind = 0;
 	opterr = 1;
-	while ((ch = getopt_long(argc, argv, "h", inspect_options, NULL)) != -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "h", inspect_options, NULL)) != -1) {
 		switch (ch) {
 		case OPT_JSON:
 			c->json = true;
 			break;
 		case OPT_LIMIT:
 			if (limit == NULL)
-				return cli_usage_error(argv[0], "no --limit here");
+				return cli_usage_error(argv[0],
+				    "no --limit here");
 			*limit = strtol(optarg, NULL, 10);
 			if (*limit < 1)
 				return cli_usage_error(argv[0], "bad --limit");
@@ -117,8 +117,7 @@ cli_tags(struct cli *c, int argc, char **argv)
 /* Split "<repo>:<tag>" or "<repo>@<digest>" (validated) into repo and
  * reference; *by_digest says which.  false when malformed. */
 static bool
-parse_reference(char *arg, const char **repo, const char **ref,
-    bool *by_digest)
+parse_reference(char *arg, const char **repo, const char **ref, bool *by_digest)
 {
 	char *at = strchr(arg, '@'), *colon, *slash;
 
@@ -148,16 +147,16 @@ static json_t *
 platform_string(json_t *platform)
 {
 	const char *os = json_string_value(json_object_get(platform, "os"));
-	const char *arch = json_string_value(json_object_get(platform,
-	    "architecture"));
-	const char *variant = json_string_value(json_object_get(platform,
-	    "variant"));
+	const char *arch = json_string_value(
+	    json_object_get(platform, "architecture"));
+	const char *variant = json_string_value(
+	    json_object_get(platform, "variant"));
 	char buf[256];
 
 	if (os == NULL && arch == NULL)
 		return json_null();
-	snprintf(buf, sizeof(buf), "%s/%s%s%s", os ? os : "?", arch ? arch : "?",
-	    variant ? "/" : "", variant ? variant : "");
+	snprintf(buf, sizeof(buf), "%s/%s%s%s", os ? os : "?",
+	    arch ? arch : "?", variant ? "/" : "", variant ? variant : "");
 	return json_string(buf);
 }
 
@@ -170,21 +169,23 @@ descriptors(json_t *list, json_t *stored, bool platforms)
 	size_t i;
 
 	json_array_foreach(list, i, d) {
-		const char *dg = json_string_value(json_object_get(d, "digest"));
-		json_t *row = json_pack("{s:O, s:O, s:O}",
-		    "digest", json_object_get(d, "digest"),
-		    "media_type", json_object_get(d, "mediaType"),
-		    "size", json_object_get(d, "size"));
+		const char *dg = json_string_value(
+		    json_object_get(d, "digest"));
+		json_t *row = json_pack("{s:O, s:O, s:O}", "digest",
+		    json_object_get(d, "digest"), "media_type",
+		    json_object_get(d, "mediaType"), "size",
+		    json_object_get(d, "size"));
 
-		if (row == NULL)	/* a descriptor without those fields */
-			row = json_pack("{s:n, s:n, s:n}", "digest", "media_type",
-			    "size");
+		if (row == NULL) /* a descriptor without those fields */
+			row = json_pack("{s:n, s:n, s:n}", "digest",
+			    "media_type", "size");
 		if (platforms)
 			json_object_set_new(row, "platform",
 			    platform_string(json_object_get(d, "platform")));
 		else
-			json_object_set_new(row, "stored", json_boolean(dg != NULL &&
-			    json_object_get(stored, dg) != NULL));
+			json_object_set_new(row, "stored",
+			    json_boolean(dg != NULL &&
+				json_object_get(stored, dg) != NULL));
 		json_array_append_new(out, row);
 	}
 	return out;
@@ -214,13 +215,14 @@ print_show(json_t *m)
 	char buf[64];
 	size_t i;
 
-	printf("repository  %s\n", json_string_value(json_object_get(m,
-	    "repository")));
-	printf("digest      %s\n", json_string_value(json_object_get(m, "digest")));
-	printf("media type  %s\n", json_string_value(json_object_get(m,
-	    "media_type")));
-	printf("size        %lld bytes\n", (long long)json_integer_value(
-	    json_object_get(m, "size")));
+	printf("repository  %s\n",
+	    json_string_value(json_object_get(m, "repository")));
+	printf("digest      %s\n",
+	    json_string_value(json_object_get(m, "digest")));
+	printf("media type  %s\n",
+	    json_string_value(json_object_get(m, "media_type")));
+	printf("size        %lld bytes\n",
+	    (long long)json_integer_value(json_object_get(m, "size")));
 	cli_time(json_integer_value(json_object_get(m, "pushed_at")), buf,
 	    sizeof(buf));
 	printf("pushed      %s\n", buf);
@@ -229,25 +231,30 @@ print_show(json_t *m)
 		printf("%s%s", i ? ", " : "", json_string_value(v));
 	printf("%s\n", json_array_size(tags) ? "" : "-");
 	if (json_is_string(json_object_get(m, "artifact_type")))
-		printf("artifact    %s\n", json_string_value(json_object_get(m,
-		    "artifact_type")));
+		printf("artifact    %s\n",
+		    json_string_value(json_object_get(m, "artifact_type")));
 	if (json_is_string(json_object_get(m, "subject")))
-		printf("subject     %s\n", json_string_value(json_object_get(m,
-		    "subject")));
+		printf("subject     %s\n",
+		    json_string_value(json_object_get(m, "subject")));
 	v = json_object_get(m, "config");
 	if (json_is_object(v))
 		printf("config      %s (%lld bytes%s)\n",
 		    json_string_value(json_object_get(v, "digest")),
 		    (long long)json_integer_value(json_object_get(v, "size")),
-		    json_is_true(json_object_get(v, "stored")) ? "" : ", not stored");
+		    json_is_true(json_object_get(v, "stored")) ?
+			"" :
+			", not stored");
 	layers = json_object_get(m, "layers");
 	if (json_is_array(layers)) {
 		json_array_foreach(layers, i, v)
-			json_object_set_new(v, "stored_text", json_string(
-			    json_is_true(json_object_get(v, "stored")) ? "yes" : "no"));
+			json_object_set_new(v, "stored_text",
+			    json_string(
+				json_is_true(json_object_get(v, "stored")) ?
+				    "yes" :
+				    "no"));
 		printf("\nlayers: %zu, %lld bytes\n", json_array_size(layers),
-		    (long long)json_integer_value(json_object_get(m,
-		    "layer_bytes")));
+		    (long long)json_integer_value(
+			json_object_get(m, "layer_bytes")));
 		cli_table(layers, layer_cols, 4);
 		json_array_foreach(layers, i, v)
 			json_object_del(v, "stored_text");
@@ -278,8 +285,9 @@ referrers(const char *repo, const char *digest)
 		return NULL;
 	out = json_array();
 	for (size_t i = 0; i < n; i++) {
-		d = json_pack("{s:s, s:s, s:I}", "mediaType", rows[i].media_type,
-		    "digest", rows[i].digest, "size", (json_int_t)rows[i].size);
+		d = json_pack("{s:s, s:s, s:I}", "mediaType",
+		    rows[i].media_type, "digest", rows[i].digest, "size",
+		    (json_int_t)rows[i].size);
 		if (rows[i].artifact_type != NULL)
 			json_object_set_new(d, "artifactType",
 			    json_string(rows[i].artifact_type));
@@ -307,7 +315,8 @@ cli_show(struct cli *c, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (!parse_reference(argv[optind], &repo, &ref, &by_digest))
-		return cli_usage_error(argv[0], "expected <repository>:<tag> or "
+		return cli_usage_error(argv[0],
+		    "expected <repository>:<tag> or "
 		    "<repository>@<digest>");
 	rc = 1;
 	e = meta_admin_manifest(repo, ref, by_digest, &m);
@@ -316,35 +325,40 @@ cli_show(struct cli *c, int argc, char **argv)
 		    by_digest ? "@" : ":", ref);
 	if (e != META_OK)
 		goto out;
-	if (meta_manifest_get(repo, json_string_value(json_object_get(m,
-	    "digest")), true, true, &body) != META_OK)
+	if (meta_manifest_get(repo,
+		json_string_value(json_object_get(m, "digest")), true, true,
+		&body) != META_OK)
 		goto out;
 	doc = json_loadb((const char *)body.body, body.size, 0, NULL);
 	v = json_object_get(doc, "config");
 	if (json_is_object(v)) {
-		const char *dg = json_string_value(json_object_get(v, "digest"));
+		const char *dg = json_string_value(
+		    json_object_get(v, "digest"));
 
-		json_object_set_new(m, "config", json_pack("{s:O, s:O, s:O, s:b}",
-		    "digest", json_object_get(v, "digest"),
-		    "media_type", json_object_get(v, "mediaType"),
-		    "size", json_object_get(v, "size"),
-		    "stored", dg != NULL && json_object_get(json_object_get(m,
-		    "stored"), dg) != NULL));
+		json_object_set_new(m, "config",
+		    json_pack("{s:O, s:O, s:O, s:b}", "digest",
+			json_object_get(v, "digest"), "media_type",
+			json_object_get(v, "mediaType"), "size",
+			json_object_get(v, "size"), "stored",
+			dg != NULL &&
+			    json_object_get(json_object_get(m, "stored"), dg) !=
+				NULL));
 	}
 	v = json_object_get(doc, "layers");
 	if (json_is_array(v)) {
-		json_object_set_new(m, "layers", descriptors(v,
-		    json_object_get(m, "stored"), false));
+		json_object_set_new(m, "layers",
+		    descriptors(v, json_object_get(m, "stored"), false));
 		json_array_foreach(v, i, refs)
-			total += json_integer_value(json_object_get(refs, "size"));
+			total += json_integer_value(
+			    json_object_get(refs, "size"));
 		json_object_set_new(m, "layer_bytes", json_integer(total));
 	}
 	v = json_object_get(doc, "manifests");
 	if (json_is_array(v))
 		json_object_set_new(m, "manifests", descriptors(v, NULL, true));
 	json_object_del(m, "stored");
-	if ((refs = referrers(repo, json_string_value(json_object_get(m,
-	    "digest")))) == NULL)
+	if ((refs = referrers(repo,
+		 json_string_value(json_object_get(m, "digest")))) == NULL)
 		goto out;
 	json_object_set_new(m, "referrers", refs);
 	if (doc != NULL)
@@ -383,7 +397,8 @@ cli_du(struct cli *c, int argc, char **argv)
 		return rc != 0 ? rc : 1;
 	}
 	if (c->json) {
-		out = json_pack("{s:o, s:o}", "repositories", rows, "total", total);
+		out = json_pack("{s:o, s:o}", "repositories", rows, "total",
+		    total);
 		cli_json(out);
 		json_decref(out);
 		return 0;
@@ -392,24 +407,32 @@ cli_du(struct cli *c, int argc, char **argv)
 	stored = json_integer_value(json_object_get(total, "blob_bytes"));
 	linked = json_integer_value(json_object_get(total, "linked_bytes"));
 	cli_bytes((uint64_t)stored, a, sizeof(a));
-	printf("\nstored:       %s in %lld blobs (%lld bytes), each blob once\n", a,
-	    (long long)json_integer_value(json_object_get(total, "blobs")),
+	printf(
+	    "\nstored:       %s in %lld blobs (%lld bytes), each blob once\n",
+	    a, (long long)json_integer_value(json_object_get(total, "blobs")),
 	    (long long)stored);
-	cli_bytes((uint64_t)json_integer_value(json_object_get(total,
-	    "shared_bytes")), s, sizeof(s));
+	cli_bytes((uint64_t)json_integer_value(
+		      json_object_get(total, "shared_bytes")),
+	    s, sizeof(s));
 	cli_bytes((uint64_t)(linked - stored > 0 ? linked - stored : 0), b,
 	    sizeof(b));
 	printf("shared:       %s in %lld blobs linked by more than one "
-	    "repository (saves %s)\n", s,
-	    (long long)json_integer_value(json_object_get(total, "shared_blobs")),
+	       "repository (saves %s)\n",
+	    s,
+	    (long long)json_integer_value(
+		json_object_get(total, "shared_blobs")),
 	    b);
-	cli_bytes((uint64_t)json_integer_value(json_object_get(total,
-	    "unreferenced_bytes")), a, sizeof(a));
+	cli_bytes((uint64_t)json_integer_value(
+		      json_object_get(total, "unreferenced_bytes")),
+	    a, sizeof(a));
 	printf("unreferenced: %s in %lld blobs no manifest references "
-	    "(berth gc)\n", a, (long long)json_integer_value(
-	    json_object_get(total, "unreferenced_blobs")));
-	cli_bytes((uint64_t)json_integer_value(json_object_get(total,
-	    "manifest_bytes")), a, sizeof(a));
+	       "(berth gc)\n",
+	    a,
+	    (long long)json_integer_value(
+		json_object_get(total, "unreferenced_blobs")));
+	cli_bytes((uint64_t)json_integer_value(
+		      json_object_get(total, "manifest_bytes")),
+	    a, sizeof(a));
 	printf("manifests:    %s in %lld manifests (in the database)\n", a,
 	    (long long)json_integer_value(json_object_get(total, "manifests")));
 	json_decref(rows);
@@ -439,7 +462,8 @@ cli_audit(struct cli *c, int argc, char **argv)
 	if (optind < argc) {
 		repo = argv[optind];
 		if (!valid_name(repo, strlen(repo)))
-			return cli_usage_error(argv[0], "not a repository name");
+			return cli_usage_error(argv[0],
+			    "not a repository name");
 	}
 	rows = json_array();
 	if (meta_admin_audit(repo, limit, rows) != META_OK) {

@@ -51,7 +51,8 @@ config_beside_script(char *buf, size_t cap)
 	if (slash == NULL || getenv("GATEWAY_INTERFACE") == NULL)
 		return NULL;
 	if (snprintf(buf, cap, "%.*s/berth.ini", (int)(slash - script),
-	    script) >= (int)cap || access(buf, R_OK) != 0)
+		script) >= (int)cap ||
+	    access(buf, R_OK) != 0)
 		return NULL;
 	return buf;
 }
@@ -65,8 +66,9 @@ load_conf(const char *path, const char *data_dir, const char *sock)
 	if (conf == NULL)
 		return NULL;
 	if ((data_dir != NULL &&
-	    conf_default(conf, "storage", "data_dir", data_dir) != 0) ||
-	    (sock != NULL && conf_default(conf, "server", "socket", sock) != 0)) {
+		conf_default(conf, "storage", "data_dir", data_dir) != 0) ||
+	    (sock != NULL &&
+		conf_default(conf, "server", "socket", sock) != 0)) {
 		fprintf(stderr, "berth: out of memory\n");
 		conf_free(conf);
 		return NULL;
@@ -162,8 +164,8 @@ main(int argc, char **argv)
 	if (check_store(&st) != 0) {
 		if (getenv("GATEWAY_INTERFACE") != NULL)
 			fputs("Status: 500 Internal Server Error\r\n"
-			    "Content-Type: text/plain\r\n\r\n"
-			    "berth: cannot open storage; see the error log\n",
+			      "Content-Type: text/plain\r\n\r\n"
+			      "berth: cannot open storage; see the error log\n",
 			    stdout);
 		conf_free(conf);
 		return 1;
@@ -181,14 +183,15 @@ main(int argc, char **argv)
 	if (ident_ready(&st.auth) != 0) {
 		if (getenv("GATEWAY_INTERFACE") != NULL)
 			fputs("Status: 500 Internal Server Error\r\n"
-			    "Content-Type: text/plain\r\n\r\n"
-			    "berth: access control has no user; see the error "
-			    "log\n", stdout);
+			      "Content-Type: text/plain\r\n\r\n"
+			      "berth: access control has no user; see the "
+			      "error log\n",
+			    stdout);
 		store_close(&st);
 		conf_free(conf);
 		return 1;
 	}
-	signal(SIGPIPE, SIG_IGN);	/* a client gone is an error return */
+	signal(SIGPIPE, SIG_IGN); /* a client gone is an error return */
 
 	if (getenv("GATEWAY_INTERFACE") != NULL && FCGX_IsCGI())
 		rc = serve_cgi(&cfg, &st);

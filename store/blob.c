@@ -14,8 +14,7 @@
 /* Operation op of h's table, or NULL when the table's version predates
  * it (version `since`): an older table is shorter, so its newer fields
  * must not be read at all. */
-#define OP(h, op, since)						\
-	((h)->ops->version >= (since) ? (h)->ops->op : NULL)
+#define OP(h, op, since) ((h)->ops->version >= (since) ? (h)->ops->op : NULL)
 
 /* The handlers linked in, registered by BLOB_HANDLER() before main(). */
 static const struct blob_ops *handlers[MAX_HANDLERS];
@@ -50,9 +49,10 @@ blob_open(const char *name, struct conf *conf, const char *data_dir,
 		return BLOB_NOTSUP;
 	}
 	if (ops->version < 1 || ops->version > BLOB_OPS_VERSION) {
-		fprintf(stderr, "berth: blob handler \"%s\" has interface "
-		    "version %d; this build knows %d\n", name, ops->version,
-		    BLOB_OPS_VERSION);
+		fprintf(stderr,
+		    "berth: blob handler \"%s\" has interface "
+		    "version %d; this build knows %d\n",
+		    name, ops->version, BLOB_OPS_VERSION);
 		return BLOB_NOTSUP;
 	}
 	snprintf(section, sizeof(section), "blob.%s", name);
@@ -116,8 +116,8 @@ blob_walk(struct blob_handler *h, blob_walk_fn fn, void *arg)
 }
 
 enum blob_err
-blob_read(struct blob_handler *h, const char *repo, const char *digest,
-    int *fd, uint64_t *size)
+blob_read(struct blob_handler *h, const char *repo, const char *digest, int *fd,
+    uint64_t *size)
 {
 	if (OP(h, read, 2) == NULL)
 		return BLOB_NOTSUP;
@@ -135,7 +135,7 @@ copy_fd(int from, int to, uint64_t len)
 
 	while (off < len) {
 		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) :
-		    sizeof(buf);
+							sizeof(buf);
 
 		n = read(from, buf, want);
 		if (n < 0 && errno == EINTR)
@@ -170,8 +170,8 @@ blob_quarantine(struct blob_handler *h, const char *digest,
 	if (!blob_can(h, BLOB_CAN_READ) || !blob_can(h, BLOB_CAN_DELETE))
 		return BLOB_NOTSUP;
 	if (snprintf(out, cap, "%s/%.*s-%s", dest_dir, (int)(colon - digest),
-	    digest, colon + 1) >= (int)cap || snprintf(tmp, sizeof(tmp),
-	    "%s.partial", out) >= (int)sizeof(tmp)) {
+		digest, colon + 1) >= (int)cap ||
+	    snprintf(tmp, sizeof(tmp), "%s.partial", out) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return BLOB_IO;
 	}

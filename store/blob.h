@@ -36,61 +36,63 @@
 
 enum blob_err {
 	BLOB_OK = 0,
-	BLOB_NOTFOUND,		/* no blob under that digest */
-	BLOB_REDIRECT,		/* not here: see the location filled in */
-	BLOB_NOSPC,		/* out of space or quota */
-	BLOB_NOTSUP,		/* optional operation absent */
-	BLOB_IO			/* anything else; already logged */
+	BLOB_NOTFOUND,	 /* no blob under that digest */
+	BLOB_REDIRECT,	 /* not here: see the location filled in */
+	BLOB_NOSPC,	 /* out of space or quota */
+	BLOB_NOTSUP,	 /* optional operation absent */
+	BLOB_IO,	 /* anything else; already logged */
+	BLOB_UNAVAILABLE /* the storage cannot be reached now (a remote
+				 * store); nothing changed; worth a retry */
 };
 
 /* Where the bytes are when a handler answers BLOB_REDIRECT. */
 enum blob_loc_kind {
-	BLOB_LOC_ACCEL,		/* a URI of the web server's internal location:
+	BLOB_LOC_ACCEL,	   /* a URI of the web server's internal location:
 				 * sent as X-Accel-Redirect */
-	BLOB_LOC_SENDFILE,	/* an absolute file path: sent as X-Sendfile */
-	BLOB_LOC_URL		/* an absolute URL: answered with 307 Location */
+	BLOB_LOC_SENDFILE, /* an absolute file path: sent as X-Sendfile */
+	BLOB_LOC_URL	   /* an absolute URL: answered with 307 Location */
 };
 
 struct blob_location {
 	enum blob_loc_kind kind;
-	char		 target[PATH_MAX + 256];
+	char target[PATH_MAX + 256];
 };
 
 /* A complete, verified file handed to put(). */
 struct blob_source {
-	int		 fd;		/* open for reading; stays the caller's */
-	const char	*path;		/* its name in the data directory */
-	uint64_t	 size;		/* bytes */
+	int fd;		  /* open for reading; stays the caller's */
+	const char *path; /* its name in the data directory */
+	uint64_t size;	  /* bytes */
 };
 
 /* Handler flags. */
 enum blob_flag {
-	BLOB_VERIFIES = 1 << 0	/* put() checks digest and size itself; the
+	BLOB_VERIFIES = 1 << 0 /* put() checks digest and size itself; the
 				 * core then skips its own pass */
 };
 
 /* One entry of the store, as walk() reports it. */
 struct blob_entry {
-	const char	*digest;	/* a validated digest; NULL when the
+	const char *digest; /* a validated digest; NULL when the
 					 * entry names no blob (a stray file,
 					 * an unexpected directory) */
-	uint64_t	 size;		/* bytes; 0 for a stray entry */
-	const char	*name;		/* the handler's name for the entry, for
+	uint64_t size;	    /* bytes; 0 for a stray entry */
+	const char *name;   /* the handler's name for the entry, for
 					 * messages: a path, an object key;
 					 * never NULL */
-	const char	*detail;	/* a stray entry: why it names no blob,
+	const char *detail; /* a stray entry: why it names no blob,
 					 * as a phrase; otherwise NULL */
 };
 
 /* walk()'s callback.  The entry and its strings are the handler's and
  * valid during the call only.  Non-zero stops the walk. */
-typedef int	(*blob_walk_fn)(void *arg, const struct blob_entry *e);
+typedef int (*blob_walk_fn)(void *arg, const struct blob_entry *e);
 
 struct blob_ops {
-	int		 version;	/* BLOB_OPS_VERSION; operations are only
+	int version;	  /* BLOB_OPS_VERSION; operations are only
 					 * ever appended */
-	const char	*name;		/* "fs", ... as in [storage] blob_handler */
-	unsigned	 flags;		/* enum blob_flag */
+	const char *name; /* "fs", ... as in [storage] blob_handler */
+	unsigned flags;	  /* enum blob_flag */
 
 	/* Required.  Create an instance; *priv is passed to every other
 	 * operation.  Called once per process, after fork.  The handler
@@ -98,22 +100,22 @@ struct blob_ops {
 	 * "blob.<name>"; conf_bad() reports a bad one, and open then
 	 * returns BLOB_IO); data_dir is the registry's absolute data
 	 * directory, whose uploads/ holds the files handed to put(). */
-	enum blob_err	(*open)(struct conf *conf, const char *section,
-			    const char *data_dir, void **priv);
+	enum blob_err (*open)(struct conf *conf, const char *section,
+	    const char *data_dir, void **priv);
 	/* Optional.  Release the instance. */
-	void		(*close)(void *priv);
+	void (*close)(void *priv);
 
 	/* Required.  Make the blob readable: either open it and set *fd (the
 	 * caller closes it; the file holds exactly the blob's bytes) and
 	 * *size in bytes, or fill *loc and return BLOB_REDIRECT (then *fd is
 	 * untouched).  BLOB_NOTFOUND when the bytes are not there. */
-	enum blob_err	(*get)(void *priv, const char *repo, const char *digest,
-			    int *fd, uint64_t *size, struct blob_location *loc);
+	enum blob_err (*get)(void *priv, const char *repo, const char *digest,
+	    int *fd, uint64_t *size, struct blob_location *loc);
 
 	/* Optional: size in bytes without opening; may also answer
 	 * BLOB_REDIRECT with *loc.  NULL -> answered through get(). */
-	enum blob_err	(*stat)(void *priv, const char *repo, const char *digest,
-			    uint64_t *size, struct blob_location *loc);
+	enum blob_err (*stat)(void *priv, const char *repo, const char *digest,
+	    uint64_t *size, struct blob_location *loc);
 
 	/* Optional: make src visible under digest, atomically: a reader sees
 	 * either no blob or all of it.  src->path is a file in the data
@@ -124,13 +126,13 @@ struct blob_ops {
 	 * handler sets BLOB_VERIFIES, src is complete and verified against
 	 * digest and size before the call.  NULL -> the registry is
 	 * read-only. */
-	enum blob_err	(*put)(void *priv, const char *repo, const char *digest,
-			    const struct blob_source *src);
+	enum blob_err (*put)(void *priv, const char *repo, const char *digest,
+	    const struct blob_source *src);
 
 	/* Optional: forget the bytes.  The core calls it only when no
 	 * repository links the blob any more.  NULL -> blob DELETE answers
 	 * 405 UNSUPPORTED. */
-	enum blob_err	(*del)(void *priv, const char *repo, const char *digest);
+	enum blob_err (*del)(void *priv, const char *repo, const char *digest);
 
 	/* Version 2. */
 
@@ -145,7 +147,7 @@ struct blob_ops {
 	 * reported or fn stopped the walk (the caller knows which), BLOB_IO
 	 * when the store could not be listed (logged).  NULL -> `berth
 	 * fsck` checks the database only (blob_can BLOB_CAN_WALK). */
-	enum blob_err	(*walk)(void *priv, blob_walk_fn fn, void *arg);
+	enum blob_err (*walk)(void *priv, blob_walk_fn fn, void *arg);
 
 	/* Optional: open the bytes for the core itself (fsck re-hashing,
 	 * quarantine) -- never a redirect, whatever get() does.  Sets *fd
@@ -154,14 +156,14 @@ struct blob_ops {
 	 * temporary file), and *size in bytes.  BLOB_NOTFOUND when the bytes
 	 * are not there.  NULL -> fsck checks sizes but not digests, and
 	 * cannot quarantine (blob_can BLOB_CAN_READ). */
-	enum blob_err	(*read)(void *priv, const char *repo, const char *digest,
-			    int *fd, uint64_t *size);
+	enum blob_err (*read)(void *priv, const char *repo, const char *digest,
+	    int *fd, uint64_t *size);
 };
 
 /* An open handler: the table plus its instance. */
 struct blob_handler {
-	const struct blob_ops	*ops;
-	void			*priv;
+	const struct blob_ops *ops;
+	void *priv;
 };
 
 /* blob_register -- make a handler findable by name; called by
@@ -169,11 +171,10 @@ struct blob_handler {
  * life. */
 void blob_register(const struct blob_ops *ops);
 
-#define BLOB_HANDLER(ops)						\
-	__attribute__((constructor)) static void			\
-	blob_register_##ops(void)					\
-	{								\
-		blob_register(&(ops));					\
+#define BLOB_HANDLER(ops) \
+	__attribute__((constructor)) static void blob_register_##ops(void) \
+	{ \
+		blob_register(&(ops)); \
 	}
 
 /* blob_find -- the registered handler called name, or NULL. */
@@ -216,11 +217,11 @@ enum blob_err blob_quarantine(struct blob_handler *h, const char *digest,
 
 /* What a handler can do: the one place the core asks. */
 enum blob_cap {
-	BLOB_CAN_PUT,		/* put(): pushes are possible */
-	BLOB_CAN_DELETE,	/* del(): blob bytes can be removed (gc, DELETE) */
-	BLOB_CAN_WALK,		/* walk(): stored blobs can be listed (gc, fsck) */
-	BLOB_SELF_VERIFIES,	/* put() checks digest and size itself */
-	BLOB_CAN_READ		/* read(): the core can read bytes back
+	BLOB_CAN_PUT,	    /* put(): pushes are possible */
+	BLOB_CAN_DELETE,    /* del(): blob bytes can be removed (gc, DELETE) */
+	BLOB_CAN_WALK,	    /* walk(): stored blobs can be listed (gc, fsck) */
+	BLOB_SELF_VERIFIES, /* put() checks digest and size itself */
+	BLOB_CAN_READ	    /* read(): the core can read bytes back
 				 * (fsck re-hashing, quarantine) */
 };
 

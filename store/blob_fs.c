@@ -25,15 +25,15 @@
 
 /* [blob.fs] offload: how a GET reaches the client. */
 enum offload {
-	OFFLOAD_X_ACCEL,	/* nginx: X-Accel-Redirect to an internal location */
-	OFFLOAD_X_SENDFILE,	/* lighttpd, Apache mod_xsendfile: X-Sendfile */
-	OFFLOAD_STREAM		/* the worker sends the bytes itself */
+	OFFLOAD_X_ACCEL, /* nginx: X-Accel-Redirect to an internal location */
+	OFFLOAD_X_SENDFILE, /* lighttpd, Apache mod_xsendfile: X-Sendfile */
+	OFFLOAD_STREAM	    /* the worker sends the bytes itself */
 };
 
 struct fs {
-	char		 root[PATH_MAX];	/* absolute path of blobs/ */
-	enum offload	 offload;
-	char		 accel_prefix[256];
+	char root[PATH_MAX]; /* absolute path of blobs/ */
+	enum offload offload;
+	char accel_prefix[256];
 };
 
 /* A key of [blob.fs], or of [storage] where berth before 0.2 had it
@@ -43,8 +43,10 @@ fs_section(struct conf *conf, const char *section, const char *key)
 {
 	if (conf_get(conf, section, key) == NULL &&
 	    conf_get(conf, "storage", key) != NULL) {
-		fprintf(stderr, "berth: %s: [storage] %s is deprecated; "
-		    "write it as [%s] %s\n", conf_path(conf), key, section, key);
+		fprintf(stderr,
+		    "berth: %s: [storage] %s is deprecated; "
+		    "write it as [%s] %s\n",
+		    conf_path(conf), key, section, key);
 		return "storage";
 	}
 	return section;
@@ -96,7 +98,7 @@ fs_open(struct conf *conf, const char *section, const char *data_dir,
     void **priv)
 {
 	static const char *const offloads[] = { "x-accel", "x-sendfile",
-	    "stream", NULL };
+		"stream", NULL };
 	struct fs *fs = calloc(1, sizeof(*fs));
 	const char *sec;
 	int offload;
@@ -105,19 +107,20 @@ fs_open(struct conf *conf, const char *section, const char *data_dir,
 		return BLOB_IO;
 	sec = fs_section(conf, section, "offload");
 	if (conf_choice(conf, sec, "offload", offloads, OFFLOAD_X_ACCEL,
-	    &offload) != 0)
+		&offload) != 0)
 		goto bad;
 	fs->offload = (enum offload)offload;
 	sec = fs_section(conf, section, "accel_prefix");
 	if (conf_string(conf, sec, "accel_prefix", "/_berth/blobs/",
-	    fs->accel_prefix, sizeof(fs->accel_prefix)) != 0)
+		fs->accel_prefix, sizeof(fs->accel_prefix)) != 0)
 		goto bad;
 	if (fs->accel_prefix[0] != '/') {
 		conf_bad(conf, sec, "accel_prefix", "must start with /");
 		goto bad;
 	}
 	if (snprintf(fs->root, sizeof(fs->root), "%s/blobs", data_dir) >=
-	    (int)sizeof(fs->root) || mkdir_p(fs->root, 0755) != 0) {
+		(int)sizeof(fs->root) ||
+	    mkdir_p(fs->root, 0755) != 0) {
 		fprintf(stderr, "berth: blob handler fs: %s: %s\n", data_dir,
 		    strerror(errno));
 		goto bad;
@@ -235,14 +238,13 @@ fs_put(void *priv, const char *repo, const char *digest,
 		close(dfd);
 	}
 	return BLOB_OK;
-fail:
-	{
-		enum blob_err e = errno_err();
+fail : {
+	enum blob_err e = errno_err();
 
-		fprintf(stderr, "berth: blob put %s: %s\n", digest, strerror(errno));
-		unlink(src->path);
-		return e;
-	}
+	fprintf(stderr, "berth: blob put %s: %s\n", digest, strerror(errno));
+	unlink(src->path);
+	return e;
+}
 }
 
 static enum blob_err
@@ -287,11 +289,13 @@ walk_leaves(DIR *d, const char *root, const char *alg, const char *xx,
 		if (strcmp(hex, ".") == 0 || strcmp(hex, "..") == 0)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s/%s/%s", root, alg, xx,
-		    hex) >= (int)sizeof(path) || lstat(path, &st) != 0)
-			continue;	/* gone meanwhile (gc, del) */
+			hex) >= (int)sizeof(path) ||
+		    lstat(path, &st) != 0)
+			continue; /* gone meanwhile (gc, del) */
 		if (snprintf(digest, sizeof(digest), "%s:%s", alg, hex) >=
-		    (int)sizeof(digest) || !S_ISREG(st.st_mode) ||
-		    strlen(xx) != 2 || strncmp(xx, hex, 2) != 0 ||
+			(int)sizeof(digest) ||
+		    !S_ISREG(st.st_mode) || strlen(xx) != 2 ||
+		    strncmp(xx, hex, 2) != 0 ||
 		    check_digest(digest, strlen(digest)) != DIGEST_OK) {
 			rc = stray(fn, arg, path, "not named as a blob");
 			continue;
@@ -325,9 +329,9 @@ fs_walk(void *priv, blob_walk_fn fn, void *arg)
 			continue;
 		d1 = NULL;
 		if (snprintf(path, sizeof(path), "%s/%s", fs->root, a->d_name) <
-		    (int)sizeof(path) && (d1 = opendir(path)) == NULL &&
-		    errno == ENOENT)
-			continue;	/* gone meanwhile */
+			(int)sizeof(path) &&
+		    (d1 = opendir(path)) == NULL && errno == ENOENT)
+			continue; /* gone meanwhile */
 		if (d1 == NULL) {
 			rc = stray(fn, arg, path, "not a directory of blobs");
 			continue;
@@ -338,7 +342,7 @@ fs_walk(void *priv, blob_walk_fn fn, void *arg)
 				continue;
 			d2 = NULL;
 			if (snprintf(path, sizeof(path), "%s/%s/%s", fs->root,
-			    a->d_name, x->d_name) < (int)sizeof(path) &&
+				a->d_name, x->d_name) < (int)sizeof(path) &&
 			    (d2 = opendir(path)) == NULL && errno == ENOENT)
 				continue;
 			if (d2 == NULL) {

@@ -28,21 +28,20 @@ blob_lock(const char *data_dir, bool exclusive)
 			goto fail;
 	}
 	return fd;
-fail:
-	{
-		int saved = errno;
+fail : {
+	int saved = errno;
 
-		fprintf(stderr, "berth: blob lock %s: %s\n", path, strerror(saved));
-		if (fd >= 0)
-			close(fd);
-		errno = saved;
-		return -1;
-	}
+	fprintf(stderr, "berth: blob lock %s: %s\n", path, strerror(saved));
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+	return -1;
+}
 }
 
 void
 blob_unlock(int lock)
 {
 	if (lock >= 0)
-		close(lock);	/* drops the flock */
+		close(lock); /* drops the flock */
 }

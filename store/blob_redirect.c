@@ -19,7 +19,7 @@
 #include <string.h>
 
 struct redirect {
-	char	base[1024];	/* url without a trailing '/' */
+	char base[1024]; /* url without a trailing '/' */
 };
 
 static enum blob_err
@@ -33,16 +33,20 @@ redirect_open(struct conf *conf, const char *section, const char *data_dir,
 	(void)data_dir;
 	if (conf_get(conf, section, "url") == NULL &&
 	    conf_get(conf, "storage", "redirect_url") != NULL) {
-		fprintf(stderr, "berth: %s: [storage] redirect_url is "
-		    "deprecated; write it as [%s] url\n", conf_path(conf), section);
+		fprintf(stderr,
+		    "berth: %s: [storage] redirect_url is "
+		    "deprecated; write it as [%s] url\n",
+		    conf_path(conf), section);
 		sec = "storage";
 		key = "redirect_url";
 	}
 	if ((rd = calloc(1, sizeof(*rd))) == NULL)
 		return BLOB_IO;
 	if (conf_get(conf, sec, key) == NULL) {
-		fprintf(stderr, "berth: %s: blob_handler = redirect needs "
-		    "[%s] url\n", conf_path(conf), section);
+		fprintf(stderr,
+		    "berth: %s: blob_handler = redirect needs "
+		    "[%s] url\n",
+		    conf_path(conf), section);
 		goto bad;
 	}
 	if (conf_string(conf, sec, key, NULL, rd->base, sizeof(rd->base)) != 0)

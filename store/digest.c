@@ -6,18 +6,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STATE_MAGIC 0x62727468u		/* "brth" */
+#define STATE_MAGIC 0x62727468u /* "brth" */
 
 struct saved_head {
-	uint32_t	magic;
-	uint32_t	alg;
-	uint32_t	size;		/* sizeof the context that follows */
+	uint32_t magic;
+	uint32_t alg;
+	uint32_t size; /* sizeof the context that follows */
 };
 
 enum digest_alg
 digest_alg_of(const char *digest)
 {
-	return strncmp(digest, "sha512:", 7) == 0 ? DIGEST_SHA512 : DIGEST_SHA256;
+	return strncmp(digest, "sha512:", 7) == 0 ? DIGEST_SHA512 :
+						    DIGEST_SHA256;
 }
 
 const char *
@@ -75,7 +76,8 @@ digest_final(struct digest_ctx *ctx, char out[DIGEST_STR_MAX])
 		SHA256_Final(md, &ctx->u.sha256);
 		n = SHA256_DIGEST_LENGTH;
 	}
-	p = out + snprintf(out, DIGEST_STR_MAX, "%s:", digest_alg_name(ctx->alg));
+	p = out +
+	    snprintf(out, DIGEST_STR_MAX, "%s:", digest_alg_name(ctx->alg));
 	for (size_t i = 0; i < n; i++) {
 		*p++ = hex[md[i] >> 4];
 		*p++ = hex[md[i] & 15];
@@ -104,10 +106,11 @@ size_t
 digest_save(const struct digest_ctx *ctx, unsigned char *buf)
 {
 	struct saved_head h = { STATE_MAGIC, (uint32_t)ctx->alg,
-	    (uint32_t)ctx_size(ctx->alg) };
+		(uint32_t)ctx_size(ctx->alg) };
 
 	_Static_assert(sizeof(struct saved_head) + sizeof(SHA512_CTX) <=
-	    DIGEST_STATE_MAX, "DIGEST_STATE_MAX too small");
+		DIGEST_STATE_MAX,
+	    "DIGEST_STATE_MAX too small");
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), &ctx->u, h.size);
 	return sizeof(h) + h.size;
@@ -140,7 +143,8 @@ digest_fd(int fd, enum digest_alg alg, uint64_t len, char out[DIGEST_STR_MAX])
 
 	digest_init(&ctx, alg);
 	while (off < len) {
-		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) :
+							sizeof(buf);
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 
 		if (n < 0 && errno == EINTR)

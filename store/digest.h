@@ -19,19 +19,16 @@
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <openssl/sha.h>
 
-#define DIGEST_STR_MAX	(7 + 128 + 1)	/* "sha512:" + hex + NUL */
-#define DIGEST_STATE_MAX 512		/* bytes, upper bound of a saved state */
+#define DIGEST_STR_MAX	 (7 + 128 + 1) /* "sha512:" + hex + NUL */
+#define DIGEST_STATE_MAX 512	       /* bytes, upper bound of a saved state */
 
-enum digest_alg {
-	DIGEST_SHA256,
-	DIGEST_SHA512
-};
+enum digest_alg { DIGEST_SHA256, DIGEST_SHA512 };
 
 struct digest_ctx {
-	enum digest_alg	alg;
+	enum digest_alg alg;
 	union {
-		SHA256_CTX	sha256;
-		SHA512_CTX	sha512;
+		SHA256_CTX sha256;
+		SHA512_CTX sha512;
 	} u;
 };
 

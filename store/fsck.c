@@ -25,36 +25,39 @@
 #include "meta_admin.h"
 #include "validate.h"
 
-#define ROW_PAGE 512	/* blobs rows per read transaction */
+#define ROW_PAGE 512 /* blobs rows per read transaction */
 
 enum finding {
-	FIND_OK,		/* row and bytes agree (or were not hashed) */
-	FIND_GONE,		/* neither row nor bytes: nothing to say */
+	FIND_OK,   /* row and bytes agree (or were not hashed) */
+	FIND_GONE, /* neither row nor bytes: nothing to say */
 	FIND_CORRUPT,
 	FIND_MISSING,
 	FIND_ORPHAN,
-	FIND_ERR		/* the metadata could not be read */
+	FIND_ERR /* the metadata could not be read */
 };
 
 static const char *const finding_name[] = {
-	[FIND_CORRUPT] = "corrupt", [FIND_MISSING] = "missing", [FIND_ORPHAN] = "orphan",
+	[FIND_CORRUPT] = "corrupt",
+	[FIND_MISSING] = "missing",
+	[FIND_ORPHAN] = "orphan",
 };
 
 static void
 add_problem(json_t *problems, const char *problem, const char *key,
     const char *value, const char *detail)
 {
-	json_array_append_new(problems, json_pack("{s:s, s:s, s:s, s:b}",
-	    "problem", problem, key, value, "detail", detail, "repaired", 0));
+	json_array_append_new(problems,
+	    json_pack("{s:s, s:s, s:s, s:b}", "problem", problem, key, value,
+		"detail", detail, "repaired", 0));
 }
 
 /* What the walk collects: the blobs as {digest, size, path} in files,
  * their digests as keys of seen, stray entries as problems. */
 struct walk_ctx {
-	json_t	*files;
-	json_t	*seen;
-	json_t	*problems;
-	bool	 failed;	/* out of memory: the walk was stopped */
+	json_t *files;
+	json_t *seen;
+	json_t *problems;
+	bool failed; /* out of memory: the walk was stopped */
 };
 
 /* blob_walk_fn: file one entry of the store. */
@@ -68,9 +71,9 @@ walked(void *arg, const struct blob_entry *e)
 		    e->detail != NULL ? e->detail : "names no blob");
 		return 0;
 	}
-	if (json_array_append_new(w->files, json_pack("{s:s, s:I, s:s}",
-	    "digest", e->digest, "size", (json_int_t)e->size, "path",
-	    e->name)) != 0 ||
+	if (json_array_append_new(w->files,
+		json_pack("{s:s, s:I, s:s}", "digest", e->digest, "size",
+		    (json_int_t)e->size, "path", e->name)) != 0 ||
 	    json_object_set_new(w->seen, e->digest, json_true()) != 0) {
 		w->failed = true;
 		return 1;
@@ -90,7 +93,7 @@ hash_stream(int fd, enum digest_alg alg, uint64_t len, char out[DIGEST_STR_MAX])
 	digest_init(&ctx, alg);
 	while (off < len) {
 		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) :
-		    sizeof(buf);
+							sizeof(buf);
 		ssize_t n = read(fd, buf, want);
 
 		if (n < 0 && errno == EINTR)
@@ -138,10 +141,13 @@ check_blob(struct blob_handler *h, const char *digest, const char *name,
 		if (me == META_NOTFOUND)
 			return FIND_GONE;
 		if (name != NULL)
-			snprintf(detail, cap, "recorded (%llu bytes) but %s is "
-			    "missing", (unsigned long long)size, name);
+			snprintf(detail, cap,
+			    "recorded (%llu bytes) but %s is "
+			    "missing",
+			    (unsigned long long)size, name);
 		else
-			snprintf(detail, cap, "recorded (%llu bytes) but the "
+			snprintf(detail, cap,
+			    "recorded (%llu bytes) but the "
 			    "blob handler does not have it",
 			    (unsigned long long)size);
 		return FIND_MISSING;
@@ -152,16 +158,19 @@ check_blob(struct blob_handler *h, const char *digest, const char *name,
 		goto out;
 	}
 	if (be == BLOB_REDIRECT)
-		goto out;	/* kept elsewhere: its size is not told here */
+		goto out; /* kept elsewhere: its size is not told here */
 	if (be != BLOB_OK) {
-		snprintf(detail, cap, "%s: the blob handler cannot read it "
-		    "(error %d)", what, (int)be);
+		snprintf(detail, cap,
+		    "%s: the blob handler cannot read it "
+		    "(error %d)",
+		    what, (int)be);
 		f = FIND_CORRUPT;
 		goto out;
 	}
 	if (have != size) {
-		snprintf(detail, cap, "%s holds %llu bytes, the metadata says %llu",
-		    what, (unsigned long long)have, (unsigned long long)size);
+		snprintf(detail, cap,
+		    "%s holds %llu bytes, the metadata says %llu", what,
+		    (unsigned long long)have, (unsigned long long)size);
 		f = FIND_CORRUPT;
 		goto out;
 	}
@@ -205,9 +214,10 @@ repair(const char *data_dir, struct blob_handler *h, const char *digest,
 	if (f == FIND_ORPHAN) {
 		be = blob_delete(h, "", digest);
 		ok = be == BLOB_OK;
-		snprintf(action, sizeof(action), "%s", ok ? "removed the bytes" :
-		    be == BLOB_NOTSUP ? "the blob handler cannot delete" :
-		    "could not remove the bytes");
+		snprintf(action, sizeof(action), "%s",
+		    ok			  ? "removed the bytes" :
+			be == BLOB_NOTSUP ? "the blob handler cannot delete" :
+					    "could not remove the bytes");
 		goto out;
 	}
 	/* Rows first, as gc does: from their commit on the blob answers
@@ -229,24 +239,30 @@ repair(const char *data_dir, struct blob_handler *h, const char *digest,
 	}
 	if (snprintf(qdir, sizeof(qdir), "%s/quarantine", data_dir) >=
 	    (int)sizeof(qdir)) {
-		snprintf(action, sizeof(action), "removed the rows; the "
+		snprintf(action, sizeof(action),
+		    "removed the rows; the "
 		    "quarantine directory's name is too long");
 		goto out;
 	}
 	be = blob_quarantine(h, digest, qdir, qpath, sizeof(qpath));
 	if (be == BLOB_NOTSUP) {
-		snprintf(action, sizeof(action), "removed the rows; the blob "
+		snprintf(action, sizeof(action),
+		    "removed the rows; the blob "
 		    "handler cannot move the bytes out");
 		goto out;
 	}
 	if (be != BLOB_OK) {
-		snprintf(action, sizeof(action), "removed the rows; could not "
-		    "move the bytes to %s: %s", qpath, strerror(errno));
+		snprintf(action, sizeof(action),
+		    "removed the rows; could not "
+		    "move the bytes to %s: %s",
+		    qpath, strerror(errno));
 		goto out;
 	}
 	ok = true;
-	snprintf(action, sizeof(action), "removed the rows; moved the bytes "
-	    "to %s", qpath);
+	snprintf(action, sizeof(action),
+	    "removed the rows; moved the bytes "
+	    "to %s",
+	    qpath);
 out:
 	json_object_set_new(p, "repaired", json_boolean(ok));
 	json_object_set_new(p, "action", json_string(action));
@@ -270,15 +286,16 @@ confirm(const char *data_dir, struct blob_handler *h, json_t *noted,
 		return -1;
 	json_object_foreach(noted, digest, v) {
 		name = json_string_value(json_object_get(v, "path"));
-		f = check_blob(h, digest, name, json_integer_value(
-		    json_object_get(v, "finding")) == FIND_CORRUPT, detail,
-		    sizeof(detail), &hashed);
+		f = check_blob(h, digest, name,
+		    json_integer_value(json_object_get(v, "finding")) ==
+			FIND_CORRUPT,
+		    detail, sizeof(detail), &hashed);
 		if (f == FIND_ERR) {
 			blob_unlock(lock);
 			return -1;
 		}
 		if (f == FIND_OK || f == FIND_GONE)
-			continue;	/* a gc or upload was midway */
+			continue; /* a gc or upload was midway */
 		p = json_pack("{s:s, s:s, s:s, s:b}", "problem",
 		    finding_name[f], "digest", digest, "detail", detail,
 		    "repaired", 0);
@@ -301,8 +318,7 @@ confirm(const char *data_dir, struct blob_handler *h, json_t *noted,
 /* Pages of rows: note each whose blob the walk did not see (keys of
  * seen) and the handler does not have now. */
 static int
-scan_rows(struct blob_handler *h, json_t *seen, json_t *noted,
-    uint64_t *nrows)
+scan_rows(struct blob_handler *h, json_t *seen, json_t *noted, uint64_t *nrows)
 {
 	char after[DIGEST_STR_MAX] = "";
 	json_t *page = json_array(), *v;
@@ -317,13 +333,13 @@ scan_rows(struct blob_handler *h, json_t *seen, json_t *noted,
 			return -1;
 		}
 		json_array_foreach(page, i, v) {
-			const char *digest = json_string_value(json_object_get(v,
-			    "digest"));
+			const char *digest = json_string_value(
+			    json_object_get(v, "digest"));
 
 			(*nrows)++;
 			snprintf(after, sizeof(after), "%s", digest);
 			if (check_digest(digest, strlen(digest)) != DIGEST_OK)
-				continue;	/* integrity is not ours to judge */
+				continue; /* integrity is not ours to judge */
 			if (json_object_get(seen, digest) != NULL ||
 			    json_object_get(noted, digest) != NULL)
 				continue;
@@ -355,19 +371,23 @@ fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 	if (meta_admin_integrity(msgs) != META_OK)
 		goto out;
 	json_array_foreach(msgs, i, v)
-		json_array_append_new(problems, json_pack("{s:s, s:O, s:b}",
-		    "problem", "database", "detail", v, "repaired", 0));
+		json_array_append_new(problems,
+		    json_pack("{s:s, s:O, s:b}", "problem", "database",
+			"detail", v, "repaired", 0));
 	if (!o->files || !blob_can(h, BLOB_CAN_WALK))
 		goto done;
 
 	if (blob_walk(h, walked, &w) != BLOB_OK || w.failed)
 		goto out;
 	json_array_foreach(files, i, v)
-		total += (uint64_t)json_integer_value(json_object_get(v, "size"));
+		total += (uint64_t)json_integer_value(
+		    json_object_get(v, "size"));
 	progress_report(&o->progress, "hash", 0, total);
 	json_array_foreach(files, i, v) {
-		const char *digest = json_string_value(json_object_get(v, "digest"));
-		const char *name = json_string_value(json_object_get(v, "path"));
+		const char *digest = json_string_value(
+		    json_object_get(v, "digest"));
+		const char *name = json_string_value(
+		    json_object_get(v, "path"));
 
 		f = check_blob(h, digest, name, true, detail, sizeof(detail),
 		    &hashed);
@@ -389,11 +409,11 @@ done:
 	}
 	rc = (int)unrepaired;
 out:
-	json_object_set_new(report, "files", json_integer(
-	    (json_int_t)json_array_size(files)));
+	json_object_set_new(report, "files",
+	    json_integer((json_int_t)json_array_size(files)));
 	json_object_set_new(report, "blobs", json_integer((json_int_t)nrows));
-	json_object_set_new(report, "bytes_hashed", json_integer(
-	    (json_int_t)hashed));
+	json_object_set_new(report, "bytes_hashed",
+	    json_integer((json_int_t)hashed));
 	json_object_set_new(report, "problems", problems);
 	json_object_set_new(report, "unrepaired", json_integer(unrepaired));
 	json_decref(files);

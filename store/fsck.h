@@ -19,10 +19,10 @@
 #include "progress.h"
 
 struct fsck_options {
-	bool		 repair;
-	bool		 files;		/* false: the database checks only (so
+	bool repair;
+	bool files;		  /* false: the database checks only (so
 					 * too when the handler cannot walk) */
-	struct progress	 progress;	/* phase "hash" in bytes */
+	struct progress progress; /* phase "hash" in bytes */
 };
 
 /* fsck_run -- check store st (open: store_open() first).

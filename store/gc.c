@@ -63,7 +63,7 @@
 #include "blob_lock.h"
 #include "meta_admin.h"
 
-#define GC_BATCH 64	/* blobs per exclusive-lock section */
+#define GC_BATCH 64 /* blobs per exclusive-lock section */
 
 static uint64_t
 sum_sizes(json_t *list)
@@ -73,7 +73,8 @@ sum_sizes(json_t *list)
 	size_t i;
 
 	json_array_foreach(list, i, v)
-		total += (uint64_t)json_integer_value(json_object_get(v, "size"));
+		total += (uint64_t)json_integer_value(
+		    json_object_get(v, "size"));
 	return total;
 }
 
@@ -117,8 +118,8 @@ delete_batch(const char *data_dir, struct blob_handler *h, int64_t cutoff,
 	if (meta_admin_begin() != META_OK)
 		goto out;
 	for (i = from; i < to; i++) {
-		const char *digest = json_string_value(json_object_get(
-		    json_array_get(candidates, i), "digest"));
+		const char *digest = json_string_value(
+		    json_object_get(json_array_get(candidates, i), "digest"));
 
 		if (meta_gc_blob_delete(digest, cutoff, &deleted, &size) !=
 		    META_OK) {
@@ -126,8 +127,9 @@ delete_batch(const char *data_dir, struct blob_handler *h, int64_t cutoff,
 			goto out;
 		}
 		if (deleted)
-			json_array_append_new(victims, json_pack("{s:s, s:I}",
-			    "digest", digest, "size", (json_int_t)size));
+			json_array_append_new(victims,
+			    json_pack("{s:s, s:I}", "digest", digest, "size",
+				(json_int_t)size));
 	}
 	if (meta_admin_end(true) != META_OK)
 		goto out;
@@ -135,13 +137,15 @@ delete_batch(const char *data_dir, struct blob_handler *h, int64_t cutoff,
 	 * the bytes may go.  The repository passed is "": the blob belongs
 	 * to none any more (blob.h, del). */
 	json_array_foreach(victims, i, v) {
-		const char *digest = json_string_value(json_object_get(v, "digest"));
+		const char *digest = json_string_value(
+		    json_object_get(v, "digest"));
 
 		be = blob_delete(h, "", digest);
 		if (be != BLOB_OK && be != BLOB_NOTFOUND) {
 			char msg[256];
 
-			snprintf(msg, sizeof(msg), "%s: rows removed, bytes not "
+			snprintf(msg, sizeof(msg),
+			    "%s: rows removed, bytes not "
 			    "(blob handler error %d); fsck --repair removes them",
 			    digest, (int)be);
 			json_array_append_new(errors, json_string(msg));
@@ -195,7 +199,7 @@ gc_run(struct store *st, const struct gc_options *o, json_t *report)
 		size_t to = i + GC_BATCH < n ? i + GC_BATCH : n;
 
 		if (delete_batch(data_dir, h, cutoff, candidates, i, to, blobs,
-		    errors) != 0)
+			errors) != 0)
 			goto out;
 		progress_report(&o->progress, "gc", to, n);
 	}

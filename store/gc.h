@@ -15,13 +15,13 @@
 #include "progress.h"
 
 struct gc_options {
-	long		 grace;		/* seconds, >= 0: blobs stored or linked,
+	long grace;    /* seconds, >= 0: blobs stored or linked,
 					 * and manifests pushed, more recently
 					 * than this are kept */
-	bool		 dry_run;	/* report what would go; change nothing */
-	bool		 untagged;	/* also delete untagged manifests (see
+	bool dry_run;  /* report what would go; change nothing */
+	bool untagged; /* also delete untagged manifests (see
 					 * meta_gc_untagged) */
-	struct progress	 progress;
+	struct progress progress;
 };
 
 /* gc_run -- collect garbage in store st (open), whose blob

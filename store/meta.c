@@ -48,7 +48,9 @@ meta_backend(struct conf *conf)
 static const char *
 missing_op(const struct meta_ops *o)
 {
-#define REQUIRE(op) if (o->op == NULL) return #op
+#define REQUIRE(op) \
+	if (o->op == NULL) \
+	return #op
 	REQUIRE(open);
 	REQUIRE(blob_linked);
 	REQUIRE(blob_commit);
@@ -100,14 +102,17 @@ choose(struct conf *conf, char *section, size_t cap)
 		return NULL;
 	}
 	if (o->version != META_OPS_VERSION) {
-		fprintf(stderr, "berth: metadata backend \"%s\" has interface "
-		    "version %d; this build knows %d\n", name, o->version,
-		    META_OPS_VERSION);
+		fprintf(stderr,
+		    "berth: metadata backend \"%s\" has interface "
+		    "version %d; this build knows %d\n",
+		    name, o->version, META_OPS_VERSION);
 		return NULL;
 	}
 	if ((lack = missing_op(o)) != NULL) {
-		fprintf(stderr, "berth: metadata backend \"%s\" lacks the "
-		    "required operation %s\n", name, lack);
+		fprintf(stderr,
+		    "berth: metadata backend \"%s\" lacks the "
+		    "required operation %s\n",
+		    name, lack);
 		return NULL;
 	}
 	snprintf(section, cap, "metadata.%s", name);
@@ -219,8 +224,8 @@ meta_tag_delete(const char *repo, const char *tag)
 }
 
 enum meta_err
-meta_tags_list(const char *repo, const char *last, unsigned long n,
-    json_t *out, bool *more)
+meta_tags_list(const char *repo, const char *last, unsigned long n, json_t *out,
+    bool *more)
 {
 	*more = false;
 	return CALL(tags_list, repo, last, n, out, more);
@@ -398,7 +403,7 @@ meta_admin_integrity(json_t *out)
 	if (ops == NULL)
 		return META_UNAVAILABLE;
 	if (ops->admin_integrity == NULL)
-		return META_OK;		/* no check of its own: nothing to say */
+		return META_OK; /* no check of its own: nothing to say */
 	return ops->admin_integrity(priv, out);
 }
 

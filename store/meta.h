@@ -20,7 +20,8 @@
  * Errors: every function returns enum meta_err; META_ERR means the
  * backend failed (already logged) and is answered with 500, META_FULL
  * that a write found no room (507), META_UNAVAILABLE that the backend
- * cannot be reached (503).
+ * cannot be reached (503).  The front maps them in one place,
+ * cgi/errors.c.
  *
  * The concurrency contract.  Many processes (the workers, `berth gc`,
  * `berth fsck`) use one metadata store at once, and garbage collection
@@ -84,16 +85,16 @@
 
 #define META_OPS_VERSION 1
 
-struct meta_ci_token;		/* meta_auth.h */
+struct meta_ci_token; /* meta_auth.h */
 
 enum meta_err {
 	META_OK = 0,
-	META_NOTFOUND,		/* no such row (repository, blob, manifest, ...) */
-	META_CONFLICT,		/* the row changed under us (upload advanced) */
-	META_MISSING,		/* manifest references content not in the repository */
-	META_FULL,		/* the disk is full: nothing was written */
-	META_ERR,		/* backend error; logged */
-	META_UNAVAILABLE	/* the backend cannot be reached (a database
+	META_NOTFOUND,	 /* no such row (repository, blob, manifest, ...) */
+	META_CONFLICT,	 /* the row changed under us (upload advanced) */
+	META_MISSING,	 /* manifest references content not in the repository */
+	META_FULL,	 /* the disk is full: nothing was written */
+	META_ERR,	 /* backend error; logged */
+	META_UNAVAILABLE /* the backend cannot be reached (a database
 				 * server down, no metadata open): nothing
 				 * was done; logged.  The front answers 503 */
 };
@@ -118,8 +119,8 @@ void meta_close(void);
  * both of the first two cases `where` (cap bytes) names it for messages
  * (SQLite: the file's path).  A backend that cannot tell answers
  * META_OK.  Needs no meta_open(). */
-enum meta_err meta_exists(struct conf *conf, const char *data_dir,
-    char *where, size_t cap);
+enum meta_err meta_exists(struct conf *conf, const char *data_dir, char *where,
+    size_t cap);
 
 /* meta_backend -- the backend name conf selects ([metadata] backend,
  * default "sqlite"); the string lives as long as conf. */
@@ -154,10 +155,10 @@ enum meta_err meta_blob_unlink(const char *repo, const char *digest);
 /* --- Manifests and tags ---------------------------------------------- */
 
 struct meta_manifest {
-	char		 digest[DIGEST_STR_MAX];
-	char		 media_type[256];
-	uint64_t	 size;		/* bytes */
-	unsigned char	*body;		/* malloc'd, caller frees; NULL unless asked */
+	char digest[DIGEST_STR_MAX];
+	char media_type[256];
+	uint64_t size;	     /* bytes */
+	unsigned char *body; /* malloc'd, caller frees; NULL unless asked */
 };
 
 /* meta_manifest_get -- look a manifest up by tag or digest (`reference`,
@@ -168,23 +169,23 @@ enum meta_err meta_manifest_get(const char *repo, const char *reference,
     bool by_digest, bool want_body, struct meta_manifest *m);
 
 struct meta_ref {
-	const char	*digest;
-	bool		 manifest;	/* a child manifest (index), else a blob */
+	const char *digest;
+	bool manifest; /* a child manifest (index), else a blob */
 };
 
 /* What a manifest PUT stores; every pointer is borrowed for the call. */
 struct meta_manifest_put {
-	const char		*repo;
-	const char		*tag;		/* NULL when pushed by digest */
-	const char		*digest;	/* of body */
-	const char		*media_type;
-	const unsigned char	*body;
-	size_t			 size;		/* bytes of body */
-	const char		*subject;	/* NULL when none */
-	const char		*artifact_type;	/* NULL when none */
-	const char		*annotations;	/* JSON object text, or NULL */
-	const struct meta_ref	*refs;		/* must exist in repo */
-	size_t			 nrefs;
+	const char *repo;
+	const char *tag;    /* NULL when pushed by digest */
+	const char *digest; /* of body */
+	const char *media_type;
+	const unsigned char *body;
+	size_t size;		     /* bytes of body */
+	const char *subject;	     /* NULL when none */
+	const char *artifact_type;   /* NULL when none */
+	const char *annotations;     /* JSON object text, or NULL */
+	const struct meta_ref *refs; /* must exist in repo */
+	size_t nrefs;
 };
 
 /* meta_manifest_put -- store a manifest and move the tag to it, in one
@@ -218,11 +219,11 @@ enum meta_err meta_catalog(const char *last, unsigned long n, json_t *out,
  * it is.  artifact_type and annotations are malloc'd (NULL when the
  * manifest has none); annotations is the JSON object text as pushed. */
 struct meta_referrer {
-	char		 digest[DIGEST_STR_MAX];
-	char		 media_type[256];
-	uint64_t	 size;		/* bytes */
-	char		*artifact_type;
-	char		*annotations;
+	char digest[DIGEST_STR_MAX];
+	char media_type[256];
+	uint64_t size; /* bytes */
+	char *artifact_type;
+	char *annotations;
 };
 
 /* meta_referrers -- the manifests in repo whose subject is `digest`, in
@@ -239,13 +240,13 @@ void meta_referrers_free(struct meta_referrer *rows, size_t n);
 /* --- Upload sessions ------------------------------------------------- */
 
 struct meta_upload {
-	char		 uuid[UPLOAD_ID_LEN + 1];
-	char		 repo[NAME_MAX_LEN + 1];
-	enum digest_alg	 alg;
-	uint64_t	 size;			/* bytes received so far */
-	unsigned char	 state[DIGEST_STATE_MAX];	/* saved hash state */
-	size_t		 state_len;
-	int64_t		 started_at;		/* unix seconds */
+	char uuid[UPLOAD_ID_LEN + 1];
+	char repo[NAME_MAX_LEN + 1];
+	enum digest_alg alg;
+	uint64_t size;			       /* bytes received so far */
+	unsigned char state[DIGEST_STATE_MAX]; /* saved hash state */
+	size_t state_len;
+	int64_t started_at; /* unix seconds */
 };
 
 /* meta_upload_create -- record a new session (u->uuid is fresh). */
@@ -254,8 +255,8 @@ enum meta_err meta_upload_create(const struct meta_upload *u);
 /* meta_upload_get -- the session `uuid` of repository `repo`.
  * META_NOTFOUND when unknown, of another repository, or older than
  * `expiry` seconds. */
-enum meta_err meta_upload_get(const char *repo, const char *uuid,
-    long expiry, struct meta_upload *u);
+enum meta_err meta_upload_get(const char *repo, const char *uuid, long expiry,
+    struct meta_upload *u);
 
 /* meta_upload_advance -- store u's new size and hash state, provided the
  * session still has old_size bytes; META_CONFLICT otherwise. */
@@ -278,9 +279,9 @@ enum meta_err meta_upload_expired(long expiry, json_t *out);
  * itself.  Required unless marked optional: meta_open() refuses a table
  * missing one. */
 struct meta_ops {
-	int		 version;	/* META_OPS_VERSION; operations are only
+	int version;	  /* META_OPS_VERSION; operations are only
 					 * ever appended */
-	const char	*name;		/* "sqlite", ... as in [metadata] backend */
+	const char *name; /* "sqlite", ... as in [metadata] backend */
 
 	/* Open an instance, once per process after fork; *priv is passed to
 	 * every other operation.  Settings come from [`section`] of conf
@@ -288,100 +289,99 @@ struct meta_ops {
 	 * open then returns META_ERR); data_dir is the registry's absolute
 	 * data directory.  Creates the store if needed and brings its schema
 	 * forward.  META_UNAVAILABLE when a server cannot be reached. */
-	enum meta_err	(*open)(struct conf *conf, const char *section,
-			    const char *data_dir, void **priv);
+	enum meta_err (*open)(struct conf *conf, const char *section,
+	    const char *data_dir, void **priv);
 	/* Optional.  Release the instance. */
-	void		(*close)(void *priv);
+	void (*close)(void *priv);
 	/* Optional: does the store exist (no open needed)?  As
 	 * meta_exists().  NULL -> assumed to. */
-	enum meta_err	(*exists)(struct conf *conf, const char *section,
-			    const char *data_dir, char *where, size_t cap);
+	enum meta_err (*exists)(struct conf *conf, const char *section,
+	    const char *data_dir, char *where, size_t cap);
 
-	enum meta_err	(*blob_linked)(void *priv, const char *repo,
-			    const char *digest, uint64_t *size);
-	enum meta_err	(*blob_commit)(void *priv, const char *repo,
-			    const char *digest, uint64_t size, const char *upload);
-	enum meta_err	(*blob_mount)(void *priv, const char *repo,
-			    const char *from, const char *digest, uint64_t *size);
-	enum meta_err	(*blob_unlink)(void *priv, const char *repo,
-			    const char *digest);
+	enum meta_err (*blob_linked)(void *priv, const char *repo,
+	    const char *digest, uint64_t *size);
+	enum meta_err (*blob_commit)(void *priv, const char *repo,
+	    const char *digest, uint64_t size, const char *upload);
+	enum meta_err (*blob_mount)(void *priv, const char *repo,
+	    const char *from, const char *digest, uint64_t *size);
+	enum meta_err (
+	    *blob_unlink)(void *priv, const char *repo, const char *digest);
 
-	enum meta_err	(*manifest_get)(void *priv, const char *repo,
-			    const char *reference, bool by_digest, bool want_body,
-			    struct meta_manifest *m);
-	enum meta_err	(*manifest_put)(void *priv,
-			    const struct meta_manifest_put *p, json_t **missing);
-	enum meta_err	(*manifest_delete)(void *priv, const char *repo,
-			    const char *digest);
-	enum meta_err	(*tag_delete)(void *priv, const char *repo,
-			    const char *tag);
-	enum meta_err	(*tags_list)(void *priv, const char *repo,
-			    const char *last, unsigned long n, json_t *out,
-			    bool *more);
-	enum meta_err	(*catalog)(void *priv, const char *last,
-			    unsigned long n, json_t *out, bool *more);
+	enum meta_err (*manifest_get)(void *priv, const char *repo,
+	    const char *reference, bool by_digest, bool want_body,
+	    struct meta_manifest *m);
+	enum meta_err (*manifest_put)(void *priv,
+	    const struct meta_manifest_put *p, json_t **missing);
+	enum meta_err (
+	    *manifest_delete)(void *priv, const char *repo, const char *digest);
+	enum meta_err (
+	    *tag_delete)(void *priv, const char *repo, const char *tag);
+	enum meta_err (*tags_list)(void *priv, const char *repo,
+	    const char *last, unsigned long n, json_t *out, bool *more);
+	enum meta_err (*catalog)(void *priv, const char *last, unsigned long n,
+	    json_t *out, bool *more);
 	/* Rows and their strings malloc'd: meta_referrers_free() frees. */
-	enum meta_err	(*referrers)(void *priv, const char *repo,
-			    const char *digest, const char *artifact_type,
-			    struct meta_referrer **rows, size_t *n);
+	enum meta_err (*referrers)(void *priv, const char *repo,
+	    const char *digest, const char *artifact_type,
+	    struct meta_referrer **rows, size_t *n);
 
-	enum meta_err	(*upload_create)(void *priv, const struct meta_upload *u);
-	enum meta_err	(*upload_get)(void *priv, const char *repo,
-			    const char *uuid, long expiry, struct meta_upload *u);
-	enum meta_err	(*upload_advance)(void *priv,
-			    const struct meta_upload *u, uint64_t old_size);
-	enum meta_err	(*upload_delete)(void *priv, const char *uuid);
-	enum meta_err	(*upload_expired)(void *priv, long expiry, json_t *out);
+	enum meta_err (*upload_create)(void *priv, const struct meta_upload *u);
+	enum meta_err (*upload_get)(void *priv, const char *repo,
+	    const char *uuid, long expiry, struct meta_upload *u);
+	enum meta_err (*upload_advance)(void *priv, const struct meta_upload *u,
+	    uint64_t old_size);
+	enum meta_err (*upload_delete)(void *priv, const char *uuid);
+	enum meta_err (*upload_expired)(void *priv, long expiry, json_t *out);
 
 	/* The operator's half: meta_admin.h. */
-	enum meta_err	(*admin_repos)(void *priv, json_t *out);
-	enum meta_err	(*admin_tags)(void *priv, const char *repo, json_t *out);
-	enum meta_err	(*admin_manifest)(void *priv, const char *repo,
-			    const char *reference, bool by_digest, json_t **out);
-	enum meta_err	(*admin_du)(void *priv, json_t **out);
-	enum meta_err	(*admin_uploads)(void *priv, json_t *out);
-	enum meta_err	(*admin_audit)(void *priv, const char *repo, long limit,
-			    json_t *out);
-	enum meta_err	(*admin_begin)(void *priv);
-	enum meta_err	(*admin_end)(void *priv, bool commit);
-	enum meta_err	(*gc_untagged)(void *priv, int64_t cutoff, json_t *out);
-	enum meta_err	(*gc_candidates)(void *priv, int64_t cutoff, json_t *out);
-	enum meta_err	(*gc_blob_delete)(void *priv, const char *digest,
-			    int64_t cutoff, bool *deleted, uint64_t *size);
-	enum meta_err	(*admin_blob)(void *priv, const char *digest,
-			    uint64_t *size);
-	enum meta_err	(*admin_blob_page)(void *priv, const char *after,
-			    size_t n, json_t *out);
-	enum meta_err	(*admin_blob_forget)(void *priv, const char *digest);
-	enum meta_err	(*admin_referencing)(void *priv, const char *digest,
-			    json_t *out);
+	enum meta_err (*admin_repos)(void *priv, json_t *out);
+	enum meta_err (*admin_tags)(void *priv, const char *repo, json_t *out);
+	enum meta_err (*admin_manifest)(void *priv, const char *repo,
+	    const char *reference, bool by_digest, json_t **out);
+	enum meta_err (*admin_du)(void *priv, json_t **out);
+	enum meta_err (*admin_uploads)(void *priv, json_t *out);
+	enum meta_err (*admin_audit)(void *priv, const char *repo, long limit,
+	    json_t *out);
+	enum meta_err (*admin_begin)(void *priv);
+	enum meta_err (*admin_end)(void *priv, bool commit);
+	enum meta_err (*gc_untagged)(void *priv, int64_t cutoff, json_t *out);
+	enum meta_err (*gc_candidates)(void *priv, int64_t cutoff, json_t *out);
+	enum meta_err (*gc_blob_delete)(void *priv, const char *digest,
+	    int64_t cutoff, bool *deleted, uint64_t *size);
+	enum meta_err (
+	    *admin_blob)(void *priv, const char *digest, uint64_t *size);
+	enum meta_err (*admin_blob_page)(void *priv, const char *after,
+	    size_t n, json_t *out);
+	enum meta_err (*admin_blob_forget)(void *priv, const char *digest);
+	enum meta_err (
+	    *admin_referencing)(void *priv, const char *digest, json_t *out);
 	/* Optional: the store's own consistency check.  NULL -> nothing
 	 * to report. */
-	enum meta_err	(*admin_integrity)(void *priv, json_t *out);
+	enum meta_err (*admin_integrity)(void *priv, json_t *out);
 
 	/* Optional, all or none: identities (meta_auth.h).  NULL -> the
 	 * wrappers answer META_ERR, and access control cannot be on. */
-	enum meta_err	(*user_add)(void *priv, const char *name,
-			    const char *hash);
-	enum meta_err	(*user_passwd)(void *priv, const char *name,
-			    const char *hash);
-	enum meta_err	(*user_get)(void *priv, const char *name, char *hash);
-	enum meta_err	(*user_delete)(void *priv, const char *name);
-	enum meta_err	(*users_list)(void *priv, json_t *out);
-	enum meta_err	(*identities_count)(void *priv, long *n);
-	enum meta_err	(*ci_token_add)(void *priv,
-			    const struct meta_ci_token *t);
-	enum meta_err	(*ci_token_get)(void *priv, const char *id,
-			    struct meta_ci_token *t);
-	enum meta_err	(*ci_tokens_list)(void *priv, json_t *out);
-	enum meta_err	(*ci_token_revoke)(void *priv, const char *name);
-	enum meta_err	(*grant_put)(void *priv, const char *who,
-			    const char *pattern, const char *actions);
-	enum meta_err	(*grant_delete)(void *priv, const char *who,
-			    const char *pattern);
-	enum meta_err	(*grants_list)(void *priv, json_t *out);
+	enum meta_err (*user_add)(void *priv, const char *name,
+	    const char *hash);
+	enum meta_err (*user_passwd)(void *priv, const char *name,
+	    const char *hash);
+	enum meta_err (*user_get)(void *priv, const char *name, char *hash);
+	enum meta_err (*user_delete)(void *priv, const char *name);
+	enum meta_err (*users_list)(void *priv, json_t *out);
+	enum meta_err (*identities_count)(void *priv, long *n);
+	enum meta_err (*ci_token_add)(void *priv,
+	    const struct meta_ci_token *t);
+	enum meta_err (*ci_token_get)(void *priv, const char *id,
+	    struct meta_ci_token *t);
+	enum meta_err (*ci_tokens_list)(void *priv, json_t *out);
+	enum meta_err (*ci_token_revoke)(void *priv, const char *name);
+	enum meta_err (*grant_put)(void *priv, const char *who,
+	    const char *pattern, const char *actions);
+	enum meta_err (*grant_delete)(void *priv, const char *who,
+	    const char *pattern);
+	enum meta_err (*grants_list)(void *priv, json_t *out);
 	/* Optional on its own: NULL -> audit rows name nobody. */
-	enum meta_err	(*set_actor)(void *priv, const char *user);
+	enum meta_err (*set_actor)(void *priv, const char *user);
 };
 
 /* meta_register -- make a backend findable by name; called by
@@ -389,11 +389,10 @@ struct meta_ops {
  * life. */
 void meta_register(const struct meta_ops *ops);
 
-#define META_BACKEND(ops)						\
-	__attribute__((constructor)) static void			\
-	meta_register_##ops(void)					\
-	{								\
-		meta_register(&(ops));					\
+#define META_BACKEND(ops) \
+	__attribute__((constructor)) static void meta_register_##ops(void) \
+	{ \
+		meta_register(&(ops)); \
 	}
 
 /* meta_find -- the registered backend called name, or NULL. */

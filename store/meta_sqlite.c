@@ -33,67 +33,78 @@ static const char *const sql_text[S_COUNT] = {
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_REPO_ID] = "SELECT id FROM repositories WHERE name = ?1",
 	[S_REPO_INSERT] = "INSERT INTO repositories (name, created_at) "
-	    "VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+			  "VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
 	[S_BLOB_LINKED] = "SELECT b.size FROM blob_links l "
-	    "JOIN repositories r ON r.id = l.repository_id "
-	    "JOIN blobs b ON b.digest = l.digest "
-	    "WHERE r.name = ?1 AND l.digest = ?2",
+			  "JOIN repositories r ON r.id = l.repository_id "
+			  "JOIN blobs b ON b.digest = l.digest "
+			  "WHERE r.name = ?1 AND l.digest = ?2",
 	[S_BLOB_INSERT] = "INSERT INTO blobs (digest, size, created_at) "
-	    "VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING",
-	[S_LINK_INSERT] = "INSERT INTO blob_links (repository_id, digest, linked_at) "
+			  "VALUES (?1, ?2, ?3) ON CONFLICT (digest) DO NOTHING",
+	[S_LINK_INSERT] =
+	    "INSERT INTO blob_links (repository_id, digest, linked_at) "
 	    "VALUES (?1, ?2, ?3) "
 	    "ON CONFLICT (repository_id, digest) "
 	    "DO UPDATE SET linked_at = excluded.linked_at",
-	[S_BLOB_MOUNT] = "INSERT INTO blob_links (repository_id, digest, linked_at) "
+	[S_BLOB_MOUNT] =
+	    "INSERT INTO blob_links (repository_id, digest, linked_at) "
 	    "SELECT ?1, l.digest, ?4 FROM blob_links l "
 	    "JOIN repositories r ON r.id = l.repository_id "
 	    "WHERE r.name = ?2 AND l.digest = ?3 "
 	    "ON CONFLICT (repository_id, digest) "
 	    "DO UPDATE SET linked_at = excluded.linked_at",
-	[S_LINK_DELETE] = "DELETE FROM blob_links WHERE digest = ?2 AND "
+	[S_LINK_DELETE] =
+	    "DELETE FROM blob_links WHERE digest = ?2 AND "
 	    "repository_id = (SELECT id FROM repositories WHERE name = ?1)",
-	[S_MANIFEST_BY_DIGEST] = "SELECT m.digest, m.media_type, m.size, m.body "
+	[S_MANIFEST_BY_DIGEST] =
+	    "SELECT m.digest, m.media_type, m.size, m.body "
 	    "FROM manifests m JOIN repositories r ON r.id = m.repository_id "
 	    "WHERE r.name = ?1 AND m.digest = ?2",
-	[S_MANIFEST_BY_TAG] = "SELECT m.digest, m.media_type, m.size, m.body "
+	[S_MANIFEST_BY_TAG] =
+	    "SELECT m.digest, m.media_type, m.size, m.body "
 	    "FROM tags t JOIN repositories r ON r.id = t.repository_id "
 	    "JOIN manifests m ON m.id = t.manifest_id "
 	    "WHERE r.name = ?1 AND t.name = ?2",
 	[S_MANIFEST_ID] = "SELECT id FROM manifests "
-	    "WHERE repository_id = ?1 AND digest = ?2",
-	[S_MANIFEST_INSERT] = "INSERT INTO manifests (repository_id, digest, "
+			  "WHERE repository_id = ?1 AND digest = ?2",
+	[S_MANIFEST_INSERT] =
+	    "INSERT INTO manifests (repository_id, digest, "
 	    "media_type, size, body, subject, artifact_type, annotations, "
 	    "pushed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[S_REF_INSERT] = "INSERT INTO manifest_references (manifest_id, digest, "
+	[S_REF_INSERT] =
+	    "INSERT INTO manifest_references (manifest_id, digest, "
 	    "kind) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-	[S_TAG_UPSERT] = "INSERT INTO tags (repository_id, name, manifest_id, "
+	[S_TAG_UPSERT] =
+	    "INSERT INTO tags (repository_id, name, manifest_id, "
 	    "updated_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (repository_id, name) "
 	    "DO UPDATE SET manifest_id = excluded.manifest_id, "
 	    "updated_at = excluded.updated_at",
 	[S_MANIFEST_EXISTS] = "SELECT 1 FROM manifests "
-	    "WHERE repository_id = ?1 AND digest = ?2",
-	[S_MANIFEST_DELETE] = "DELETE FROM manifests WHERE digest = ?2 AND "
+			      "WHERE repository_id = ?1 AND digest = ?2",
+	[S_MANIFEST_DELETE] =
+	    "DELETE FROM manifests WHERE digest = ?2 AND "
 	    "repository_id = (SELECT id FROM repositories WHERE name = ?1)",
-	[S_TAG_DELETE] = "DELETE FROM tags WHERE name = ?2 AND "
+	[S_TAG_DELETE] =
+	    "DELETE FROM tags WHERE name = ?2 AND "
 	    "repository_id = (SELECT id FROM repositories WHERE name = ?1)",
 	[S_TAGS_LIST] = "SELECT t.name FROM tags t "
-	    "WHERE t.repository_id = ?1 AND t.name > ?2 "
-	    "ORDER BY t.name LIMIT ?3",
+			"WHERE t.repository_id = ?1 AND t.name > ?2 "
+			"ORDER BY t.name LIMIT ?3",
 	[S_CATALOG] = "SELECT name FROM repositories WHERE name > ?1 "
-	    "ORDER BY name LIMIT ?2",
-	[S_REFERRERS] = "SELECT m.media_type, m.digest, m.size, m.artifact_type, "
+		      "ORDER BY name LIMIT ?2",
+	[S_REFERRERS] =
+	    "SELECT m.media_type, m.digest, m.size, m.artifact_type, "
 	    "m.annotations FROM manifests m "
 	    "JOIN repositories r ON r.id = m.repository_id "
 	    "WHERE r.name = ?1 AND m.subject = ?2 "
 	    "AND (?3 IS NULL OR m.artifact_type = ?3) ORDER BY m.id",
 	[S_UPLOAD_INSERT] = "INSERT INTO uploads (uuid, repository, algorithm, "
-	    "size, hash_state, started_at, updated_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+			    "size, hash_state, started_at, updated_at) "
+			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
 	[S_UPLOAD_GET] = "SELECT algorithm, size, hash_state, started_at "
-	    "FROM uploads WHERE uuid = ?1 AND repository = ?2 "
-	    "AND updated_at >= ?3",
+			 "FROM uploads WHERE uuid = ?1 AND repository = ?2 "
+			 "AND updated_at >= ?3",
 	[S_UPLOAD_ADVANCE] = "UPDATE uploads SET size = ?2, hash_state = ?3, "
-	    "updated_at = ?4 WHERE uuid = ?1 AND size = ?5",
+			     "updated_at = ?4 WHERE uuid = ?1 AND size = ?5",
 	[S_UPLOAD_DELETE] = "DELETE FROM uploads WHERE uuid = ?1",
 	[S_UPLOAD_EXPIRED] = "SELECT uuid FROM uploads WHERE updated_at < ?1",
 };
@@ -110,7 +121,7 @@ stmt(struct sq *q, enum sq_stmt_id id)
 {
 	if (q->stmts[id] == NULL &&
 	    sqlite3_prepare_v3(q->db, sql_text[id], -1,
-	    SQLITE_PREPARE_PERSISTENT, &q->stmts[id], NULL) != SQLITE_OK) {
+		SQLITE_PREPARE_PERSISTENT, &q->stmts[id], NULL) != SQLITE_OK) {
 		log_db(q, sql_text[id]);
 		return NULL;
 	}
@@ -225,8 +236,8 @@ user_version(struct sq *q)
 	sqlite3_stmt *s = NULL;
 	int version = -1;
 
-	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &s,
-	    NULL) == SQLITE_OK &&
+	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &s, NULL) ==
+		SQLITE_OK &&
 	    sqlite3_step(s) == SQLITE_ROW)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
@@ -238,15 +249,17 @@ user_version(struct sq *q)
 static enum meta_err
 migrate(struct sq *q)
 {
-	int version, latest = schema_migrations[schema_migration_count - 1].version;
+	int version,
+	    latest = schema_migrations[schema_migration_count - 1].version;
 	char *errmsg = NULL, pragma[64];
 
 	version = user_version(q);
 	if (version >= latest)
 		return META_OK;
-	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
 		goto fail;
-	version = user_version(q);	/* another process may have migrated */
+	version = user_version(q); /* another process may have migrated */
 	if (version < 0)
 		goto fail;
 	for (int i = 0; i < schema_migration_count; i++) {
@@ -254,8 +267,10 @@ migrate(struct sq *q)
 
 		if (m->version <= version)
 			continue;
-		if (sqlite3_exec(q->db, m->sql, NULL, NULL, &errmsg) != SQLITE_OK) {
-			fprintf(stderr, "berth: migration %s: %s\n", m->file, errmsg);
+		if (sqlite3_exec(q->db, m->sql, NULL, NULL, &errmsg) !=
+		    SQLITE_OK) {
+			fprintf(stderr, "berth: migration %s: %s\n", m->file,
+			    errmsg);
 			sqlite3_free(errmsg);
 			goto fail;
 		}
@@ -284,7 +299,7 @@ db_path(struct conf *conf, const char *section, const char *data_dir,
 	int n;
 
 	if (conf_string(conf, section, "path", "berth.db", name,
-	    sizeof(name)) != 0)
+		sizeof(name)) != 0)
 		return -1;
 	if (name[0] == '/')
 		n = snprintf(path, cap, "%s", name);
@@ -309,17 +324,20 @@ sq_open(struct conf *conf, const char *section, const char *data_dir,
 		return META_ERR;
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return META_ERR;
-	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &q->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK) {
 		fprintf(stderr, "berth: %s: %s\n", path, sqlite3_errmsg(q->db));
 		goto fail;
 	}
 	sqlite3_busy_timeout(q->db, 10000);
 	/* WAL: readers never wait for the writer.  synchronous=FULL: a
 	 * committed push survives power loss, not only a crash. */
-	if (sqlite3_exec(q->db, "PRAGMA journal_mode = WAL; "
-	    "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-	    NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(q->db,
+		"PRAGMA journal_mode = WAL; "
+		"PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+		NULL, NULL, NULL) != SQLITE_OK) {
 		log_db(q, "setting pragmas");
 		goto fail;
 	}
@@ -496,8 +514,8 @@ sq_manifest_get(void *priv, const char *repo, const char *reference,
     bool by_digest, bool want_body, struct meta_manifest *m)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = stmt(q, by_digest ? S_MANIFEST_BY_DIGEST :
-	    S_MANIFEST_BY_TAG);
+	sqlite3_stmt *s = stmt(q,
+	    by_digest ? S_MANIFEST_BY_DIGEST : S_MANIFEST_BY_TAG);
 	enum meta_err e = META_NOTFOUND;
 	const void *body;
 	int rc;
@@ -571,7 +589,8 @@ sq_manifest_put(void *priv, const struct meta_manifest_put *p, json_t **missing)
 	if (e != META_OK)
 		goto fail;
 	for (size_t i = 0; i < p->nrefs; i++) {
-		if (ref_present(q, rid, p->repo, &p->refs[i], &present) != META_OK)
+		if (ref_present(q, rid, p->repo, &p->refs[i], &present) !=
+		    META_OK)
 			goto fail;
 		if (present)
 			continue;
@@ -614,7 +633,8 @@ sq_manifest_put(void *priv, const struct meta_manifest_put *p, json_t **missing)
 				goto fail;
 			sqlite3_bind_int64(s, 1, mid);
 			bind_text(s, 2, p->refs[i].digest);
-			bind_text(s, 3, p->refs[i].manifest ? "manifest" : "blob");
+			bind_text(s, 3,
+			    p->refs[i].manifest ? "manifest" : "blob");
 			if (exec_stmt(q, s) != META_OK)
 				goto fail;
 		}
@@ -824,12 +844,16 @@ sq_upload_get(void *priv, const char *repo, const char *uuid, long expiry,
 		memset(u, 0, sizeof(*u));
 		snprintf(u->uuid, sizeof(u->uuid), "%s", uuid);
 		snprintf(u->repo, sizeof(u->repo), "%s", repo);
-		if (!digest_alg_parse((const char *)sqlite3_column_text(s, 0), &u->alg))
+		if (!digest_alg_parse((const char *)sqlite3_column_text(s, 0),
+			&u->alg))
 			u->alg = DIGEST_SHA256;
 		u->size = (uint64_t)sqlite3_column_int64(s, 1);
-		u->state_len = n > 0 && (size_t)n <= sizeof(u->state) ? (size_t)n : 0;
+		u->state_len = n > 0 && (size_t)n <= sizeof(u->state) ?
+		    (size_t)n :
+		    0;
 		if (u->state_len > 0)
-			memcpy(u->state, sqlite3_column_blob(s, 2), u->state_len);
+			memcpy(u->state, sqlite3_column_blob(s, 2),
+			    u->state_len);
 		u->started_at = sqlite3_column_int64(s, 3);
 		e = META_OK;
 	} else if (rc != SQLITE_DONE) {

@@ -14,14 +14,32 @@
 #include "meta.h"
 
 enum sq_stmt_id {
-	S_BEGIN, S_COMMIT, S_ROLLBACK,
-	S_REPO_ID, S_REPO_INSERT,
-	S_BLOB_LINKED, S_BLOB_INSERT, S_LINK_INSERT, S_BLOB_MOUNT, S_LINK_DELETE,
-	S_MANIFEST_BY_DIGEST, S_MANIFEST_BY_TAG, S_MANIFEST_ID,
-	S_MANIFEST_INSERT, S_REF_INSERT, S_TAG_UPSERT, S_MANIFEST_EXISTS,
-	S_MANIFEST_DELETE, S_TAG_DELETE, S_TAGS_LIST, S_CATALOG,
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_REPO_ID,
+	S_REPO_INSERT,
+	S_BLOB_LINKED,
+	S_BLOB_INSERT,
+	S_LINK_INSERT,
+	S_BLOB_MOUNT,
+	S_LINK_DELETE,
+	S_MANIFEST_BY_DIGEST,
+	S_MANIFEST_BY_TAG,
+	S_MANIFEST_ID,
+	S_MANIFEST_INSERT,
+	S_REF_INSERT,
+	S_TAG_UPSERT,
+	S_MANIFEST_EXISTS,
+	S_MANIFEST_DELETE,
+	S_TAG_DELETE,
+	S_TAGS_LIST,
+	S_CATALOG,
 	S_REFERRERS,
-	S_UPLOAD_INSERT, S_UPLOAD_GET, S_UPLOAD_ADVANCE, S_UPLOAD_DELETE,
+	S_UPLOAD_INSERT,
+	S_UPLOAD_GET,
+	S_UPLOAD_ADVANCE,
+	S_UPLOAD_DELETE,
 	S_UPLOAD_EXPIRED,
 	S_COUNT
 };
@@ -29,11 +47,11 @@ enum sq_stmt_id {
 /* The instance (the ops' priv): one connection, opened after fork, and
  * the request path's prepared statements. */
 struct sq {
-	sqlite3		*db;
-	sqlite3_stmt	*stmts[S_COUNT];
-	bool		 disk_full;	/* the last failed step was SQLITE_FULL */
-	bool		 actor_ready;	/* the audit actor's TEMP table exists
-					 * (meta_sqlite_auth.c) */
+	sqlite3 *db;
+	sqlite3_stmt *stmts[S_COUNT];
+	bool disk_full; /* the last failed step was SQLITE_FULL */
+	bool actor_ready; /* the audit actor's TEMP table exists
+			   * (meta_sqlite_auth.c) */
 };
 
 /* The operator's half, in meta_sqlite_admin.c; contracts in
@@ -50,14 +68,13 @@ enum meta_err sq_admin_begin(void *priv);
 enum meta_err sq_admin_end(void *priv, bool commit);
 enum meta_err sq_gc_untagged(void *priv, int64_t cutoff, json_t *out);
 enum meta_err sq_gc_candidates(void *priv, int64_t cutoff, json_t *out);
-enum meta_err sq_gc_blob_delete(void *priv, const char *digest,
-    int64_t cutoff, bool *deleted, uint64_t *size);
+enum meta_err sq_gc_blob_delete(void *priv, const char *digest, int64_t cutoff,
+    bool *deleted, uint64_t *size);
 enum meta_err sq_admin_blob(void *priv, const char *digest, uint64_t *size);
 enum meta_err sq_admin_blob_page(void *priv, const char *after, size_t n,
     json_t *out);
 enum meta_err sq_admin_blob_forget(void *priv, const char *digest);
-enum meta_err sq_admin_referencing(void *priv, const char *digest,
-    json_t *out);
+enum meta_err sq_admin_referencing(void *priv, const char *digest, json_t *out);
 enum meta_err sq_admin_integrity(void *priv, json_t *out);
 
 /* Identities, in meta_sqlite_auth.c; contracts in meta_auth.h. */

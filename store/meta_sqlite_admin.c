@@ -61,8 +61,9 @@ row_object(sqlite3_stmt *s)
 			    json_real(sqlite3_column_double(s, i)));
 			break;
 		case SQLITE_TEXT:
-			json_object_set_new(o, k, json_string(
-			    (const char *)sqlite3_column_text(s, i)));
+			json_object_set_new(o, k,
+			    json_string(
+				(const char *)sqlite3_column_text(s, i)));
 			break;
 		case SQLITE_NULL:
 			json_object_set_new(o, k, json_null());
@@ -134,15 +135,18 @@ enum meta_err
 sq_admin_repos(void *priv, json_t *out)
 {
 	struct sq *q = priv;
-	return rows(prepare(q, "SELECT repository, tags, manifests, manifest_bytes, "
-	    "blobs, blob_bytes, shared_bytes, unique_bytes "
-	    "FROM repository_size ORDER BY repository"), out);
+	return rows(prepare(q,
+			"SELECT repository, tags, manifests, manifest_bytes, "
+			"blobs, blob_bytes, shared_bytes, unique_bytes "
+			"FROM repository_size ORDER BY repository"),
+	    out);
 }
 
 static enum meta_err
 repo_exists(struct sq *q, const char *repo)
 {
-	sqlite3_stmt *s = prepare(q, "SELECT 1 FROM repositories WHERE name = ?1");
+	sqlite3_stmt *s = prepare(q,
+	    "SELECT 1 FROM repositories WHERE name = ?1");
 	json_t *row;
 	enum meta_err e;
 
@@ -164,7 +168,8 @@ sq_admin_tags(void *priv, const char *repo, json_t *out)
 	e = repo_exists(q, repo);
 	if (e != META_OK)
 		return e;
-	s = prepare(q, "SELECT t.name AS tag, m.digest, m.media_type, m.size, "
+	s = prepare(q,
+	    "SELECT t.name AS tag, m.digest, m.media_type, m.size, "
 	    "m.pushed_at, t.updated_at FROM tags t "
 	    "JOIN repositories r ON r.id = t.repository_id "
 	    "JOIN manifests m ON m.id = t.manifest_id "
@@ -186,16 +191,17 @@ sq_admin_manifest(void *priv, const char *repo, const char *reference,
 	size_t i;
 
 	*out = NULL;
-	s = prepare(q, by_digest ?
-	    "SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
-	    "m.pushed_at, m.subject, m.artifact_type FROM manifests m "
-	    "JOIN repositories r ON r.id = m.repository_id "
-	    "WHERE r.name = ?1 AND m.digest = ?2" :
-	    "SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
-	    "m.pushed_at, m.subject, m.artifact_type FROM tags t "
-	    "JOIN repositories r ON r.id = t.repository_id "
-	    "JOIN manifests m ON m.id = t.manifest_id "
-	    "WHERE r.name = ?1 AND t.name = ?2");
+	s = prepare(q,
+	    by_digest ?
+		"SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
+		"m.pushed_at, m.subject, m.artifact_type FROM manifests m "
+		"JOIN repositories r ON r.id = m.repository_id "
+		"WHERE r.name = ?1 AND m.digest = ?2" :
+		"SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
+		"m.pushed_at, m.subject, m.artifact_type FROM tags t "
+		"JOIN repositories r ON r.id = t.repository_id "
+		"JOIN manifests m ON m.id = t.manifest_id "
+		"WHERE r.name = ?1 AND t.name = ?2");
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, repo);
@@ -206,7 +212,8 @@ sq_admin_manifest(void *priv, const char *repo, const char *reference,
 
 	e = META_ERR;
 	tags = json_array();
-	s = prepare(q, "SELECT name FROM tags WHERE manifest_id = ?1 ORDER BY name");
+	s = prepare(q,
+	    "SELECT name FROM tags WHERE manifest_id = ?1 ORDER BY name");
 	if (s == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(m, "id")));
@@ -219,7 +226,8 @@ sq_admin_manifest(void *priv, const char *repo, const char *reference,
 	list = NULL;
 
 	stored = json_object();
-	s = prepare(q, "SELECT b.digest, b.size FROM manifest_references x "
+	s = prepare(q,
+	    "SELECT b.digest, b.size FROM manifest_references x "
 	    "JOIN blobs b ON b.digest = x.digest WHERE x.manifest_id = ?1");
 	if (s == NULL)
 		goto fail;
@@ -228,8 +236,9 @@ sq_admin_manifest(void *priv, const char *repo, const char *reference,
 	if (rows(s, list) != META_OK)
 		goto fail;
 	json_array_foreach(list, i, v)
-		json_object_set(stored, json_string_value(json_object_get(v,
-		    "digest")), json_object_get(v, "size"));
+		json_object_set(stored,
+		    json_string_value(json_object_get(v, "digest")),
+		    json_object_get(v, "size"));
 	json_decref(list);
 
 	json_object_del(m, "id");
@@ -249,31 +258,35 @@ enum meta_err
 sq_admin_du(void *priv, json_t **out)
 {
 	struct sq *q = priv;
-	return one_row(prepare(q, 
-	    "WITH lc AS (SELECT digest, count(*) AS n FROM blob_links "
-	    "    GROUP BY digest), "
-	    "u AS (SELECT b.digest, b.size FROM blobs b WHERE NOT EXISTS "
-	    "    (SELECT 1 FROM manifest_references x WHERE x.digest = b.digest)) "
-	    "SELECT (SELECT count(*) FROM repositories) AS repositories, "
-	    "(SELECT count(*) FROM manifests) AS manifests, "
-	    "(SELECT coalesce(sum(size), 0) FROM manifests) AS manifest_bytes, "
-	    "(SELECT count(*) FROM blobs) AS blobs, "
-	    "(SELECT coalesce(sum(size), 0) FROM blobs) AS blob_bytes, "
-	    "(SELECT coalesce(sum(b.size), 0) FROM blob_links l "
-	    "    JOIN blobs b ON b.digest = l.digest) AS linked_bytes, "
-	    "(SELECT count(*) FROM lc WHERE n > 1) AS shared_blobs, "
-	    "(SELECT coalesce(sum(b.size), 0) FROM lc "
-	    "    JOIN blobs b ON b.digest = lc.digest WHERE lc.n > 1) AS shared_bytes, "
-	    "(SELECT count(*) FROM u) AS unreferenced_blobs, "
-	    "(SELECT coalesce(sum(size), 0) FROM u) AS unreferenced_bytes"), out);
+	return one_row(
+	    prepare(q,
+		"WITH lc AS (SELECT digest, count(*) AS n FROM blob_links "
+		"    GROUP BY digest), "
+		"u AS (SELECT b.digest, b.size FROM blobs b WHERE NOT EXISTS "
+		"    (SELECT 1 FROM manifest_references x WHERE x.digest = b.digest)) "
+		"SELECT (SELECT count(*) FROM repositories) AS repositories, "
+		"(SELECT count(*) FROM manifests) AS manifests, "
+		"(SELECT coalesce(sum(size), 0) FROM manifests) AS manifest_bytes, "
+		"(SELECT count(*) FROM blobs) AS blobs, "
+		"(SELECT coalesce(sum(size), 0) FROM blobs) AS blob_bytes, "
+		"(SELECT coalesce(sum(b.size), 0) FROM blob_links l "
+		"    JOIN blobs b ON b.digest = l.digest) AS linked_bytes, "
+		"(SELECT count(*) FROM lc WHERE n > 1) AS shared_blobs, "
+		"(SELECT coalesce(sum(b.size), 0) FROM lc "
+		"    JOIN blobs b ON b.digest = lc.digest WHERE lc.n > 1) AS shared_bytes, "
+		"(SELECT count(*) FROM u) AS unreferenced_blobs, "
+		"(SELECT coalesce(sum(size), 0) FROM u) AS unreferenced_bytes"),
+	    out);
 }
 
 enum meta_err
 sq_admin_uploads(void *priv, json_t *out)
 {
 	struct sq *q = priv;
-	return rows(prepare(q, "SELECT uuid, repository, algorithm, size, "
-	    "started_at, updated_at FROM uploads ORDER BY updated_at, uuid"),
+	return rows(
+	    prepare(q,
+		"SELECT uuid, repository, algorithm, size, "
+		"started_at, updated_at FROM uploads ORDER BY updated_at, uuid"),
 	    out);
 }
 
@@ -281,7 +294,8 @@ enum meta_err
 sq_admin_audit(void *priv, const char *repo, long limit, json_t *out)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "SELECT * FROM (SELECT id, at, action, "
+	sqlite3_stmt *s = prepare(q,
+	    "SELECT * FROM (SELECT id, at, action, "
 	    "repository, tag, digest, old_digest, user FROM audit "
 	    "WHERE ?1 IS NULL OR repository = ?1 ORDER BY id DESC LIMIT ?2) "
 	    "ORDER BY id");
@@ -335,10 +349,11 @@ sq_gc_untagged(void *priv, int64_t cutoff, json_t *out)
 
 	do {
 		round = json_array();
-		s = prepare(q, "SELECT m.id, r.name AS repository, m.digest, "
+		s = prepare(q,
+		    "SELECT m.id, r.name AS repository, m.digest, "
 		    "m.media_type, m.size FROM manifests m "
-		    "JOIN repositories r ON r.id = m.repository_id WHERE "
-		    UNTAGGED_WHERE " ORDER BY r.name, m.digest");
+		    "JOIN repositories r ON r.id = m.repository_id WHERE " UNTAGGED_WHERE
+		    " ORDER BY r.name, m.digest");
 		if (s != NULL)
 			sqlite3_bind_int64(s, 1, cutoff);
 		if (rows(s, round) != META_OK)
@@ -378,8 +393,9 @@ enum meta_err
 sq_gc_candidates(void *priv, int64_t cutoff, json_t *out)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "SELECT b.digest, b.size FROM blobs b WHERE "
-	    GARBAGE_WHERE " ORDER BY b.digest");
+	sqlite3_stmt *s = prepare(q,
+	    "SELECT b.digest, b.size FROM blobs b WHERE " GARBAGE_WHERE
+	    " ORDER BY b.digest");
 
 	if (s == NULL)
 		return META_ERR;
@@ -397,15 +413,15 @@ sq_gc_blob_delete(void *priv, const char *digest, int64_t cutoff, bool *deleted,
 	enum meta_err e;
 
 	*deleted = false;
-	s = prepare(q, "SELECT b.size FROM blobs b WHERE b.digest = ?2 AND "
-	    GARBAGE_WHERE);
+	s = prepare(q,
+	    "SELECT b.size FROM blobs b WHERE b.digest = ?2 AND " GARBAGE_WHERE);
 	if (s == NULL)
 		return META_ERR;
 	sqlite3_bind_int64(s, 1, cutoff);
 	bind_text(s, 2, digest);
 	e = one_row(s, &row);
 	if (e == META_NOTFOUND)
-		return META_OK;		/* referenced or fresh again: keep */
+		return META_OK; /* referenced or fresh again: keep */
 	if (e != META_OK)
 		return e;
 	*size = (uint64_t)json_integer_value(json_object_get(row, "size"));
@@ -421,7 +437,8 @@ enum meta_err
 sq_admin_blob(void *priv, const char *digest, uint64_t *size)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "SELECT size FROM blobs WHERE digest = ?1");
+	sqlite3_stmt *s = prepare(q,
+	    "SELECT size FROM blobs WHERE digest = ?1");
 	json_t *row;
 	enum meta_err e;
 
@@ -430,7 +447,8 @@ sq_admin_blob(void *priv, const char *digest, uint64_t *size)
 	bind_text(s, 1, digest);
 	e = one_row(s, &row);
 	if (e == META_OK)
-		*size = (uint64_t)json_integer_value(json_object_get(row, "size"));
+		*size = (uint64_t)json_integer_value(
+		    json_object_get(row, "size"));
 	json_decref(row);
 	return e;
 }
@@ -439,7 +457,8 @@ enum meta_err
 sq_admin_blob_page(void *priv, const char *after, size_t n, json_t *out)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "SELECT digest, size FROM blobs "
+	sqlite3_stmt *s = prepare(q,
+	    "SELECT digest, size FROM blobs "
 	    "WHERE digest > ?1 ORDER BY digest LIMIT ?2");
 
 	if (s == NULL)
@@ -453,7 +472,8 @@ enum meta_err
 sq_admin_blob_forget(void *priv, const char *digest)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "DELETE FROM blob_links WHERE digest = ?1");
+	sqlite3_stmt *s = prepare(q,
+	    "DELETE FROM blob_links WHERE digest = ?1");
 
 	if (s == NULL)
 		return META_ERR;
@@ -473,7 +493,8 @@ enum meta_err
 sq_admin_referencing(void *priv, const char *digest, json_t *out)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "SELECT r.name || '@' || m.digest AS ref "
+	sqlite3_stmt *s = prepare(q,
+	    "SELECT r.name || '@' || m.digest AS ref "
 	    "FROM manifest_references x JOIN manifests m ON m.id = x.manifest_id "
 	    "JOIN repositories r ON r.id = m.repository_id "
 	    "WHERE x.digest = ?1 ORDER BY ref");
@@ -500,8 +521,8 @@ sq_admin_integrity(void *priv, json_t *out)
 
 	e = rows(prepare(q, "PRAGMA integrity_check"), list);
 	json_array_foreach(list, i, v) {
-		const char *msg = json_string_value(json_object_get(v,
-		    "integrity_check"));
+		const char *msg = json_string_value(
+		    json_object_get(v, "integrity_check"));
 
 		if (msg != NULL && strcmp(msg, "ok") != 0)
 			json_array_append_new(out, json_string(msg));
@@ -512,7 +533,8 @@ sq_admin_integrity(void *priv, json_t *out)
 	json_array_foreach(list, i, v) {
 		char msg[512];
 
-		snprintf(msg, sizeof(msg), "foreign key: row %lld of %s "
+		snprintf(msg, sizeof(msg),
+		    "foreign key: row %lld of %s "
 		    "references a missing row of %s",
 		    (long long)json_integer_value(json_object_get(v, "rowid")),
 		    json_string_value(json_object_get(v, "table")),

@@ -8,9 +8,8 @@
 #include <stdint.h>
 
 struct progress {
-	void	(*fn)(void *ctx, const char *phase, uint64_t done,
-		    uint64_t total);
-	void	 *ctx;
+	void (*fn)(void *ctx, const char *phase, uint64_t done, uint64_t total);
+	void *ctx;
 };
 
 static inline void

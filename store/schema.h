@@ -4,9 +4,9 @@
 #define BERTH_SCHEMA_H
 
 struct schema_migration {
-	int		 version;	/* the file's numeric prefix; PRAGMA user_version after it */
-	const char	*file;		/* e.g. "001_init.sql" */
-	const char	*sql;
+	int version; /* the file's numeric prefix; PRAGMA user_version after it */
+	const char *file; /* e.g. "001_init.sql" */
+	const char *sql;
 };
 
 extern const struct schema_migration schema_migrations[];

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SPOOL_DEPTH 4	/* components below body_dir (nginx: levels + name) */
+#define SPOOL_DEPTH 4 /* components below body_dir (nginx: levels + name) */
 
 /* The part of file after "<dir>/", or NULL when file is not below dir.
  * Trailing slashes of dir do not count. */
@@ -36,7 +36,8 @@ plain_name(const char *s, size_t len)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+			(c >= '0' && c <= '9') || c == '_' || c == '-' ||
+			c == '.'))
 			return false;
 	}
 	return true;
@@ -117,7 +118,8 @@ spool_open(const char *body_dir, const char *file, struct spool *s)
 	/* The web server's file has exactly one name; a second one would be
 	 * a link planted to some other file. */
 	why = !S_ISREG(st.st_mode) ? "not a regular file" :
-	    st.st_nlink != 1 ? "a file with more than one name" : NULL;
+	    st.st_nlink != 1	   ? "a file with more than one name" :
+				     NULL;
 	if (why != NULL)
 		goto refused;
 	s->size = (uint64_t)st.st_size;
@@ -186,6 +188,6 @@ spool_sweep(const char *dir, time_t cutoff)
 		    unlinkat(dfd, de->d_name, 0) == 0)
 			removed++;
 	}
-	closedir(d);	/* closes dfd */
+	closedir(d); /* closes dfd */
 	return removed;
 }

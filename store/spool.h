@@ -28,22 +28,22 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define SPOOL_PARAM "BERTH_BODY_FILE"	/* the CGI/FastCGI parameter */
+#define SPOOL_PARAM "BERTH_BODY_FILE" /* the CGI/FastCGI parameter */
 
 struct spool {
-	bool		 open;		/* false: no body file (fields unset) */
-	int		 dirfd;		/* the directory holding the file */
-	int		 fd;		/* the body, read-only */
-	char		 name[NAME_MAX + 1];	/* its name in dirfd */
-	uint64_t	 size;		/* bytes */
-	dev_t		 dev;		/* its identity, to check links */
-	ino_t		 ino;
+	bool open;		 /* false: no body file (fields unset) */
+	int dirfd;		 /* the directory holding the file */
+	int fd;			 /* the body, read-only */
+	char name[NAME_MAX + 1]; /* its name in dirfd */
+	uint64_t size;		 /* bytes */
+	dev_t dev;		 /* its identity, to check links */
+	ino_t ino;
 };
 
 enum spool_err {
 	SPOOL_OK = 0,
-	SPOOL_REFUSED,	/* not a plain file under body_dir; logged */
-	SPOOL_IO	/* it was acceptable but could not be opened; logged */
+	SPOOL_REFUSED, /* not a plain file under body_dir; logged */
+	SPOOL_IO       /* it was acceptable but could not be opened; logged */
 };
 
 /* spool_open -- open the body file `file` (an absolute path that must

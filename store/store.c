@@ -36,11 +36,11 @@ store_configure(struct store *st, struct conf *conf)
 	memset(st, 0, sizeof(*st));
 	st->conf = conf;
 	if (conf_string(conf, "storage", "data_dir", "./var", dir,
-	    sizeof(dir)) != 0 ||
+		sizeof(dir)) != 0 ||
 	    conf_string(conf, "storage", "blob_handler", "fs", st->blob_handler,
-	    sizeof(st->blob_handler)) != 0 ||
+		sizeof(st->blob_handler)) != 0 ||
 	    conf_duration(conf, "registry", "upload_expiry", 24L * 3600,
-	    &st->upload_expiry) != 0)
+		&st->upload_expiry) != 0)
 		return -1;
 	if (blob_find(st->blob_handler) == NULL)
 		return conf_bad(conf, "storage", "blob_handler",
@@ -51,7 +51,8 @@ store_configure(struct store *st, struct conf *conf)
 		return -1;
 	}
 	if (strlen(abs) >= sizeof(st->data_dir)) {
-		fprintf(stderr, "berth: data directory %s: name too long\n", abs);
+		fprintf(stderr, "berth: data directory %s: name too long\n",
+		    abs);
 		return -1;
 	}
 	memcpy(st->data_dir, abs, strlen(abs) + 1);

@@ -31,17 +31,17 @@
 #define STORE_DIR_MAX (PATH_MAX - 256)
 
 struct store {
-	char			 data_dir[STORE_DIR_MAX];	/* absolute, exists */
+	char data_dir[STORE_DIR_MAX]; /* absolute, exists */
 	/* Where the web server puts request bodies it hands over by name
 	 * (spool.h): absolute, exists, on the data directory's file system
 	 * for the hand-over to be a link rather than a copy. */
-	char			 body_dir[STORE_DIR_MAX];
-	char			 blob_handler[32];	/* [storage] blob_handler */
-	long			 upload_expiry;		/* seconds */
-	struct conf		*conf;			/* borrowed: outlives us */
-	struct ident_conf	 auth;			/* [auth] */
-	struct blob_handler	 blobs;			/* open after store_open() */
-	bool			 open;
+	char body_dir[STORE_DIR_MAX];
+	char blob_handler[32];	   /* [storage] blob_handler */
+	long upload_expiry;	   /* seconds */
+	struct conf *conf;	   /* borrowed: outlives us */
+	struct ident_conf auth;	   /* [auth] */
+	struct blob_handler blobs; /* open after store_open() */
+	bool open;
 };
 
 /* store_configure -- read the store's settings from conf (borrowed for

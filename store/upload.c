@@ -17,14 +17,15 @@
 
 #include <openssl/rand.h>
 
-#define IO_CHUNK (256 * 1024)	/* bytes per read/hash/write step */
-#define WRITEBACK_STEP (8ULL * 1024 * 1024)	/* bytes between writeback starts */
+#define IO_CHUNK       (256 * 1024)	    /* bytes per read/hash/write step */
+#define WRITEBACK_STEP (8ULL * 1024 * 1024) /* bytes between writeback starts */
 
 static int
 staging_path(const char *data_dir, const char *uuid, char *out, size_t cap)
 {
 	return snprintf(out, cap, "%s/uploads/%s", data_dir, uuid) < (int)cap ?
-	    0 : -1;
+	    0 :
+	    -1;
 }
 
 static int
@@ -34,12 +35,13 @@ new_uuid(char out[UPLOAD_ID_LEN + 1])
 
 	if (RAND_bytes(b, sizeof(b)) != 1)
 		return -1;
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 	snprintf(out, UPLOAD_ID_LEN + 1,
 	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
-	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+	    "%02x%02x%02x%02x%02x%02x",
+	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+	    b[11], b[12], b[13], b[14], b[15]);
 	return 0;
 }
 
@@ -70,7 +72,8 @@ upload_start(struct store *st, const char *repo, enum digest_alg alg,
 	snprintf(dir, sizeof(dir), "%s/uploads", st->data_dir);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
 		goto fail;
-	if (staging_path(st->data_dir, u->m.uuid, u->path, sizeof(u->path)) != 0)
+	if (staging_path(st->data_dir, u->m.uuid, u->path, sizeof(u->path)) !=
+	    0)
 		goto fail;
 	u->fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (u->fd < 0 || flock(u->fd, LOCK_EX) != 0)
@@ -84,19 +87,18 @@ upload_start(struct store *st, const char *repo, enum digest_alg alg,
 		}
 	}
 	return UP_OK;
-fail:
-	{
-		enum upload_err e = errno_err();
+fail : {
+	enum upload_err e = errno_err();
 
-		fprintf(stderr, "berth: upload start: %s: %s\n", u->path,
-		    strerror(errno));
-		if (u->fd >= 0) {
-			unlink(u->path);
-			close(u->fd);
-			u->fd = -1;
-		}
-		return e;
+	fprintf(stderr, "berth: upload start: %s: %s\n", u->path,
+	    strerror(errno));
+	if (u->fd >= 0) {
+		unlink(u->path);
+		close(u->fd);
+		u->fd = -1;
 	}
+	return e;
+}
 }
 
 enum upload_err
@@ -112,7 +114,9 @@ upload_open(struct store *st, const char *repo, const char *uuid,
 	u->persist = true;
 	e = meta_upload_get(repo, uuid, expiry, &u->m);
 	if (e != META_OK)
-		return e == META_NOTFOUND ? UP_UNKNOWN : UP_IO;
+		return e == META_NOTFOUND ? UP_UNKNOWN :
+		    e == META_UNAVAILABLE ? UP_UNAVAILABLE :
+					    UP_IO;
 	if (staging_path(st->data_dir, uuid, u->path, sizeof(u->path)) != 0)
 		return UP_IO;
 	/* The lock is on the staging file's inode, and a first chunk handed
@@ -126,14 +130,17 @@ upload_open(struct store *st, const char *repo, const char *uuid,
 			return errno == ENOENT ? UP_UNKNOWN : UP_IO;
 		if (flock(u->fd, LOCK_EX) != 0 || fstat(u->fd, &locked) != 0)
 			goto fail;
-		if (stat(u->path, &named) == 0 && named.st_ino == locked.st_ino &&
+		if (stat(u->path, &named) == 0 &&
+		    named.st_ino == locked.st_ino &&
 		    named.st_dev == locked.st_dev)
 			break;
 		close(u->fd);
 		u->fd = -1;
 		if (tries == 100) {
-			fprintf(stderr, "berth: upload %s: staging file keeps "
-			    "changing\n", uuid);
+			fprintf(stderr,
+			    "berth: upload %s: staging file keeps "
+			    "changing\n",
+			    uuid);
 			return UP_IO;
 		}
 	}
@@ -206,7 +213,8 @@ record(struct upload *u, const struct digest_ctx *hash, uint64_t old,
 
 		if (e != META_OK)
 			return e == META_CONFLICT ? UP_UNKNOWN :
-			    e == META_FULL ? UP_NOSPC : UP_IO;
+			    e == META_FULL	  ? UP_NOSPC :
+						    UP_IO;
 	}
 	return UP_OK;
 }
@@ -230,26 +238,30 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 		}
 		if (n == 0)
 			break;
-		if (expect != UPLOAD_ANY_LENGTH && off - old + (uint64_t)n > expect) {
-			err = UP_SIZE;	/* longer than promised */
+		if (expect != UPLOAD_ANY_LENGTH &&
+		    off - old + (uint64_t)n > expect) {
+			err = UP_SIZE; /* longer than promised */
 			goto fail;
 		}
 		digest_update(&hash, buf, (size_t)n);
 		if (pwrite_all(u->fd, buf, (size_t)n, off) != 0) {
 			err = errno_err();
-			fprintf(stderr, "berth: upload %s: write: %s\n", u->m.uuid,
-			    strerror(errno));
+			fprintf(stderr, "berth: upload %s: write: %s\n",
+			    u->m.uuid, strerror(errno));
 			goto fail;
 		}
 		off += (uint64_t)n;
 		/* Start writeback as we go, so the fsync before the blob is
 		 * made visible has little left to do. */
-		if (off / WRITEBACK_STEP != (off - (uint64_t)n) / WRITEBACK_STEP)
-			sync_file_range(u->fd, (off64_t)((off / WRITEBACK_STEP - 1) *
-			    WRITEBACK_STEP), WRITEBACK_STEP, SYNC_FILE_RANGE_WRITE);
+		if (off / WRITEBACK_STEP !=
+		    (off - (uint64_t)n) / WRITEBACK_STEP)
+			sync_file_range(u->fd,
+			    (off64_t)((off / WRITEBACK_STEP - 1) *
+				WRITEBACK_STEP),
+			    WRITEBACK_STEP, SYNC_FILE_RANGE_WRITE);
 	}
 	if (expect != UPLOAD_ANY_LENGTH && off - old != expect) {
-		err = UP_SIZE;		/* shorter than promised */
+		err = UP_SIZE; /* shorter than promised */
 		goto fail;
 	}
 	if (ftruncate(u->fd, (off_t)off) != 0)
@@ -303,12 +315,13 @@ copy_in(int in, int out, uint64_t off, uint64_t len, unsigned char *buf,
 		    len > (1U << 30) ? (1U << 30) : (size_t)len, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EXDEV || errno == EINVAL ||
-		    errno == ENOSYS || errno == EOPNOTSUPP))
-			break;		/* copy by hand from ioff */
+		if (n < 0 &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+			errno == EOPNOTSUPP))
+			break; /* copy by hand from ioff */
 		if (n <= 0) {
 			if (n == 0)
-				errno = EIO;	/* the file got shorter */
+				errno = EIO; /* the file got shorter */
 			return -1;
 		}
 		len -= (uint64_t)n;
@@ -345,7 +358,7 @@ adopt(struct upload *u, const struct spool *s)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.body", u->path) >= (int)sizeof(tmp))
 		return -1;
-	unlink(tmp);		/* left by a crash */
+	unlink(tmp); /* left by a crash */
 	fd = spool_link(s, tmp);
 	if (fd < 0) {
 		if (errno == EXDEV || errno == EPERM || errno == EMLINK)
@@ -361,7 +374,7 @@ adopt(struct upload *u, const struct spool *s)
 		unlink(tmp);
 		return -1;
 	}
-	close(u->fd);		/* the replaced file, and its lock */
+	close(u->fd); /* the replaced file, and its lock */
 	u->fd = fd;
 	return 0;
 }
@@ -391,7 +404,8 @@ upload_append_spool(struct upload *u, const struct spool *s, uint64_t expect)
 		how = adopt(u, s);
 	if (how < 0)
 		goto fail;
-	if (how > 0 && copy_in(s->fd, u->fd, old, s->size, buf, sizeof(buf)) != 0) {
+	if (how > 0 &&
+	    copy_in(s->fd, u->fd, old, s->size, buf, sizeof(buf)) != 0) {
 		err = errno_err();
 		fprintf(stderr, "berth: upload %s: append body file: %s\n",
 		    u->m.uuid, strerror(errno));
@@ -434,8 +448,8 @@ upload_finish(struct upload *u, const char *digest, uint64_t *size)
 		    digest_load(&hash, u->m.alg, u->m.state, u->m.state_len)) {
 			digest_final(&hash, got);
 		} else if (digest_fd(u->fd, alg, u->m.size, got) != 0) {
-			fprintf(stderr, "berth: upload %s: re-hash: %s\n", u->m.uuid,
-			    strerror(errno));
+			fprintf(stderr, "berth: upload %s: re-hash: %s\n",
+			    u->m.uuid, strerror(errno));
 			return UP_IO;
 		}
 		if (strcmp(got, digest) != 0) {
@@ -456,13 +470,18 @@ upload_finish(struct upload *u, const char *digest, uint64_t *size)
 		/* The handler removed the staging file; end the session. */
 		if (u->persist)
 			meta_upload_delete(u->m.uuid);
-		return be == BLOB_NOSPC ? UP_NOSPC : be == BLOB_NOTSUP ?
-		    UP_READONLY : UP_IO;
+		return be == BLOB_NOSPC	   ? UP_NOSPC :
+		    be == BLOB_NOTSUP	   ? UP_READONLY :
+		    be == BLOB_UNAVAILABLE ? UP_UNAVAILABLE :
+					     UP_IO;
 	}
 	me = meta_blob_commit(u->m.repo, digest, u->m.size,
 	    u->persist ? u->m.uuid : NULL);
 	blob_unlock(lock);
-	return me == META_OK ? UP_OK : me == META_FULL ? UP_NOSPC : UP_IO;
+	return me == META_OK	   ? UP_OK :
+	    me == META_FULL	   ? UP_NOSPC :
+	    me == META_UNAVAILABLE ? UP_UNAVAILABLE :
+				     UP_IO;
 }
 
 enum upload_err
@@ -480,7 +499,7 @@ void
 upload_close(struct upload *u)
 {
 	if (u->fd >= 0) {
-		close(u->fd);	/* also drops the flock */
+		close(u->fd); /* also drops the flock */
 		u->fd = -1;
 	}
 }
@@ -512,11 +531,11 @@ upload_expire(struct store *st, long expiry)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' ||
 		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path))
+			(int)sizeof(path))
 			continue;
 		if (lstat(path, &sb) != 0)
 			continue;
-		if (S_ISDIR(sb.st_mode))	/* the body directory */
+		if (S_ISDIR(sb.st_mode)) /* the body directory */
 			removed += spool_sweep(path, cutoff);
 		else if (S_ISREG(sb.st_mode) && sb.st_mtime < cutoff &&
 		    unlink(path) == 0)

@@ -33,21 +33,23 @@
 
 enum upload_err {
 	UP_OK = 0,
-	UP_UNKNOWN,	/* no such session (or expired) */
-	UP_SHORT,	/* the body ended before its declared length; nothing kept */
-	UP_SIZE,	/* the body is not as long as its Content-Range; nothing kept */
+	UP_UNKNOWN, /* no such session (or expired) */
+	UP_SHORT, /* the body ended before its declared length; nothing kept */
+	UP_SIZE, /* the body is not as long as its Content-Range; nothing kept */
 	UP_DIGEST,	/* content does not match the digest; session ended */
 	UP_NOSPC,	/* storage full; nothing kept */
 	UP_READONLY,	/* the blob handler cannot store */
+	UP_UNAVAILABLE, /* the blob store or the metadata cannot be reached
+			 * now; nothing kept: the client may retry */
 	UP_IO		/* anything else; logged; nothing kept */
 };
 
 struct upload {
-	struct store		*st;		/* borrowed */
-	struct meta_upload	 m;
-	int			 fd;		/* staging file; -1 when closed */
-	char			 path[PATH_MAX];
-	bool			 persist;	/* has a metadata row */
+	struct store *st; /* borrowed */
+	struct meta_upload m;
+	int fd; /* staging file; -1 when closed */
+	char path[PATH_MAX];
+	bool persist; /* has a metadata row */
 };
 
 /* Where the bytes of an append come from: a body reader returning up to

@@ -8,13 +8,16 @@
 #   4. CGI golden exchanges (tests/cgi): berth as a plain CGI program, each
 #      response compared byte for byte; no web server
 #   5. end-to-end spec suite (tests/e2e), in each offload mode
-#   6. real clients -- skopeo and podman -- with real images (tests/clients)
+#   6. real clients -- skopeo, podman, docker, buildah, ctr -- with real
+#      images (tests/clients)
 #   6a. access control (tests/auth): the token flow, Basic, grants, hostile
 #      tokens and scopes, real clients logging in; CGI without re-hashing
 #   7. storage end to end: read-only, redirect, offload modes, injected faults
 #   8. the operator commands, gc under load included (tests/ops)
 #   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
-#      mid-upload, restart under load, crash back-off, a killed pool
+#      and restart while an upload body arrives, restart under load, crash
+#      back-off, a killed pool; behind Apache (when SERVERS has apache),
+#      the worker-side drain: stop mid-PATCH, the deadline's 503
 #  10. the web server shapes (tests/hosts): big chunked uploads, Range,
 #      offload headers, Locations under a prefix, skopeo, per shape
 #  11. the build (tests/build): `make` runs no package check, `make
@@ -28,7 +31,8 @@
 # shape -- what differs between shapes (request and body handling, blob
 # offload, Locations) is tested in each.  7, 8 and 9 run behind nginx
 # only: they test the store and the pool, which are the same in every
-# shape.
+# shape (9 also behind Apache, the one shape that streams a body to a
+# worker).
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -82,7 +86,6 @@ cmocka_layer() {
 cmocka_layer "unit tests" unit-tests
 cmocka_layer "unit tests: manifest parser" unit-manifest
 cmocka_layer "unit tests: configuration" unit-config
-cmocka_layer "unit tests: grants and scopes" unit-grant
 cmocka_layer "backend suite (every blob handler)" backend-tests
 cmocka_layer "metadata backend suite (every metadata backend)" meta-tests
 

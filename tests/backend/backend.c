@@ -27,12 +27,12 @@
 #include "digest.h"
 
 struct backend {
-	const char	*label;
-	const char	*handler;	/* [storage] blob_handler */
-	const char	*offload;	/* [blob.<handler>] offload, or NULL */
-	const char	*fault;		/* BERTH_FAULT for the fault handler */
-	enum blob_err	 put_result;	/* what put must answer */
-	bool		 fs_layout;	/* stores under <dir>/blobs as fs does:
+	const char *label;
+	const char *handler;	  /* [storage] blob_handler */
+	const char *offload;	  /* [blob.<handler>] offload, or NULL */
+	const char *fault;	  /* BERTH_FAULT for the fault handler */
+	enum blob_err put_result; /* what put must answer */
+	bool fs_layout;		  /* stores under <dir>/blobs as fs does:
 					 * the tests can plant stray files */
 };
 
@@ -48,13 +48,13 @@ static const struct backend backends[] = {
 };
 
 struct fixture {
-	const struct backend	*b;
-	struct conf		*conf;
-	struct blob_handler	 h;
-	char			 dir[64];
-	char			 staging[PATH_MAX];
-	unsigned char		 bytes[100000];
-	char			 digest[DIGEST_STR_MAX];
+	const struct backend *b;
+	struct conf *conf;
+	struct blob_handler h;
+	char dir[64];
+	char staging[PATH_MAX];
+	unsigned char bytes[100000];
+	char digest[DIGEST_STR_MAX];
 };
 
 static int
@@ -86,7 +86,8 @@ setup(void **state)
 	assert_non_null(f->conf);
 	if (b->fault != NULL)
 		setenv("BERTH_FAULT", b->fault, 1);
-	assert_int_equal(blob_open(b->handler, f->conf, f->dir, &f->h), BLOB_OK);
+	assert_int_equal(blob_open(b->handler, f->conf, f->dir, &f->h),
+	    BLOB_OK);
 	assert_int_equal(conf_check_unread(f->conf, NULL, NULL), 0);
 	for (size_t i = 0; i < sizeof(f->bytes); i++)
 		f->bytes[i] = (unsigned char)(i * 7 + i / 251);
@@ -139,8 +140,9 @@ count_files(const char *dir)
 	if (d == NULL)
 		return 0;
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+		if (de->d_name[0] == '.' &&
+		    (de->d_name[1] == '\0' ||
+			(de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &st) != 0)
@@ -199,7 +201,8 @@ test_missing(void **state)
 	struct blob_location loc;
 	uint64_t size;
 	int fd = -1;
-	enum blob_err e = blob_get(&f->h, "test/repo", f->digest, &fd, &size, &loc);
+	enum blob_err e = blob_get(&f->h, "test/repo", f->digest, &fd, &size,
+	    &loc);
 
 	if (strcmp(f->b->handler, "redirect") == 0) {
 		/* Existence is the metadata's business: always a URL. */
@@ -207,7 +210,8 @@ test_missing(void **state)
 		assert_int_equal(loc.kind, BLOB_LOC_URL);
 		char want[256];
 
-		snprintf(want, sizeof(want), "https://cdn.example.org/blobs/sha256/%s",
+		snprintf(want, sizeof(want),
+		    "https://cdn.example.org/blobs/sha256/%s",
 		    strchr(f->digest, ':') + 1);
 		assert_string_equal(loc.target, want);
 		return;
@@ -215,7 +219,8 @@ test_missing(void **state)
 	assert_int_equal(e, BLOB_NOTFOUND);
 	assert_int_equal(blob_stat(&f->h, "test/repo", f->digest, &size, &loc),
 	    BLOB_NOTFOUND);
-	assert_int_equal(blob_delete(&f->h, "test/repo", f->digest), BLOB_NOTFOUND);
+	assert_int_equal(blob_delete(&f->h, "test/repo", f->digest),
+	    BLOB_NOTFOUND);
 }
 
 static void
@@ -243,11 +248,13 @@ test_put_get_delete(void **state)
 		if (e != BLOB_NOTSUP)
 			assert_int_equal(count_files(uploads), 0);
 		if (strcmp(f->b->handler, "redirect") != 0)
-			assert_int_equal(blob_stat(&f->h, "test/repo", f->digest,
-			    &size, &loc), BLOB_NOTFOUND);
+			assert_int_equal(blob_stat(&f->h, "test/repo",
+					     f->digest, &size, &loc),
+			    BLOB_NOTFOUND);
 		else
 			assert_int_equal(blob_delete(&f->h, "test/repo",
-			    f->digest), BLOB_NOTSUP);
+					     f->digest),
+			    BLOB_NOTSUP);
 		return;
 	}
 	assert_int_equal(blob_stat(&f->h, "test/repo", f->digest, &size, &loc),
@@ -257,7 +264,8 @@ test_put_get_delete(void **state)
 
 	/* Idempotent: the same blob again succeeds, stored once. */
 	fd = staging(f, &src);
-	assert_int_equal(blob_put(&f->h, "other/repo", f->digest, &src), BLOB_OK);
+	assert_int_equal(blob_put(&f->h, "other/repo", f->digest, &src),
+	    BLOB_OK);
 	close(fd);
 	assert_int_equal(access(f->staging, F_OK), -1);
 	assert_int_equal(count_files(blobs), 1);
@@ -272,12 +280,12 @@ test_put_get_delete(void **state)
 /* What a walk saw. */
 #define WALK_MAX 16
 struct seen {
-	int		 n;		/* entries reported */
-	int		 stop_after;	/* > 0: stop the walk after so many */
-	char		 digest[WALK_MAX][DIGEST_STR_MAX];	/* "" when stray */
-	uint64_t	 size[WALK_MAX];
-	char		 name[WALK_MAX][PATH_MAX];
-	bool		 has_detail[WALK_MAX];
+	int n;		/* entries reported */
+	int stop_after; /* > 0: stop the walk after so many */
+	char digest[WALK_MAX][DIGEST_STR_MAX]; /* "" when stray */
+	uint64_t size[WALK_MAX];
+	char name[WALK_MAX][PATH_MAX];
+	bool has_detail[WALK_MAX];
 };
 
 static int
@@ -351,7 +359,7 @@ test_walk(void **state)
 		return;
 	}
 	s = walk_all(f, 0);
-	assert_int_equal(s->n, 0);	/* an empty store */
+	assert_int_equal(s->n, 0); /* an empty store */
 	free(s);
 
 	if (!put_blob(f)) {
@@ -472,17 +480,20 @@ test_quarantine(void **state)
 	if (!blob_can(&f->h, BLOB_CAN_READ) ||
 	    !blob_can(&f->h, BLOB_CAN_DELETE)) {
 		assert_int_equal(blob_quarantine(&f->h, f->digest, qdir, out,
-		    sizeof(out)), BLOB_NOTSUP);
+				     sizeof(out)),
+		    BLOB_NOTSUP);
 		assert_int_equal(access(qdir, F_OK), -1);
 		return;
 	}
 	assert_int_equal(blob_quarantine(&f->h, f->digest, qdir, out,
-	    sizeof(out)), BLOB_NOTFOUND);
+			     sizeof(out)),
+	    BLOB_NOTFOUND);
 	assert_int_equal(access(want, F_OK), -1);
 	if (!put_blob(f))
 		return;
 	assert_int_equal(blob_quarantine(&f->h, f->digest, qdir, out,
-	    sizeof(out)), BLOB_OK);
+			     sizeof(out)),
+	    BLOB_OK);
 	assert_string_equal(out, want);
 	fd = open(out, O_RDONLY);
 	assert_true(fd >= 0);
@@ -505,7 +516,8 @@ test_quarantine(void **state)
 	/* Again, over the older copy, after a new put. */
 	assert_true(put_blob(f));
 	assert_int_equal(blob_quarantine(&f->h, f->digest, qdir, out,
-	    sizeof(out)), BLOB_OK);
+			     sizeof(out)),
+	    BLOB_OK);
 	assert_int_equal(count_files(qdir), 1);
 }
 
@@ -549,13 +561,18 @@ old_walk(void *priv, blob_walk_fn fn, void *arg)
 }
 
 static const struct blob_ops v1_ops = {
-	.version = 1, .name = "test-v1", .open = old_open, .get = old_get,
+	.version = 1,
+	.name = "test-v1",
+	.open = old_open,
+	.get = old_get,
 	.walk = old_walk,
 };
 BLOB_HANDLER(v1_ops)
 
 static const struct blob_ops v3_ops = {
-	.version = BLOB_OPS_VERSION + 1, .name = "test-v3", .open = old_open,
+	.version = BLOB_OPS_VERSION + 1,
+	.name = "test-v3",
+	.open = old_open,
 	.get = old_get,
 };
 BLOB_HANDLER(v3_ops)
@@ -574,9 +591,12 @@ test_versions(void **state)
 	assert_false(blob_can(&h, BLOB_CAN_WALK));
 	assert_false(blob_can(&h, BLOB_CAN_READ));
 	assert_int_equal(blob_walk(&h, record, &none), BLOB_NOTSUP);
-	assert_int_equal(blob_read(&h, "", "sha256:"
-	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-	    &fd, &size), BLOB_NOTSUP);
+	assert_int_equal(
+	    blob_read(&h, "",
+		"sha256:"
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		&fd, &size),
+	    BLOB_NOTSUP);
 	assert_int_equal(walk_called, 0);
 	blob_close(&h);
 	assert_int_equal(blob_open("test-v3", NULL, "/nonexistent", &h),
@@ -595,30 +615,30 @@ main(void)
 		snprintf(names[n], sizeof(names[n]), "%s: missing blob",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_missing, setup,
-		    teardown, (void *)&backends[i] };
+			teardown, (void *)&backends[i] };
 		n++;
 		snprintf(names[n], sizeof(names[n]), "%s: put, get, delete",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_put_get_delete,
-		    setup, teardown, (void *)&backends[i] };
+			setup, teardown, (void *)&backends[i] };
 		n++;
 		snprintf(names[n], sizeof(names[n]), "%s: walk",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_walk, setup,
-		    teardown, (void *)&backends[i] };
+			teardown, (void *)&backends[i] };
 		n++;
 		snprintf(names[n], sizeof(names[n]), "%s: read",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_read, setup,
-		    teardown, (void *)&backends[i] };
+			teardown, (void *)&backends[i] };
 		n++;
 		snprintf(names[n], sizeof(names[n]), "%s: quarantine",
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_quarantine,
-		    setup, teardown, (void *)&backends[i] };
+			setup, teardown, (void *)&backends[i] };
 		n++;
 	}
 	tests[n++] = (struct CMUnitTest){ "interface versions", test_versions,
-	    NULL, NULL, NULL };
+		NULL, NULL, NULL };
 	return cmocka_run_group_tests_name("blob handlers", tests, NULL, NULL);
 }

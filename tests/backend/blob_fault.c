@@ -25,9 +25,9 @@
 enum fault { F_NONE, F_EIO, F_ENOSPC, F_SHORT, F_CRASH };
 
 struct fault_handler {
-	void		*fs;		/* the wrapped fs instance */
-	enum fault	 fault;
-	char		 tmpdir[PATH_MAX - 64];	/* <data_dir>/uploads */
+	void *fs; /* the wrapped fs instance */
+	enum fault fault;
+	char tmpdir[PATH_MAX - 64]; /* <data_dir>/uploads */
 };
 
 /* The wrapped handler, found by name as any other caller would. */
@@ -148,7 +148,8 @@ fault_put(void *priv, const char *repo, const char *digest,
 	if (fd < 0)
 		goto out;
 	while (off < src->size) {
-		size_t want = src->size - off < sizeof(buf) ? (size_t)(src->size - off) :
+		size_t want = src->size - off < sizeof(buf) ?
+		    (size_t)(src->size - off) :
 		    sizeof(buf);
 		ssize_t n = pread(src->fd, buf, want, (off_t)off);
 
@@ -161,18 +162,18 @@ fault_put(void *priv, const char *repo, const char *digest,
 			goto out;
 		}
 		if (f->fault == F_SHORT && n > 1)
-			n /= 2;		/* the write stored less ... */
+			n /= 2; /* the write stored less ... */
 		if (write(fd, buf, (size_t)n) != n)
 			goto out;
 		off += (uint64_t)n;
 		if (f->fault == F_SHORT) {
-			errno = EIO;	/* ... and the next one failed */
+			errno = EIO; /* ... and the next one failed */
 			goto out;
 		}
 	}
 	if (f->fault == F_CRASH) {
 		fsync(fd);
-		_exit(70);	/* between write and rename */
+		_exit(70); /* between write and rename */
 	}
 out:
 	fprintf(stderr, "berth: fault handler: put %s failed: %s\n", digest,

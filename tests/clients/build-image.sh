@@ -9,6 +9,11 @@
 #          manifest with another config that shares v1's first two layers
 #   twin-a two images sharing a big layer and a small one that no other tag
 #   twin-b has, each with one layer of its own (the concurrent-push test)
+#   mini   a small linux/amd64 image (three layers, about 1 MB in all) for
+#          the clients that store images in a daemon: docker, buildah, ctr
+#   mini-arm64  its linux/arm64 sibling (shares two layers)
+#   mini-multi  an image index of mini and mini-arm64
+#   ctr    a small image (two layers, one shared with mini) that ctr pushes
 #
 # The result is cached in $BERTH_IMAGE_CACHE (default /var/cache/berth-test)
 # under a name derived from this script's own hash, so a rerun takes no time
@@ -136,6 +141,11 @@ build() {
 	make_layer twin-shared sed ncurses-base
 	make_layer twin-a login
 	make_layer twin-b passwd hostname
+	make_layer mini-a dash mawk
+	make_layer mini-b bsdutils base-passwd
+	make_layer mini-c libc-bin
+	make_layer mini-arm sysvinit-utils
+	make_layer ctr ncurses-bin init-system-helpers debconf
 	for layer in big twin-big; do
 		[ "${SIZE[$layer]}" -gt "$MIN_BIG_LAYER" ] ||
 			die "layer $layer is only ${SIZE[$layer]} bytes, must be over $MIN_BIG_LAYER"
@@ -145,14 +155,23 @@ build() {
 	make_image arm64 arm64 v8 big base arm
 	make_image twin-a amd64 "" twin-big twin-shared twin-a
 	make_image twin-b amd64 "" twin-big twin-shared twin-b
+	make_image mini amd64 "" mini-a mini-b mini-c
+	make_image mini-arm64 arm64 v8 mini-a mini-b mini-arm
+	make_image ctr amd64 "" ctr mini-a
 
 	printf '{"schemaVersion":2,"mediaType":"%s","manifests":[%s,%s]}' "$MT_INDEX" \
 		"$(with_platform v1 amd64 "")" "$(with_platform arm64 arm64 v8)" >"$BUILD/tmp/multi"
 	add_blob "$BUILD/tmp/multi" "$MT_INDEX" multi
+	printf '{"schemaVersion":2,"mediaType":"%s","manifests":[%s,%s]}' "$MT_INDEX" \
+		"$(with_platform mini amd64 "")" "$(with_platform mini-arm64 arm64 v8)" \
+		>"$BUILD/tmp/mini-multi"
+	add_blob "$BUILD/tmp/mini-multi" "$MT_INDEX" mini-multi
 
-	printf '{"schemaVersion":2,"manifests":[%s,%s,%s,%s]}' \
+	printf '{"schemaVersion":2,"manifests":[%s,%s,%s,%s,%s,%s,%s,%s]}' \
 		"$(tagged v1 v1)" "$(tagged multi multi)" \
-		"$(tagged twin-a twin-a)" "$(tagged twin-b twin-b)" >"$BUILD/index.json"
+		"$(tagged twin-a twin-a)" "$(tagged twin-b twin-b)" \
+		"$(tagged mini mini)" "$(tagged mini-arm64 mini-arm64)" \
+		"$(tagged mini-multi mini-multi)" "$(tagged ctr ctr)" >"$BUILD/index.json"
 	rm -rf "$BUILD/tmp"
 }
 
@@ -165,8 +184,10 @@ if [ ! -f "$LAYOUT/index.json" ]; then
 	chmod -R a+rX "$BUILD"
 	# Another run may have finished the same layout meanwhile; either is fine.
 	mv -T "$BUILD" "$LAYOUT" 2>/dev/null || rm -rf "$BUILD"
-	# Layouts that an older version of this script built are of no more use.
+	# Layouts that other versions of this script built, once a day old: a
+	# younger one may be in use by a run of another version (another
+	# checkout) at this moment.
 	find "$CACHE" -mindepth 1 -maxdepth 1 -name 'layout-*' ! -name "${LAYOUT##*/}" \
-		-exec rm -rf {} +
+		-mmin +1440 -exec rm -rf {} +
 fi
 echo "$LAYOUT"

@@ -13,6 +13,22 @@
 #      with the same image ID and layer diff ids;
 #   4. two skopeo processes pushing at once two images that share layers both
 #      succeed, every blob is stored exactly once, and both pull back intact;
+#   5. docker (Debian's docker.io, a dockerd of the test's own: vfs storage,
+#      no iptables, no bridge, its own root and socket) loads a small
+#      three-layer image, pushes it (the registry serves the manifest docker
+#      made, each layer uncompressing to its diff id) and pulls it back with
+#      the same image ID; pushes a two-platform index with docker manifest
+#      and pulls each platform from it; pushes the image to a second
+#      repository by cross-repository mounts only (POST ?mount= answered 201,
+#      no layer uploaded); deletes the manifest there by digest, after which
+#      docker pull of that digest fails there and works in the first one;
+#   6. buildah (vfs, private root) builds an image from the OCI layout and
+#      files, pushes it (the registry's manifest is the digest buildah
+#      wrote) and pulls it back with the same image ID and digest;
+#   7. containerd's ctr (a containerd of the test's own) imports an OCI
+#      archive and pushes it: the registry holds the archive's exact bytes;
+#      ctr pulls a two-platform index and exports it with every digest
+#      unchanged;
 #   and, when BERTH is built with ASan and UBSan, that berth.log holds no
 #   sanitizer report once the workers have stopped.
 #
@@ -21,8 +37,11 @@
 #   KEEP=1 keep the data and work directories even when every check passes
 # Prints "ok - NAME" or "not ok - NAME" with the reason for each check, and as
 # its last line "N passed, N failed"; exits non-zero when any check failed.
-# Needs skopeo, podman, nginx, python3, GNU tar and gzip; the image itself is
-# built by build-image.sh and cached in /var/cache/berth-test.
+#   DOCKER the docker client (default /usr/bin/docker, the one docker.io
+#          installs, which matches its dockerd)
+# Needs skopeo, podman, docker.io, buildah, containerd, nginx, curl, python3,
+# GNU tar and gzip, and root for the daemons; the image itself is built by
+# build-image.sh and cached in /var/cache/berth-test.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,6 +50,7 @@ cd "$ROOT"
 BERTH=$(realpath -m "${BERTH:-build/berth}")
 OCI=$HERE/oci.py
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-300}
+DOCKER=${DOCKER:-/usr/bin/docker}
 
 PASSED=0
 FAILED=0
@@ -43,6 +63,10 @@ chmod 755 "$DATA_DIR"
 LOGS=$WORK/logs
 CONF=$WORK/conf
 mkdir -p "$LOGS" "$CONF" "$WORK/tmp"
+# The daemons' own directories: their unix sockets' paths must stay short.
+DOCKER_DIR=$WORK/docker
+CONTAINERD_DIR=$WORK/containerd
+CONTAINERD_SOCK=$CONTAINERD_DIR/containerd.sock
 
 # ---------------------------------------------------------------- reporting
 
@@ -130,11 +154,12 @@ podman_client() {
 
 require_tools() {
 	local tool missing=() status=0
-	for tool in skopeo podman /usr/bin/python3 tar gzip sha256sum timeout unshare; do
+	for tool in skopeo podman "$DOCKER" dockerd buildah containerd ctr curl \
+	    /usr/bin/python3 tar gzip sha256sum timeout unshare; do
 		command -v "$tool" >/dev/null || missing+=("$tool")
 	done
 	if [ ${#missing[@]} -gt 0 ]; then
-		echo "missing: ${missing[*]} (apt-get install skopeo podman python3)"
+		echo "missing: ${missing[*]} (apt-get install skopeo podman docker.io buildah containerd curl python3)"
 		status=1
 	fi
 	if [ ! -x "$BERTH" ]; then
@@ -225,6 +250,9 @@ build_image() {
 
 on_exit() {
 	local rc=$?
+	stop_daemon dockerd "$DOCKER_DIR/dockerd.pid"
+	stop_daemon containerd "$DOCKER_DIR/containerd/containerd.pid"
+	stop_daemon containerd "$CONTAINERD_DIR/containerd.pid"
 	stop_registry
 	if [ "$FAILED" -eq 0 ] && [ "$rc" -ne 0 ]; then
 		echo "not ok - run.sh stopped early (exit $rc)"
@@ -415,6 +443,453 @@ pull_twins() {
 	done
 }
 
+# ---------------------------------------------------------------- daemons
+
+# wait_daemon NAME PID LOG COMMAND...: waits up to 30 s until COMMAND
+# succeeds (the daemon answers on its socket); fails at once, with the end
+# of LOG, when the daemon PID has exited.
+wait_daemon() {
+	local name=$1 pid=$2 log=$3 i
+	shift 3
+	for ((i = 0; i < 300; i++)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "$name exited at start-up; the end of $log:"
+			tail -n 25 "$log"
+			return 1
+		fi
+		if "$@" >/dev/null 2>&1; then
+			echo "$name ($pid) answers after $((i / 10)).$((i % 10))s"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "$name ($pid) did not answer in 30s; the end of $log:"
+	tail -n 25 "$log"
+	return 1
+}
+
+# stop_daemon NAME PIDFILE: stops the daemon this script started (its pid
+# in PIDFILE, which goes): SIGTERM, then SIGKILL after 15 s.
+stop_daemon() {
+	local name=$1 pidfile=$2 pid i
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile")
+	rm -f "$pidfile"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 150; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	echo "# $name ($pid) did not stop in 15s; killed"
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+# containerd_in DIR: starts a containerd of our own, everything under DIR:
+# root, state, sockets (DIR/containerd.sock for clients) and its opt
+# directory (else /opt/containerd), no CRI plugin (so no CNI); pulls and
+# pushes need no more. Its pid goes to DIR/containerd.pid, its log to
+# DIR/containerd.log.
+containerd_in() {
+	local dir=$1
+	[ "$(id -u)" = 0 ] || fail "containerd needs root here"
+	mkdir -p "$dir"
+	cat >"$dir/config.toml" <<-EOF
+		version = 2
+		root = "$dir/root"
+		state = "$dir/state"
+		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		[grpc]
+		  address = "$dir/containerd.sock"
+		[ttrpc]
+		  address = "$dir/containerd.sock.ttrpc"
+		[debug]
+		  address = "$dir/debug.sock"
+		[plugins."io.containerd.internal.v1.opt"]
+		  path = "$dir/opt"
+	EOF
+	containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 </dev/null &
+	echo $! >"$dir/containerd.pid"
+	wait_daemon containerd "$!" "$dir/containerd.log" ctr --address "$dir/containerd.sock" version
+}
+
+# config_of TAG: the config digest of the layout's image TAG, which is the
+# image ID docker, podman and buildah give it.
+config_of() {
+	"$OCI" tree "$LAYOUT" "$1" | awk '$1 == "config" { print $2; exit }'
+}
+
+# access_log_through PATTERN: every request the web server logged (nginx,
+# lighttpd and Apache all log the request line, then the status), once a
+# line matches the extended regular expression PATTERN (the last request of
+# what is looked at): lighttpd writes its log with a delay of up to a few
+# seconds. Waits up to 10 s.
+access_log_through() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if grep -qhE "$1" "$DATA_DIR"/run/*-access.log; then
+			cat "$DATA_DIR"/run/*-access.log
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "no line matching '$1' in $DATA_DIR/run/*-access.log after 10s"
+}
+
+# ---------------------------------------------------------------- 5. docker
+
+# A dockerd of our own: everything under $DOCKER_DIR, no network set-up
+# (no iptables rules, no bridge, the host's IP forwarding left as it is),
+# berth (plain HTTP on loopback) an insecure registry. The settings are all
+# in its own daemon.json, so /etc/docker/daemon.json plays no part; the
+# trust key goes there too instead of /etc/docker/key.json. It runs on a
+# containerd of its own (the one dockerd would start makes /opt/containerd).
+# Outside $DOCKER_DIR, dockerd makes only /run/docker/plugins (fixed in it).
+start_dockerd() {
+	mkdir -p "$DOCKER_DIR/root" "$DOCKER_DIR/exec" "$DOCKER_DIR/config"
+	containerd_in "$DOCKER_DIR/containerd"
+	cat >"$DOCKER_DIR/daemon.json" <<-EOF
+		{
+		  "storage-driver": "vfs",
+		  "iptables": false,
+		  "ip-masq": false,
+		  "ip-forward": false,
+		  "bridge": "none",
+		  "data-root": "$DOCKER_DIR/root",
+		  "exec-root": "$DOCKER_DIR/exec",
+		  "pidfile": "$DOCKER_DIR/dockerd-own.pid",
+		  "hosts": ["unix://$DOCKER_DIR/docker.sock"],
+		  "containerd": "$DOCKER_DIR/containerd/containerd.sock",
+		  "insecure-registries": ["$REGISTRY"],
+		  "deprecated-key-path": "$DOCKER_DIR/key.json",
+		  "debug": true
+		}
+	EOF
+	dockerd --config-file "$DOCKER_DIR/daemon.json" >"$LOGS/dockerd.log" 2>&1 </dev/null &
+	echo $! >"$DOCKER_DIR/dockerd.pid"
+	wait_daemon dockerd "$!" "$LOGS/dockerd.log" docker_cli version
+	docker_cli version --format 'client {{.Client.Version}}, server {{.Server.Version}}'
+}
+
+# docker_cli ARG...: the docker client talking to our dockerd only, with a
+# configuration directory of its own (docker manifest keeps lists there).
+docker_cli() {
+	DOCKER_HOST=unix://$DOCKER_DIR/docker.sock DOCKER_CONFIG=$DOCKER_DIR/config \
+		DOCKER_CLI_EXPERIMENTAL=enabled "$DOCKER" "$@"
+}
+
+docker_client() {
+	local name=$1
+	shift
+	run_client "$name" env DOCKER_HOST="unix://$DOCKER_DIR/docker.sock" \
+		DOCKER_CONFIG="$DOCKER_DIR/config" DOCKER_CLI_EXPERIMENTAL=enabled "$DOCKER" "$@"
+}
+
+# pushed_digest NAME: the digest docker push reported in $LOGS/NAME.out.
+pushed_digest() {
+	sed -n 's/^.*: digest: \(sha256:[0-9a-f]\{64\}\) size: [0-9]*$/\1/p' "$LOGS/$1.out" | tail -n 1
+}
+
+# docker_image_is NAME REFERENCE WANT: docker image inspect of REFERENCE
+# prints WANT: "ID ARCH DIFF-ID..." of the image.
+docker_image_is() {
+	local name=$1 reference=$2 want=$3 got
+	docker_client "$name" image inspect \
+		--format '{{.Id}} {{.Architecture}}{{range .RootFS.Layers}} {{.}}{{end}}' "$reference"
+	got=$(cat "$LOGS/$name.out")
+	[ "$got" = "$want" ] || fail "docker image inspect $reference: got '$got', want '$want'"
+	echo "$reference: $got"
+}
+
+# image_line TAG ARCH: what docker_image_is wants for the layout's TAG.
+image_line() {
+	echo "$(config_of "$1") $2 $("$OCI" diff-ids "$LAYOUT" "$1" | paste -sd ' ')"
+}
+
+# remote_image_is REPOSITORY REFERENCE DIGEST TAG: the registry's
+# REFERENCE in REPOSITORY is manifest DIGEST (its bytes hash to it), of the
+# config of the layout's TAG, each layer uncompressing to TAG's diff ids.
+# Clients that compress layers themselves push other layer blobs than the
+# layout's; this is what must stay the same.
+remote_image_is() {
+	local repository=$1 reference=$2 digest=$3 tag=$4 tree=$WORK/remote.tree got
+	"$OCI" remote --details "http://$REGISTRY" "$repository" "$reference" >"$tree" ||
+		fail "the registry's $repository $reference is broken"
+	cat "$tree"
+	got=$(awk 'NR == 1 { print $1, $2 }' "$tree")
+	[ "$got" = "manifest $digest" ] || fail "$repository $reference is '$got', pushed manifest $digest"
+	got=$(awk '$1 == "config" { print $2 }' "$tree")
+	[ "$got" = "$(config_of "$tag")" ] || fail "$repository $reference has config $got, pushed $(config_of "$tag")"
+	diff -u <("$OCI" diff-ids "$LAYOUT" "$tag") <(awk '$1 == "diff-id" { print $2 }' "$tree") ||
+		fail "$repository $reference: diff ids differ (- the image's, + the registry's)"
+}
+
+# docker load takes docker archives, which skopeo makes from the layout;
+# docker keeps the config as it is, so the image ID is the config digest.
+docker_load() {
+	local tag
+	for tag in mini mini-arm64; do
+		skopeo_client "docker-archive-$tag" copy "oci:$LAYOUT:$tag" \
+			"docker-archive:$WORK/$tag.docker.tar:berth-test/$tag:v1"
+	done
+	docker_client docker-load load --input "$WORK/mini.docker.tar"
+	docker_image_is docker-load-inspect berth-test/mini:v1 "$(image_line mini amd64)"
+}
+
+docker_push() {
+	local digest
+	docker_client docker-tag tag berth-test/mini:v1 "$REGISTRY/test/docker:v1"
+	docker_client docker-push push "$REGISTRY/test/docker:v1"
+	digest=$(pushed_digest docker-push)
+	[ -n "$digest" ] || fail "docker push printed no digest: $(cat "$LOGS/docker-push.out")"
+	echo "$digest" >"$WORK/docker.digest"
+	remote_image_is test/docker v1 "$digest" mini
+	remote_image_is test/docker "$digest" "$digest" mini
+}
+
+docker_pull() {
+	local digest got
+	digest=$(cat "$WORK/docker.digest")
+	docker_client docker-rmi rmi "$REGISTRY/test/docker:v1" berth-test/mini:v1
+	if docker_client docker-gone image inspect "$(config_of mini)"; then
+		fail "docker rmi left image $(config_of mini)"
+	fi
+	docker_client docker-pull pull "$REGISTRY/test/docker:v1"
+	cat "$LOGS/docker-pull.out"
+	grep -qx "Digest: $digest" "$LOGS/docker-pull.out" || fail "docker pull did not report digest $digest"
+	got=$(grep -c ': Pull complete$' "$LOGS/docker-pull.out" || true)
+	[ "$got" = 3 ] || fail "docker pulled $got layers, the image has 3"
+	docker_image_is docker-pull-inspect "$REGISTRY/test/docker:v1" "$(image_line mini amd64)"
+	docker_client docker-repo-digests image inspect --format '{{range .RepoDigests}}{{.}} {{end}}' \
+		"$REGISTRY/test/docker:v1"
+	grep -qw "$REGISTRY/test/docker@$digest" "$LOGS/docker-repo-digests.out" ||
+		fail "docker's repo digests are '$(cat "$LOGS/docker-repo-digests.out")', pushed $digest"
+}
+
+# Both platforms' images are pushed by tag, then docker manifest makes the
+# index (it reads each one's platform from its config) and pushes it; each
+# platform is pulled back from the index alone.
+docker_index() {
+	local amd64 arm64 index repo=$REGISTRY/test/docker-multi
+	docker_client docker-load-arm64 load --input "$WORK/mini-arm64.docker.tar"
+	docker_client docker-tag-amd64 tag "$REGISTRY/test/docker:v1" "$repo:amd64"
+	docker_client docker-tag-arm64 tag berth-test/mini-arm64:v1 "$repo:arm64"
+	docker_client docker-push-amd64 push "$repo:amd64"
+	docker_client docker-push-arm64 push "$repo:arm64"
+	amd64=$(pushed_digest docker-push-amd64)
+	arm64=$(pushed_digest docker-push-arm64)
+	docker_client docker-manifest-create manifest create --insecure "$repo:v1" "$repo:amd64" "$repo:arm64"
+	docker_client docker-manifest-push manifest push --insecure "$repo:v1"
+	index=$(grep -xE 'sha256:[0-9a-f]{64}' "$LOGS/docker-manifest-push.out" | tail -n 1)
+	[ -n "$index" ] || fail "docker manifest push printed no digest: $(cat "$LOGS/docker-manifest-push.out")"
+	"$OCI" remote --details "http://$REGISTRY" test/docker-multi v1 >"$WORK/docker-multi.tree" ||
+		fail "the registry's test/docker-multi:v1 is broken"
+	cat "$WORK/docker-multi.tree"
+	printf 'index %s\nplatform linux/amd64\nmanifest %s\nplatform linux/arm64/v8\nmanifest %s\n' \
+		"$index" "$amd64" "$arm64" >"$WORK/docker-multi.want"
+	awk '$1 == "index" || $1 == "platform" || $1 == "manifest" { print $1, $2 }' \
+		"$WORK/docker-multi.tree" >"$WORK/docker-multi.got"
+	diff -u "$WORK/docker-multi.want" "$WORK/docker-multi.got" ||
+		fail "the registry's index is not the one docker pushed (- pushed, + served)"
+
+	docker_client docker-rmi-multi rmi "$repo:amd64" "$repo:arm64" "$REGISTRY/test/docker:v1" \
+		berth-test/mini-arm64:v1
+	docker_client docker-pull-index pull "$repo@$index"
+	docker_client docker-pull-arm64 pull --platform linux/arm64 "$repo:v1"
+	docker_image_is docker-index-amd64 "$repo@$index" "$(image_line mini amd64)"
+	docker_image_is docker-index-arm64 "$repo:v1" "$(image_line mini-arm64 arm64)"
+}
+
+# The image docker pushed to test/docker goes to test/docker-mount: docker
+# asks to mount each layer from a repository it knows holds it (the last it
+# pushed it to or pulled it from: test/docker-multi here), and the access
+# log must show each such POST answered 201 and no upload session ending in
+# that layer.
+docker_mount() {
+	local digest layer hex upload session put log=$WORK/access.log
+	digest=$(cat "$WORK/docker.digest")
+	docker_client docker-tag-mount tag "$(config_of mini)" "$REGISTRY/test/docker-mount:v1"
+	docker_client docker-push-mount push "$REGISTRY/test/docker-mount:v1"
+	cat "$LOGS/docker-push-mount.out"
+	[ "$(pushed_digest docker-push-mount)" = "$digest" ] ||
+		fail "docker pushed test/docker-mount:v1 as $(pushed_digest docker-push-mount), test/docker:v1 as $digest"
+	remote_image_is test/docker-mount v1 "$digest" mini
+	access_log_through '"PUT [^ "]*/v2/test/docker-mount/manifests/v1 HTTP/[0-9.]+" 201 ' >"$log"
+	upload='[^ "]*/v2/test/docker-mount/blobs/uploads/'
+	for layer in $(awk '$1 == "layer" { print $2 }' "$WORK/remote.tree"); do
+		hex=${layer#sha256:}
+		grep -E "\"POST $upload\?[^ \"]*mount=sha256(:|%3A)${hex}[^ \"]* HTTP/[0-9.]+\" 201 " "$log" ||
+			fail "no POST ...?mount=$layer answered 201 for test/docker-mount in the access log"
+		if grep -E "\"PUT ${upload}[^ \"]*digest=sha256(:|%3A)$hex" "$log"; then
+			fail "$layer was uploaded to test/docker-mount instead of mounted"
+		fi
+	done
+	# A PATCH carries no digest: its session's closing PUT names the blob.
+	for session in $(grep -oE "\"PATCH ${upload}[^ \"?]+" "$log" | sed 's|.*/||' | sort -u); do
+		put=$(grep -oE "\"PUT $upload$session\?[^ \"]*" "$log" | grep -oE 'sha256(:|%3A)[0-9a-f]{64}' |
+			sed 's/%3A/:/' || true)
+		[ "$put" = "$(config_of mini)" ] ||
+			fail "upload session $session to test/docker-mount (PATCH) ended in '$put', not the config"
+		echo "PATCH session $session: the config, $put"
+	done
+	got=$(grep -c ': Mounted from test/' "$LOGS/docker-push-mount.out" || true)
+	[ "$got" = 3 ] || fail "docker reports $got layers mounted, the image has 3"
+}
+
+docker_delete() {
+	local digest code
+	digest=$(cat "$WORK/docker.digest")
+	code=$(curl -sS -o "$WORK/delete.body" -w '%{http_code}' -X DELETE \
+		"http://$REGISTRY/v2/test/docker-mount/manifests/$digest")
+	[ "$code" = 202 ] || fail "DELETE /v2/test/docker-mount/manifests/$digest: $code $(cat "$WORK/delete.body")"
+	code=$(curl -sS -o /dev/null -w '%{http_code}' \
+		-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+		"http://$REGISTRY/v2/test/docker-mount/manifests/$digest")
+	[ "$code" = 404 ] || fail "GET of the deleted manifest answered $code, not 404"
+	if docker_client docker-pull-deleted pull "$REGISTRY/test/docker-mount@$digest"; then
+		fail "docker pull of the deleted test/docker-mount@$digest succeeded"
+	fi
+	grep -q 'manifest unknown' "$LOGS/docker-pull-deleted.log" ||
+		fail "docker pull failed, but not with manifest unknown: $(tail -n 3 "$LOGS/docker-pull-deleted.log")"
+	echo "test/docker-mount@$digest: $(tail -n 1 "$LOGS/docker-pull-deleted.log")"
+	docker_client docker-pull-kept pull "$REGISTRY/test/docker@$digest"
+	grep -qx "Digest: $digest" "$LOGS/docker-pull-kept.out" ||
+		fail "docker pull of test/docker@$digest: $(cat "$LOGS/docker-pull-kept.out")"
+	echo "test/docker@$digest still pulls"
+}
+
+# ---------------------------------------------------------------- 6. buildah
+
+buildah_client() {
+	local name=$1
+	shift
+	CLIENT_CACHE=buildah run_client "$name" buildah --log-level="${BUILDAH_LOG_LEVEL:-debug}" \
+		--root "$WORK/buildah/root" --runroot "$WORK/buildah/runroot" --storage-driver vfs "$@"
+}
+
+# buildah_image REFERENCE: "ID DIGEST DIFF-ID..." of a buildah image (the ID
+# without "sha256:"; the digest is that of its manifest).
+buildah_image() {
+	BUILDAH_LOG_LEVEL=error buildah_client buildah-inspect inspect --type image \
+		--format '{{.FromImageID}} {{.FromImageDigest}}{{range .OCIv1.RootFS.DiffIDs}} {{.}}{{end}}' "$1"
+	cat "$LOGS/buildah-inspect.out"
+}
+
+# The layout's small image and a directory of files make a four-layer image.
+buildah_build() {
+	local container id got
+	mkdir -p "$WORK/buildah/files/etc"
+	echo "berth test: the file buildah adds" >"$WORK/buildah/files/etc/berth-buildah"
+	buildah_client buildah-from from --quiet --signature-policy "$CONF/policy.json" "oci:$LAYOUT:mini"
+	container=$(tail -n 1 "$LOGS/buildah-from.out")
+	buildah_client buildah-copy copy "$container" "$WORK/buildah/files/" /
+	buildah_client buildah-config config --cmd '["/bin/dash"]' \
+		--label org.opencontainers.image.title="berth test image buildah" "$container"
+	buildah_client buildah-commit commit --quiet --signature-policy "$CONF/policy.json" \
+		"$container" berth-test/buildah:v1
+	id=$(tail -n 1 "$LOGS/buildah-commit.out")
+	got=$(buildah_image berth-test/buildah:v1)
+	echo "$got"
+	[ "${got%% *}" = "$id" ] || fail "buildah commit printed $id, the image is ${got%% *}"
+	got=$(echo "$got" | cut -d' ' -f3-)
+	[ "$(echo "$got" | cut -d' ' -f1-3)" = "$("$OCI" diff-ids "$LAYOUT" mini | paste -sd ' ')" ] ||
+		fail "the first three diff ids are not the base image's"
+	[ "$(echo "$got" | wc -w)" = 4 ] || fail "the image has $(echo "$got" | wc -w) layers, want 4"
+	echo "$id" >"$WORK/buildah.id"
+	echo "$got" >"$WORK/buildah.diff-ids"
+}
+
+buildah_push() {
+	local digest id tree=$WORK/buildah.tree
+	id=$(cat "$WORK/buildah.id")
+	buildah_client buildah-push push --tls-verify=false --signature-policy "$CONF/policy.json" \
+		--digestfile "$WORK/buildah.digest" berth-test/buildah:v1 "docker://$REGISTRY/test/buildah:v1"
+	digest=$(cat "$WORK/buildah.digest")
+	"$OCI" remote --details "http://$REGISTRY" test/buildah v1 >"$tree" ||
+		fail "the registry's test/buildah:v1 is broken"
+	cat "$tree"
+	[ "$(awk 'NR == 1 { print $1, $2 }' "$tree")" = "manifest $digest" ] ||
+		fail "the registry's test/buildah:v1 is $(head -n 1 "$tree"), buildah wrote $digest"
+	[ "$(awk '$1 == "config" { print $2 }' "$tree")" = "sha256:$id" ] ||
+		fail "the registry's config is not the image's, sha256:$id"
+	[ "$(awk '$1 == "diff-id" { print $2 }' "$tree" | paste -sd ' ')" = "$(cat "$WORK/buildah.diff-ids")" ] ||
+		fail "the registry's diff ids are not the image's"
+}
+
+buildah_pull() {
+	local digest id got
+	id=$(cat "$WORK/buildah.id")
+	digest=$(cat "$WORK/buildah.digest")
+	buildah_client buildah-rm rm --all
+	buildah_client buildah-rmi rmi --all --force
+	BUILDAH_LOG_LEVEL=error buildah_client buildah-images images --quiet
+	[ ! -s "$LOGS/buildah-images.out" ] || fail "buildah rmi --all left: $(cat "$LOGS/buildah-images.out")"
+	buildah_client buildah-pull pull --tls-verify=false --signature-policy "$CONF/policy.json" \
+		"docker://$REGISTRY/test/buildah:v1"
+	got=$(buildah_image "$REGISTRY/test/buildah:v1")
+	[ "$got" = "$id $digest $(cat "$WORK/buildah.diff-ids")" ] ||
+		fail "buildah pulled '$got', pushed '$id $digest $(cat "$WORK/buildah.diff-ids")'"
+	echo "ID, digest and diff ids: $got"
+}
+
+# ---------------------------------------------------------------- 7. ctr
+
+start_containerd() {
+	containerd_in "$CONTAINERD_DIR"
+}
+
+ctr_client() {
+	local name=$1
+	shift
+	run_client "$name" ctr --address "$CONTAINERD_SOCK" --debug "$@"
+}
+
+# ctr_has NAME REFERENCE DIGEST: ctr images ls lists REFERENCE as DIGEST.
+ctr_has() {
+	local got
+	ctr_client "$1" images ls
+	got=$(awk -v ref="$2" '$1 == ref { print $3 }' "$LOGS/$1.out")
+	[ "$got" = "$3" ] || fail "ctr images ls: $2 is '$got', not $3: $(cat "$LOGS/$1.out")"
+}
+
+# ctr pushes an image's blobs as they are: the registry must hold exactly
+# the layout's bytes. containerd 1.6 sends each blob as the body of the
+# upload session's closing PUT (POST, then PUT ?digest=, no PATCH).
+ctr_push() {
+	local digest hex log=$WORK/access.log
+	skopeo_client oci-archive-ctr copy "oci:$LAYOUT:ctr" "oci-archive:$WORK/ctr.oci.tar:v1"
+	ctr_client ctr-import images import --no-unpack --base-name "$REGISTRY/test/ctr" "$WORK/ctr.oci.tar"
+	ctr_has ctr-ls "$REGISTRY/test/ctr:v1" "$(top_digest "$LAYOUT" ctr)"
+	ctr_client ctr-push images push --plain-http "$REGISTRY/test/ctr:v1"
+	"$OCI" tree "$LAYOUT" ctr >"$WORK/ctr.want"
+	"$OCI" remote "http://$REGISTRY" test/ctr v1 >"$WORK/ctr.got" || fail "the registry's test/ctr:v1 is broken"
+	diff -u "$WORK/ctr.want" "$WORK/ctr.got" || fail "the registry's digests differ (- pushed, + served)"
+	cat "$WORK/ctr.got"
+	raw_manifest_is test/ctr :v1 "$(top_digest "$LAYOUT" ctr)"
+	access_log_through '"PUT [^ "]*/v2/test/ctr/manifests/v1 HTTP/[0-9.]+" 201 ' >"$log"
+	for digest in $(awk '$1 == "config" || $1 == "layer" { print $2 }' "$WORK/ctr.want"); do
+		hex=${digest#sha256:}
+		grep -qE "\"PUT [^ \"]*/v2/test/ctr/blobs/uploads/[^ \"]*digest=sha256(:|%3A)$hex HTTP/[0-9.]+\" 201 " "$log" ||
+			fail "no upload of $digest to test/ctr ended in a PUT answered 201"
+	done
+	echo "ctr's requests to test/ctr: $(grep -oE '"[A-Z]+ [^ "]*/v2/test/ctr/' "$log" | cut -d' ' -f1 |
+		sort | uniq -c | paste -sd ' ')"
+}
+
+# ctr pulls an index that skopeo pushed, for both platforms, and exports
+# it: the export is the layout's image, digest for digest.
+ctr_pull() {
+	local out=$WORK/out-ctr-multi
+	skopeo_client push-ctr-multi copy --all --dest-tls-verify=false \
+		"oci:$LAYOUT:mini-multi" "docker://$REGISTRY/test/ctr-multi:v1"
+	ctr_client ctr-pull images pull --plain-http --all-platforms --snapshotter native \
+		"$REGISTRY/test/ctr-multi:v1"
+	ctr_has ctr-ls-multi "$REGISTRY/test/ctr-multi:v1" "$(top_digest "$LAYOUT" mini-multi)"
+	ctr_client ctr-export images export --all-platforms "$WORK/ctr-multi.oci.tar" "$REGISTRY/test/ctr-multi:v1"
+	mkdir -p "$out"
+	tar -xf "$WORK/ctr-multi.oci.tar" -C "$out"
+	same_image "$LAYOUT" mini-multi "$out" v1
+}
+
 # ---------------------------------------------------------------- afterwards
 
 # With BERTH built with ASan and UBSan, their reports land in berth.log (the
@@ -460,6 +935,28 @@ main() {
 	step "two skopeo clients push images sharing layers at the same time" push_twins
 	step "every blob of both images is stored exactly once" blobs_stored_once
 	step "both images pull back intact" pull_twins
+
+	step "dockerd starts (vfs, no iptables, no bridge, its own root and socket)" start_dockerd
+	step "docker load takes the small image from a docker archive" docker_load
+	step "docker push sends a three-layer image; the registry serves it digest for digest" docker_push
+	step "docker pull brings back the same image ID, diff ids and repo digest" docker_pull
+	step "docker manifest push sends a two-platform index; docker pulls each platform from it" \
+		docker_index
+	step "docker push to a second repository mounts every layer (POST ?mount= 201, no upload)" \
+		docker_mount
+	step "DELETE of the manifest by digest: docker pull of it fails there, works in the first repository" \
+		docker_delete
+	stop_daemon dockerd "$DOCKER_DIR/dockerd.pid"
+	stop_daemon containerd "$DOCKER_DIR/containerd/containerd.pid"
+
+	step "buildah builds an image from the OCI layout and files and commits it (vfs)" buildah_build
+	step "buildah push sends it; the registry's manifest is the digest buildah wrote" buildah_push
+	step "buildah pull brings back the same image ID, digest and diff ids" buildah_pull
+
+	step "containerd starts with its own root, state and socket" start_containerd
+	step "ctr images import + push --plain-http: the registry holds the archive's exact bytes" ctr_push
+	step "ctr images pull --plain-http --all-platforms of an index: its export is the same image" ctr_pull
+	stop_daemon containerd "$CONTAINERD_DIR/containerd.pid"
 
 	stop_registry
 	step "berth.log has no sanitizer report after the workers stopped" no_sanitizer_reports

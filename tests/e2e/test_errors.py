@@ -5,13 +5,16 @@ NAME_INVALID, routing from the right), §2.2 (tag grammar, 128 characters,
 TAG_INVALID, `.INVALID_MANIFEST_NAME` -> 404), §2.3 (digest grammar,
 DIGEST_INVALID), §2.4 (upload ids), §9 (the error table and envelope) and
 checklist items 8 and 15: every bad input gets the right status and code,
-changes nothing, and nothing ever answers 5xx.
+changes nothing, and nothing ever answers 5xx.  TestErrorHeaders takes one
+error of each family and checks the exact set of headers it carries: only
+what the spec wants on an error, never a success header (issue 10).
 """
 
 import json
 
-from lib import (SERVER, KNOWN_CODES, MT_OCI_MANIFEST, RegistryTestCase, push_image, rand_bytes, rand_suffix,
-                 repo_name, sha256, sha512)
+from lib import (SERVER, KNOWN_CODES, MANIFEST_LIMIT, MT_OCI_CONFIG, MT_OCI_LAYER, MT_OCI_MANIFEST,
+                 RegistryTestCase, descriptor, dumps, make_config, oci_manifest, push_image, rand_bytes,
+                 rand_suffix, repo_name, sha256, sha512)
 
 
 def mpath(repo, ref):
@@ -464,3 +467,157 @@ class TestGarbage(RegistryTestCase):
             self.assertHeader(r, "Content-Type", "application/json")
             doc = json.loads(r.body)
             self.assertEqual(list(doc), ["errors"], r.describe())
+
+
+# What the web server adds to any response of its own accord.
+FRONT_HEADERS = {"server", "date", "connection", "keep-alive"}
+# What every error response of berth carries: the version and the JSON envelope.
+ERROR_HEADERS = {"docker-distribution-api-version", "content-type", "content-length"}
+# Headers of a success that must never ride on an error (a cache would keep
+# a 416 with Cache-Control: max-age=31536000 for a year).
+SUCCESS_ONLY = {"cache-control", "etag", "docker-content-digest", "accept-ranges", "oci-subject",
+                "x-accel-redirect", "x-sendfile", "link", "oci-filters-applied"}
+
+
+class TestErrorHeaders(RegistryTestCase):
+    """One error of each family, with exactly the headers it should carry."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.repo = repo_name("errhdr")
+        cls.img = push_image(cls.reg, cls.repo, "t")
+        cls.small = b"0123456789"
+        cls.small_digest = cls.reg.push_blob(cls.repo, cls.small)
+
+    def assertHeaderSet(self, r, status, code, extra=()):
+        """r is the error (status, code) with exactly the error headers plus
+        `extra` (lower-case names), and the web server's own."""
+        self.assertError(r, status, code)
+        names = {k.lower() for k in r.headers.keys()}
+        leaked = names & SUCCESS_ONLY
+        self.assertFalse(leaked, "success headers on an error: %s%s" % (sorted(leaked), r.describe()))
+        if "location" not in extra:
+            self.assertNoHeader(r, "Location")
+        if "content-range" not in extra:
+            self.assertNoHeader(r, "Content-Range")
+        self.assertHeader(r, "Content-Type", "application/json")
+        if r.method != "HEAD":
+            self.assertEqual(r.header("Content-Length"), str(len(r.body)), r.describe())
+        if SERVER != "nginx":
+            return  # other web servers add headers of their own
+        want = ERROR_HEADERS | set(extra)
+        self.assertEqual(names - FRONT_HEADERS, want, r.describe())
+
+    def test_404_blob_unknown(self):
+        path = "/v2/%s/blobs/%s" % (self.repo, sha256(b"not pushed " + rand_bytes(8)))
+        self.assertHeaderSet(self.reg.get(path), 404, "BLOB_UNKNOWN")
+        self.assertHeaderSet(self.reg.head(path), 404, "BLOB_UNKNOWN")
+        # a Range on a blob that is not there: still a 404, no Content-Range
+        self.assertHeaderSet(self.reg.get(path, headers={"Range": "bytes=0-1"}), 404, "BLOB_UNKNOWN")
+
+    def test_404_manifest_unknown(self):
+        path = "/v2/%s/manifests/nope" % self.repo
+        self.assertHeaderSet(self.reg.get(path), 404, "MANIFEST_UNKNOWN")
+        self.assertHeaderSet(self.reg.head(path), 404, "MANIFEST_UNKNOWN")
+        self.assertHeaderSet(self.reg.delete("/v2/%s/manifests/%s" % (self.repo, sha256(b"nope"))), 404,
+                             "MANIFEST_UNKNOWN")
+
+    def test_404_name_unknown(self):
+        self.assertHeaderSet(self.reg.get("/v2/%s/tags/list" % repo_name("nobody")), 404, "NAME_UNKNOWN")
+
+    def test_400_digest_invalid(self):
+        # refused by the route's declared checks
+        self.assertHeaderSet(self.reg.get("/v2/%s/blobs/sha256:nothex" % self.repo), 400, "DIGEST_INVALID")
+        loc = self.reg.start_upload(self.repo).location
+        r = self.reg.put(loc + ("&" if "?" in loc else "?") + "digest=md5:00", body=b"x")
+        self.assertHeaderSet(r, 400, "DIGEST_INVALID")
+        # found by the handler: bytes that do not match the digest
+        r = self.reg.post("/v2/%s/blobs/uploads/?digest=%s" % (self.repo, sha256(b"other")), body=b"abc")
+        self.assertHeaderSet(r, 400, "DIGEST_INVALID")
+        self.assertBlobAbsent(self.repo, sha256(b"abc"))
+
+    def test_400_name_invalid(self):
+        self.assertHeaderSet(self.reg.get("/v2/Bad-%s/tags/list" % rand_suffix()), 400, "NAME_INVALID")
+        r = self.reg.post("/v2/%s/blobs/uploads/?mount=%s&from=Not/Valid" % (self.repo, self.small_digest))
+        self.assertHeaderSet(r, 400, "NAME_INVALID")
+
+    def test_400_manifest_invalid(self):
+        r = self.reg.put("/v2/%s/manifests/bad" % self.repo, body=b"{not json",
+                         headers={"Content-Type": MT_OCI_MANIFEST})
+        self.assertHeaderSet(r, 400, "MANIFEST_INVALID")
+        self.assertIn("detail", r.json()["errors"][0], r.describe())
+
+    def test_400_manifest_blob_unknown(self):
+        missing = [descriptor(MT_OCI_LAYER, rand_bytes(9)), descriptor(MT_OCI_LAYER, rand_bytes(10))]
+        body = dumps(oci_manifest(descriptor(MT_OCI_CONFIG, make_config("hdr")), missing))
+        r = self.reg.put("/v2/%s/manifests/dangling" % self.repo, body=body,
+                         headers={"Content-Type": MT_OCI_MANIFEST})
+        self.assertHeaderSet(r, 400, "MANIFEST_BLOB_UNKNOWN")
+        self.assertEqual([e["code"] for e in r.json()["errors"]], ["MANIFEST_BLOB_UNKNOWN"] * 3, r.describe())
+        self.assertManifestAbsent(self.repo, "dangling")
+
+    def test_400_size_invalid(self):
+        loc = self.reg.start_upload(self.repo).location
+        r = self.reg.patch(loc, body=b"x" * 5, headers=[("Content-Type", "application/octet-stream"),
+                                                        ("Content-Range", "0-9")])
+        self.assertHeaderSet(r, 400, "SIZE_INVALID")
+
+    def test_400_pagination_number_invalid(self):
+        for q in ("n=x", "n=-1", "n=100001"):
+            with self.subTest(q=q):
+                r = self.reg.get("/v2/%s/tags/list?%s" % (self.repo, q))
+                self.assertHeaderSet(r, 400, "PAGINATION_NUMBER_INVALID")
+                self.assertIn("query parameter n", r.json()["errors"][0].get("detail", ""), r.describe())
+        self.assertHeaderSet(self.reg.get("/v2/_catalog?n=x"), 400, "PAGINATION_NUMBER_INVALID")
+
+    def test_undeclared_query_keys_are_ignored(self):
+        r = self.reg.get("/v2/%s/tags/list?_state=%%zz&ns=docker.io&n=1" % self.repo)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json()["tags"], ["t"])
+
+    def test_405_with_allow(self):
+        r = self.reg.post("/v2/%s/tags/list" % self.repo, body=b"")
+        self.assertHeaderSet(r, 405, "UNSUPPORTED", extra={"allow"})
+        self.assertHeader(r, "Allow", "GET, HEAD")
+        r = self.reg.put("/v2/%s/blobs/%s" % (self.repo, self.small_digest), body=b"")
+        self.assertHeaderSet(r, 405, "UNSUPPORTED", extra={"allow"})
+        self.assertHeader(r, "Allow", "GET, HEAD, DELETE")
+
+    def test_413_manifest_too_large(self):
+        m = oci_manifest(descriptor(MT_OCI_CONFIG, make_config()), [], annotations={"pad": ""})
+        m["annotations"]["pad"] = "p" * (MANIFEST_LIMIT + 1 - len(dumps(m)))
+        r = self.reg.put("/v2/%s/manifests/big" % self.repo, body=dumps(m),
+                         headers={"Content-Type": MT_OCI_MANIFEST})
+        self.assertHeaderSet(r, 413, "MANIFEST_INVALID")
+
+    def test_416_blob_range(self):
+        # issue 10: a 10-byte blob and bytes=100-200 answered 416 with the
+        # blob's Cache-Control and ETag
+        path = "/v2/%s/blobs/%s" % (self.repo, self.small_digest)
+        for rng in ("bytes=100-200", "bytes=10-", "bytes=5-2", "bytes=-0"):
+            with self.subTest(range=rng):
+                r = self.reg.get(path, headers={"Range": rng})
+                self.assertHeaderSet(r, 416, "RANGE_INVALID", extra={"content-range"})
+                self.assertHeader(r, "Content-Range", "bytes */10")
+        # the success beside it still has its headers
+        r = self.reg.get(path, headers={"Range": "bytes=2-4"})
+        self.assertStatus(r, 206)
+        self.assertHeader(r, "Docker-Content-Digest", self.small_digest)
+        self.assertBody(r, b"234")
+
+    def test_416_upload_chunk(self):
+        r = self.reg.start_upload(self.repo)
+        uuid = r.header("Docker-Upload-UUID")
+        r = self.reg.patch_chunk(r.location, b"abc", 0)
+        self.assertStatus(r, 202)
+        loc = r.location
+        r = self.reg.patch_chunk(loc, b"def", 5)
+        self.assertHeaderSet(r, 416, "RANGE_INVALID", extra={"location", "range", "docker-upload-uuid"})
+        self.assertHeader(r, "Range", "0-2")
+        self.assertHeader(r, "Docker-Upload-UUID", uuid)
+        self.assertEqual(r.location, loc, r.describe())
+        # a malformed Content-Range is out of order too
+        r = self.reg.patch(loc, body=b"def", headers=[("Content-Type", "application/octet-stream"),
+                                                      ("Content-Range", "3-x")])
+        self.assertHeaderSet(r, 416, "RANGE_INVALID", extra={"location", "range", "docker-upload-uuid"})
+        self.assertUploadRange(loc, "0-2")

@@ -30,8 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= 8)
 		memcpy(&blob, data, 8);
 	blob %= (1ULL << 40);
-	if (parse_range(s, blob, &a, &b) == RANGE_PART &&
-	    (a > b || b >= blob))
+	if (parse_range(s, blob, &a, &b) == RANGE_PART && (a > b || b >= blob))
 		abort();
 	free(s);
 	return 0;

@@ -34,22 +34,24 @@
 #include "meta_auth.h"
 
 struct backend {
-	const char	*label;
-	const char	*ini;		/* the configuration file's text */
-	const char	*file;		/* a file open must create in the data
+	const char *label;
+	const char *ini;  /* the configuration file's text */
+	const char *file; /* a file open must create in the data
 					 * directory, or NULL */
 };
 
 static const struct backend backends[] = {
 	{ "sqlite", "", "berth.db" },
-	{ "sqlite/path", "[metadata]\nbackend = sqlite\n"
-	    "[metadata.sqlite]\npath = meta/registry.db\n", "meta/registry.db" },
+	{ "sqlite/path",
+	    "[metadata]\nbackend = sqlite\n"
+	    "[metadata.sqlite]\npath = meta/registry.db\n",
+	    "meta/registry.db" },
 };
 
 struct fixture {
-	const struct backend	*b;
-	struct conf		*conf;
-	char			 dir[64];
+	const struct backend *b;
+	struct conf *conf;
+	char dir[64];
 };
 
 /* A distinct, well-formed sha256 digest for n. */
@@ -126,11 +128,17 @@ put(const char *repo, const char *tag, const char *dgst, const char *body,
     const struct meta_ref *refs, size_t nrefs, json_t **missing)
 {
 	struct meta_manifest_put p = {
-		.repo = repo, .tag = tag, .digest = dgst,
+		.repo = repo,
+		.tag = tag,
+		.digest = dgst,
 		.media_type = "application/vnd.oci.image.manifest.v1+json",
-		.body = (const unsigned char *)body, .size = strlen(body),
-		.subject = subject, .artifact_type = artifact_type,
-		.annotations = annotations, .refs = refs, .nrefs = nrefs,
+		.body = (const unsigned char *)body,
+		.size = strlen(body),
+		.subject = subject,
+		.artifact_type = artifact_type,
+		.annotations = annotations,
+		.refs = refs,
+		.nrefs = nrefs,
 	};
 
 	return meta_manifest_put(&p, missing);
@@ -138,13 +146,13 @@ put(const char *repo, const char *tag, const char *dgst, const char *body,
 
 /* Put a manifest with no references and no subject; must succeed. */
 static void
-put_plain(const char *repo, const char *tag, const char *dgst,
-    const char *body)
+put_plain(const char *repo, const char *tag, const char *dgst, const char *body)
 {
 	json_t *missing;
 
 	assert_int_equal(put(repo, tag, dgst, body, NULL, NULL, NULL, NULL, 0,
-	    &missing), META_OK);
+			     &missing),
+	    META_OK);
 	assert_null(missing);
 }
 
@@ -195,7 +203,8 @@ test_open(void **state)
 		snprintf(want, sizeof(want), "%s/%s", f->dir, f->b->file);
 		assert_int_equal(stat(want, &st), 0);
 		assert_int_equal(meta_exists(f->conf, f->dir, where,
-		    sizeof(where)), META_OK);
+				     sizeof(where)),
+		    META_OK);
 		assert_string_equal(where, want);
 	}
 	/* Elsewhere there is none yet, and asking creates none. */
@@ -204,7 +213,8 @@ test_open(void **state)
 	if (f->b->file != NULL && f->b->file[0] != '/' &&
 	    strchr(f->b->file, '/') == NULL) {
 		assert_int_equal(meta_exists(f->conf, fresh, where,
-		    sizeof(where)), META_NOTFOUND);
+				     sizeof(where)),
+		    META_NOTFOUND);
 		snprintf(want, sizeof(want), "%s/%s", fresh, f->b->file);
 		assert_string_equal(where, want);
 		assert_int_equal(stat(want, &st), -1);
@@ -244,8 +254,9 @@ static void
 test_blobs(void **state)
 {
 	char a[DIGEST_STR_MAX], b[DIGEST_STR_MAX], c[DIGEST_STR_MAX];
-	struct meta_upload u = { .uuid = "u-blobs", .repo = "lib/app",
-	    .alg = DIGEST_SHA256 };
+	struct meta_upload u = { .uuid = "u-blobs",
+		.repo = "lib/app",
+		.alg = DIGEST_SHA256 };
 	uint64_t size = 0;
 
 	(void)state;
@@ -308,7 +319,7 @@ test_linked_at(void **state)
 	assert_int_equal(meta_blob_commit("r", a, 1, NULL), META_OK);
 	assert_int_equal(meta_blob_commit("r", b, 2, NULL), META_OK);
 	assert_int_equal(meta_blob_commit("r", c, 3, NULL), META_OK);
-	t0 = time(NULL) > t0 ? time(NULL) : t0;	/* all stored at or before */
+	t0 = time(NULL) > t0 ? time(NULL) : t0; /* all stored at or before */
 	next_second(t0);
 	assert_int_equal(meta_blob_commit("r", a, 1, NULL), META_OK);
 	assert_int_equal(meta_blob_mount("s", "r", b, &(uint64_t){ 0 }),
@@ -317,10 +328,13 @@ test_linked_at(void **state)
 	cand = json_array();
 	assert_int_equal(meta_gc_candidates((int64_t)t0, cand), META_OK);
 	assert_int_equal(json_array_size(cand), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(cand, 0), "digest")), c);
-	assert_int_equal(json_integer_value(json_object_get(
-	    json_array_get(cand, 0), "size")), 3);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(cand, 0),
+				    "digest")),
+	    c);
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_array_get(cand, 0), "size")),
+	    3);
 	json_decref(cand);
 }
 
@@ -345,7 +359,8 @@ test_manifest_missing(void **state)
 	assert_int_equal(meta_blob_commit("other", l1, 5, NULL), META_OK);
 	assert_int_equal(meta_blob_commit("app", l2, 6, NULL), META_OK);
 	assert_int_equal(put("app", "v1", m, "{\"m\":1}", NULL, NULL, NULL,
-	    refs, 3, &missing), META_MISSING);
+			     refs, 3, &missing),
+	    META_MISSING);
 	assert_non_null(missing);
 	assert_int_equal(json_array_size(missing), 2);
 	assert_string_equal(json_string_value(json_array_get(missing, 0)), l1);
@@ -365,7 +380,8 @@ test_manifest_missing(void **state)
 	assert_int_equal(meta_blob_commit("app", l1, 5, NULL), META_OK);
 	put_plain("app", NULL, child, "{\"child\":1}");
 	assert_int_equal(put("app", "v1", m, "{\"m\":1}", NULL, NULL, NULL,
-	    refs, 3, &missing), META_OK);
+			     refs, 3, &missing),
+	    META_OK);
 	assert_null(missing);
 	assert_int_equal(meta_manifest_get("app", "v1", false, true, &got),
 	    META_OK);
@@ -454,15 +470,15 @@ test_manifest_delete(void **state)
 /* Collect one page of tags (repo != NULL) or repositories as a string
  * "x,y,z" and whether more remain. */
 static enum meta_err
-page(const char *repo, const char *last, unsigned long n, char *buf,
-    size_t cap, bool *more)
+page(const char *repo, const char *last, unsigned long n, char *buf, size_t cap,
+    bool *more)
 {
 	json_t *out = json_array(), *v;
 	enum meta_err e;
 	size_t i;
 
 	e = repo != NULL ? meta_tags_list(repo, last, n, out, more) :
-	    meta_catalog(last, n, out, more);
+			   meta_catalog(last, n, out, more);
 	buf[0] = '\0';
 	json_array_foreach(out, i, v)
 		snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s",
@@ -483,13 +499,15 @@ test_pagination(void **state)
 	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
 		put_plain("app", tags[i], m, "{}");
 	/* Byte order: "B" < "a" < "a-0" < "a1" < "b" < "c". */
-	assert_int_equal(page("app", NULL, 2, buf, sizeof(buf), &more), META_OK);
+	assert_int_equal(page("app", NULL, 2, buf, sizeof(buf), &more),
+	    META_OK);
 	assert_string_equal(buf, "B,a");
 	assert_true(more);
 	assert_int_equal(page("app", "a", 2, buf, sizeof(buf), &more), META_OK);
 	assert_string_equal(buf, "a-0,a1");
 	assert_true(more);
-	assert_int_equal(page("app", "a1", 2, buf, sizeof(buf), &more), META_OK);
+	assert_int_equal(page("app", "a1", 2, buf, sizeof(buf), &more),
+	    META_OK);
 	assert_string_equal(buf, "b,c");
 	assert_false(more);
 	assert_int_equal(page("app", "c", 2, buf, sizeof(buf), &more), META_OK);
@@ -530,15 +548,21 @@ test_referrers(void **state)
 	dg(r3, 64);
 	put_plain("app", "v1", subj, "{\"s\":1}");
 	assert_int_equal(put("app", NULL, r1, "{\"r\":1}", subj,
-	    "application/vnd.example.sig", "{\"k\":\"v\"}", NULL, 0, &missing),
+			     "application/vnd.example.sig", "{\"k\":\"v\"}",
+			     NULL, 0, &missing),
 	    META_OK);
 	assert_int_equal(put("app", NULL, r2, "{\"r\":22}", subj, NULL, NULL,
-	    NULL, 0, &missing), META_OK);
+			     NULL, 0, &missing),
+	    META_OK);
 	assert_int_equal(put("app", NULL, r3, "{\"r\":333}", subj,
-	    "application/vnd.example.sbom", NULL, NULL, 0, &missing), META_OK);
+			     "application/vnd.example.sbom", NULL, NULL, 0,
+			     &missing),
+	    META_OK);
 	/* The same subject in another repository is not a referrer here. */
 	assert_int_equal(put("other", NULL, r1, "{\"r\":1}", subj,
-	    "application/vnd.example.sig", NULL, NULL, 0, &missing), META_OK);
+			     "application/vnd.example.sig", NULL, NULL, 0,
+			     &missing),
+	    META_OK);
 
 	assert_int_equal(meta_referrers("app", subj, NULL, &rows, &n), META_OK);
 	assert_int_equal(n, 3);
@@ -546,7 +570,8 @@ test_referrers(void **state)
 	assert_string_equal(rows[0].media_type,
 	    "application/vnd.oci.image.manifest.v1+json");
 	assert_int_equal(rows[0].size, 7);
-	assert_string_equal(rows[0].artifact_type, "application/vnd.example.sig");
+	assert_string_equal(rows[0].artifact_type,
+	    "application/vnd.example.sig");
 	assert_string_equal(rows[0].annotations, "{\"k\":\"v\"}");
 	assert_string_equal(rows[1].digest, r2);
 	assert_int_equal(rows[1].size, 8);
@@ -558,13 +583,15 @@ test_referrers(void **state)
 	meta_referrers_free(rows, n);
 
 	assert_int_equal(meta_referrers("app", subj,
-	    "application/vnd.example.sbom", &rows, &n), META_OK);
+			     "application/vnd.example.sbom", &rows, &n),
+	    META_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(rows[0].digest, r3);
 	meta_referrers_free(rows, n);
 
 	assert_int_equal(meta_referrers("app", subj, "application/none", &rows,
-	    &n), META_OK);
+			     &n),
+	    META_OK);
 	assert_int_equal(n, 0);
 	assert_null(rows);
 	assert_int_equal(meta_referrers("app", r1, NULL, &rows, &n), META_OK);
@@ -584,16 +611,21 @@ test_referrers(void **state)
 static void
 test_uploads(void **state)
 {
-	struct meta_upload u = { .uuid = "u-1", .repo = "lib/app",
-	    .alg = DIGEST_SHA512, .size = 0, .state = { 1, 2, 3 },
-	    .state_len = 3 }, got, v;
+	struct meta_upload u = { .uuid = "u-1",
+		.repo = "lib/app",
+		.alg = DIGEST_SHA512,
+		.size = 0,
+		.state = { 1, 2, 3 },
+		.state_len = 3 },
+			   got, v;
 	json_t *ids, *rows;
 	time_t t0;
 
 	(void)state;
 	t0 = time(NULL);
 	assert_int_equal(meta_upload_create(&u), META_OK);
-	assert_int_equal(meta_upload_get("lib/app", "u-1", 3600, &got), META_OK);
+	assert_int_equal(meta_upload_get("lib/app", "u-1", 3600, &got),
+	    META_OK);
 	assert_string_equal(got.uuid, "u-1");
 	assert_string_equal(got.repo, "lib/app");
 	assert_int_equal(got.alg, DIGEST_SHA512);
@@ -614,7 +646,8 @@ test_uploads(void **state)
 	assert_int_equal(meta_upload_advance(&v, 0), META_OK);
 	v.size = 20;
 	assert_int_equal(meta_upload_advance(&v, 0), META_CONFLICT);
-	assert_int_equal(meta_upload_get("lib/app", "u-1", 3600, &got), META_OK);
+	assert_int_equal(meta_upload_get("lib/app", "u-1", 3600, &got),
+	    META_OK);
 	assert_int_equal(got.size, 10);
 	assert_int_equal(got.state[0], 9);
 	v.size = 20;
@@ -623,12 +656,17 @@ test_uploads(void **state)
 	rows = json_array();
 	assert_int_equal(meta_admin_uploads(rows), META_OK);
 	assert_int_equal(json_array_size(rows), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "uuid")), "u-1");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "algorithm")), "sha512");
-	assert_int_equal(json_integer_value(json_object_get(
-	    json_array_get(rows, 0), "size")), 20);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "uuid")),
+	    "u-1");
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "algorithm")),
+	    "sha512");
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_array_get(rows, 0), "size")),
+	    20);
 	json_decref(rows);
 
 	/* Expiry: idle for longer than `expiry` seconds. */
@@ -661,7 +699,7 @@ test_gc(void **state)
 	json_t *cand, *missing;
 	uint64_t size = 0;
 	bool deleted = true;
-	int64_t cutoff = (int64_t)time(NULL) + 60;	/* no grace */
+	int64_t cutoff = (int64_t)time(NULL) + 60; /* no grace */
 
 	(void)state;
 	dg(used, 71);
@@ -674,16 +712,21 @@ test_gc(void **state)
 	assert_int_equal(meta_blob_commit("app", late, 300, NULL), META_OK);
 	ref = (struct meta_ref){ used, false };
 	assert_int_equal(put("app", "v1", m, "{}", NULL, NULL, NULL, &ref, 1,
-	    &missing), META_OK);
+			     &missing),
+	    META_OK);
 
 	cand = json_array();
 	assert_int_equal(meta_gc_candidates(cutoff, cand), META_OK);
 	assert_int_equal(json_array_size(cand), 2);
 	/* By digest. */
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(cand, 0), "digest")), loose);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(cand, 1), "digest")), late);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(cand, 0),
+				    "digest")),
+	    loose);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(cand, 1),
+				    "digest")),
+	    late);
 	json_decref(cand);
 	/* A grace window covering them keeps everything. */
 	cand = json_array();
@@ -696,7 +739,8 @@ test_gc(void **state)
 	 * re-check keeps it (C5). */
 	ref = (struct meta_ref){ late, false };
 	assert_int_equal(put("app", "v2", m2, "{\"b\":2}", NULL, NULL, NULL,
-	    &ref, 1, &missing), META_OK);
+			     &ref, 1, &missing),
+	    META_OK);
 
 	/* Rolled back, a deletion leaves everything as it was (C1). */
 	assert_int_equal(meta_admin_begin(), META_OK);
@@ -748,21 +792,29 @@ test_gc_untagged(void **state)
 	put_plain("app", NULL, child, "{\"c\":1}");
 	ref = (struct meta_ref){ child, true };
 	assert_int_equal(put("app", "idx", idx, "{\"i\":1}", NULL, NULL, NULL,
-	    &ref, 1, &missing), META_OK);
+			     &ref, 1, &missing),
+	    META_OK);
 	assert_int_equal(put("app", NULL, sig, "{\"s\":1}", tagged,
-	    "application/vnd.example.sig", NULL, NULL, 0, &missing), META_OK);
+			     "application/vnd.example.sig", NULL, NULL, 0,
+			     &missing),
+	    META_OK);
 
 	gone = json_array();
 	assert_int_equal(meta_admin_begin(), META_OK);
 	assert_int_equal(meta_gc_untagged(cutoff, gone), META_OK);
 	assert_int_equal(meta_admin_end(true), META_OK);
 	assert_int_equal(json_array_size(gone), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(gone, 0), "digest")), loose);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(gone, 0), "repository")), "app");
-	assert_int_equal(json_integer_value(json_object_get(
-	    json_array_get(gone, 0), "size")), 7);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(gone, 0),
+				    "digest")),
+	    loose);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(gone, 0),
+				    "repository")),
+	    "app");
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_array_get(gone, 0), "size")),
+	    7);
 	json_decref(gone);
 	assert_int_equal(meta_manifest_get("app", loose, true, false, &got),
 	    META_NOTFOUND);
@@ -804,51 +856,68 @@ test_admin(void **state)
 	refs[0] = (struct meta_ref){ a, false };
 	refs[1] = (struct meta_ref){ b, false };
 	assert_int_equal(put("app", "v1", m, "{\"x\":0}", NULL, NULL, NULL,
-	    refs, 2, &missing), META_OK);
+			     refs, 2, &missing),
+	    META_OK);
 	assert_int_equal(meta_tag_delete("app", "v1"), META_OK);
 	assert_int_equal(put("app", "v2", m, "{\"x\":0}", NULL, NULL, NULL,
-	    refs, 2, &missing), META_OK);
+			     refs, 2, &missing),
+	    META_OK);
 	assert_int_equal(put("app", "v3", m, "{\"x\":0}", NULL, NULL, NULL,
-	    refs, 2, &missing), META_OK);
+			     refs, 2, &missing),
+	    META_OK);
 
 	rows = json_array();
 	assert_int_equal(meta_admin_repos(rows), META_OK);
 	assert_int_equal(json_array_size(rows), 2);
 	row = json_array_get(rows, 0);
-	assert_string_equal(json_string_value(json_object_get(row,
-	    "repository")), "app");
+	assert_string_equal(json_string_value(
+				json_object_get(row, "repository")),
+	    "app");
 	assert_int_equal(json_integer_value(json_object_get(row, "tags")), 2);
 	assert_int_equal(json_integer_value(json_object_get(row, "manifests")),
 	    1);
 	assert_int_equal(json_integer_value(json_object_get(row, "blobs")), 2);
-	assert_int_equal(json_integer_value(json_object_get(row,
-	    "blob_bytes")), 1024);
-	assert_int_equal(json_integer_value(json_object_get(row,
-	    "shared_bytes")), 1000);
-	assert_int_equal(json_integer_value(json_object_get(row,
-	    "unique_bytes")), 24);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 1), "repository")), "base");
+	assert_int_equal(json_integer_value(json_object_get(row, "blob_bytes")),
+	    1024);
+	assert_int_equal(json_integer_value(
+			     json_object_get(row, "shared_bytes")),
+	    1000);
+	assert_int_equal(json_integer_value(
+			     json_object_get(row, "unique_bytes")),
+	    24);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 1),
+				    "repository")),
+	    "base");
 	json_array_clear(rows);
 
 	assert_int_equal(meta_admin_tags("app", rows), META_OK);
 	assert_int_equal(json_array_size(rows), 2);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "tag")), "v2");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "digest")), m);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "tag")),
+	    "v2");
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "digest")),
+	    m);
 	assert_int_equal(meta_admin_tags("nosuch", rows), META_NOTFOUND);
 	json_array_clear(rows);
 
-	assert_int_equal(meta_admin_manifest("app", "v3", false, &obj), META_OK);
+	assert_int_equal(meta_admin_manifest("app", "v3", false, &obj),
+	    META_OK);
 	assert_string_equal(json_string_value(json_object_get(obj, "digest")),
 	    m);
 	assert_int_equal(json_integer_value(json_object_get(obj, "size")), 7);
 	assert_int_equal(json_array_size(json_object_get(obj, "tags")), 2);
-	assert_string_equal(json_string_value(json_array_get(
-	    json_object_get(obj, "tags"), 0)), "v2");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(obj,
-	    "stored"), a)), 1000);
+	assert_string_equal(json_string_value(
+				json_array_get(json_object_get(obj, "tags"),
+				    0)),
+	    "v2");
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_object_get(obj, "stored"),
+				 a)),
+	    1000);
 	assert_null(json_object_get(obj, "id"));
 	json_decref(obj);
 	assert_int_equal(meta_admin_manifest("app", "v1", false, &obj),
@@ -856,17 +925,21 @@ test_admin(void **state)
 	assert_null(obj);
 
 	assert_int_equal(meta_admin_du(&obj), META_OK);
-	assert_int_equal(json_integer_value(json_object_get(obj,
-	    "repositories")), 2);
+	assert_int_equal(json_integer_value(
+			     json_object_get(obj, "repositories")),
+	    2);
 	assert_int_equal(json_integer_value(json_object_get(obj, "blobs")), 2);
-	assert_int_equal(json_integer_value(json_object_get(obj,
-	    "blob_bytes")), 1024);
-	assert_int_equal(json_integer_value(json_object_get(obj,
-	    "linked_bytes")), 2024);
-	assert_int_equal(json_integer_value(json_object_get(obj,
-	    "shared_blobs")), 1);
-	assert_int_equal(json_integer_value(json_object_get(obj,
-	    "unreferenced_blobs")), 0);
+	assert_int_equal(json_integer_value(json_object_get(obj, "blob_bytes")),
+	    1024);
+	assert_int_equal(json_integer_value(
+			     json_object_get(obj, "linked_bytes")),
+	    2024);
+	assert_int_equal(json_integer_value(
+			     json_object_get(obj, "shared_blobs")),
+	    1);
+	assert_int_equal(json_integer_value(
+			     json_object_get(obj, "unreferenced_blobs")),
+	    0);
 	json_decref(obj);
 
 	/* The audit trail, oldest first, of one repository. */
@@ -878,23 +951,29 @@ test_admin(void **state)
 	json_array_clear(rows);
 	assert_int_equal(meta_admin_audit(NULL, 1, rows), META_OK);
 	assert_int_equal(json_array_size(rows), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "tag")), "v3");
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "tag")),
+	    "v3");
 	json_array_clear(rows);
 
 	/* Blob pages by digest. */
 	assert_int_equal(meta_admin_blob_page("", 1, rows), META_OK);
 	assert_int_equal(json_array_size(rows), 1);
-	snprintf(after, sizeof(after), "%s", json_string_value(json_object_get(
-	    json_array_get(rows, 0), "digest")));
+	snprintf(after, sizeof(after), "%s",
+	    json_string_value(
+		json_object_get(json_array_get(rows, 0), "digest")));
 	assert_string_equal(after, a);
 	json_array_clear(rows);
 	assert_int_equal(meta_admin_blob_page(after, 10, rows), META_OK);
 	assert_int_equal(json_array_size(rows), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "digest")), b);
-	assert_int_equal(json_integer_value(json_object_get(
-	    json_array_get(rows, 0), "size")), 24);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "digest")),
+	    b);
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_array_get(rows, 0), "size")),
+	    24);
 	json_array_clear(rows);
 
 	assert_int_equal(meta_admin_referencing(a, rows), META_OK);
@@ -986,7 +1065,7 @@ seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-#define HOLD_USEC 400000	/* how long the parent holds the write lock */
+#define HOLD_USEC 400000 /* how long the parent holds the write lock */
 
 /* A manifest PUT referencing blob 101 in "app": 0 when it answers
  * META_MISSING with the blob named, 1 when stored, more on surprises.
@@ -1038,11 +1117,13 @@ test_put_against_gc(void **state)
 	for (int round = 0; round < 2; round++) {
 		bool commit = round == 0;
 
-		assert_int_equal(meta_blob_commit("app", blob, 5, NULL), META_OK);
+		assert_int_equal(meta_blob_commit("app", blob, 5, NULL),
+		    META_OK);
 		pid = spawn(f, child_put, go, ready);
 		assert_int_equal(meta_admin_begin(), META_OK);
 		assert_int_equal(meta_gc_blob_delete(blob, cutoff, &deleted,
-		    &size), META_OK);
+				     &size),
+		    META_OK);
 		assert_true(deleted);
 		release(go, ready);
 		usleep(HOLD_USEC);
@@ -1092,8 +1173,10 @@ static void
 test_advance_race(void **state)
 {
 	struct fixture *f = *state;
-	struct meta_upload u = { .uuid = "u-c", .repo = "app",
-	    .alg = DIGEST_SHA256 }, got;
+	struct meta_upload u = { .uuid = "u-c",
+		.repo = "app",
+		.alg = DIGEST_SHA256 },
+			   got;
 	int go[2], ready[2];
 	pid_t pid;
 
@@ -1233,8 +1316,8 @@ int
 main(void)
 {
 	static const struct {
-		const char		*name;
-		CMUnitTestFunction	 fn;
+		const char *name;
+		CMUnitTestFunction fn;
 	} cases[] = {
 		{ "open, exists, unavailable", test_open },
 		{ "blob commit, link, mount, unlink", test_blobs },
@@ -1270,7 +1353,7 @@ main(void)
 			snprintf(names[n], sizeof(names[n]), "%s: %s",
 			    backends[i].label, cases[j].name);
 			tests[n] = (struct CMUnitTest){ names[n], cases[j].fn,
-			    setup, teardown, (void *)&backends[i] };
+				setup, teardown, (void *)&backends[i] };
 			n++;
 		}
 	return cmocka_run_group_tests_name("metadata backends", tests, NULL,

@@ -65,6 +65,12 @@ status() { curl -s -o "$work/body" -w '%{http_code}' -X "$1" "${@:2}"; }
 # header NAME FILE: a header's value from a curl -D dump.
 header() { tr -d '\r' < "$2" | sed -n "s/^$1: //Ip" | tail -n 1; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+# header_names FILE: the header names of a curl -D dump, lower case, sorted,
+# without those nginx adds to every response.
+header_names() {
+	tr -d '\r' < "$1" | sed -n 's/^\([A-Za-z0-9-]*\):.*/\1/p' | tr 'A-Z' 'a-z' |
+	    grep -vxE 'server|date|connection|keep-alive' | sort | tr '\n' ' ' | sed 's/ $//'
+}
 oci_code() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["errors"][0]["code"])' "$1" 2>/dev/null; }
 
 # A blob and a manifest referring to it, in files under $work.
@@ -167,9 +173,12 @@ offload = stream" || continue
 	crash) want=503 code=UNAVAILABLE ;;
 	*) want=500 code=UNKNOWN ;;
 	esac
-	got=$(status POST "$url/v2/f/img/blobs/uploads/?digest=$blob" --data-binary "@$work/blob")
+	got=$(status POST "$url/v2/f/img/blobs/uploads/?digest=$blob" --data-binary "@$work/blob" -D "$work/h")
 	check "$fault: single POST answers $want" "$want" "$got"
 	check "$fault: OCI error body" "$code" "$(oci_code "$work/body")"
+	# An error carries the version and its JSON, nothing of a success.
+	check "$fault: only the error's headers" \
+	    "content-length content-type docker-distribution-api-version" "$(header_names "$work/h")"
 	# A chunked session meets the same fault at its closing PUT.
 	loc=$(curl -s -D - -o /dev/null -X POST "$url/v2/f/img/blobs/uploads/" | tr -d '\r' | sed -n 's/^Location: //Ip')
 	status PATCH "$url$loc" --data-binary "@$work/blob" -H 'Content-Type: application/octet-stream' > /dev/null

@@ -39,263 +39,281 @@
 #include "meta.h"
 #include "store.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define NO_FILE ((const char *)1)	/* ini: conf_load(NULL), no file */
-#define LONG_ARG ((const char *)2)	/* -d or -s: PATH_MAX characters */
+#define LEN(a)	 (sizeof(a) / sizeof((a)[0]))
+#define NO_FILE	 ((const char *)1) /* ini: conf_load(NULL), no file */
+#define LONG_ARG ((const char *)2) /* -d or -s: PATH_MAX characters */
 
 /* A blob seeded in the data directory, so that blob_get() shows how the
  * handler was configured. */
-#define HEX "ab34567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef"
-#define DIGEST "sha256:" HEX
+#define HEX	 "ab34567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef"
+#define DIGEST	 "sha256:" HEX
 #define BLOB_REL "sha256/ab/" HEX
 
 struct row {
-	const char	*name;		/* lower case first: tests/run.sh counts */
-	const char	*ini;		/* the file's text, or NO_FILE */
-	const char	*data_dir;	/* -d, or NULL */
-	const char	*socket;	/* -s, or NULL */
-	const char	*want[10];	/* "field=value" after reading, NULL-ended */
-	const char	*notice;	/* all of stderr; NULL: nothing */
+	const char *name;     /* lower case first: tests/run.sh counts */
+	const char *ini;      /* the file's text, or NO_FILE */
+	const char *data_dir; /* -d, or NULL */
+	const char *socket;   /* -s, or NULL */
+	const char *want[10]; /* "field=value" after reading, NULL-ended */
+	const char *notice;   /* all of stderr; NULL: nothing */
 };
 
 struct bad_row {
-	const char	*name;
-	const char	*ini;		/* NULL: a file that does not exist */
-	const char	*data_dir;	/* -d, or NULL */
-	const char	*socket;	/* -s, or NULL */
-	const char	*message;	/* all of stderr */
+	const char *name;
+	const char *ini;      /* NULL: a file that does not exist */
+	const char *data_dir; /* -d, or NULL */
+	const char *socket;   /* -s, or NULL */
+	const char *message;  /* all of stderr */
 };
 
 /* Every default, as config.h, store.h and the handlers document them. */
-#define DEFAULTS "workers=DEFAULT", "data_dir=TMP/var", \
-	"socket=TMP/var/run/berth.sock", "blob_handler=fs", "offload=x-accel", \
-	"accel_prefix=/_berth/blobs/", "read_only=false", "delete_enabled=true", \
-	"upload_expiry=86400"
+#define DEFAULTS \
+	"workers=DEFAULT", "data_dir=TMP/var", \
+	    "socket=TMP/var/run/berth.sock", "blob_handler=fs", \
+	    "offload=x-accel", "accel_prefix=/_berth/blobs/", \
+	    "read_only=false", "delete_enabled=true", "upload_expiry=86400"
 
 /* 250 characters: more than a line of libinih's buffer holds. */
 #define X10 "xxxxxxxxxx"
-#define X250 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 \
-	X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X250 \
+	X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 \
+	    X10 X10 X10 X10 X10 X10 X10 X10
 
-#define DEPRECATED(key, section) "berth: FILE: [storage] " key " is " \
+#define DEPRECATED(key, section) \
+	"berth: FILE: [storage] " key " is " \
 	"deprecated; write it as [" section "] " key "\n"
 
 static const struct row good[] = {
 	{ "defaults with no file", NO_FILE, NULL, NULL, { DEFAULTS }, NULL },
 	{ "defaults with an empty file", "", NULL, NULL, { DEFAULTS }, NULL },
-	{ "comments, blank lines and spaces", "; a comment\n# another\n\n"
-	  "[registry]\n   read_only   =   true   \n", NULL, NULL,
-	  { "read_only=true", "workers=DEFAULT" }, NULL },
+	{ "comments, blank lines and spaces",
+	    "; a comment\n# another\n\n"
+	    "[registry]\n   read_only   =   true   \n",
+	    NULL, NULL, { "read_only=true", "workers=DEFAULT" }, NULL },
 	{ "a comment longer than a line's buffer is skipped",
-	  "[server]\n; " X250 " = 1\nworkers = 2\n", NULL, NULL,
-	  { "workers=2" }, NULL },
+	    "[server]\n; " X250 " = 1\nworkers = 2\n", NULL, NULL,
+	    { "workers=2" }, NULL },
 	/* [server] */
 	{ "server socket", "[server]\nsocket = /run/berth/b.sock\n", NULL, NULL,
-	  { "socket=/run/berth/b.sock" }, NULL },
+	    { "socket=/run/berth/b.sock" }, NULL },
 	{ "server workers 1", "[server]\nworkers = 1\n", NULL, NULL,
-	  { "workers=1" }, NULL },
+	    { "workers=1" }, NULL },
 	{ "server workers 256", "[server]\nworkers = 256\n", NULL, NULL,
-	  { "workers=256" }, NULL },
+	    { "workers=256" }, NULL },
 	/* [storage] */
 	{ "storage data_dir, and the socket follows it",
-	  "[storage]\ndata_dir = TMP/srv/berth\n", NULL, NULL,
-	  { "data_dir=TMP/srv/berth", "socket=TMP/srv/berth/run/berth.sock" },
-	  NULL },
+	    "[storage]\ndata_dir = TMP/srv/berth\n", NULL, NULL,
+	    { "data_dir=TMP/srv/berth", "socket=TMP/srv/berth/run/berth.sock" },
+	    NULL },
 	{ "storage data_dir relative, made absolute",
-	  "[storage]\ndata_dir = ./a/../b/\n", NULL, NULL,
-	  { "data_dir=TMP/b", "socket=TMP/b/run/berth.sock" }, NULL },
+	    "[storage]\ndata_dir = ./a/../b/\n", NULL, NULL,
+	    { "data_dir=TMP/b", "socket=TMP/b/run/berth.sock" }, NULL },
 	{ "storage blob_handler fs", "[storage]\nblob_handler = fs\n", NULL,
-	  NULL, { "blob_handler=fs", "offload=x-accel" }, NULL },
+	    NULL, { "blob_handler=fs", "offload=x-accel" }, NULL },
 	{ "storage blob_handler redirect with its url",
-	  "[storage]\nblob_handler = redirect\n[blob.redirect]\n"
-	  "url = https://cdn.example.com/blobs\n", NULL, NULL,
-	  { "blob_handler=redirect", "url=https://cdn.example.com/blobs" },
-	  NULL },
+	    "[storage]\nblob_handler = redirect\n[blob.redirect]\n"
+	    "url = https://cdn.example.com/blobs\n",
+	    NULL, NULL,
+	    { "blob_handler=redirect", "url=https://cdn.example.com/blobs" },
+	    NULL },
 	/* [blob.fs] */
 	{ "blob.fs offload stream", "[blob.fs]\noffload = stream\n", NULL, NULL,
-	  { "offload=stream" }, NULL },
+	    { "offload=stream" }, NULL },
 	{ "blob.fs offload x-sendfile", "[blob.fs]\noffload = x-sendfile\n",
-	  NULL, NULL, { "offload=x-sendfile" }, NULL },
+	    NULL, NULL, { "offload=x-sendfile" }, NULL },
 	{ "blob.fs offload x-accel", "[blob.fs]\noffload = x-accel\n", NULL,
-	  NULL, { "offload=x-accel", "accel_prefix=/_berth/blobs/" }, NULL },
+	    NULL, { "offload=x-accel", "accel_prefix=/_berth/blobs/" }, NULL },
 	{ "blob.fs accel_prefix", "[blob.fs]\naccel_prefix = /internal/b/\n",
-	  NULL, NULL, { "offload=x-accel", "accel_prefix=/internal/b/" }, NULL },
+	    NULL, NULL, { "offload=x-accel", "accel_prefix=/internal/b/" },
+	    NULL },
 	/* [blob.redirect] */
 	{ "blob.redirect url over http, trailing slashes dropped",
-	  "[storage]\nblob_handler = redirect\n[blob.redirect]\n"
-	  "url = http://127.0.0.1:9000/b//\n", NULL, NULL,
-	  { "url=http://127.0.0.1:9000/b" }, NULL },
+	    "[storage]\nblob_handler = redirect\n[blob.redirect]\n"
+	    "url = http://127.0.0.1:9000/b//\n",
+	    NULL, NULL, { "url=http://127.0.0.1:9000/b" }, NULL },
 	/* [registry] */
 	{ "registry read_only true", "[registry]\nread_only = true\n", NULL,
-	  NULL, { "read_only=true" }, NULL },
+	    NULL, { "read_only=true" }, NULL },
 	{ "registry read_only yes", "[registry]\nread_only = yes\n", NULL, NULL,
-	  { "read_only=true" }, NULL },
+	    { "read_only=true" }, NULL },
 	{ "registry read_only 1", "[registry]\nread_only = 1\n", NULL, NULL,
-	  { "read_only=true" }, NULL },
+	    { "read_only=true" }, NULL },
 	{ "registry read_only false", "[registry]\nread_only = false\n", NULL,
-	  NULL, { "read_only=false" }, NULL },
+	    NULL, { "read_only=false" }, NULL },
 	{ "registry delete_enabled no", "[registry]\ndelete_enabled = no\n",
-	  NULL, NULL, { "delete_enabled=false" }, NULL },
-	{ "registry delete_enabled 0", "[registry]\ndelete_enabled = 0\n",
-	  NULL, NULL, { "delete_enabled=false" }, NULL },
+	    NULL, NULL, { "delete_enabled=false" }, NULL },
+	{ "registry delete_enabled 0", "[registry]\ndelete_enabled = 0\n", NULL,
+	    NULL, { "delete_enabled=false" }, NULL },
 	{ "registry upload_expiry 15m", "[registry]\nupload_expiry = 15m\n",
-	  NULL, NULL, { "upload_expiry=900" }, NULL },
-	{ "registry upload_expiry 7d", "[registry]\nupload_expiry = 7d\n",
-	  NULL, NULL, { "upload_expiry=604800" }, NULL },
+	    NULL, NULL, { "upload_expiry=900" }, NULL },
+	{ "registry upload_expiry 7d", "[registry]\nupload_expiry = 7d\n", NULL,
+	    NULL, { "upload_expiry=604800" }, NULL },
 	{ "a later value of a key wins", "[server]\nworkers = 2\nworkers = 3\n",
-	  NULL, NULL, { "workers=3" }, NULL },
+	    NULL, NULL, { "workers=3" }, NULL },
 	/* Where berth 0.1 had the handlers' keys: honoured, with a notice. */
 	{ "deprecated storage offload", "[storage]\noffload = stream\n", NULL,
-	  NULL, { "offload=stream" }, DEPRECATED("offload", "blob.fs") },
+	    NULL, { "offload=stream" }, DEPRECATED("offload", "blob.fs") },
 	{ "deprecated storage accel_prefix",
-	  "[storage]\naccel_prefix = /old/\n", NULL, NULL,
-	  { "accel_prefix=/old/" }, DEPRECATED("accel_prefix", "blob.fs") },
-	{ "deprecated storage redirect_url", "[storage]\nblob_handler = "
-	  "redirect\nredirect_url = https://cdn.example.com/x/\n", NULL, NULL,
-	  { "blob_handler=redirect", "url=https://cdn.example.com/x" },
-	  "berth: FILE: [storage] redirect_url is deprecated; write it as "
-	  "[blob.redirect] url\n" },
+	    "[storage]\naccel_prefix = /old/\n", NULL, NULL,
+	    { "accel_prefix=/old/" }, DEPRECATED("accel_prefix", "blob.fs") },
+	{ "deprecated storage redirect_url",
+	    "[storage]\nblob_handler = "
+	    "redirect\nredirect_url = https://cdn.example.com/x/\n",
+	    NULL, NULL,
+	    { "blob_handler=redirect", "url=https://cdn.example.com/x" },
+	    "berth: FILE: [storage] redirect_url is deprecated; write it as "
+	    "[blob.redirect] url\n" },
 	/* Sections of handlers not in use may sit unread and unchecked. */
 	{ "the section of a handler not in use is ignored",
-	  "[blob.redirect]\nurl = ftp://not-checked\nbogus = 1\n", NULL, NULL,
-	  { "blob_handler=fs", "offload=x-accel" }, NULL },
+	    "[blob.redirect]\nurl = ftp://not-checked\nbogus = 1\n", NULL, NULL,
+	    { "blob_handler=fs", "offload=x-accel" }, NULL },
 	{ "the fs section is ignored with the redirect handler",
-	  "[storage]\nblob_handler = redirect\n[blob.redirect]\n"
-	  "url = https://c/\n[blob.fs]\noffload = nonsense\n", NULL, NULL,
-	  { "blob_handler=redirect", "url=https://c" }, NULL },
+	    "[storage]\nblob_handler = redirect\n[blob.redirect]\n"
+	    "url = https://c/\n[blob.fs]\noffload = nonsense\n",
+	    NULL, NULL, { "blob_handler=redirect", "url=https://c" }, NULL },
 	{ "the section of a handler not in this build is ignored",
-	  "[blob.s3]\nbucket = b\n", NULL, NULL, { "blob_handler=fs" }, NULL },
+	    "[blob.s3]\nbucket = b\n", NULL, NULL, { "blob_handler=fs" },
+	    NULL },
 	/* -d and -s: defaults that the file overrides. */
 	{ "option -d sets data_dir and the socket", NO_FILE, "data", NULL,
-	  { "data_dir=TMP/data", "socket=TMP/data/run/berth.sock" }, NULL },
+	    { "data_dir=TMP/data", "socket=TMP/data/run/berth.sock" }, NULL },
 	{ "option -s sets the socket", NO_FILE, "data", "/tmp/s.sock",
-	  { "data_dir=TMP/data", "socket=/tmp/s.sock" }, NULL },
+	    { "data_dir=TMP/data", "socket=/tmp/s.sock" }, NULL },
 	{ "the file's data_dir wins over option -d",
-	  "[storage]\ndata_dir = file\n", "arg", NULL,
-	  { "data_dir=TMP/file", "socket=TMP/file/run/berth.sock" }, NULL },
+	    "[storage]\ndata_dir = file\n", "arg", NULL,
+	    { "data_dir=TMP/file", "socket=TMP/file/run/berth.sock" }, NULL },
 	{ "the file's socket wins over option -s",
-	  "[server]\nsocket = /file.sock\n", NULL, "/arg.sock",
-	  { "socket=/file.sock" }, NULL },
+	    "[server]\nsocket = /file.sock\n", NULL, "/arg.sock",
+	    { "socket=/file.sock" }, NULL },
 };
 
-#define BAD(sec_key, line, value, why) "berth: FILE:" #line ": " sec_key \
-	": bad value \"" value "\": " why "\n"
-#define WORKERS_WHY "expected a number from 1 to 256"
-#define BOOL_WHY "expected true or false"
+#define BAD(sec_key, line, value, why) \
+	"berth: FILE:" #line ": " sec_key ": bad value \"" value "\": " why "\n"
+#define WORKERS_WHY  "expected a number from 1 to 256"
+#define BOOL_WHY     "expected true or false"
 #define DURATION_WHY "expected a duration such as 90s, 15m, 24h or 7d"
-#define OFFLOAD_WHY "expected one of x-accel, x-sendfile, stream"
-#define URL_WHY "expected an http:// or https:// URL"
+#define OFFLOAD_WHY  "expected one of x-accel, x-sendfile, stream"
+#define URL_WHY	     "expected an http:// or https:// URL"
 
 static const struct bad_row bad[] = {
 	/* Keys nobody read. */
 	{ "unknown key", "[server]\nsocket = /s\nport = 5000\n", NULL, NULL,
-	  "berth: FILE:3: [server] port: unknown key\n" },
+	    "berth: FILE:3: [server] port: unknown key\n" },
 	{ "unknown section", "\n[nope]\nkey = 1\n", NULL, NULL,
-	  "berth: FILE:3: [nope] key: unknown key\n" },
+	    "berth: FILE:3: [nope] key: unknown key\n" },
 	{ "a key outside any section", "workers = 2\n", NULL, NULL,
-	  "berth: FILE:1: [] workers: unknown key\n" },
+	    "berth: FILE:1: [] workers: unknown key\n" },
 	{ "a key in the wrong section", "[storage]\nread_only = true\n", NULL,
-	  NULL, "berth: FILE:2: [storage] read_only: unknown key\n" },
+	    NULL, "berth: FILE:2: [storage] read_only: unknown key\n" },
 	{ "an unknown key in the handler's own section",
-	  "[blob.fs]\noffload = stream\nofload = stream\n", NULL, NULL,
-	  "berth: FILE:3: [blob.fs] ofload: unknown key\n" },
+	    "[blob.fs]\noffload = stream\nofload = stream\n", NULL, NULL,
+	    "berth: FILE:3: [blob.fs] ofload: unknown key\n" },
 	{ "an old key in storage once its new section has it",
-	  "[storage]\noffload = stream\n[blob.fs]\noffload = x-sendfile\n",
-	  NULL, NULL, "berth: FILE:2: [storage] offload: unknown key\n" },
+	    "[storage]\noffload = stream\n[blob.fs]\noffload = x-sendfile\n",
+	    NULL, NULL, "berth: FILE:2: [storage] offload: unknown key\n" },
 	/* berth 0.1 read every key whatever the handler; now the deprecated
 	 * [storage] keys are the handler's, read only when it is in use. */
-	{ "a deprecated key of a handler not in use", "[storage]\n"
-	  "blob_handler = redirect\nredirect_url = https://c/\n"
-	  "offload = stream\n", NULL, NULL,
-	  "berth: FILE: [storage] redirect_url is deprecated; write it as "
-	  "[blob.redirect] url\n"
-	  "berth: FILE:4: [storage] offload: unknown key\n" },
+	{ "a deprecated key of a handler not in use",
+	    "[storage]\n"
+	    "blob_handler = redirect\nredirect_url = https://c/\n"
+	    "offload = stream\n",
+	    NULL, NULL,
+	    "berth: FILE: [storage] redirect_url is deprecated; write it as "
+	    "[blob.redirect] url\n"
+	    "berth: FILE:4: [storage] offload: unknown key\n" },
 	{ "only the first problem", "[server]\nworkers = 0\nbogus = 1\n", NULL,
-	  NULL, BAD("[server] workers", 2, "0", WORKERS_WHY) },
+	    NULL, BAD("[server] workers", 2, "0", WORKERS_WHY) },
 	/* conf_long */
 	{ "workers 0", "[server]\nworkers = 0\n", NULL, NULL,
-	  BAD("[server] workers", 2, "0", WORKERS_WHY) },
+	    BAD("[server] workers", 2, "0", WORKERS_WHY) },
 	{ "workers 257", "[server]\nworkers = 257\n", NULL, NULL,
-	  BAD("[server] workers", 2, "257", WORKERS_WHY) },
+	    BAD("[server] workers", 2, "257", WORKERS_WHY) },
 	{ "workers -1", "[server]\nworkers = -1\n", NULL, NULL,
-	  BAD("[server] workers", 2, "-1", WORKERS_WHY) },
+	    BAD("[server] workers", 2, "-1", WORKERS_WHY) },
 	{ "workers not a number", "[server]\nworkers = 4x\n", NULL, NULL,
-	  BAD("[server] workers", 2, "4x", WORKERS_WHY) },
+	    BAD("[server] workers", 2, "4x", WORKERS_WHY) },
 	{ "workers empty", "[server]\nworkers =\n", NULL, NULL,
-	  BAD("[server] workers", 2, "", WORKERS_WHY) },
+	    BAD("[server] workers", 2, "", WORKERS_WHY) },
 	{ "workers overflowing long",
-	  "[server]\nworkers = 99999999999999999999\n", NULL, NULL,
-	  BAD("[server] workers", 2, "99999999999999999999", WORKERS_WHY) },
+	    "[server]\nworkers = 99999999999999999999\n", NULL, NULL,
+	    BAD("[server] workers", 2, "99999999999999999999", WORKERS_WHY) },
 	/* conf_string */
 	{ "socket empty", "[server]\nsocket =\n", NULL, NULL,
-	  BAD("[server] socket", 2, "", "empty") },
+	    BAD("[server] socket", 2, "", "empty") },
 	{ "data_dir empty", "[storage]\ndata_dir =\n", NULL, NULL,
-	  BAD("[storage] data_dir", 2, "", "empty") },
+	    BAD("[storage] data_dir", 2, "", "empty") },
 	{ "blob_handler empty", "[storage]\nblob_handler =\n", NULL, NULL,
-	  BAD("[storage] blob_handler", 2, "", "empty") },
-	{ "url empty", "[storage]\nblob_handler = redirect\n"
-	  "[blob.redirect]\nurl =\n", NULL, NULL,
-	  BAD("[blob.redirect] url", 4, "", "empty") },
+	    BAD("[storage] blob_handler", 2, "", "empty") },
+	{ "url empty",
+	    "[storage]\nblob_handler = redirect\n"
+	    "[blob.redirect]\nurl =\n",
+	    NULL, NULL, BAD("[blob.redirect] url", 4, "", "empty") },
 	/* A default too long for its buffer: no file line to name. */
 	{ "option -d longer than PATH_MAX", "", LONG_ARG, NULL,
-	  "berth: FILE: [storage] data_dir: too long\n" },
+	    "berth: FILE: [storage] data_dir: too long\n" },
 	{ "option -s longer than PATH_MAX", "", NULL, LONG_ARG,
-	  "berth: FILE: [server] socket: too long\n" },
+	    "berth: FILE: [server] socket: too long\n" },
 	{ "option -d too long and no file", NO_FILE, LONG_ARG, NULL,
-	  "berth: (defaults): [storage] data_dir: too long\n" },
+	    "berth: (defaults): [storage] data_dir: too long\n" },
 	/* conf_choice */
 	{ "offload unknown", "[blob.fs]\noffload = ftp\n", NULL, NULL,
-	  BAD("[blob.fs] offload", 2, "ftp", OFFLOAD_WHY) },
+	    BAD("[blob.fs] offload", 2, "ftp", OFFLOAD_WHY) },
 	{ "offload in upper case", "[blob.fs]\noffload = STREAM\n", NULL, NULL,
-	  BAD("[blob.fs] offload", 2, "STREAM", OFFLOAD_WHY) },
+	    BAD("[blob.fs] offload", 2, "STREAM", OFFLOAD_WHY) },
 	{ "deprecated storage offload unknown", "\n[storage]\noffload = ftp\n",
-	  NULL, NULL, DEPRECATED("offload", "blob.fs")
-	  BAD("[storage] offload", 3, "ftp", OFFLOAD_WHY) },
+	    NULL, NULL,
+	    DEPRECATED("offload", "blob.fs")
+		BAD("[storage] offload", 3, "ftp", OFFLOAD_WHY) },
 	/* conf_bool */
 	{ "read_only maybe", "[registry]\nread_only = maybe\n", NULL, NULL,
-	  BAD("[registry] read_only", 2, "maybe", BOOL_WHY) },
+	    BAD("[registry] read_only", 2, "maybe", BOOL_WHY) },
 	{ "delete_enabled TRUE", "[registry]\ndelete_enabled = TRUE\n", NULL,
-	  NULL, BAD("[registry] delete_enabled", 2, "TRUE", BOOL_WHY) },
+	    NULL, BAD("[registry] delete_enabled", 2, "TRUE", BOOL_WHY) },
 	/* conf_duration */
 	{ "upload_expiry 0", "[registry]\nupload_expiry = 0\n", NULL, NULL,
-	  BAD("[registry] upload_expiry", 2, "0", DURATION_WHY) },
+	    BAD("[registry] upload_expiry", 2, "0", DURATION_WHY) },
 	{ "upload_expiry in weeks", "[registry]\nupload_expiry = 2w\n", NULL,
-	  NULL, BAD("[registry] upload_expiry", 2, "2w", DURATION_WHY) },
+	    NULL, BAD("[registry] upload_expiry", 2, "2w", DURATION_WHY) },
 	/* conf_bad, for what the owners check themselves */
 	{ "blob_handler unknown", "[storage]\nblob_handler = s3\n", NULL, NULL,
-	  BAD("[storage] blob_handler", 2, "s3",
-	  "no blob handler of that name in this build") },
+	    BAD("[storage] blob_handler", 2, "s3",
+		"no blob handler of that name in this build") },
 	{ "accel_prefix relative", "[blob.fs]\naccel_prefix = blobs/\n", NULL,
-	  NULL, BAD("[blob.fs] accel_prefix", 2, "blobs/", "must start with /") },
-	{ "url not http", "[storage]\nblob_handler = redirect\n"
-	  "[blob.redirect]\nurl = ftp://x/\n", NULL, NULL,
-	  BAD("[blob.redirect] url", 4, "ftp://x/", URL_WHY) },
-	{ "deprecated redirect_url not http", "[storage]\nblob_handler = "
-	  "redirect\nredirect_url = //x/\n", NULL, NULL,
-	  "berth: FILE: [storage] redirect_url is deprecated; write it as "
-	  "[blob.redirect] url\n"
-	  BAD("[storage] redirect_url", 3, "//x/", URL_WHY) },
+	    NULL,
+	    BAD("[blob.fs] accel_prefix", 2, "blobs/", "must start with /") },
+	{ "url not http",
+	    "[storage]\nblob_handler = redirect\n"
+	    "[blob.redirect]\nurl = ftp://x/\n",
+	    NULL, NULL, BAD("[blob.redirect] url", 4, "ftp://x/", URL_WHY) },
+	{ "deprecated redirect_url not http",
+	    "[storage]\nblob_handler = "
+	    "redirect\nredirect_url = //x/\n",
+	    NULL, NULL,
+	    "berth: FILE: [storage] redirect_url is deprecated; write it as "
+	    "[blob.redirect] url\n" BAD("[storage] redirect_url", 3, "//x/",
+		URL_WHY) },
 	{ "redirect without url", "[storage]\nblob_handler = redirect\n", NULL,
-	  NULL, "berth: FILE: blob_handler = redirect needs [blob.redirect] "
-	  "url\n" },
+	    NULL,
+	    "berth: FILE: blob_handler = redirect needs [blob.redirect] "
+	    "url\n" },
 	{ "data_dir under a file", "[storage]\ndata_dir = berth.ini/x\n", NULL,
-	  NULL, "berth: data directory berth.ini/x: Not a directory\n" },
+	    NULL, "berth: data directory berth.ini/x: Not a directory\n" },
 	/* The file itself. */
 	{ "syntax error", "[server]\nworkers = 2\n[storage\n", NULL, NULL,
-	  "berth: FILE:3: syntax error\n" },
+	    "berth: FILE:3: syntax error\n" },
 	{ "a line with no =", "[server]\nworkers\n", NULL, NULL,
-	  "berth: FILE:2: syntax error\n" },
+	    "berth: FILE:2: syntax error\n" },
 	/* libinih's buffer is INI_MAX_LINE, 200 bytes with the newline and
 	 * NUL on Debian: the line is named, not its rest taken for others. */
 	{ "a line longer than libinih's buffer",
-	  "[blob.fs]\naccel_prefix = /" X250 "/\nbogus = 1\n", NULL, NULL,
-	  "berth: FILE:2: line too long (at most 197 characters)\n" },
+	    "[blob.fs]\naccel_prefix = /" X250 "/\nbogus = 1\n", NULL, NULL,
+	    "berth: FILE:2: line too long (at most 197 characters)\n" },
 	{ "a long comment, then an unknown key at its own line",
-	  "[server]\n\t# " X250 " = 1\nbogus = 1\n", NULL, NULL,
-	  "berth: FILE:3: [server] bogus: unknown key\n" },
+	    "[server]\n\t# " X250 " = 1\nbogus = 1\n", NULL, NULL,
+	    "berth: FILE:3: [server] bogus: unknown key\n" },
 	{ "no such file", NULL, NULL, NULL,
-	  "berth: FILE: cannot read configuration: No such file or "
-	  "directory\n" },
+	    "berth: FILE: cannot read configuration: No such file or "
+	    "directory\n" },
 };
 
 /* The row's temporary directory (absolute, no symbolic links), and the
@@ -305,10 +323,10 @@ static int home = -1;
 
 /* A row's outcome: what main() would hold after reading. */
 struct outcome {
-	struct conf		*conf;
-	struct store		 st;
-	struct config		 cfg;
-	struct blob_handler	 h;
+	struct conf *conf;
+	struct store st;
+	struct config cfg;
+	struct blob_handler h;
 };
 
 /* store/store.c's store_open() opens the metadata; this program reads
@@ -368,8 +386,7 @@ row_teardown(void **state)
 
 /* Copy s into out (cap bytes) with every `from` written `to`. */
 static void
-replace(const char *s, const char *from, const char *to, char *out,
-    size_t cap)
+replace(const char *s, const char *from, const char *to, char *out, size_t cap)
 {
 	const char *at;
 	size_t n = 0;
@@ -421,9 +438,9 @@ configure(const char *text, const char *data_dir, const char *socket,
 	if (o->conf == NULL)
 		goto out;
 	if ((data_dir != NULL &&
-	    conf_default(o->conf, "storage", "data_dir", data_dir) != 0) ||
+		conf_default(o->conf, "storage", "data_dir", data_dir) != 0) ||
 	    (socket != NULL &&
-	    conf_default(o->conf, "server", "socket", socket) != 0))
+		conf_default(o->conf, "server", "socket", socket) != 0))
 		goto out;
 	if (store_configure(&o->st, o->conf) != 0 ||
 	    config_read(&o->cfg, o->conf, o->st.data_dir) != 0)
@@ -467,8 +484,7 @@ outcome_free(struct outcome *o)
  * as "offload" would name it, and the target with the blob's own part
  * removed (accel_prefix, or url). */
 static void
-handler_answer(struct outcome *o, const char **kind, char *target,
-    size_t cap)
+handler_answer(struct outcome *o, const char **kind, char *target, size_t cap)
 {
 	struct blob_location loc;
 	enum blob_err e;
@@ -501,7 +517,8 @@ handler_answer(struct outcome *o, const char **kind, char *target,
 	}
 	assert_int_equal(e, BLOB_REDIRECT);
 	*kind = loc.kind == BLOB_LOC_ACCEL ? "x-accel" :
-	    loc.kind == BLOB_LOC_SENDFILE ? "x-sendfile" : "url";
+	    loc.kind == BLOB_LOC_SENDFILE  ? "x-sendfile" :
+					     "url";
 	/* x-accel: <prefix>sha256/ab/<hex>; x-sendfile: the file's path;
 	 * url: <url>/sha256/<hex>. */
 	n = strlen(loc.target);
@@ -511,8 +528,8 @@ handler_answer(struct outcome *o, const char **kind, char *target,
 		    strcmp(loc.target + n - tail, "/sha256/" HEX) == 0);
 	} else if (loc.kind == BLOB_LOC_ACCEL) {
 		tail = strlen(BLOB_REL);
-		assert_true(n >= tail &&
-		    strcmp(loc.target + n - tail, BLOB_REL) == 0);
+		assert_true(
+		    n >= tail && strcmp(loc.target + n - tail, BLOB_REL) == 0);
 	} else {
 		assert_string_equal(loc.target, path);
 		tail = 0;
@@ -530,7 +547,7 @@ field(struct outcome *o, const char *name, char *buf, size_t cap)
 		return o->cfg.socket;
 	if (strcmp(name, "workers") == 0 &&
 	    o->cfg.workers == config_default_workers())
-		snprintf(buf, cap, "DEFAULT");	/* twice the processors */
+		snprintf(buf, cap, "DEFAULT"); /* twice the processors */
 	else if (strcmp(name, "workers") == 0)
 		snprintf(buf, cap, "%d", o->cfg.workers);
 	else if (strcmp(name, "read_only") == 0)
@@ -579,7 +596,7 @@ good_row(void **state)
 	const char *got;
 
 	if (configure(row->ini, row->data_dir, row->socket, &o, msg,
-	    sizeof(msg)) != 0)
+		sizeof(msg)) != 0)
 		fail_msg("%s: refused: %s", row->name, msg);
 	if (strcmp(msg, row->notice != NULL ? row->notice : "") != 0)
 		fail_msg("%s: said \"%s\", should say \"%s\"", row->name, msg,
@@ -594,8 +611,8 @@ good_row(void **state)
 		got = field(&o, name, buf, sizeof(buf));
 		replace(got, tmp, "TMP", got_tmp, sizeof(got_tmp));
 		if (strcmp(got_tmp, eq + 1) != 0)
-			fail_msg("%s: %s is \"%s\", should be \"%s\"", row->name,
-			    name, got_tmp, eq + 1);
+			fail_msg("%s: %s is \"%s\", should be \"%s\"",
+			    row->name, name, got_tmp, eq + 1);
 	}
 	outcome_free(&o);
 }
@@ -608,7 +625,7 @@ bad_row(void **state)
 	struct outcome o;
 
 	if (configure(row->ini, long_arg(row->data_dir, dir),
-	    long_arg(row->socket, sock), &o, msg, sizeof(msg)) != -1) {
+		long_arg(row->socket, sock), &o, msg, sizeof(msg)) != -1) {
 		outcome_free(&o);
 		fail_msg("%s: accepted", row->name);
 	}
@@ -653,21 +670,38 @@ test_blob_open_unknown(void **state)
 static void
 test_parse_duration(void **state)
 {
-	static const struct { const char *in; bool ok; long want; } rows[] = {
-		{ "90", true, 90 }, { "90s", true, 90 }, { "15m", true, 900 },
-		{ "24h", true, 86400 }, { "7d", true, 604800 },
+	static const struct {
+		const char *in;
+		bool ok;
+		long want;
+	} rows[] = {
+		{ "90", true, 90 },
+		{ "90s", true, 90 },
+		{ "15m", true, 900 },
+		{ "24h", true, 86400 },
+		{ "7d", true, 604800 },
 		{ "1", true, 1 },
-		{ "36500d", true, 36500L * 86400 },	/* the 100-year cap */
+		{ "36500d", true, 36500L * 86400 }, /* the 100-year cap */
 		{ "3153600000", true, 3153600000L },
 		{ "52560000m", true, 3153600000L },
 		{ "876000h", true, 3153600000L },
-		{ "36501d", false, 0 }, { "3153600001", false, 0 },
-		{ "52560001m", false, 0 }, { "876001h", false, 0 },
-		{ "99999999999999999999", false, 0 },	/* overflows long */
-		{ "0", false, 0 }, { "0s", false, 0 }, { "-5", false, 0 },
-		{ "", false, 0 }, { "s", false, 0 }, { "2w", false, 0 },
-		{ "1.5h", false, 0 }, { "10ms", false, 0 }, { "5 ", false, 0 },
-		{ "5S", false, 0 }, { "h1", false, 0 }, { "1hh", false, 0 },
+		{ "36501d", false, 0 },
+		{ "3153600001", false, 0 },
+		{ "52560001m", false, 0 },
+		{ "876001h", false, 0 },
+		{ "99999999999999999999", false, 0 }, /* overflows long */
+		{ "0", false, 0 },
+		{ "0s", false, 0 },
+		{ "-5", false, 0 },
+		{ "", false, 0 },
+		{ "s", false, 0 },
+		{ "2w", false, 0 },
+		{ "1.5h", false, 0 },
+		{ "10ms", false, 0 },
+		{ "5 ", false, 0 },
+		{ "5S", false, 0 },
+		{ "h1", false, 0 },
+		{ "1hh", false, 0 },
 		{ "1h30m", false, 0 },
 	};
 
@@ -680,7 +714,8 @@ test_parse_duration(void **state)
 			fail_msg("parse_duration(\"%s\") is %d, should be %d",
 			    rows[i].in, ok, rows[i].ok);
 		if (ok && got != rows[i].want)
-			fail_msg("parse_duration(\"%s\") gives %ld, should be %ld",
+			fail_msg(
+			    "parse_duration(\"%s\") gives %ld, should be %ld",
 			    rows[i].in, got, rows[i].want);
 		if (!ok && got != -1)
 			fail_msg("parse_duration(\"%s\") wrote %ld on failure",
@@ -701,14 +736,14 @@ main(void)
 	}
 	for (size_t i = 0; i < LEN(good); i++)
 		tests[n++] = (struct CMUnitTest){ good[i].name, good_row,
-		    row_setup, row_teardown, (void *)&good[i] };
+			row_setup, row_teardown, (void *)&good[i] };
 	for (size_t i = 0; i < LEN(bad); i++)
 		tests[n++] = (struct CMUnitTest){ bad[i].name, bad_row,
-		    row_setup, row_teardown, (void *)&bad[i] };
+			row_setup, row_teardown, (void *)&bad[i] };
 	tests[n++] = (struct CMUnitTest){ "blob_open of an unknown handler",
-	    test_blob_open_unknown, row_setup, row_teardown, NULL };
+		test_blob_open_unknown, row_setup, row_teardown, NULL };
 	tests[n++] = (struct CMUnitTest){ "parse_duration", test_parse_duration,
-	    NULL, NULL, NULL };
+		NULL, NULL, NULL };
 	rc = cmocka_run_group_tests_name("configuration", tests, NULL, NULL);
 	close(home);
 	return rc;
