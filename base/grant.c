@@ -8,10 +8,11 @@
 #include <string.h>
 
 static const struct {
-	const char	*name;
-	unsigned	 bit;
+	const char *name;
+	unsigned bit;
 } action_names[] = {
-	{ "pull", GRANT_PULL }, { "push", GRANT_PUSH },
+	{ "pull", GRANT_PULL },
+	{ "push", GRANT_PUSH },
 	{ "delete", GRANT_DELETE },
 };
 
@@ -41,7 +42,7 @@ grant_actions_parse(const char *s, size_t len, unsigned *out)
 		*out |= action_names[k].bit;
 		i += n + 1;
 		if (comma != NULL && i == len)
-			return false;	/* trailing comma */
+			return false; /* trailing comma */
 	}
 	return true;
 }
@@ -84,7 +85,7 @@ grant_pattern_valid(const char *p)
 			continue;
 		}
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '.' || c == '_' || c == '-' || c == '*'))
+			c == '.' || c == '_' || c == '-' || c == '*'))
 			return false;
 		comp++;
 	}
@@ -104,8 +105,8 @@ grant_who_valid(const char *s)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-' || c == '@'))
+			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			c == '-' || c == '@'))
 			return false;
 	}
 	return true;
@@ -128,8 +129,8 @@ grant_match(const char *p, const char *name)
 	memset(row, 0, sizeof(row));
 	ok[0] = true;
 	while (i < plen) {
-		bool star = p[i] == '*', twostar = star && i + 1 < plen &&
-		    p[i + 1] == '*';
+		bool star = p[i] == '*',
+		     twostar = star && i + 1 < plen && p[i + 1] == '*';
 
 		next[0] = star && ok[0];
 		for (size_t j = 1; j <= nlen; j++) {
@@ -155,9 +156,9 @@ grant_match(const char *p, const char *name)
 
 /* The specificity key of grant.h, points 2-4. */
 struct spec {
-	size_t	literals;
-	size_t	twostars;
-	size_t	stars;
+	size_t literals;
+	size_t twostars;
+	size_t stars;
 };
 
 static struct spec
@@ -223,8 +224,9 @@ grant_decide(const struct grant_rule *rules, size_t n, const char *user,
 
 		if (rank == 0 || !grant_match(rules[i].pattern, name))
 			continue;
-		if (best < 0 || better(rank, rules[i].pattern, best_rank,
-		    rules[best].pattern)) {
+		if (best < 0 ||
+		    better(rank, rules[i].pattern, best_rank,
+			rules[best].pattern)) {
 			best = (long)i;
 			best_rank = rank;
 		}
@@ -264,12 +266,12 @@ grant_scope_parse(const char *s, size_t len, struct grant_scope *out)
 	}
 	if (!(tlen == 10 && memcmp(s, "repository", 10) == 0) &&
 	    !(tlen > 12 && memcmp(s, "repository(", 11) == 0 &&
-	    s[tlen - 1] == ')'))
+		s[tlen - 1] == ')'))
 		return false;
 	if (!valid_name(c1 + 1, nlen) || nlen > NAME_MAX_LEN)
 		return false;
 	if (!grant_actions_parse(c2 + 1, (size_t)(s + len - (c2 + 1)),
-	    &out->actions))
+		&out->actions))
 		return false;
 	memcpy(out->name, c1 + 1, nlen);
 	out->name[nlen] = '\0';

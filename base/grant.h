@@ -50,8 +50,8 @@ enum grant_action {
 	GRANT_ALL = GRANT_PULL | GRANT_PUSH | GRANT_DELETE
 };
 
-#define GRANT_PATTERN_MAX	255	/* bytes of a pattern */
-#define GRANT_WHO_MAX		128	/* bytes of a user or token name */
+#define GRANT_PATTERN_MAX 255 /* bytes of a pattern */
+#define GRANT_WHO_MAX	  128 /* bytes of a user or token name */
 
 /* grant_actions_parse -- "pull,push" (any order, no spaces; "*" for
  * all; "" for none) into enum grant_action bits in *out.  false on an
@@ -75,9 +75,9 @@ bool grant_who_valid(const char *s);
 bool grant_match(const char *p, const char *name);
 
 struct grant_rule {
-	const char	*who;
-	const char	*pattern;
-	unsigned	 actions;
+	const char *who;
+	const char *pattern;
+	unsigned actions;
 };
 
 /* grant_decide -- the actions the grant that decides (above) allows
@@ -89,14 +89,14 @@ unsigned grant_decide(const struct grant_rule *rules, size_t n,
 
 enum grant_scope_type {
 	GRANT_SCOPE_BAD = 0,	/* not understood: refuse the request */
-	GRANT_SCOPE_REPOSITORY,	/* repository:<name>:<actions> */
+	GRANT_SCOPE_REPOSITORY, /* repository:<name>:<actions> */
 	GRANT_SCOPE_CATALOG	/* registry:catalog:* */
 };
 
 struct grant_scope {
-	enum grant_scope_type	 type;
-	char			 name[NAME_MAX_LEN + 1];	/* repository */
-	unsigned		 actions;
+	enum grant_scope_type type;
+	char name[NAME_MAX_LEN + 1]; /* repository */
+	unsigned actions;
 };
 
 /* grant_scope_parse -- one scope string s[0..len) into *out; the type is

@@ -17,17 +17,17 @@
 #include "token.h"
 
 enum caller {
-	CALLER_NONE = 0,	/* no credentials at all */
-	CALLER_TOKEN,		/* a valid signed token (cur.claims) */
-	CALLER_IDENT		/* Basic or REMOTE_USER (cur.id) */
+	CALLER_NONE = 0, /* no credentials at all */
+	CALLER_TOKEN,	 /* a valid signed token (cur.claims) */
+	CALLER_IDENT	 /* Basic or REMOTE_USER (cur.id) */
 };
 
 static struct {
-	enum caller		 kind;
-	struct token_claims	 claims;
-	struct ident		 id;
-	bool			 rules_loaded;
-	struct ident_rules	 rules;
+	enum caller kind;
+	struct token_claims claims;
+	struct ident id;
+	bool rules_loaded;
+	struct ident_rules rules;
 } cur;
 
 static char query_buf[PATH_MAX_LEN];
@@ -138,22 +138,22 @@ auth_challenge(struct req *r, const char *scope, const char *error)
 		if (host == NULL || !header_safe(host))
 			host = "localhost";
 		if (snprintf(realm, sizeof(realm), "%s://%s%s%s",
-		    tls ? "https" : "http", host,
-		    header_safe(r->prefix) ? r->prefix : "", a->token_path) >=
-		    (int)sizeof(realm))
+			tls ? "https" : "http", host,
+			header_safe(r->prefix) ? r->prefix : "",
+			a->token_path) >= (int)sizeof(realm))
 			snprintf(realm, sizeof(realm), "%s", a->token_path);
 	}
-	resp_error_header(r, "WWW-Authenticate", "Bearer realm=\"%s\",service=\"%s\""
-	    "%s%s%s%s%s%s", realm, a->service,
-	    scope != NULL ? ",scope=\"" : "", scope != NULL ? scope : "",
-	    scope != NULL ? "\"" : "",
+	resp_error_header(r, "WWW-Authenticate",
+	    "Bearer realm=\"%s\",service=\"%s\""
+	    "%s%s%s%s%s%s",
+	    realm, a->service, scope != NULL ? ",scope=\"" : "",
+	    scope != NULL ? scope : "", scope != NULL ? "\"" : "",
 	    error != NULL ? ",error=\"" : "", error != NULL ? error : "",
 	    error != NULL ? "\"" : "");
 }
 
 bool
-auth_basic(const char *header, char *user, size_t ucap, char *pass,
-    size_t pcap)
+auth_basic(const char *header, char *user, size_t ucap, char *pass, size_t pcap)
 {
 	unsigned char buf[1536];
 	size_t n, pad = 0;
@@ -172,8 +172,8 @@ auth_basic(const char *header, char *user, size_t ucap, char *pass,
 		char c = header[i];
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '+' || c == '/' ||
-		    (c == '=' && i >= n - 2)))
+			(c >= '0' && c <= '9') || c == '+' || c == '/' ||
+			(c == '=' && i >= n - 2)))
 			return false;
 	}
 	pad = header[n - 1] == '=' ? (header[n - 2] == '=' ? 2 : 1) : 0;
@@ -207,15 +207,17 @@ resolve(struct req *r, enum reg_err *err)
 	enum token_result tr;
 
 	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
-		tr = token_verify(r->store->data_dir, h + 7, (int64_t)time(NULL),
-		    IDENT_ISSUER, a->service, false, &cur.claims);
+		tr = token_verify(r->store->data_dir, h + 7,
+		    (int64_t)time(NULL), IDENT_ISSUER, a->service, false,
+		    &cur.claims);
 		if (tr == TOKEN_OK) {
 			cur.kind = CALLER_TOKEN;
 			return true;
 		}
 		fprintf(stderr, "berth: auth: %s token refused from %s\n",
-		    tr == TOKEN_EXPIRED ? "an expired" :
-		    tr == TOKEN_WRONG_PARTY ? "another service's" : "a bad",
+		    tr == TOKEN_EXPIRED		? "an expired" :
+			tr == TOKEN_WRONG_PARTY ? "another service's" :
+						  "a bad",
 		    auth_addr(r));
 		auth_challenge(r, NULL, "invalid_token");
 		*err = tr == TOKEN_ERR ? E_INTERNAL : E_UNAUTHORIZED;
@@ -240,8 +242,10 @@ resolve(struct req *r, enum reg_err *err)
 	}
 	if (a->trust_remote_user && ru != NULL && ru[0] != '\0') {
 		if (!grant_who_valid(ru) || strcmp(ru, "*") == 0) {
-			fprintf(stderr, "berth: auth: REMOTE_USER not a user "
-			    "name, from %s\n", auth_addr(r));
+			fprintf(stderr,
+			    "berth: auth: REMOTE_USER not a user "
+			    "name, from %s\n",
+			    auth_addr(r));
 			*err = E_UNAUTHORIZED;
 			return false;
 		}
@@ -340,7 +344,8 @@ drop_mount(struct req *r)
 	while (*p != '\0') {
 		size_t n = strcspn(p, "&");
 
-		if (strncmp(p, "mount=", 6) != 0 && strncmp(p, "from=", 5) != 0 &&
+		if (strncmp(p, "mount=", 6) != 0 &&
+		    strncmp(p, "from=", 5) != 0 &&
 		    used + n + 2 < sizeof(query_buf)) {
 			if (used > 0)
 				query_buf[used++] = '&';
@@ -400,14 +405,13 @@ auth_check(struct req *r, enum route_id id, enum reg_err *err)
 	if (id == ROUTE_BASE || id == ROUTE_CATALOG) {
 		if (cur.kind != CALLER_NONE)
 			return true;
-		auth_challenge(r, id == ROUTE_CATALOG ? "registry:catalog:*" :
-							 NULL,
-		    NULL);
+		auth_challenge(r,
+		    id == ROUTE_CATALOG ? "registry:catalog:*" : NULL, NULL);
 		*err = E_UNAUTHORIZED;
 		return false;
 	}
-	if (m->name == NULL || m->name_len == 0 ||
-	    m->name_len > NAME_MAX_LEN || !valid_name(m->name, m->name_len))
+	if (m->name == NULL || m->name_len == 0 || m->name_len > NAME_MAX_LEN ||
+	    !valid_name(m->name, m->name_len))
 		return true; /* dispatch answers NAME_INVALID */
 	memcpy(name, m->name, m->name_len);
 	name[m->name_len] = '\0';
@@ -433,7 +437,7 @@ auth_check(struct req *r, enum route_id id, enum reg_err *err)
 	if (id == ROUTE_UPLOAD_START)
 		check_mount(r);
 	if (rt->flags & RF_WRITES)
-		meta_set_actor(anonymous()	       ? "anonymous" :
+		meta_set_actor(anonymous()	 ? "anonymous" :
 			cur.kind == CALLER_TOKEN ? cur.claims.sub :
 						   cur.id.name);
 	return true;
@@ -454,7 +458,8 @@ auth_filter_repositories(struct req *r, json_t *names)
 	} else if (cur.kind == CALLER_TOKEN && cur.claims.sub[0] != '\0') {
 		/* The token names who; what they may pull is today's
 		 * grants (a read, no password). */
-		if (ident_lookup(&r->store->auth, cur.claims.sub, &id) != IDENT_OK) {
+		if (ident_lookup(&r->store->auth, cur.claims.sub, &id) !=
+		    IDENT_OK) {
 			json_array_clear(names);
 			return;
 		}

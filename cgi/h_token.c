@@ -31,20 +31,20 @@
 #include "store.h"
 #include "token.h"
 
-#define FORM_MAX	16384	/* bytes of a POST body */
-#define SCOPES_MAX	TOKEN_ACCESS_MAX
+#define FORM_MAX   16384 /* bytes of a POST body */
+#define SCOPES_MAX TOKEN_ACCESS_MAX
 
 struct token_req {
-	char	 service[128];
-	char	 scopes[SCOPES_MAX][NAME_MAX_LEN + 64];
-	size_t	 nscopes;
-	bool	 too_many;
-	bool	 bad;		/* a value did not decode or fit */
-	bool	 offline;
-	char	 grant_type[32];
-	char	 username[GRANT_WHO_MAX + 1];
-	char	 password[1100];
-	char	 refresh[TOKEN_MAX];
+	char service[128];
+	char scopes[SCOPES_MAX][NAME_MAX_LEN + 64];
+	size_t nscopes;
+	bool too_many;
+	bool bad; /* a value did not decode or fit */
+	bool offline;
+	char grant_type[32];
+	char username[GRANT_WHO_MAX + 1];
+	char password[1100];
+	char refresh[TOKEN_MAX];
 };
 
 /* Add space-separated scopes from s. */
@@ -96,13 +96,13 @@ take(struct token_req *t, const char *k, size_t klen, const char *v,
 		t->offline |= strcmp(val, "offline") == 0;
 	else if (IS("grant_type"))
 		t->bad |= snprintf(t->grant_type, sizeof(t->grant_type), "%s",
-		    val) >= (int)sizeof(t->grant_type);
+			      val) >= (int)sizeof(t->grant_type);
 	else if (IS("username"))
 		t->bad |= snprintf(t->username, sizeof(t->username), "%s",
-		    val) >= (int)sizeof(t->username);
+			      val) >= (int)sizeof(t->username);
 	else if (IS("password"))
 		t->bad |= snprintf(t->password, sizeof(t->password), "%s",
-		    val) >= (int)sizeof(t->password);
+			      val) >= (int)sizeof(t->password);
 	else if (IS("refresh_token"))
 		t->bad |= snprintf(t->refresh, sizeof(t->refresh), "%s", val) >=
 		    (int)sizeof(t->refresh);
@@ -121,7 +121,8 @@ parse_pairs(struct token_req *t, const char *s, size_t len)
 		const char *eq = memchr(s, '=', (size_t)(pe - s));
 
 		if (eq != NULL)
-			take(t, s, (size_t)(eq - s), eq + 1, (size_t)(pe - eq - 1));
+			take(t, s, (size_t)(eq - s), eq + 1,
+			    (size_t)(pe - eq - 1));
 		s = pe + (amp != NULL);
 	}
 }
@@ -142,8 +143,7 @@ refuse(struct req *r, enum reg_err err, const char *detail)
 /* Who is asking: from Basic credentials or the POST form.  *anon when
  * nobody signed in.  E_OK, or the error to answer. */
 static enum reg_err
-who(struct req *r, struct token_req *t, bool post, struct ident *id,
-    bool *anon)
+who(struct req *r, struct token_req *t, bool post, struct ident *id, bool *anon)
 {
 	const struct ident_conf *a = &r->store->auth;
 	const char *h = auth_param(r, "HTTP_AUTHORIZATION");
@@ -155,12 +155,15 @@ who(struct req *r, struct token_req *t, bool post, struct ident *id,
 	memset(id, 0, sizeof(*id));
 	if (post && strcmp(t->grant_type, "refresh_token") == 0) {
 		if (token_verify(r->store->data_dir, t->refresh,
-		    (int64_t)time(NULL), IDENT_ISSUER, a->service, true,
-		    &rc) != TOKEN_OK ||
+			(int64_t)time(NULL), IDENT_ISSUER, a->service, true,
+			&rc) != TOKEN_OK ||
 		    ident_lookup(a, rc.sub, id) != IDENT_OK) {
-			fprintf(stderr, "berth: auth: refresh token refused "
-			    "from %s\n", auth_addr(r));
-			return refuse(r, E_UNAUTHORIZED, "invalid refresh token");
+			fprintf(stderr,
+			    "berth: auth: refresh token refused "
+			    "from %s\n",
+			    auth_addr(r));
+			return refuse(r, E_UNAUTHORIZED,
+			    "invalid refresh token");
 		}
 		return E_OK;
 	}
@@ -168,16 +171,19 @@ who(struct req *r, struct token_req *t, bool post, struct ident *id,
 		ir = ident_login(a, r->store->data_dir, t->username,
 		    t->password, auth_addr(r), id);
 	} else if (post) {
-		return refuse(r, E_BAD_REQUEST, "grant_type must be password "
+		return refuse(r, E_BAD_REQUEST,
+		    "grant_type must be password "
 		    "or refresh_token");
 	} else if (h != NULL && strncasecmp(h, "Basic ", 6) == 0) {
 		if (!auth_basic(h, user, sizeof(user), pass, sizeof(pass)))
-			return refuse(r, E_UNAUTHORIZED, "malformed Basic "
+			return refuse(r, E_UNAUTHORIZED,
+			    "malformed Basic "
 			    "credentials");
 		ir = ident_login(a, r->store->data_dir, user, pass,
 		    auth_addr(r), id);
 		explicit_bzero(pass, sizeof(pass));
-	} else if (a->trust_remote_user && auth_param(r, "REMOTE_USER") != NULL &&
+	} else if (a->trust_remote_user &&
+	    auth_param(r, "REMOTE_USER") != NULL &&
 	    grant_who_valid(auth_param(r, "REMOTE_USER")) &&
 	    strcmp(auth_param(r, "REMOTE_USER"), "*") != 0) {
 		id->kind = IDENT_USER;
@@ -187,7 +193,8 @@ who(struct req *r, struct token_req *t, bool post, struct ident *id,
 		*anon = true;
 	}
 	if (ir == IDENT_THROTTLED)
-		return refuse(r, E_UNAUTHORIZED, "too many failed sign-ins; "
+		return refuse(r, E_UNAUTHORIZED,
+		    "too many failed sign-ins; "
 		    "wait a minute");
 	if (ir != IDENT_OK)
 		return refuse(r, ir == IDENT_ERR ? E_INTERNAL : E_UNAUTHORIZED,
@@ -223,7 +230,8 @@ h_token(struct req *r)
 	parse_pairs(&t, r->query, strlen(r->query));
 	if (post) {
 		if (req_read_all(r, FORM_MAX, &body, &blen) != 0)
-			return refuse(r, E_BAD_REQUEST, "form body too large "
+			return refuse(r, E_BAD_REQUEST,
+			    "form body too large "
 			    "or unreadable");
 		parse_pairs(&t, (const char *)body, blen);
 		explicit_bzero(body, blen);
@@ -251,7 +259,7 @@ h_token(struct req *r)
 		memset(e, 0, sizeof(*e));
 		if (sc.type == GRANT_SCOPE_CATALOG) {
 			if (anon)
-				continue;	/* listing is for those signed in */
+				continue; /* listing is for those signed in */
 			e->catalog = true;
 			e->actions = GRANT_PULL;
 		} else {
@@ -270,8 +278,8 @@ h_token(struct req *r)
 	if (token_sign(r->store->data_dir, &c, tok, sizeof(tok)) != 0)
 		return E_INTERNAL;
 	refresh[0] = '\0';
-	if (!anon && (t.offline || (post &&
-	    strcmp(t.grant_type, "password") == 0))) {
+	if (!anon &&
+	    (t.offline || (post && strcmp(t.grant_type, "password") == 0))) {
 		struct token_claims rc;
 
 		memset(&rc, 0, sizeof(rc));
@@ -282,7 +290,7 @@ h_token(struct req *r)
 		rc.exp = now + a->refresh_lifetime;
 		rc.refresh = true;
 		if (token_sign(r->store->data_dir, &rc, refresh,
-		    sizeof(refresh)) != 0)
+			sizeof(refresh)) != 0)
 			return E_INTERNAL;
 	} else if (post && strcmp(t.grant_type, "refresh_token") == 0) {
 		snprintf(refresh, sizeof(refresh), "%s", t.refresh);

@@ -43,8 +43,7 @@ static const struct command commands[] = {
 	    "CI tokens: the secret (printed once, last line) is the password" },
 	{ "grant", cli_grant, "[<who> <pattern> <actions>] [--json]",
 	    "let a user, '*' or anonymous pull,push,delete where pattern matches" },
-	{ "revoke", cli_revoke, "<who> <pattern>",
-	    "remove a grant" },
+	{ "revoke", cli_revoke, "<who> <pattern>", "remove a grant" },
 	{ "key", cli_key, "rotate",
 	    "a new token signing key; the old one verifies until its tokens expire" },
 };
@@ -96,7 +95,11 @@ static bool
 creates_registry(const char *name)
 {
 	static const char *const names[] = {
-		"user", "token", "grant", "revoke", "key",
+		"user",
+		"token",
+		"grant",
+		"revoke",
+		"key",
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -131,7 +134,7 @@ cli_main(struct store *store, int argc, char **argv)
 	 * most likely a wrong -d or -c: say so rather than create one. */
 	e = meta_exists(store->conf, store->data_dir, where, sizeof(where));
 	if (e == META_NOTFOUND && creates_registry(cmd->name))
-		e = META_OK;	/* setting up access control comes first */
+		e = META_OK; /* setting up access control comes first */
 	if (e == META_NOTFOUND)
 		fprintf(stderr,
 		    "berth %s: no registry database at %s "

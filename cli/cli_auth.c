@@ -48,7 +48,7 @@ read_password(char *buf, size_t cap)
 		return -1;
 	n = strcspn(buf, "\r\n");
 	if (buf[n] == '\0' && n + 1 == cap)
-		return -1;	/* longer than the buffer */
+		return -1; /* longer than the buffer */
 	buf[n] = '\0';
 	return n > 0 ? 0 : -1;
 }
@@ -66,8 +66,7 @@ static int
 json_only(struct cli *c, int argc, char **argv, int min, int max)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ NULL, 0, NULL, 0 }
+		{ "json", no_argument, NULL, OPT_JSON }, { NULL, 0, NULL, 0 }
 	};
 	int ch;
 
@@ -89,11 +88,14 @@ user_set(const char *cmd, const char *name, bool add)
 	enum meta_err e;
 
 	if (!identity_name(name))
-		return cli_usage_error(cmd, "a user name is 1-128 of "
+		return cli_usage_error(cmd,
+		    "a user name is 1-128 of "
 		    "A-Z a-z 0-9 . _ @ - (not anonymous)");
 	if (read_password(pw, sizeof(pw)) != 0) {
-		fprintf(stderr, "berth %s: no password on stdin (one line, at "
-		    "most 1024 bytes)\n", cmd);
+		fprintf(stderr,
+		    "berth %s: no password on stdin (one line, at "
+		    "most 1024 bytes)\n",
+		    cmd);
 		return 1;
 	}
 	if (ident_hash_password(pw, hash) != 0) {
@@ -103,8 +105,10 @@ user_set(const char *cmd, const char *name, bool add)
 	explicit_bzero(pw, sizeof(pw));
 	e = add ? meta_user_add(name, hash) : meta_user_passwd(name, hash);
 	if (e == META_CONFLICT) {
-		fprintf(stderr, "berth %s: a user or CI token called %s exists "
-		    "already\n", cmd, name);
+		fprintf(stderr,
+		    "berth %s: a user or CI token called %s exists "
+		    "already\n",
+		    cmd, name);
 		return 1;
 	}
 	if (e == META_NOTFOUND) {
@@ -143,7 +147,8 @@ cli_user(struct cli *c, int argc, char **argv)
 		if (e != META_OK)
 			return 1;
 		printf("user %s deleted, with its grants; tokens it holds "
-		    "expire within the token lifetime\n", argv[2]);
+		       "expire within the token lifetime\n",
+		    argv[2]);
 		return 0;
 	}
 	if (strcmp(sub, "list") != 0)
@@ -167,11 +172,10 @@ cli_user(struct cli *c, int argc, char **argv)
 static int
 token_add(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "scope", required_argument, NULL, OPT_SCOPE },
+	static const struct option opts[] = { { "scope", required_argument,
+						  NULL, OPT_SCOPE },
 		{ "expires", required_argument, NULL, OPT_EXPIRES },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	char secret[IDENT_SECRET_MAX], when[64];
 	struct meta_ci_token t;
 	long expires = 0;
@@ -189,22 +193,26 @@ token_add(struct cli *c, int argc, char **argv)
 			    "%s%s", used > 0 ? " " : "", optarg);
 
 			if (n < 0 || (size_t)n >= sizeof(t.scope) - used)
-				return cli_usage_error("token", "scope too long");
+				return cli_usage_error("token",
+				    "scope too long");
 			used += (size_t)n;
 			break;
 		}
 		case OPT_EXPIRES:
 			if (!cli_duration(optarg, &expires) || expires == 0)
-				return cli_usage_error("token", "bad --expires");
+				return cli_usage_error("token",
+				    "bad --expires");
 			break;
 		default:
 			return cli_usage_error("token", NULL);
 		}
 	}
 	if (argc - optind != 1 || !identity_name(argv[optind]))
-		return cli_usage_error("token", "one NAME (A-Z a-z 0-9 . _ @ -)");
+		return cli_usage_error("token",
+		    "one NAME (A-Z a-z 0-9 . _ @ -)");
 	if (!ident_scope_valid(t.scope))
-		return cli_usage_error("token", "--scope PATTERN:ACTIONS, e.g. "
+		return cli_usage_error("token",
+		    "--scope PATTERN:ACTIONS, e.g. "
 		    "'team/**:pull,push'");
 	snprintf(t.name, sizeof(t.name), "%s", argv[optind]);
 	if (ident_ci_secret(secret, t.id, t.secret_hash) != 0)
@@ -213,8 +221,10 @@ token_add(struct cli *c, int argc, char **argv)
 	t.expires_at = expires > 0 ? t.created_at + expires : 0;
 	e = meta_ci_token_add(&t);
 	if (e == META_CONFLICT)
-		fprintf(stderr, "berth token: a user or CI token called %s "
-		    "exists already\n", t.name);
+		fprintf(stderr,
+		    "berth token: a user or CI token called %s "
+		    "exists already\n",
+		    t.name);
 	if (e != META_OK) {
 		explicit_bzero(secret, sizeof(secret));
 		return 1;
@@ -223,7 +233,8 @@ token_add(struct cli *c, int argc, char **argv)
 		cli_time(t.expires_at, when, sizeof(when));
 	else
 		snprintf(when, sizeof(when), "never");
-	printf("CI token %s: scope %s, expires %s\n"
+	printf(
+	    "CI token %s: scope %s, expires %s\n"
 	    "Sign in with user name %s and this password (shown once):\n%s\n",
 	    t.name, t.scope, when, t.name, secret);
 	explicit_bzero(secret, sizeof(secret));
@@ -257,7 +268,8 @@ cli_token(struct cli *c, int argc, char **argv)
 		if (e != META_OK)
 			return 1;
 		printf("CI token %s revoked; signed tokens it got expire "
-		    "within the token lifetime\n", argv[2]);
+		       "within the token lifetime\n",
+		    argv[2]);
 		return 0;
 	}
 	if (strcmp(sub, "list") != 0)
@@ -312,15 +324,18 @@ cli_grant(struct cli *c, int argc, char **argv)
 		return cli_usage_error(argv[0], "WHO PATTERN ACTIONS");
 	acts = argv[optind + 2];
 	if (!grant_who_valid(argv[optind]))
-		return cli_usage_error(argv[0], "WHO is a user or token name, "
+		return cli_usage_error(argv[0],
+		    "WHO is a user or token name, "
 		    "anonymous or '*'");
 	if (!grant_pattern_valid(argv[optind + 1]))
-		return cli_usage_error(argv[0], "PATTERN is a repository name "
+		return cli_usage_error(argv[0],
+		    "PATTERN is a repository name "
 		    "with * (one component) or ** (any), e.g. 'team/**'");
 	if (strcmp(acts, "none") == 0)
 		acts = "";
 	if (!grant_actions_parse(acts, strlen(acts), &bits))
-		return cli_usage_error(argv[0], "ACTIONS is pull, push, delete "
+		return cli_usage_error(argv[0],
+		    "ACTIONS is pull, push, delete "
 		    "joined by commas, or none");
 	grant_actions_format(bits, text, sizeof(text));
 	if (meta_grant_put(argv[optind], argv[optind + 1], text) != META_OK)
@@ -353,17 +368,18 @@ cli_key(struct cli *c, int argc, char **argv)
 {
 	const struct ident_conf *a = &c->store->auth;
 	long keep = a->token_lifetime > a->refresh_lifetime ?
-	    a->token_lifetime : a->refresh_lifetime;
+	    a->token_lifetime :
+	    a->refresh_lifetime;
 	char kid[17];
 	int removed;
 
 	if (argc != 2 || strcmp(argv[1], "rotate") != 0)
 		return cli_usage_error(argv[0], "rotate?");
 	if (token_key_rotate(c->store->data_dir, keep + TOKEN_SKEW, kid,
-	    &removed) != 0)
+		&removed) != 0)
 		return 1;
 	printf("new signing key %s; %d retired key%s removed (older keys "
-	    "verify until their tokens expire)\n", kid, removed,
-	    removed == 1 ? "" : "s");
+	       "verify until their tokens expire)\n",
+	    kid, removed, removed == 1 ? "" : "s");
 	return 0;
 }

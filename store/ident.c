@@ -22,7 +22,7 @@
 
 #include "token.h"
 
-#define SECRET_LEN	32
+#define SECRET_LEN 32
 
 /* The hash of htpasswd user `user` into hash; false when absent. */
 static bool
@@ -77,7 +77,8 @@ ident_ready(const struct ident_conf *a)
 		return -1;
 	if (n > 0 || htpasswd_any(a))
 		return 0;
-	fprintf(stderr, "berth: [auth] enabled = true, but there is no user "
+	fprintf(stderr,
+	    "berth: [auth] enabled = true, but there is no user "
 	    "to sign in as; add one with\n"
 	    "    echo 'PASSWORD' | berth user add NAME\n"
 	    "    berth grant NAME '**' pull,push\n"
@@ -99,7 +100,8 @@ ident_hash_password(const char *pw, char *hash)
 	if (cd == NULL)
 		return -1;
 	if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) == NULL) {
-		fprintf(stderr, "berth: crypt_gensalt_rn: %s\n", strerror(errno));
+		fprintf(stderr, "berth: crypt_gensalt_rn: %s\n",
+		    strerror(errno));
 		goto out;
 	}
 	h = crypt_r(pw, salt, cd);
@@ -125,7 +127,8 @@ check_hash(const char *pw, const char *hash, const char *user)
 
 	if (cd == NULL)
 		return false;
-	fprintf(stderr, "berth: auth: password hash computed (user %s)\n", user);
+	fprintf(stderr, "berth: auth: password hash computed (user %s)\n",
+	    user);
 	h = crypt_r(pw, hash, cd);
 	if (h != NULL && h[0] != '*' && strlen(h) == strlen(hash))
 		ok = CRYPTO_memcmp(h, hash, strlen(hash)) == 0;
@@ -199,8 +202,7 @@ secret(const char *data_dir, unsigned char *key)
 
 /* hex(HMAC-SHA256(secret, parts joined by NUL)) into out (65 bytes). */
 static int
-keyed_name(const char *data_dir, const char *const *parts, size_t n,
-    char *out)
+keyed_name(const char *data_dir, const char *const *parts, size_t n, char *out)
 {
 	unsigned char key[SECRET_LEN], md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -220,7 +222,7 @@ keyed_name(const char *data_dir, const char *const *parts, size_t n,
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (EVP_MAC_update(ctx, (const unsigned char *)parts[i],
-		    strlen(parts[i]) + 1) != 1)
+			strlen(parts[i]) + 1) != 1)
 			goto out;
 	if (EVP_MAC_final(ctx, md, &outl, sizeof(md)) != 1)
 		goto out;
@@ -265,7 +267,8 @@ cache_hit(const char *data_dir, const char *user, const char *pw,
 		while (d != NULL && (e = readdir(d)) != NULL) {
 			if (e->d_name[0] == '.' || strlen(e->d_name) > 64)
 				continue;
-			snprintf(path, sizeof(path), "%s/%.64s", dir, e->d_name);
+			snprintf(path, sizeof(path), "%s/%.64s", dir,
+			    e->d_name);
 			if (stat(path, &st) == 0 &&
 			    st.st_mtime + IDENT_CACHE_SECONDS < time(NULL))
 				unlink(path);
@@ -312,7 +315,7 @@ backoff_left(long count, long long last)
 	if (count < IDENT_FAIL_FREE)
 		return 0;
 	wait = count - IDENT_FAIL_FREE >= 5 ? 60 :
-	    2L << (count - IDENT_FAIL_FREE);
+					      2L << (count - IDENT_FAIL_FREE);
 	wait -= (long)((long long)time(NULL) - last);
 	return wait > 0 ? wait : 0;
 }
@@ -397,9 +400,8 @@ dummy_hash(void)
 }
 
 enum ident_result
-ident_login(const struct ident_conf *a, const char *data_dir,
-    const char *user, const char *password, const char *addr,
-    struct ident *id)
+ident_login(const struct ident_conf *a, const char *data_dir, const char *user,
+    const char *password, const char *addr, struct ident *id)
 {
 	char hash[META_HASH_MAX], ciid[17], path[PATH_MAX + 80];
 	enum ident_result r = IDENT_BAD;
@@ -411,19 +413,22 @@ ident_login(const struct ident_conf *a, const char *data_dir,
 	memset(id, 0, sizeof(*id));
 	if (!grant_who_valid(user) || strcmp(user, "*") == 0 ||
 	    strcmp(user, "anonymous") == 0 || strlen(password) > 1024) {
-		fprintf(stderr, "berth: auth: failed sign-in: malformed user "
-		    "name from %s\n", addr);
+		fprintf(stderr,
+		    "berth: auth: failed sign-in: malformed user "
+		    "name from %s\n",
+		    addr);
 		return IDENT_BAD;
 	}
 	if (fail_record(data_dir, user, addr, path, sizeof(path), &count,
-	    &last) != 0) {
+		&last) != 0) {
 		fprintf(stderr, "berth: auth: cannot use %s/auth\n", data_dir);
 		return IDENT_ERR;
 	}
 	if ((wait = backoff_left(count, last)) > 0) {
-		fprintf(stderr, "berth: auth: sign-in of user %s from %s "
-		    "refused for %ld s after %ld failures\n", user, addr, wait,
-		    count);
+		fprintf(stderr,
+		    "berth: auth: sign-in of user %s from %s "
+		    "refused for %ld s after %ld failures\n",
+		    user, addr, wait, count);
 		return IDENT_THROTTLED;
 	}
 	if (ci_secret_id(password, ciid)) {
@@ -450,8 +455,10 @@ ident_login(const struct ident_conf *a, const char *data_dir,
 		}
 	}
 	if (r == IDENT_BAD) {
-		fprintf(stderr, "berth: auth: failed sign-in of user %s from %s "
-		    "(%ld in a row)\n", user, addr, count + 1);
+		fprintf(stderr,
+		    "berth: auth: failed sign-in of user %s from %s "
+		    "(%ld in a row)\n",
+		    user, addr, count + 1);
 		fail_note(path, count + 1);
 	} else if (r == IDENT_OK && count > 0) {
 		unlink(path);
@@ -473,7 +480,8 @@ ident_lookup(const struct ident_conf *a, const char *name, struct ident *id)
 	if (!grant_who_valid(name))
 		return IDENT_BAD;
 	e = meta_user_get(name, hash);
-	if (e == META_OK || (e == META_NOTFOUND && htpasswd_get(a, name, hash))) {
+	if (e == META_OK ||
+	    (e == META_NOTFOUND && htpasswd_get(a, name, hash))) {
 		id->kind = IDENT_USER;
 		snprintf(id->name, sizeof(id->name), "%s", name);
 		return IDENT_OK;
@@ -486,12 +494,14 @@ ident_lookup(const struct ident_conf *a, const char *name, struct ident *id)
 	}
 	json_array_foreach(list, i, t) {
 		json_t *exp = json_object_get(t, "expires_at");
-		const char *scope = json_string_value(json_object_get(t, "scope"));
+		const char *scope = json_string_value(
+		    json_object_get(t, "scope"));
 
-		if (strcmp(json_string_value(json_object_get(t, "name")), name) != 0 ||
+		if (strcmp(json_string_value(json_object_get(t, "name")),
+			name) != 0 ||
 		    json_integer_value(json_object_get(t, "revoked")) != 0 ||
 		    (json_is_integer(exp) &&
-		    json_integer_value(exp) <= (json_int_t)time(NULL)) ||
+			json_integer_value(exp) <= (json_int_t)time(NULL)) ||
 		    scope == NULL)
 			continue;
 		id->kind = IDENT_CI;
@@ -516,7 +526,7 @@ ident_scope_valid(const char *s)
 		return false;
 	strcpy(buf, s);
 	for (w = strtok_r(buf, " ", &save); w != NULL;
-	    w = strtok_r(NULL, " ", &save)) {
+	     w = strtok_r(NULL, " ", &save)) {
 		char *colon = strrchr(w, ':');
 		unsigned acts;
 
@@ -548,8 +558,8 @@ ident_rules_load(const struct ident *id, struct ident_rules *r)
 			cap += *p == ' ';
 		if ((r->rules = calloc(cap, sizeof(*r->rules))) == NULL)
 			goto fail;
-		for (w = strtok_r(r->scope, " ", &save); w != NULL && r->n < cap;
-		    w = strtok_r(NULL, " ", &save)) {
+		for (w = strtok_r(r->scope, " ", &save);
+		     w != NULL && r->n < cap; w = strtok_r(NULL, " ", &save)) {
 			char *colon = strrchr(w, ':');
 			unsigned acts;
 
@@ -557,7 +567,7 @@ ident_rules_load(const struct ident *id, struct ident_rules *r)
 				continue;
 			*colon = '\0';
 			if (!grant_actions_parse(colon + 1, strlen(colon + 1),
-			    &acts))
+				&acts))
 				continue;
 			r->rules[r->n].who = id->name;
 			r->rules[r->n].pattern = w;
@@ -570,18 +580,19 @@ ident_rules_load(const struct ident *id, struct ident_rules *r)
 	    meta_grants_list(r->rows) != META_OK)
 		goto fail;
 	if (json_array_size(r->rows) > 0 &&
-	    (r->rules = calloc(json_array_size(r->rows),
-	    sizeof(*r->rules))) == NULL)
+	    (r->rules = calloc(json_array_size(r->rows), sizeof(*r->rules))) ==
+		NULL)
 		goto fail;
 	json_array_foreach(r->rows, i, g) {
-		const char *acts = json_string_value(json_object_get(g, "actions"));
+		const char *acts = json_string_value(
+		    json_object_get(g, "actions"));
 		struct grant_rule *x = &r->rules[r->n];
 
 		x->who = json_string_value(json_object_get(g, "who"));
 		x->pattern = json_string_value(json_object_get(g, "pattern"));
 		if (x->who == NULL || x->pattern == NULL || acts == NULL ||
 		    !grant_actions_parse(acts, strlen(acts), &x->actions))
-			continue;	/* a row written by hand, wrongly */
+			continue; /* a row written by hand, wrongly */
 		r->n++;
 	}
 	return 0;

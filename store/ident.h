@@ -49,21 +49,21 @@
 #include "grant.h"
 #include "meta_auth.h"
 
-#define IDENT_CACHE_SECONDS	300
-#define IDENT_FAIL_FREE		5	/* failures before the back-off */
-#define IDENT_FAIL_WINDOW	900	/* seconds a failure is remembered */
-#define IDENT_SECRET_MAX	96	/* bytes of a CI token secret, NUL included */
-#define IDENT_ISSUER		"berth"	/* iss of every token */
+#define IDENT_CACHE_SECONDS 300
+#define IDENT_FAIL_FREE	    5	/* failures before the back-off */
+#define IDENT_FAIL_WINDOW   900 /* seconds a failure is remembered */
+#define IDENT_SECRET_MAX    96	/* bytes of a CI token secret, NUL included */
+#define IDENT_ISSUER	    "berth" /* iss of every token */
 
 struct ident_conf {
-	bool		 enabled;
-	char		 realm[512];		/* "" -> from the request */
-	char		 service[128];
-	long		 token_lifetime;	/* seconds */
-	long		 refresh_lifetime;	/* seconds */
-	char		 htpasswd[PATH_MAX];	/* "" -> none */
-	bool		 trust_remote_user;
-	char		 token_path[256];	/* "/v2/token" */
+	bool enabled;
+	char realm[512]; /* "" -> from the request */
+	char service[128];
+	long token_lifetime;	 /* seconds */
+	long refresh_lifetime;	 /* seconds */
+	char htpasswd[PATH_MAX]; /* "" -> none */
+	bool trust_remote_user;
+	char token_path[256]; /* "/v2/token" */
 };
 
 /* ident_configure -- read [auth] of conf into a, and check the htpasswd
@@ -79,30 +79,29 @@ int ident_ready(const struct ident_conf *a);
 
 enum ident_kind {
 	IDENT_ANONYMOUS = 0,
-	IDENT_USER,		/* a user, htpasswd entry or REMOTE_USER */
-	IDENT_CI		/* a CI token */
+	IDENT_USER, /* a user, htpasswd entry or REMOTE_USER */
+	IDENT_CI    /* a CI token */
 };
 
 struct ident {
-	enum ident_kind	 kind;
-	char		 name[GRANT_WHO_MAX + 1];	/* "" when anonymous */
-	char		 scope[META_SCOPE_MAX];		/* IDENT_CI: its scope */
+	enum ident_kind kind;
+	char name[GRANT_WHO_MAX + 1]; /* "" when anonymous */
+	char scope[META_SCOPE_MAX];   /* IDENT_CI: its scope */
 };
 
 enum ident_result {
 	IDENT_OK = 0,
-	IDENT_BAD,		/* unknown user, wrong password, revoked or
+	IDENT_BAD,	 /* unknown user, wrong password, revoked or
 				 * expired CI token: logged */
-	IDENT_THROTTLED,	/* too many failures: not even checked */
-	IDENT_ERR		/* our failure: logged */
+	IDENT_THROTTLED, /* too many failures: not even checked */
+	IDENT_ERR	 /* our failure: logged */
 };
 
 /* ident_login -- check user and password (a password, or a CI token's
  * secret) from address addr (for logs and the back-off; may be "").
  * On IDENT_OK fills *id. */
-enum ident_result ident_login(const struct ident_conf *a,
-    const char *data_dir, const char *user, const char *password,
-    const char *addr, struct ident *id);
+enum ident_result ident_login(const struct ident_conf *a, const char *data_dir,
+    const char *user, const char *password, const char *addr, struct ident *id);
 
 /* ident_lookup -- the identity called name as it stands now (a refresh
  * token's subject): IDENT_OK and *id when it is a user (database or
@@ -113,10 +112,10 @@ enum ident_result ident_lookup(const struct ident_conf *a, const char *name,
 /* The rules that decide for one identity: grants from the metadata, or
  * a CI token's scope. */
 struct ident_rules {
-	struct grant_rule	*rules;
-	size_t			 n;
-	json_t			*rows;		/* owns the strings */
-	char			*scope;		/* IDENT_CI: a copy, owns them */
+	struct grant_rule *rules;
+	size_t n;
+	json_t *rows; /* owns the strings */
+	char *scope;  /* IDENT_CI: a copy, owns them */
 };
 
 /* ident_rules_load -- load the rules for id into *r (ident_rules_free()

@@ -411,9 +411,10 @@ meta_admin_integrity(json_t *out)
 
 /* The identity operations, or META_ERR (said once) when the backend has
  * none. */
-#define AUTH_CALL(op, ...)						\
-	(ops == NULL ? META_UNAVAILABLE : ops->op == NULL ?		\
-	    no_identities() : ops->op(priv, __VA_ARGS__))
+#define AUTH_CALL(op, ...) \
+	(ops == NULL		? META_UNAVAILABLE : \
+		ops->op == NULL ? no_identities() : \
+				  ops->op(priv, __VA_ARGS__))
 
 static enum meta_err
 no_identities(void)
@@ -421,8 +422,10 @@ no_identities(void)
 	static bool said;
 
 	if (!said)
-		fprintf(stderr, "berth: metadata backend \"%s\" has no "
-		    "identities (users, tokens, grants)\n", ops->name);
+		fprintf(stderr,
+		    "berth: metadata backend \"%s\" has no "
+		    "identities (users, tokens, grants)\n",
+		    ops->name);
 	said = true;
 	return META_ERR;
 }

@@ -20,8 +20,8 @@
 
 #include "meta.h"
 
-#define META_HASH_MAX	256	/* bytes of a crypt(3) hash, NUL included */
-#define META_SCOPE_MAX	512	/* bytes of a CI token's scope, NUL included */
+#define META_HASH_MAX  256 /* bytes of a crypt(3) hash, NUL included */
+#define META_SCOPE_MAX 512 /* bytes of a CI token's scope, NUL included */
 
 /* meta_user_add -- a new user with password hash `hash`.  META_CONFLICT
  * when a user or CI token of that name exists. */
@@ -47,13 +47,13 @@ enum meta_err meta_users_list(json_t *out);
 enum meta_err meta_identities_count(long *n);
 
 struct meta_ci_token {
-	char		 id[17];		/* 16 hex digits */
-	char		 name[129];
-	char		 secret_hash[65];	/* sha256 hex */
-	char		 scope[META_SCOPE_MAX];
-	int64_t		 created_at;
-	int64_t		 expires_at;		/* 0: never */
-	bool		 revoked;
+	char id[17]; /* 16 hex digits */
+	char name[129];
+	char secret_hash[65]; /* sha256 hex */
+	char scope[META_SCOPE_MAX];
+	int64_t created_at;
+	int64_t expires_at; /* 0: never */
+	bool revoked;
 };
 
 /* meta_ci_token_add -- record a token.  META_CONFLICT when a token or a

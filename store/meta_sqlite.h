@@ -49,7 +49,7 @@ enum sq_stmt_id {
 struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[S_COUNT];
-	bool disk_full; /* the last failed step was SQLITE_FULL */
+	bool disk_full;	  /* the last failed step was SQLITE_FULL */
 	bool actor_ready; /* the audit actor's TEMP table exists
 			   * (meta_sqlite_auth.c) */
 };
@@ -92,8 +92,7 @@ enum meta_err sq_ci_tokens_list(void *priv, json_t *out);
 enum meta_err sq_ci_token_revoke(void *priv, const char *name);
 enum meta_err sq_grant_put(void *priv, const char *who, const char *pattern,
     const char *actions);
-enum meta_err sq_grant_delete(void *priv, const char *who,
-    const char *pattern);
+enum meta_err sq_grant_delete(void *priv, const char *who, const char *pattern);
 enum meta_err sq_grants_list(void *priv, json_t *out);
 enum meta_err sq_set_actor(void *priv, const char *user);
 

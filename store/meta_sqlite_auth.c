@@ -76,7 +76,8 @@ end(struct sq *q, bool commit)
 static int
 name_taken(struct sq *q, const char *name)
 {
-	sqlite3_stmt *s = prepare(q, "SELECT 1 FROM users WHERE name = ?1 "
+	sqlite3_stmt *s = prepare(q,
+	    "SELECT 1 FROM users WHERE name = ?1 "
 	    "UNION ALL SELECT 1 FROM ci_tokens WHERE name = ?1");
 	int rc;
 
@@ -104,7 +105,8 @@ sq_user_add(void *priv, const char *name, const char *hash)
 		end(q, false);
 		return taken > 0 ? META_CONFLICT : META_ERR;
 	}
-	s = prepare(q, "INSERT INTO users (name, hash, created_at, updated_at) "
+	s = prepare(q,
+	    "INSERT INTO users (name, hash, created_at, updated_at) "
 	    "VALUES (?1, ?2, ?3, ?3)");
 	if (s != NULL) {
 		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -120,7 +122,8 @@ enum meta_err
 sq_user_passwd(void *priv, const char *name, const char *hash)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "UPDATE users SET hash = ?2, "
+	sqlite3_stmt *s = prepare(q,
+	    "UPDATE users SET hash = ?2, "
 	    "updated_at = ?3 WHERE name = ?1");
 	enum meta_err e;
 	int n = 0;
@@ -211,8 +214,8 @@ rows(struct sq *q, sqlite3_stmt *s, json_t *out)
 				v = json_null();
 				break;
 			default:
-				v = json_string((const char *)
-				    sqlite3_column_text(s, i));
+				v = json_string(
+				    (const char *)sqlite3_column_text(s, i));
 				break;
 			}
 			json_object_set_new(o, sqlite3_column_name(s, i), v);
@@ -233,15 +236,19 @@ sq_users_list(void *priv, json_t *out)
 {
 	struct sq *q = priv;
 
-	return rows(q, prepare(q, "SELECT name, created_at, updated_at "
-	    "FROM users ORDER BY name"), out);
+	return rows(q,
+	    prepare(q,
+		"SELECT name, created_at, updated_at "
+		"FROM users ORDER BY name"),
+	    out);
 }
 
 enum meta_err
 sq_identities_count(void *priv, long *n)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "SELECT (SELECT count(*) FROM users) + "
+	sqlite3_stmt *s = prepare(q,
+	    "SELECT (SELECT count(*) FROM users) + "
 	    "(SELECT count(*) FROM ci_tokens WHERE revoked = 0)");
 	int rc;
 
@@ -268,7 +275,8 @@ sq_ci_token_add(void *priv, const struct meta_ci_token *t)
 		end(q, false);
 		return taken > 0 ? META_CONFLICT : META_ERR;
 	}
-	s = prepare(q, "INSERT OR IGNORE INTO ci_tokens (id, name, secret_hash, "
+	s = prepare(q,
+	    "INSERT OR IGNORE INTO ci_tokens (id, name, secret_hash, "
 	    "scope, created_at, expires_at, revoked) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)");
 	if (s != NULL) {
@@ -309,7 +317,8 @@ enum meta_err
 sq_ci_token_get(void *priv, const char *id, struct meta_ci_token *t)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "SELECT id, name, secret_hash, scope, "
+	sqlite3_stmt *s = prepare(q,
+	    "SELECT id, name, secret_hash, scope, "
 	    "created_at, coalesce(expires_at, 0), revoked FROM ci_tokens "
 	    "WHERE id = ?1");
 	enum meta_err e = META_NOTFOUND;
@@ -344,15 +353,19 @@ sq_ci_tokens_list(void *priv, json_t *out)
 {
 	struct sq *q = priv;
 
-	return rows(q, prepare(q, "SELECT id, name, scope, created_at, "
-	    "expires_at, revoked FROM ci_tokens ORDER BY name"), out);
+	return rows(q,
+	    prepare(q,
+		"SELECT id, name, scope, created_at, "
+		"expires_at, revoked FROM ci_tokens ORDER BY name"),
+	    out);
 }
 
 enum meta_err
 sq_ci_token_revoke(void *priv, const char *name)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "UPDATE ci_tokens SET revoked = 1 "
+	sqlite3_stmt *s = prepare(q,
+	    "UPDATE ci_tokens SET revoked = 1 "
 	    "WHERE name = ?1 AND revoked = 0");
 	enum meta_err e;
 	int n = 0;
@@ -368,7 +381,8 @@ sq_grant_put(void *priv, const char *who, const char *pattern,
     const char *actions)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "INSERT INTO grants (who, pattern, "
+	sqlite3_stmt *s = prepare(q,
+	    "INSERT INTO grants (who, pattern, "
 	    "actions, created_at) VALUES (?1, ?2, ?3, ?4) "
 	    "ON CONFLICT (who, pattern) DO UPDATE SET "
 	    "actions = excluded.actions, created_at = excluded.created_at");
@@ -386,7 +400,8 @@ enum meta_err
 sq_grant_delete(void *priv, const char *who, const char *pattern)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "DELETE FROM grants WHERE who = ?1 "
+	sqlite3_stmt *s = prepare(q,
+	    "DELETE FROM grants WHERE who = ?1 "
 	    "AND pattern = ?2");
 	enum meta_err e;
 	int n = 0;
@@ -404,8 +419,11 @@ sq_grants_list(void *priv, json_t *out)
 {
 	struct sq *q = priv;
 
-	return rows(q, prepare(q, "SELECT who, pattern, actions, created_at "
-	    "FROM grants ORDER BY who, pattern"), out);
+	return rows(q,
+	    prepare(q,
+		"SELECT who, pattern, actions, created_at "
+		"FROM grants ORDER BY who, pattern"),
+	    out);
 }
 
 /* The actor lives in a TEMP table of this connection, and a TEMP
@@ -423,14 +441,15 @@ sq_set_actor(void *priv, const char *user)
 	if (!q->actor_ready) {
 		if (user == NULL)
 			return META_OK;
-		if (exec(q, "PRAGMA temp_store = MEMORY; "
-		    "CREATE TEMP TABLE IF NOT EXISTS actor (user TEXT); "
-		    "DELETE FROM temp.actor; "
-		    "INSERT INTO temp.actor VALUES (NULL); "
-		    "CREATE TEMP TRIGGER IF NOT EXISTS audit_actor "
-		    "AFTER INSERT ON main.audit WHEN NEW.user IS NULL "
-		    "BEGIN UPDATE audit SET user = "
-		    "(SELECT user FROM actor) WHERE id = NEW.id; END;") !=
+		if (exec(q,
+			"PRAGMA temp_store = MEMORY; "
+			"CREATE TEMP TABLE IF NOT EXISTS actor (user TEXT); "
+			"DELETE FROM temp.actor; "
+			"INSERT INTO temp.actor VALUES (NULL); "
+			"CREATE TEMP TRIGGER IF NOT EXISTS audit_actor "
+			"AFTER INSERT ON main.audit WHEN NEW.user IS NULL "
+			"BEGIN UPDATE audit SET user = "
+			"(SELECT user FROM actor) WHERE id = NEW.id; END;") !=
 		    META_OK)
 			return META_ERR;
 		q->actor_ready = true;

@@ -22,23 +22,23 @@
 
 #include "grant.h"
 
-#define KEYS_MAX	8	/* keys kept loaded; the newest ones */
-#define KID_LEN		16
-#define SIG_LEN		64	/* Ed25519 (RFC 8032 5.1.6) */
+#define KEYS_MAX 8 /* keys kept loaded; the newest ones */
+#define KID_LEN	 16
+#define SIG_LEN	 64 /* Ed25519 (RFC 8032 5.1.6) */
 
 struct key {
-	char		 kid[KID_LEN + 1];
-	int64_t		 created;	/* unix seconds, from the file name */
-	EVP_PKEY	*pkey;
+	char kid[KID_LEN + 1];
+	int64_t created; /* unix seconds, from the file name */
+	EVP_PKEY *pkey;
 };
 
 /* The keys of one data directory, loaded lazily; reloaded when the
  * directory's modification time changes (a rotation adds a file). */
 static struct {
-	char		 dir[PATH_MAX];
-	struct timespec	 mtime;
-	struct key	 keys[KEYS_MAX];	/* oldest first */
-	size_t		 n;
+	char dir[PATH_MAX];
+	struct timespec mtime;
+	struct key keys[KEYS_MAX]; /* oldest first */
+	size_t n;
 } cache;
 
 long
@@ -79,7 +79,7 @@ token_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
 		else if (c == '_')
 			c = '/';
 		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9')))
+			     (c >= '0' && c <= '9')))
 			return -1;
 		buf[i] = c;
 	}
@@ -110,7 +110,7 @@ key_name(const char *name)
 			return false;
 	for (int i = 11; i < 11 + KID_LEN; i++)
 		if (!((name[i] >= '0' && name[i] <= '9') ||
-		    (name[i] >= 'a' && name[i] <= 'f')))
+			(name[i] >= 'a' && name[i] <= 'f')))
 			return false;
 	return true;
 }
@@ -191,13 +191,16 @@ load_keys(const char *data_dir)
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		if ((f = fopen(path, "r")) == NULL) {
-			fprintf(stderr, "berth: %s: %s\n", path, strerror(errno));
+			fprintf(stderr, "berth: %s: %s\n", path,
+			    strerror(errno));
 			continue;
 		}
 		k->pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 		fclose(f);
-		if (k->pkey == NULL || EVP_PKEY_get_id(k->pkey) != EVP_PKEY_ED25519) {
-			fprintf(stderr, "berth: %s: not an Ed25519 key\n", path);
+		if (k->pkey == NULL ||
+		    EVP_PKEY_get_id(k->pkey) != EVP_PKEY_ED25519) {
+			fprintf(stderr, "berth: %s: not an Ed25519 key\n",
+			    path);
 			EVP_PKEY_free(k->pkey);
 			continue;
 		}
@@ -325,7 +328,7 @@ claims_json(const struct token_claims *c)
 		} else {
 			grant_actions_format(a->actions, acts, sizeof(acts));
 			for (w = strtok_r(acts, ",", &save); w != NULL;
-			    w = strtok_r(NULL, ",", &save))
+			     w = strtok_r(NULL, ",", &save))
 				json_array_append_new(list, json_string(w));
 		}
 		e = json_pack("{s:s, s:s, s:o}", "type",
@@ -374,8 +377,7 @@ put_part(json_t *v, char *out, size_t cap, size_t *used)
 }
 
 int
-token_sign(const char *data_dir, struct token_claims *c, char *out,
-    size_t cap)
+token_sign(const char *data_dir, struct token_claims *c, char *out, size_t cap)
 {
 	unsigned char rnd[16], sig[SIG_LEN];
 	size_t siglen = sizeof(sig), used = 0;
@@ -394,8 +396,8 @@ token_sign(const char *data_dir, struct token_claims *c, char *out,
 		return -1;
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(c->jti + 2 * i, 3, "%02x", rnd[i]);
-	hdr = json_pack("{s:s, s:s, s:s}", "alg", "EdDSA", "typ", "JWT",
-	    "kid", k->kid);
+	hdr = json_pack("{s:s, s:s, s:s}", "alg", "EdDSA", "typ", "JWT", "kid",
+	    k->kid);
 	cl = claims_json(c);
 	if (hdr == NULL || cl == NULL || !put_part(hdr, out, cap, &used) ||
 	    used + 1 >= cap)
@@ -493,8 +495,10 @@ parse_access(json_t *v, struct token_claims *c)
 		return false;
 	json_array_foreach(v, i, e) {
 		struct token_access *t = &c->access[c->naccess];
-		const char *type = json_string_value(json_object_get(e, "type"));
-		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *type = json_string_value(
+		    json_object_get(e, "type"));
+		const char *name = json_string_value(
+		    json_object_get(e, "name"));
 		json_t *acts = json_object_get(e, "actions");
 
 		if (type == NULL || name == NULL || !json_is_array(acts))
@@ -513,7 +517,8 @@ parse_access(json_t *v, struct token_claims *c)
 			const char *s = json_string_value(a);
 			unsigned bits;
 
-			if (s == NULL || !grant_actions_parse(s, strlen(s), &bits))
+			if (s == NULL ||
+			    !grant_actions_parse(s, strlen(s), &bits))
 				return false;
 			t->actions |= bits;
 		}
@@ -557,13 +562,13 @@ token_verify(const char *data_dir, const char *tok, int64_t now,
 	if (k == NULL)
 		goto out;
 	if (token_b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - tok), sig,
-	    sizeof(sig)) != SIG_LEN)
+		sizeof(sig)) != SIG_LEN)
 		goto out;
 	if ((ctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, k->pkey) != 1)
 		goto out;
 	if (EVP_DigestVerify(ctx, sig, SIG_LEN, (const unsigned char *)tok,
-	    (size_t)(d2 - tok)) != 1)
+		(size_t)(d2 - tok)) != 1)
 		goto out;
 	if ((cl = part_json(d1 + 1, (size_t)(d2 - d1 - 1))) == NULL)
 		goto out;
@@ -580,12 +585,14 @@ token_verify(const char *data_dir, const char *tok, int64_t now,
 	    strcmp(json_string_value(use), "refresh") == 0;
 	if ((use != NULL && !t.refresh) || t.refresh != refresh)
 		goto out;
-	if (strcmp(t.iss, iss) != 0 || !aud_has(json_object_get(cl, "aud"), aud)) {
+	if (strcmp(t.iss, iss) != 0 ||
+	    !aud_has(json_object_get(cl, "aud"), aud)) {
 		r = TOKEN_WRONG_PARTY;
 		goto out;
 	}
 	snprintf(t.aud, sizeof(t.aud), "%s", aud);
-	if (t.exp <= now || t.nbf > now + TOKEN_SKEW || t.iat > now + TOKEN_SKEW) {
+	if (t.exp <= now || t.nbf > now + TOKEN_SKEW ||
+	    t.iat > now + TOKEN_SKEW) {
 		r = TOKEN_EXPIRED;
 		goto out;
 	}

@@ -38,34 +38,34 @@
 
 #include "validate.h"
 
-#define TOKEN_MAX	8192	/* bytes of a token we accept or make */
-#define TOKEN_ACCESS_MAX 16	/* access entries in one token */
-#define TOKEN_SKEW	60	/* seconds of clock skew allowed on nbf/iat */
+#define TOKEN_MAX	 8192 /* bytes of a token we accept or make */
+#define TOKEN_ACCESS_MAX 16   /* access entries in one token */
+#define TOKEN_SKEW	 60   /* seconds of clock skew allowed on nbf/iat */
 
 struct token_access {
-	bool		 catalog;	/* registry:catalog:* (name unused) */
-	char		 name[NAME_MAX_LEN + 1];	/* repository */
-	unsigned	 actions;	/* enum grant_action bits; 0: asked
+	bool catalog;		     /* registry:catalog:* (name unused) */
+	char name[NAME_MAX_LEN + 1]; /* repository */
+	unsigned actions;	     /* enum grant_action bits; 0: asked
 					 * for and granted nothing */
 };
 
 struct token_claims {
-	char		 iss[128];
-	char		 aud[128];
-	char		 sub[129];	/* "" for an anonymous caller */
-	char		 jti[33];	/* 32 hex digits */
-	int64_t		 iat, nbf, exp;	/* unix seconds */
-	bool		 refresh;	/* a refresh token (berth_use) */
-	size_t		 naccess;
+	char iss[128];
+	char aud[128];
+	char sub[129];	       /* "" for an anonymous caller */
+	char jti[33];	       /* 32 hex digits */
+	int64_t iat, nbf, exp; /* unix seconds */
+	bool refresh;	       /* a refresh token (berth_use) */
+	size_t naccess;
 	struct token_access access[TOKEN_ACCESS_MAX];
 };
 
 enum token_result {
 	TOKEN_OK = 0,
-	TOKEN_BAD,		/* malformed, wrong alg, bad signature, ... */
-	TOKEN_EXPIRED,		/* exp passed, or nbf not reached */
-	TOKEN_WRONG_PARTY,	/* another issuer or audience */
-	TOKEN_ERR		/* our failure (no key readable): logged */
+	TOKEN_BAD,	   /* malformed, wrong alg, bad signature, ... */
+	TOKEN_EXPIRED,	   /* exp passed, or nbf not reached */
+	TOKEN_WRONG_PARTY, /* another issuer or audience */
+	TOKEN_ERR	   /* our failure (no key readable): logged */
 };
 
 /* token_sign -- sign c (iss, aud, sub, times, access; jti is filled in
@@ -92,8 +92,7 @@ int token_key_ensure(const char *data_dir);
  * valid any more: keep is the longest token lifetime).  The new kid
  * into kid (17 bytes); *removed the keys deleted.  0, or -1 after
  * logging. */
-int token_key_rotate(const char *data_dir, long keep, char *kid,
-    int *removed);
+int token_key_rotate(const char *data_dir, long keep, char *kid, int *removed);
 
 /* token_b64url_encode -- base64url without padding of in[0..n) into out
  * (cap bytes, NUL-terminated); its length, or -1 when out is too small.

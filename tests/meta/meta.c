@@ -1214,8 +1214,10 @@ test_users(void **state)
 	assert_int_equal(meta_user_add("bob", "$y$j9T$g$h"), META_OK);
 	assert_int_equal(meta_users_list(rows), META_OK);
 	assert_int_equal(json_array_size(rows), 2);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "name")), "alice");
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "name")),
+	    "alice");
 	assert_int_equal(meta_grant_put("bob", "team/**", "pull"), META_OK);
 	assert_int_equal(meta_grant_put("alice", "team/**", "pull,push"),
 	    META_OK);
@@ -1224,8 +1226,10 @@ test_users(void **state)
 	json_array_clear(rows);
 	assert_int_equal(meta_grants_list(rows), META_OK);
 	assert_int_equal(json_array_size(rows), 1);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "who")), "alice");
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "who")),
+	    "alice");
 	assert_int_equal(meta_identities_count(&n), META_OK);
 	assert_int_equal(n, 1);
 	json_decref(rows);
@@ -1236,9 +1240,13 @@ test_users(void **state)
 static void
 test_ci_tokens(void **state)
 {
-	struct meta_ci_token t = { .id = "0123456789abcdef", .name = "ci",
-	    .secret_hash = "aa", .scope = "team/**:pull,push",
-	    .created_at = 1000, .expires_at = 0 }, got;
+	struct meta_ci_token t = { .id = "0123456789abcdef",
+		.name = "ci",
+		.secret_hash = "aa",
+		.scope = "team/**:pull,push",
+		.created_at = 1000,
+		.expires_at = 0 },
+			     got;
 	json_t *rows = json_array();
 	long n = -1;
 
@@ -1263,8 +1271,8 @@ test_ci_tokens(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(meta_ci_tokens_list(rows), META_OK);
 	assert_int_equal(json_array_size(rows), 1);
-	assert_true(json_is_null(json_object_get(json_array_get(rows, 0),
-	    "expires_at")));
+	assert_true(json_is_null(
+	    json_object_get(json_array_get(rows, 0), "expires_at")));
 	json_decref(rows);
 }
 
@@ -1280,10 +1288,14 @@ test_grants(void **state)
 	assert_int_equal(meta_grant_put("anonymous", "pub/*", ""), META_OK);
 	assert_int_equal(meta_grants_list(rows), META_OK);
 	assert_int_equal(json_array_size(rows), 2);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "actions")), "pull,push");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 1), "actions")), "");
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "actions")),
+	    "pull,push");
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 1),
+				    "actions")),
+	    "");
 	assert_int_equal(meta_grant_delete("*", "**"), META_OK);
 	assert_int_equal(meta_grant_delete("*", "**"), META_NOTFOUND);
 	json_decref(rows);
@@ -1305,10 +1317,12 @@ test_audit_actor(void **state)
 	assert_int_equal(meta_admin_audit("app", 10, rows), META_OK);
 	assert_int_equal(json_array_size(rows), 2);
 	/* Oldest first. */
-	assert_string_equal(json_string_value(json_object_get(
-	    json_array_get(rows, 0), "user")), "alice");
-	assert_true(json_is_null(json_object_get(json_array_get(rows, 1),
-	    "user")));
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(rows, 0),
+				    "user")),
+	    "alice");
+	assert_true(
+	    json_is_null(json_object_get(json_array_get(rows, 1), "user")));
 	json_decref(rows);
 }
 

@@ -16,8 +16,12 @@
 static void
 test_actions(void **state)
 {
-	static const struct { const char *s; bool ok; unsigned bits;
-	    const char *fmt; } t[] = {
+	static const struct {
+		const char *s;
+		bool ok;
+		unsigned bits;
+		const char *fmt;
+	} t[] = {
 		{ "pull", true, GRANT_PULL, "pull" },
 		{ "push,pull", true, GRANT_PULL | GRANT_PUSH, "pull,push" },
 		{ "delete,push,pull", true, GRANT_ALL, "pull,push,delete" },
@@ -36,7 +40,8 @@ test_actions(void **state)
 		unsigned bits = 99;
 
 		assert_int_equal(grant_actions_parse(t[i].s, strlen(t[i].s),
-		    &bits), t[i].ok);
+				     &bits),
+		    t[i].ok);
 		if (!t[i].ok)
 			continue;
 		assert_int_equal(bits, t[i].bits);
@@ -48,11 +53,21 @@ test_actions(void **state)
 static void
 test_patterns(void **state)
 {
-	static const struct { const char *p; bool ok; } t[] = {
-		{ "**", true }, { "team/*", true }, { "team/**", true },
-		{ "a/b-c_d.e/*x*", true }, { "library/debian", true },
-		{ "", false }, { "/team", false }, { "team/", false },
-		{ "team//x", false }, { "Team/x", false }, { "team/x y", false },
+	static const struct {
+		const char *p;
+		bool ok;
+	} t[] = {
+		{ "**", true },
+		{ "team/*", true },
+		{ "team/**", true },
+		{ "a/b-c_d.e/*x*", true },
+		{ "library/debian", true },
+		{ "", false },
+		{ "/team", false },
+		{ "team/", false },
+		{ "team//x", false },
+		{ "Team/x", false },
+		{ "team/x y", false },
 		{ "team/%2f", false },
 	};
 
@@ -64,8 +79,12 @@ test_patterns(void **state)
 static void
 test_match(void **state)
 {
-	static const struct { const char *p, *name; bool match; } t[] = {
-		{ "**", "a", true }, { "**", "a/b/c", true },
+	static const struct {
+		const char *p, *name;
+		bool match;
+	} t[] = {
+		{ "**", "a", true },
+		{ "**", "a/b/c", true },
 		{ "team/*", "team/app", true },
 		{ "team/*", "team/app/dev", false },
 		{ "team/*", "team", false },
@@ -73,16 +92,22 @@ test_match(void **state)
 		{ "team/**", "team/app/dev", true },
 		{ "team/**", "team", false },
 		{ "team/**", "teams/app", false },
-		{ "*", "app", true }, { "*", "a/b", false },
-		{ "*/app", "team/app", true }, { "*/app", "x/team/app", false },
+		{ "*", "app", true },
+		{ "*", "a/b", false },
+		{ "*/app", "team/app", true },
+		{ "*/app", "x/team/app", false },
 		{ "**/app", "x/team/app", true },
-		{ "a*c", "abbbc", true }, { "a*c", "ab/c", false },
-		{ "team/app", "team/app", true }, { "team/app", "team/ap", false },
+		{ "a*c", "abbbc", true },
+		{ "a*c", "ab/c", false },
+		{ "team/app", "team/app", true },
+		{ "team/app", "team/ap", false },
 		{ "team/app", "team/appx", false },
 		{ "***", "a/b", true },
 		/* Many stars cannot make it slow (dynamic programming). */
-		{ "*a*a*a*a*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false },
+		{ "*a*a*a*a*a*a*a*a*a*a*a*a*b",
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		    false },
 	};
 
 	(void)state;
@@ -107,13 +132,16 @@ test_decide(void **state)
 		/* 8 */ { "carol", "*x/y", GRANT_DELETE },
 		/* 9 */ { "alice", "pub/**", GRANT_ALL },
 	};
-	static const struct { const char *user, *repo; unsigned want;
-	    long which; } t[] = {
+	static const struct {
+		const char *user, *repo;
+		unsigned want;
+		long which;
+	} t[] = {
 		/* 1. who: own name beats "*", which beats anonymous. */
 		{ "alice", "pub/x", GRANT_ALL, 9 },
 		{ "dave", "pub/x", GRANT_PULL, 0 },
 		{ NULL, "pub/x", GRANT_PULL, 1 },
-		{ NULL, "team/app", 0, -1 },	/* no match: nothing */
+		{ NULL, "team/app", 0, -1 }, /* no match: nothing */
 		/* 2. more literal characters: team/secret > team/\* */
 		{ "alice", "team/secret", 0, 4 },
 		/* 3. equal literals, fewer "**": team/\* beats team/\** */
@@ -135,9 +163,11 @@ test_decide(void **state)
 		    t[i].repo, &which);
 
 		if (got != t[i].want || which != t[i].which)
-			fail_msg("row %zu (%s on %s): actions %u rule %ld, want "
-			    "%u rule %ld", i, t[i].user ? t[i].user : "(anon)",
-			    t[i].repo, got, which, t[i].want, t[i].which);
+			fail_msg(
+			    "row %zu (%s on %s): actions %u rule %ld, want "
+			    "%u rule %ld",
+			    i, t[i].user ? t[i].user : "(anon)", t[i].repo, got,
+			    which, t[i].want, t[i].which);
 	}
 }
 
@@ -145,8 +175,12 @@ static void
 test_scopes(void **state)
 {
 	static char overlong[400];
-	static const struct { const char *s; enum grant_scope_type type;
-	    const char *name; unsigned actions; } t[] = {
+	static const struct {
+		const char *s;
+		enum grant_scope_type type;
+		const char *name;
+		unsigned actions;
+	} t[] = {
 		{ "repository:library/debian:pull", GRANT_SCOPE_REPOSITORY,
 		    "library/debian", GRANT_PULL },
 		{ "repository:a/b:pull,push", GRANT_SCOPE_REPOSITORY, "a/b",
