@@ -271,18 +271,20 @@ anonymous(void)
 	    (cur.kind == CALLER_TOKEN && cur.claims.sub[0] == '\0');
 }
 
-/* The actions the caller may take on repository name; *known is false
- * when a token simply does not speak of it (another token could). */
+/* The actions the caller may take on repository name.  *asked: the
+ * actions the answer is final for -- all of them for credentials, and
+ * for a token what its scope asked for (a token that never asked for an
+ * action gets a 401 to ask again, not a 403). */
 static unsigned
-allowed(const char *name, bool *known)
+allowed(const char *name, unsigned *asked)
 {
-	*known = false;
+	*asked = 0;
 	if (cur.kind == CALLER_TOKEN) {
 		for (size_t i = 0; i < cur.claims.naccess; i++) {
 			const struct token_access *t = &cur.claims.access[i];
 
 			if (!t->catalog && strcmp(t->name, name) == 0) {
-				*known = true;
+				*asked = t->asked | t->actions;
 				return t->actions;
 			}
 		}
@@ -295,7 +297,7 @@ allowed(const char *name, bool *known)
 			return 0;
 		cur.rules_loaded = true;
 	}
-	*known = true;
+	*asked = GRANT_ALL;
 	return ident_allowed(&cur.rules, &cur.id, name);
 }
 
@@ -371,9 +373,9 @@ check_mount(struct req *r)
 		return;
 	if (auth_query_value(r->query, "from", from, sizeof(from)) &&
 	    valid_name(from, strlen(from))) {
-		bool known;
+		unsigned asked;
 
-		if (allowed(from, &known) & GRANT_PULL)
+		if (allowed(from, &asked) & GRANT_PULL)
 			return;
 	}
 	drop_mount(r);
@@ -385,8 +387,7 @@ auth_check(struct req *r, enum route_id id, enum reg_err *err)
 	const struct route_match *m = &r->match;
 	char name[NAME_MAX_LEN + 1], scope[NAME_MAX_LEN + 64], acts[32];
 	const struct route *rt;
-	unsigned need, have, ask;
-	bool known;
+	unsigned need, have, ask, asked;
 
 	if (cur.rules_loaded)
 		ident_rules_free(&cur.rules);
@@ -416,13 +417,13 @@ auth_check(struct req *r, enum route_id id, enum reg_err *err)
 	memcpy(name, m->name, m->name_len);
 	name[m->name_len] = '\0';
 	need = needed(rt);
-	have = allowed(name, &known);
+	have = allowed(name, &asked);
 	if ((need & have) != need) {
 		/* Pushing clients ask for pull,push (docker, containerd). */
 		ask = need | ((need & GRANT_PUSH) ? GRANT_PULL : 0);
 		grant_actions_format(ask, acts, sizeof(acts));
 		snprintf(scope, sizeof(scope), "repository:%s:%s", name, acts);
-		if (!known || anonymous()) {
+		if ((need & asked) != need || anonymous()) {
 			auth_challenge(r, scope,
 			    cur.kind == CALLER_TOKEN ? "insufficient_scope" :
 						       NULL);

@@ -263,9 +263,23 @@ h_token(struct req *r)
 			e->catalog = true;
 			e->actions = GRANT_PULL;
 		} else {
-			snprintf(e->name, sizeof(e->name), "%s", sc.name);
-			e->actions = sc.actions &
+			size_t k;
+
+			/* containerd asks "pull" and "pull,push" for one
+			 * repository: one entry with both. */
+			for (k = 0; k < c.naccess; k++)
+				if (!c.access[k].catalog &&
+				    strcmp(c.access[k].name, sc.name) == 0)
+					break;
+			e = &c.access[k];
+			if (k == c.naccess)
+				snprintf(e->name, sizeof(e->name), "%s",
+				    sc.name);
+			e->asked |= sc.actions;
+			e->actions = e->asked &
 			    ident_allowed(&rules, &id, sc.name);
+			if (k < c.naccess)
+				continue;
 		}
 		c.naccess++;
 	}

@@ -307,33 +307,44 @@ token_key_rotate(const char *data_dir, long keep, char *kid, int *removed)
 	return 0;
 }
 
+/* enum grant_action bits as a JSON array of names ("pull", ...). */
+static json_t *
+actions_json(unsigned actions)
+{
+	char acts[32], *save = NULL, *w;
+	json_t *list = json_array();
+
+	grant_actions_format(actions, acts, sizeof(acts));
+	for (w = strtok_r(acts, ",", &save); list != NULL && w != NULL;
+	     w = strtok_r(NULL, ",", &save))
+		json_array_append_new(list, json_string(w));
+	return list;
+}
+
 /* The claims as the JSON object of the token format; NULL on OOM. */
 static json_t *
 claims_json(const struct token_claims *c)
 {
 	json_t *o = json_object(), *access = json_array();
-	char acts[32];
 
 	if (o == NULL || access == NULL)
 		goto fail;
 	for (size_t i = 0; i < c->naccess; i++) {
 		const struct token_access *a = &c->access[i];
-		json_t *e, *list = json_array();
-		char *save = NULL, *w;
+		json_t *e, *list, *asked;
 
-		if (list == NULL)
-			goto fail;
 		if (a->catalog) {
+			list = json_array();
 			json_array_append_new(list, json_string("*"));
+			asked = json_deep_copy(list);
 		} else {
-			grant_actions_format(a->actions, acts, sizeof(acts));
-			for (w = strtok_r(acts, ",", &save); w != NULL;
-			     w = strtok_r(NULL, ",", &save))
-				json_array_append_new(list, json_string(w));
+			list = actions_json(a->actions);
+			asked = actions_json(a->asked);
 		}
-		e = json_pack("{s:s, s:s, s:o}", "type",
+		e = json_pack("{s:s, s:s, s:o, s:o}", "type",
 		    a->catalog ? "registry" : "repository", "name",
-		    a->catalog ? "catalog" : a->name, "actions", list);
+		    a->catalog ? "catalog" : a->name, "actions", list,
+		    "berth_asked", asked);
 		if (e == NULL || json_array_append_new(access, e) != 0)
 			goto fail;
 	}
@@ -482,12 +493,33 @@ aud_has(json_t *v, const char *aud)
 	return false;
 }
 
+/* A JSON array of action names into bits; false when malformed. */
+static bool
+actions_of(json_t *acts, unsigned *out)
+{
+	size_t j;
+	json_t *a;
+
+	*out = 0;
+	if (!json_is_array(acts))
+		return false;
+	json_array_foreach(acts, j, a) {
+		const char *s = json_string_value(a);
+		unsigned bits;
+
+		if (s == NULL || !grant_actions_parse(s, strlen(s), &bits))
+			return false;
+		*out |= bits;
+	}
+	return true;
+}
+
 /* The access claim into c; false on anything malformed. */
 static bool
 parse_access(json_t *v, struct token_claims *c)
 {
-	size_t i, j;
-	json_t *e, *a;
+	size_t i;
+	json_t *e;
 
 	if (v == NULL)
 		return true;
@@ -513,15 +545,12 @@ parse_access(json_t *v, struct token_claims *c)
 		} else {
 			return false;
 		}
-		json_array_foreach(acts, j, a) {
-			const char *s = json_string_value(a);
-			unsigned bits;
-
-			if (s == NULL ||
-			    !grant_actions_parse(s, strlen(s), &bits))
-				return false;
-			t->actions |= bits;
-		}
+		if (!actions_of(acts, &t->actions))
+			return false;
+		t->asked = t->actions;
+		acts = json_object_get(e, "berth_asked");
+		if (acts != NULL && !actions_of(acts, &t->asked))
+			return false;
 		c->naccess++;
 	}
 	return true;

@@ -47,6 +47,11 @@ struct token_access {
 	char name[NAME_MAX_LEN + 1]; /* repository */
 	unsigned actions;	     /* enum grant_action bits; 0: asked
 					 * for and granted nothing */
+	/* What the scope asked for (berth's own member "berth_asked" of
+	 * the entry; clients never read tokens): an action asked for and
+	 * not granted is a refusal (403), one never asked for is a reason
+	 * to ask again (401 insufficient_scope). */
+	unsigned asked;
 };
 
 struct token_claims {

@@ -233,7 +233,7 @@ def t_anonymous_token():
     eq(c["aud"], SERVICE, "aud")
     eq(c["iss"], "berth", "iss")
     eq(c["access"], [{"type": "repository", "name": "pub/tool",
-                      "actions": ["pull"]}], "access")
+                      "actions": ["pull"], "berth_asked": ["pull"]}], "access")
     assert c["exp"] - c["iat"] == 60 and c["nbf"] == c["iat"], c
     r = req("GET", "/v2/pub/tool/manifests/v1", token=t["token"],
             headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
@@ -384,8 +384,10 @@ def t_ci_token():
     c = claims(t["token"])
     eq(c["sub"], "ci", "sub")
     eq(c["access"], [
-        {"type": "repository", "name": "team/ci/app", "actions": ["pull", "push"]},
-        {"type": "repository", "name": "team/app", "actions": []}], "scope only")
+        {"type": "repository", "name": "team/ci/app", "actions": ["pull", "push"],
+         "berth_asked": ["pull", "push"]},
+        {"type": "repository", "name": "team/app", "actions": [],
+         "berth_asked": ["push"]}], "scope only")
     push_image("team/ci/app", "v1", {"token": t["token"]})
     r = req("POST", "/v2/team/app/blobs/uploads/", token=t["token"])
     eq((r.status, r.code()), (403, "DENIED"), "outside the CI token's scope")
@@ -480,6 +482,22 @@ def t_hostile_tokens():
     refused("a" * 5000, "garbage, long")
 
 
+def t_ask_again_vs_refused():
+    t = token(["repository:team/app:pull"], basic=("alice", PW["alice"]))
+    r = req("POST", "/v2/team/app/blobs/uploads/", token=t["token"])
+    eq(r.status, 401, "a pull token used to push: ask again")
+    eq(r.header("WWW-Authenticate"),
+       'Bearer realm="%s",service="%s",scope="repository:team/app:pull,push",'
+       'error="insufficient_scope"' % (REALM, SERVICE), "challenge")
+    t = token(["repository:team/app:pull", "repository:team/app:pull,push"],
+              basic=("bob", PW["bob"]))
+    eq(claims(t["token"])["access"], [
+        {"type": "repository", "name": "team/app", "actions": ["pull"],
+         "berth_asked": ["pull", "push"]}], "one entry per repository")
+    r = req("POST", "/v2/team/app/blobs/uploads/", token=t["token"])
+    eq((r.status, r.code()), (403, "DENIED"), "push asked for and refused")
+
+
 def t_scope_for_a_on_b():
     t = token(["repository:pub/tool:pull"], basic=("alice", PW["alice"]))
     r = req("GET", "/v2/team/app/manifests/v1", token=t["token"])
@@ -549,6 +567,8 @@ for name, fn in [
         ("deleted user", t_deleted_user),
         ("hostile tokens", t_hostile_tokens),
         ("a scope for a used on b", t_scope_for_a_on_b),
+        ("a token that did not ask: 401; asked and refused: 403",
+         t_ask_again_vs_refused),
         ("hostile scopes at the token endpoint", t_hostile_scopes),
         ("failed sign-ins are slowed down per user", t_backoff),
         ("key rotation keeps the old key verifying", t_key_rotate),

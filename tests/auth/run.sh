@@ -2,8 +2,8 @@
 # tests/auth/run.sh -- access control end to end, in the web server shape
 # SERVER names (nginx, lighttpd, apache, apache-cgi; default nginx):
 #   1. the protocol and the hostile cases over HTTP (auth.py);
-#   2. real clients with their ordinary login commands: skopeo and podman
-#      log in, push and pull as a user; an anonymous pull where
+#   2. real clients with their ordinary login commands: skopeo, podman,
+#      docker, buildah and ctr log in, push and pull as a user; an anonymous pull where
 #      `anonymous` is granted, and the same client's push refused until
 #      it logs in; a CI token as the password; a denied push answered 403
 #      DENIED;
@@ -12,8 +12,8 @@
 #      which in CGI mode (apache-cgi) means across processes;
 #   4. no password, CI secret or token in any log the shape writes; no
 #      sanitizer report in berth.log.
-# docker, buildah and ctr: not yet (their harness is tests/clients on
-# another branch).
+# docker (a dockerd of its own), buildah and containerd's ctr the same
+# way, when run as root with docker.io, buildah and containerd installed.
 #
 # Env: BERTH (default build/berth), SERVER, KEEP=1 (keep the directory).
 # Prints "ok - ..." / "not ok - ..." and "N passed, N failed" last.
@@ -239,6 +239,141 @@ client "podman: a CI token as the password" 0 \
 client "podman push with the CI token" 0 \
 	pm push --tls-verify=false --signature-policy "$CONF/policy.json" "$id" "docker://$REG/team/ci/pod:v1"
 pm logout "$REG" >/dev/null 2>&1
+
+# ---- docker, buildah, ctr (root, with a containerd and dockerd of our own:
+# vfs, no iptables, no bridge; as tests/clients does) -------------------
+DOCKER=${DOCKER:-/usr/bin/docker}
+D=$TMP/docker
+CD=$TMP/containerd
+# wait_for PID LOG COMMAND...: until COMMAND succeeds (30 s), or PID exits.
+wait_for() {
+	local pid=$1 log=$2 i
+	shift 2
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || { tail -n 5 "$log"; return 1; }
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+containerd_in() {
+	mkdir -p "$1"
+	cat >"$1/config.toml" <<-TOML
+		version = 2
+		root = "$1/root"
+		state = "$1/state"
+		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		[grpc]
+		  address = "$1/containerd.sock"
+		[ttrpc]
+		  address = "$1/containerd.sock.ttrpc"
+		[debug]
+		  address = "$1/debug.sock"
+		[plugins."io.containerd.internal.v1.opt"]
+		  path = "$1/opt"
+	TOML
+	containerd --config "$1/config.toml" >"$1/containerd.log" 2>&1 </dev/null &
+	echo $! >"$1/containerd.pid"
+	wait_for "$!" "$1/containerd.log" ctr --address "$1/containerd.sock" version
+}
+stop_pid() {
+	local pid i
+	[ -f "$1" ] || return 0
+	pid=$(cat "$1")
+	rm -f "$1"
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null
+}
+daemons_down() {
+	stop_pid "$D/dockerd.pid"
+	stop_pid "$D/containerd/containerd.pid"
+	stop_pid "$CD/containerd.pid"
+}
+trap 'daemons_down; cleanup' EXIT
+dk() { DOCKER_HOST=unix://$D/docker.sock DOCKER_CONFIG=$D/config "$DOCKER" "$@"; }
+bd() { buildah --root "$TMP/buildah/root" --runroot "$TMP/buildah/runroot" --storage-driver vfs "$@"; }
+ct() { ctr --address "$CD/containerd.sock" "$@"; }
+export -f dk bd ct
+export D CD DOCKER
+if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null && command -v buildah >/dev/null &&
+    command -v containerd >/dev/null && [ -x "$DOCKER" ]; then
+	mkdir -p "$D/root" "$D/exec" "$D/config" "$TMP/buildah"
+	cat >"$D/daemon.json" <<-JSON
+		{ "storage-driver": "vfs", "iptables": false, "ip-masq": false,
+		  "ip-forward": false, "bridge": "none", "data-root": "$D/root",
+		  "exec-root": "$D/exec", "pidfile": "$D/dockerd-own.pid",
+		  "hosts": ["unix://$D/docker.sock"],
+		  "containerd": "$D/containerd/containerd.sock",
+		  "insecure-registries": ["$REG"], "deprecated-key-path": "$D/key.json" }
+	JSON
+	started=false
+	if containerd_in "$D/containerd"; then
+		dockerd --config-file "$D/daemon.json" >"$D/dockerd.log" 2>&1 </dev/null &
+		echo $! >"$D/dockerd.pid"
+		wait_for "$!" "$D/dockerd.log" dk version && started=true
+	fi
+	if $started; then
+		sk copy "oci:$LAYOUT:mini" "docker-archive:$TMP/mini.tar:berth-test/mini:v1" >/dev/null 2>&1
+		client "docker: load the test image" 0 dk load --input "$TMP/mini.tar"
+		dk tag berth-test/mini:v1 "$REG/team/dock:v1"
+		client "docker: anonymous pull where anonymous may pull" 0 dk pull "$REG/pub/img:v1"
+		client "docker: push refused before login" fail dk push "$REG/team/dock:v1"
+		client "docker login as alice" 0 bash -c "echo '$PW_ALICE' | dk login -u alice --password-stdin $REG"
+		client "docker push as alice" 0 dk push "$REG/team/dock:v1"
+		dk rmi "$REG/team/dock:v1" >/dev/null 2>&1
+		client "docker pull as alice" 0 dk pull "$REG/team/dock:v1"
+		client "docker: a CI token as the password" 0 bash -c "echo '$ci2' | dk login -u ci2 --password-stdin $REG"
+		dk tag berth-test/mini:v1 "$REG/team/ci/dock:v1"
+		client "docker push with the CI token" 0 dk push "$REG/team/ci/dock:v1"
+		client "docker login as bob" 0 bash -c "echo '$PW_BOB' | dk login -u bob --password-stdin $REG"
+		dk tag berth-test/mini:v1 "$REG/team/dock-bob:v1"
+		client "docker: bob's push is refused" fail dk push "$REG/team/dock-bob:v1"
+		grep -q 'denied' "$TMP/c-$n.log" && ok "docker: the refusal says denied (403 DENIED)" ||
+			not_ok "docker: denied" "$(tail -n 2 "$TMP/c-$n.log")"
+		dk logout "$REG" >/dev/null 2>&1
+	else
+		not_ok "docker" "dockerd did not start: $(tail -n 3 "$D/dockerd.log" 2>/dev/null)"
+	fi
+	stop_pid "$D/dockerd.pid"
+	stop_pid "$D/containerd/containerd.pid"
+
+	client "buildah: load the test image" 0 bd pull --signature-policy "$CONF/policy.json" "oci:$LAYOUT:mini"
+	bid=$(bd images -q --no-trunc 2>/dev/null | head -n 1)
+	client "buildah: push refused before login" fail \
+		bd push --tls-verify=false --signature-policy "$CONF/policy.json" "$bid" "docker://$REG/team/bud:v1"
+	client "buildah login as alice" 0 bash -c "echo '$PW_ALICE' | bd login --tls-verify=false -u alice --password-stdin $REG"
+	client "buildah push as alice" 0 \
+		bd push --tls-verify=false --signature-policy "$CONF/policy.json" "$bid" "docker://$REG/team/bud:v1"
+	client "buildah pull as alice" 0 bd pull --tls-verify=false --signature-policy "$CONF/policy.json" "$REG/team/bud:v1"
+	bd logout "$REG" >/dev/null 2>&1
+
+	if containerd_in "$CD"; then
+		sk copy "oci:$LAYOUT:ctr" "oci-archive:$TMP/ctr.tar:v1" >/dev/null 2>&1
+		ct images import --no-unpack --base-name "$REG/team/ctr" "$TMP/ctr.tar" >/dev/null 2>&1
+		ct images tag "$REG/team/ctr:v1" "$REG/pub/ctr:v1" >/dev/null 2>&1
+		client "ctr: anonymous pull where anonymous may pull" 0 \
+			ct images pull --plain-http --snapshotter native "$REG/pub/img:v1"
+		client "ctr: push refused without credentials" fail ct images push --plain-http "$REG/pub/ctr:v1"
+		client "ctr push with a user" 0 \
+			ct images push --plain-http --user "alice:$PW_ALICE" "$REG/team/ctr:v1"
+		client "ctr pull with a user" 0 \
+			ct images pull --plain-http --snapshotter native --user "alice:$PW_ALICE" "$REG/team/ctr:v1"
+		ct images tag "$REG/team/ctr:v1" "$REG/team/ci/ctr:v1" >/dev/null 2>&1
+		client "ctr: a CI token as the password" 0 \
+			ct images push --plain-http --user "ci2:$ci2" "$REG/team/ci/ctr:v1"
+		ct images tag "$REG/team/ctr:v1" "$REG/team/ctr-bob:v1" >/dev/null 2>&1
+		client "ctr: bob's push is refused" fail \
+			ct images push --plain-http --user "bob:$PW_BOB" "$REG/team/ctr-bob:v1"
+		grep -qi 'denied\|403' "$TMP/c-$n.log" && ok "ctr: the refusal is 403 DENIED" ||
+			not_ok "ctr: denied" "$(tail -n 2 "$TMP/c-$n.log")"
+	else
+		not_ok "ctr" "containerd did not start"
+	fi
+	stop_pid "$CD/containerd.pid"
+else
+	echo "# docker, buildah, ctr: skipped (needs root, docker.io, buildah, containerd)"
+fi
 
 # ---- 4. logs ----------------------------------------------------------------
 serve stop >/dev/null 2>&1
