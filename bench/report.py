@@ -34,6 +34,8 @@ TARGETS = {
     "manifest_get_slow_p99": [("peer", "<=", 1, "slow-loaded p99 <= peer's")],
     "mem_pool_resident_rest": [("value", "<", 10, "worker pool < 10 MB at rest")],
     "mem_pool_rss_rest": [("value", "<", 10, "worker pool < 10 MB (RSS sum)")],
+    "manifest_get_token_rps": [
+        ("ceiling", ">=", 0.9, "with a token >= 0.9x without auth")],
 }
 
 
