@@ -18,7 +18,9 @@
  * once and again only when the directory changes (one stat per call).
  *
  * Verification needs no database and no password hash: one Ed25519
- * verify (tens of microseconds) and a JSON parse.  The algorithm is
+ * verify (tens of microseconds) and a JSON parse -- and a token the
+ * process verified lately, by its exact bytes, only a memcmp (the keys
+ * directory changing forgets them all).  The algorithm is
  * pinned: a header whose alg is anything but "EdDSA" ("none", "HS256"
  * with the public key as secret, ...) is refused before any key is
  * touched, as is an unknown kid, a bad signature, a claim of the wrong
