@@ -58,7 +58,7 @@ DEPS     := $(OBJS:.o=.d)
 APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev libcrypt-dev \
              libsqlite3-dev libinih-dev
 APT_RUN   := nginx curl lighttpd apache2 libapache2-mod-xsendfile sqlite3
-APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3
+APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3 openssl
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
 
