@@ -228,7 +228,7 @@ keyed_name(const char *data_dir, const char *const *parts, size_t n, char *out)
 		goto out;
 	mdlen = (unsigned int)outl;
 	for (unsigned int i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+		snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
 	rc = 0;
 out:
 	EVP_MAC_CTX_free(ctx);
@@ -259,8 +259,9 @@ cache_hit(const char *data_dir, const char *user, const char *pw,
 	unlink(path);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0)
 		close(fd);
-	/* Now and then, sweep out what has expired. */
-	if (rand() % 32 == 0) {
+	/* Now and then (by the name's first hex digit: one add in 16),
+	 * sweep out what has expired. */
+	if (name[0] == '0') {
 		DIR *d = opendir(dir);
 		struct dirent *e;
 
@@ -296,8 +297,12 @@ fail_record(const char *data_dir, const char *user, const char *addr,
 		return -1;
 	snprintf(path, cap, "%s/%s", dir, name);
 	if ((f = fopen(path, "r")) != NULL) {
-		if (fscanf(f, "%ld %lld", count, last) != 2)
-			*count = 0;
+		char line[64], *end;
+
+		if (fgets(line, sizeof(line), f) != NULL) {
+			*count = strtol(line, &end, 10);
+			*last = strtoll(end, NULL, 10);
+		}
 		fclose(f);
 	}
 	if (*last + IDENT_FAIL_WINDOW < (long long)time(NULL))
@@ -343,7 +348,7 @@ sha256_hex(const char *s, char *out)
 
 	EVP_Digest(s, strlen(s), md, NULL, EVP_sha256(), NULL);
 	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+		snprintf(out + 2 * (size_t)i, 3, "%02x", md[i]);
 }
 
 /* Is s "berth_<16 hex>_..."?  Its id into id (17 bytes). */
@@ -628,7 +633,7 @@ ident_ci_secret(char *secret_out, char *id, char *hash)
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -1;
 	for (int i = 0; i < 8; i++)
-		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+		snprintf(id + 2 * (size_t)i, 3, "%02x", rnd[i]);
 	if (token_b64url_encode(rnd + 8, 32, key, sizeof(key)) < 0)
 		return -1;
 	snprintf(secret_out, IDENT_SECRET_MAX, "berth_%s_%s", id, key);

@@ -23,7 +23,7 @@ ident_configure(struct ident_conf *a, struct conf *conf)
 		sizeof(a->service)) != 0 ||
 	    conf_duration(conf, "auth", "token_lifetime", 300,
 		&a->token_lifetime) != 0 ||
-	    conf_duration(conf, "auth", "refresh_lifetime", 7 * 86400,
+	    conf_duration(conf, "auth", "refresh_lifetime", 7L * 86400,
 		&a->refresh_lifetime) != 0 ||
 	    conf_string(conf, "auth", "htpasswd", "", a->htpasswd,
 		sizeof(a->htpasswd)) != 0 ||

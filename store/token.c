@@ -257,7 +257,7 @@ new_key(const char *data_dir, char *kid)
 	    EVP_Digest(pub, publen, md, NULL, EVP_sha256(), NULL) != 1)
 		goto fail;
 	for (int i = 0; i < KID_LEN / 2; i++)
-		snprintf(kid + 2 * i, 3, "%02x", md[i]);
+		snprintf(kid + 2 * (size_t)i, 3, "%02x", md[i]);
 	snprintf(tmp, sizeof(tmp), "%s/.new-%s", dir, kid);
 	snprintf(path, sizeof(path), "%s/%010lld-%s.pem", dir,
 	    (long long)time(NULL), kid);
@@ -417,7 +417,6 @@ token_sign(const char *data_dir, struct token_claims *c, char *out, size_t cap)
 	json_t *hdr = NULL, *cl = NULL;
 	const struct key *k;
 	int rc = -1;
-	long n;
 
 	if (cap > TOKEN_MAX)
 		cap = TOKEN_MAX;
@@ -427,7 +426,7 @@ token_sign(const char *data_dir, struct token_claims *c, char *out, size_t cap)
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -1;
 	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(c->jti + 2 * i, 3, "%02x", rnd[i]);
+		snprintf(c->jti + 2 * (size_t)i, 3, "%02x", rnd[i]);
 	hdr = json_pack("{s:s, s:s, s:s}", "alg", "EdDSA", "typ", "JWT", "kid",
 	    k->kid);
 	cl = claims_json(c);
@@ -442,7 +441,7 @@ token_sign(const char *data_dir, struct token_claims *c, char *out, size_t cap)
 	    EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)out, used) != 1)
 		goto out;
 	out[used++] = '.';
-	if ((n = token_b64url_encode(sig, siglen, out + used, cap - used)) < 0)
+	if (token_b64url_encode(sig, siglen, out + used, cap - used) < 0)
 		goto out;
 	rc = 0;
 out:
