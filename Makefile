@@ -20,7 +20,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN)
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih -lcurl -lpq)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lfcgi -lcrypto -ljansson -lsqlite3 -linih -lcurl -lpq) -lcrypt
 
 ifdef DEBUG
 CFLAGS   += -O0 -DDEBUG
@@ -55,7 +55,7 @@ OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/schema.o $(BUILD)/schema_pg.o
 DEPS     := $(OBJS:.o=.d)
 
 # Debian packages: to build, to serve, to test.
-APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev \
+APT_BUILD := build-essential pkg-config libfcgi-dev libssl-dev libjansson-dev libcrypt-dev \
              libsqlite3-dev libinih-dev libcurl4-openssl-dev libpq-dev
 # To serve: what the chosen SERVER needs, plus curl (serve.sh waits for
 # /v2/ with it) and sqlite3 (README opens the database with it).  `make
@@ -67,7 +67,7 @@ APT_RUN_apache     := apache2 libapache2-mod-xsendfile
 APT_RUN_apache-cgi := apache2 libapache2-mod-xsendfile
 APT_RUN   := $(APT_RUN_COMMON) $(sort $(APT_RUN_nginx) $(APT_RUN_lighttpd) \
              $(APT_RUN_apache) $(APT_RUN_apache-cgi))
-APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3 systemd \
+APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3 openssl systemd \
              python3-botocore swift-proxy swift-object swift-container \
              swift-account postgresql
 APT_FUZZ  := clang libclang-rt-14-dev
@@ -97,7 +97,7 @@ check-layers:
 # libcurl needs GSSAPI, LDAP, ssh and more, and a shared host has no
 # object store or database server to reach; their tables register
 # themselves, so nothing else changes.
-STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcrypto -lm -lpthread -ldl
+STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcrypt -lcrypto -lm -lpthread -ldl
 STATIC_OBJS := $(filter-out $(BUILD)/store/blob_s3.o $(BUILD)/store/s3_sign.o \
                $(BUILD)/store/meta_pg%.o $(BUILD)/schema_pg.o,$(OBJS))
 static: $(BUILD)/berth-static
@@ -247,8 +247,8 @@ restart: all
 test: deps-test
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
-	    build/asan/unit-manifest build/asan/unit-config build/asan/meta-tests \
-	    build/asan/unit-s3sign
+	    build/asan/unit-manifest build/asan/unit-config build/asan/unit-grant \
+	    build/asan/meta-tests build/asan/unit-s3sign
 	@tests/run.sh build/asan
 
 UNIT_SRCS := tests/unit/unit.c base/validate.c cgi/router.c cgi/routes.c \
@@ -265,7 +265,7 @@ $(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c base/validate.
 	$(CC) $(CFLAGS) $(INC_cgi) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka $(LDLIBS)
 # The configuration as main() reads it: the table, the front's and the
 # store's settings, and the blob handlers' sections (no metadata).
-UNIT_CONFIG_SRCS := tests/unit/config_test.c base/conf.c cgi/config.c \
+UNIT_CONFIG_SRCS := tests/unit/config_test.c base/conf.c cgi/config.c store/ident_conf.c \
                     store/store.c store/blob.c store/blob_fs.c \
                     store/blob_redirect.c base/validate.c
 $(BUILD)/unit-config: $(UNIT_CONFIG_SRCS) \
@@ -279,6 +279,12 @@ $(BUILD)/unit-s3sign: tests/unit/s3_sign_test.c store/s3_sign.c store/s3_sign.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_store) -o $@ $(filter %.c,$^) $(LDFLAGS) \
 	    -lcmocka -lcrypto
+# Unit tables of the permission model: actions, patterns, the deciding
+# grant, scopes.
+$(BUILD)/unit-grant: tests/unit/grant_test.c base/grant.c base/validate.c \
+    base/grant.h base/validate.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC_base) -o $@ $(filter %.c,$^) $(LDFLAGS) -lcmocka
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from its seed corpus in tests/fuzz/corpus/<target> (copied, so the seeds
@@ -375,7 +381,7 @@ lint-cppcheck:
 # The metadata backend suite: the same tests against every metadata
 # backend, through the wrappers.
 META_SRCS := tests/meta/meta.c store/meta.c store/meta_sqlite.c \
-             store/meta_sqlite_admin.c store/meta_pg.c store/meta_pg_admin.c \
+             store/meta_sqlite_admin.c store/meta_sqlite_auth.c store/meta_pg.c store/meta_pg_admin.c \
              store/digest.c base/conf.c base/validate.c
 $(BUILD)/meta-tests: $(META_SRCS) $(BUILD)/schema.c $(BUILD)/schema_pg.c \
     $(wildcard store/*.h base/*.h)

@@ -38,6 +38,8 @@ TARGETS = {
     "s3_manifest_get_tag_rps": [("ceiling", ">=", 0.9, "s3 manifest GET unchanged from fs (>= 0.9x)")],
     "mem_pool_resident_rest": [("value", "<", 10, "worker pool < 10 MB at rest")],
     "mem_pool_rss_rest": [("value", "<", 10, "worker pool < 10 MB (RSS sum)")],
+    "manifest_get_token_rps": [
+        ("ceiling", ">=", 0.9, "with a token >= 0.9x without auth")],
 }
 
 

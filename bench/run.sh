@@ -323,6 +323,60 @@ cgi=$(jf "$(cat "$W/cgi.json")" 'v["results"][0]["median"]*1000')
 floor=$(jf "$(cat "$W/cgi.json")" 'v["results"][1]["median"]*1000')
 put cgi_manifest_get "CGI manifest GET, one process" ms lower "$cgi" "" "$floor" "exec /bin/true"
 
+# --- Access control (issue 12) ----------------------------------------------
+# The same registry restarted with [auth] enabled on the same data: a
+# manifest GET with a Bearer token against the rate without auth above;
+# the token endpoint's sign-in rate with a bcrypt password from an
+# htpasswd file (after the first sign-in the verified-credentials cache
+# answers), and what one bcrypt check costs (first sign-ins of distinct
+# users, one hash each); and a CGI manifest GET with a token.
+# The rate without access control again, just before: other work on the
+# machine drifts over a run, and the ratio is what the target is about.
+log "manifest GET by tag, without access control, just before"
+jn=$(wrkj "http://$B/v2/bench/app/manifests/latest" $CONNS); check "berth without auth" "$jn"
+log "access control: restart with [auth] enabled"
+DATA_DIR=$W/berth BERTH=$BERTH nginx/serve.sh stop >/dev/null 2>&1
+NB=10
+: > "$W/htpasswd"
+for i in $(seq 1 $NB); do htpasswd -B -C 10 -b "$W/htpasswd" "bc$i" "pw-$i" 2>/dev/null; done
+printf '[storage]\ndata_dir = %s\n[auth]\nenabled = true\ntoken_lifetime = 1h\nhtpasswd = %s\n' \
+    "$W/berth" "$W/htpasswd" > "$W/auth.ini"
+for i in $(seq 1 $NB); do "$BERTH" -c "$W/auth.ini" grant "bc$i" '**' pull >/dev/null; done
+PORT=$BPORT DATA_DIR=$W/berth BERTH=$BERTH BERTH_CONFIG=$W/auth.ini WORKERS=$WORKERS \
+    nginx/serve.sh start >&2
+tokurl="http://$B/v2/token?service=berth&scope=repository:bench/app:pull"
+tok=$(curl -fsS -u bc1:pw-1 "$tokurl" | jf "$(cat)" 'v["token"]')
+[ -n "$tok" ] || { echo "bench: no token from $tokurl" >&2; exit 1; }
+log "manifest GET by tag with a Bearer token"
+jt=$(WRK_AUTH="Bearer $tok" wrkj "http://$B/v2/bench/app/manifests/latest" $CONNS)
+check "berth with a token" "$jt"
+put manifest_get_token_rps "manifest GET by tag with a Bearer token, req/s" req/s higher \
+    "$(rate "$jt")" "" "$(rate "$jn")" "berth without access control"
+put manifest_get_token_p99 "manifest GET by tag with a Bearer token, p99" ms lower \
+    "$(p99 "$jt")" "" ""
+log "token endpoint: sign-ins with a bcrypt password (cached after the first)"
+js=$(WRK_AUTH="Basic $(printf 'bc1:pw-1' | base64)" wrkj "$tokurl" $CONNS)
+check "token endpoint" "$js"
+put token_signin_rps "token endpoint sign-in, bcrypt password (verified-credentials cache), req/s" \
+    req/s higher "$(rate "$js")" "" ""
+t0=$(date +%s%N)
+for i in $(seq 2 $NB); do curl -fsS -o /dev/null -u "bc$i:pw-$i" "$tokurl"; done
+t1=$(date +%s%N)
+put token_first_signin "token endpoint, first sign-in of a user (one bcrypt cost 10 check)" ms lower \
+    "$(( (t1 - t0) / (NB - 1) / 1000000 ))" "" ""
+log "CGI: one process per manifest GET with a token"
+cgi_auth=(GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD=GET BERTH_CONFIG="$W/auth.ini"
+    REQUEST_URI=/v2/bench/app/manifests/latest QUERY_STRING= HTTP_HOST="$B"
+    HTTP_AUTHORIZATION="Bearer $tok")
+env "${cgi_auth[@]}" "$BERTH" < /dev/null > "$W/cgi-auth.out"
+grep -q '"schemaVersion"' "$W/cgi-auth.out" ||
+    { echo "bench: CGI answer with a token:" >&2; cat "$W/cgi-auth.out" >&2; exit 1; }
+env "${cgi_auth[@]}" hyperfine -N --style none --warmup 20 --runs "$CGIRUNS" \
+    --output null --export-json "$W/cgi-auth.json" "$BERTH" >&2
+cgit=$(jf "$(cat "$W/cgi-auth.json")" 'v["results"][0]["median"]*1000')
+put cgi_manifest_get_token "CGI manifest GET with a Bearer token, one process" ms lower \
+    "$cgit" "" "$cgi" "CGI without access control"
+
 # --- Blobs in an object store (s3 handler vs fs vs the store) -------------
 log "s3 handler: push, pull and manifest GET beside fs and the store (bench/s3.sh)"
 BERTH=$BERTH bench/s3.sh "$R" "$RUNS" "$DUR"

@@ -1,9 +1,14 @@
--- wrk.lua -- sets the method and Accept from the environment and prints
--- the result as one JSON line (bench/run.sh reads it).
+-- wrk.lua -- sets the method, Accept and Authorization from the environment
+-- and prints the result as one JSON line (bench/run.sh reads it).
 wrk.method = os.getenv("WRK_METHOD") or "GET"
 local accept = os.getenv("WRK_ACCEPT")
 if accept and accept ~= "" then
 	wrk.headers["Accept"] = accept
+end
+-- WRK_AUTH: an Authorization header (a Bearer token, Basic credentials).
+local auth = os.getenv("WRK_AUTH")
+if auth and auth ~= "" then
+	wrk.headers["Authorization"] = auth
 end
 
 function done(summary, latency, requests)

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "meta.h"
+#include "auth.h"
 #include "response.h"
 #include "store.h"
 
@@ -155,6 +156,9 @@ run(struct req *r)
 		return E_INTERNAL;
 	}
 	id = route_match(r->path, &r->match);
+	/* Access control (auth.h); it may answer the request itself. */
+	if (!auth_check(r, id, &err))
+		return err;
 	if (id == ROUTE_NONE)
 		id = route_match_ops(r->path, r->cfg->metrics_path,
 		    r->cfg->health_path, &r->match);

@@ -3,6 +3,7 @@
  * end-8b, 7.1-7.3).  Names come in byte order; `last` is exclusive; while
  * more remain a Link header names the next page; n=0 gives an empty list
  * and no Link.  `n` and `last` arrive checked in r->q (routes.c). */
+#include "auth.h"
 #include "handlers.h"
 
 #include <string.h>
@@ -60,6 +61,7 @@ h_catalog(struct req *r)
 		json_decref(repos);
 		return reg_err_of_meta(me, E_INTERNAL);
 	}
+	auth_filter_repositories(r, repos); /* what the caller may pull */
 	if (more && n > 0)
 		next_link(r, "/v2/_catalog", repos, n);
 	return resp_send_json(r, 200, NULL,

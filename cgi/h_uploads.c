@@ -16,6 +16,7 @@
 
 #include <string.h>
 
+#include "auth.h"
 #include "meta.h"
 #include "upload.h"
 
@@ -73,16 +74,21 @@ blob_created(struct req *r, const char *digest)
 /* The access-control hook of the automatic mount: may the client of r
  * pull repository `repo`?  A mount without `from` may take the blob only
  * from a repository the caller could read it from anyway, or it would
- * reveal (and copy) content of repositories hidden from it.  Today every
- * client may pull everything, so: true.  When access control lands
- * (cgi/auth.c), this becomes its "may the caller pull repo X" check; it
- * must never be answered by the blob's presence alone. */
+ * reveal (and copy) content of repositories hidden from it.  Asked of
+ * access control (cgi/auth.c: the caller's grants, as the catalog is
+ * filtered), never answered by the blob's presence alone. */
 static bool
 mount_may_pull(struct req *r, const char *repo)
 {
-	(void)r;
-	(void)repo;
-	return true;
+	json_t *one = json_pack("[s]", repo);
+	bool may;
+
+	if (one == NULL)
+		return false;
+	auth_filter_repositories(r, one); /* nothing when auth is off */
+	may = json_array_size(one) == 1;
+	json_decref(one);
+	return may;
 }
 
 #define MOUNT_CANDIDATES 64 /* repositories tried by an automatic mount */

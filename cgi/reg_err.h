@@ -35,6 +35,8 @@ enum reg_err {
 	E_STORAGE_FULL,	      /* 507 */
 	E_UNAVAILABLE,	      /* 503: a backend is unreachable; retry */
 	E_INTERNAL,	      /* 500: our fault; logged */
+	E_UNAUTHORIZED,	      /* 401: no or bad credentials (auth.h) */
+	E_DENIED,	      /* 403: known caller, action not granted */
 	E_COUNT
 };
 

@@ -55,6 +55,9 @@ static const struct {
 	    "the registry's storage is unavailable; try again" },
 	[E_INTERNAL] = { 500, "UNKNOWN",
 	    "internal error; see the registry's log" },
+	[E_UNAUTHORIZED] = { 401, "UNAUTHORIZED", "authentication required" },
+	[E_DENIED] = { 403, "DENIED",
+	    "requested access to the resource is denied" },
 };
 
 static const char *
@@ -77,6 +80,10 @@ reason(int status)
 		return "Temporary Redirect";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:

@@ -35,11 +35,22 @@ static const struct command commands[] = {
 	{ "fsck", cli_fsck, "[--repair] [--json]",
 	    "re-hash blobs, match files and rows, check the database" },
 	{ "audit", cli_audit, "[<repository>] [--limit N] [--json]",
-	    "the audit trail: pushes, tag moves, deletes" },
+	    "the audit trail: pushes, tag moves, deletes, and who" },
 	{ "migrate", cli_migrate,
 	    "--from sqlite:PATH --to postgresql:DSN "
 	    "[--schema NAME] [--password-file FILE] [--json]",
 	    "copy a registry's metadata from SQLite into PostgreSQL, checked" },
+	{ "user", cli_user, "add|passwd|del <name> | list [--json]",
+	    "users who sign in; the password is read from stdin" },
+	{ "token", cli_token,
+	    "add <name> --scope PATTERN:ACTIONS [--expires DURATION] | "
+	    "list [--json] | revoke <name>",
+	    "CI tokens: the secret (printed once, last line) is the password" },
+	{ "grant", cli_grant, "[<who> <pattern> <actions>] [--json]",
+	    "let a user, '*' or anonymous pull,push,delete where pattern matches" },
+	{ "revoke", cli_revoke, "<who> <pattern>", "remove a grant" },
+	{ "key", cli_key, "rotate",
+	    "a new token signing key; the old one verifies until its tokens expire" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -114,6 +125,26 @@ cli_usage_error(const char *cmd, const char *msg)
 	return 2;
 }
 
+/* The access control commands may run before the registry ever served
+ * (README.md, "Access control": set-up in five commands), and create
+ * its database. */
+static bool
+creates_registry(const char *name)
+{
+	static const char *const names[] = {
+		"user",
+		"token",
+		"grant",
+		"revoke",
+		"key",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
 int
 cli_main(struct store *store, int argc, char **argv)
 {
@@ -142,6 +173,8 @@ cli_main(struct store *store, int argc, char **argv)
 	/* An operator command on a directory that holds no registry is
 	 * most likely a wrong -d or -c: say so rather than create one. */
 	e = meta_exists(store->conf, store->data_dir, where, sizeof(where));
+	if (e == META_NOTFOUND && creates_registry(cmd->name))
+		e = META_OK; /* setting up access control comes first */
 	if (e == META_NOTFOUND)
 		fprintf(stderr,
 		    "berth %s: no registry database at %s "

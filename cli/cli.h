@@ -79,6 +79,12 @@ int cli_tags(struct cli *c, int argc, char **argv);
 int cli_show(struct cli *c, int argc, char **argv);
 int cli_du(struct cli *c, int argc, char **argv);
 int cli_migrate(struct cli *c, int argc, char **argv);
+/* cli_auth.c */
+int cli_user(struct cli *c, int argc, char **argv);
+int cli_token(struct cli *c, int argc, char **argv);
+int cli_grant(struct cli *c, int argc, char **argv);
+int cli_revoke(struct cli *c, int argc, char **argv);
+int cli_key(struct cli *c, int argc, char **argv);
 int cli_audit(struct cli *c, int argc, char **argv);
 int cli_gc(struct cli *c, int argc, char **argv);
 int cli_uploads(struct cli *c, int argc, char **argv);

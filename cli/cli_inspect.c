@@ -449,6 +449,7 @@ cli_audit(struct cli *c, int argc, char **argv)
 		{ "TAG", "tag", CLI_TEXT },
 		{ "DIGEST", "digest", CLI_TEXT },
 		{ "BEFORE", "old_digest", CLI_TEXT },
+		{ "USER", "user", CLI_TEXT },
 	};
 	const char *repo = NULL;
 	long limit = 50;

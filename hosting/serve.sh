@@ -161,7 +161,9 @@ fi
 
 wait_ready() {
 	i=0
-	until curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; do
+	# 200, or 401 with access control on ([auth] enabled).
+	until case $(curl -sS -o /dev/null -w "%{http_code}" \
+	    "http://127.0.0.1:$PORT/v2/" 2>/dev/null) in 200|401) true ;; *) false ;; esac; do
 		if [ $i -ge 100 ]; then
 			stop "$run"
 			die "no answer on port $PORT; see $run/$errlog"

@@ -178,6 +178,19 @@ main(int argc, char **argv)
 		conf_free(conf);
 		return 0;
 	}
+	/* Access control on with nobody to sign in as would lock
+	 * everyone out: refuse to serve, saying how to add a user. */
+	if (ident_ready(&st.auth) != 0) {
+		if (getenv("GATEWAY_INTERFACE") != NULL)
+			fputs("Status: 500 Internal Server Error\r\n"
+			      "Content-Type: text/plain\r\n\r\n"
+			      "berth: access control has no user; see the "
+			      "error log\n",
+			    stdout);
+		store_close(&st);
+		conf_free(conf);
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN); /* a client gone is an error return */
 
 	if (getenv("GATEWAY_INTERFACE") != NULL && FCGX_IsCGI())

@@ -4,6 +4,7 @@
 #
 #   nginx/serve.sh run     foreground; Ctrl-C stops both
 #   nginx/serve.sh start   background; returns once GET /v2/ answers 200
+#                          (or 401: access control on)
 #   nginx/serve.sh stop    stops what `start` started
 #   nginx/serve.sh restart a graceful restart of berth's worker pool
 #                          (SIGHUP): a new binary and the configuration
@@ -69,7 +70,9 @@ start_pool $(berth_args)
 
 wait_ready() {
 	i=0
-	until curl -fsS -o /dev/null "http://$probe:$PORT/v2/" 2>/dev/null; do
+	# 200, or 401 with access control on ([auth] enabled).
+	until case $(curl -sS -o /dev/null -w "%{http_code}" \
+	    "http://$probe:$PORT/v2/" 2>/dev/null) in 200|401) true ;; *) false ;; esac; do
 		[ $i -lt 100 ] || die "no answer on port $PORT; see $run/nginx-error.log"
 		sleep 0.1; i=$((i + 1))
 	done

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "meta_admin.h"
+#include "meta_auth.h"
 
 #define MAX_BACKENDS 8
 
@@ -473,4 +474,113 @@ meta_stats(struct meta_stats *out)
 	out->uploads = json_array_size(list);
 	json_decref(list);
 	return e;
+}
+
+/* --- Identities (meta_auth.h) ------------------------------------------ */
+
+/* The identity operations, or META_ERR (said once) when the backend has
+ * none. */
+#define AUTH_CALL(op, ...) \
+	(ops == NULL		? META_UNAVAILABLE : \
+		ops->op == NULL ? no_identities() : \
+				  ops->op(priv, __VA_ARGS__))
+
+static enum meta_err
+no_identities(void)
+{
+	static bool said;
+
+	if (!said)
+		fprintf(stderr,
+		    "berth: metadata backend \"%s\" has no "
+		    "identities (users, tokens, grants)\n",
+		    ops->name);
+	said = true;
+	return META_ERR;
+}
+
+enum meta_err
+meta_user_add(const char *name, const char *hash)
+{
+	return AUTH_CALL(user_add, name, hash);
+}
+
+enum meta_err
+meta_user_passwd(const char *name, const char *hash)
+{
+	return AUTH_CALL(user_passwd, name, hash);
+}
+
+enum meta_err
+meta_user_get(const char *name, char *hash)
+{
+	return AUTH_CALL(user_get, name, hash);
+}
+
+enum meta_err
+meta_user_delete(const char *name)
+{
+	return AUTH_CALL(user_delete, name);
+}
+
+enum meta_err
+meta_users_list(json_t *out)
+{
+	return AUTH_CALL(users_list, out);
+}
+
+enum meta_err
+meta_identities_count(long *n)
+{
+	return AUTH_CALL(identities_count, n);
+}
+
+enum meta_err
+meta_ci_token_add(const struct meta_ci_token *t)
+{
+	return AUTH_CALL(ci_token_add, t);
+}
+
+enum meta_err
+meta_ci_token_get(const char *id, struct meta_ci_token *t)
+{
+	return AUTH_CALL(ci_token_get, id, t);
+}
+
+enum meta_err
+meta_ci_tokens_list(json_t *out)
+{
+	return AUTH_CALL(ci_tokens_list, out);
+}
+
+enum meta_err
+meta_ci_token_revoke(const char *name)
+{
+	return AUTH_CALL(ci_token_revoke, name);
+}
+
+enum meta_err
+meta_grant_put(const char *who, const char *pattern, const char *actions)
+{
+	return AUTH_CALL(grant_put, who, pattern, actions);
+}
+
+enum meta_err
+meta_grant_delete(const char *who, const char *pattern)
+{
+	return AUTH_CALL(grant_delete, who, pattern);
+}
+
+enum meta_err
+meta_grants_list(json_t *out)
+{
+	return AUTH_CALL(grants_list, out);
+}
+
+enum meta_err
+meta_set_actor(const char *user)
+{
+	if (ops == NULL)
+		return META_UNAVAILABLE;
+	return ops->set_actor == NULL ? META_OK : ops->set_actor(priv, user);
 }

@@ -113,6 +113,8 @@
 
 #define META_OPS_VERSION 1
 
+struct meta_ci_token; /* meta_auth.h */
+
 enum meta_err {
 	META_OK = 0,
 	META_NOTFOUND,	 /* no such row (repository, blob, manifest, ...) */
@@ -454,6 +456,29 @@ struct meta_ops {
 	 * operations (tables are compiled in, so one without it has NULL
 	 * here).  NULL -> counted from admin_uploads, size unknown. */
 	enum meta_err (*stats)(void *priv, struct meta_stats *out);
+	/* Optional, all or none: identities (meta_auth.h).  NULL -> the
+	 * wrappers answer META_ERR, and access control cannot be on. */
+	enum meta_err (
+	    *user_add)(void *priv, const char *name, const char *hash);
+	enum meta_err (
+	    *user_passwd)(void *priv, const char *name, const char *hash);
+	enum meta_err (*user_get)(void *priv, const char *name, char *hash);
+	enum meta_err (*user_delete)(void *priv, const char *name);
+	enum meta_err (*users_list)(void *priv, json_t *out);
+	enum meta_err (*identities_count)(void *priv, long *n);
+	enum meta_err (
+	    *ci_token_add)(void *priv, const struct meta_ci_token *t);
+	enum meta_err (
+	    *ci_token_get)(void *priv, const char *id, struct meta_ci_token *t);
+	enum meta_err (*ci_tokens_list)(void *priv, json_t *out);
+	enum meta_err (*ci_token_revoke)(void *priv, const char *name);
+	enum meta_err (*grant_put)(void *priv, const char *who,
+	    const char *pattern, const char *actions);
+	enum meta_err (
+	    *grant_delete)(void *priv, const char *who, const char *pattern);
+	enum meta_err (*grants_list)(void *priv, json_t *out);
+	/* Optional on its own: NULL -> audit rows name nobody. */
+	enum meta_err (*set_actor)(void *priv, const char *user);
 };
 
 /* meta_register -- make a backend findable by name; called by

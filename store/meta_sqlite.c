@@ -1057,6 +1057,20 @@ static const struct meta_ops sqlite_ops = {
 	.admin_integrity = sq_admin_integrity,
 	.blob_holders = sq_blob_holders,
 	.stats = sq_stats,
+	.user_add = sq_user_add,
+	.user_passwd = sq_user_passwd,
+	.user_get = sq_user_get,
+	.user_delete = sq_user_delete,
+	.users_list = sq_users_list,
+	.identities_count = sq_identities_count,
+	.ci_token_add = sq_ci_token_add,
+	.ci_token_get = sq_ci_token_get,
+	.ci_tokens_list = sq_ci_tokens_list,
+	.ci_token_revoke = sq_ci_token_revoke,
+	.grant_put = sq_grant_put,
+	.grant_delete = sq_grant_delete,
+	.grants_list = sq_grants_list,
+	.set_actor = sq_set_actor,
 };
 
 META_BACKEND(sqlite_ops)

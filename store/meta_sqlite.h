@@ -56,6 +56,8 @@ struct sq {
 	char path[PATH_MAX]; /* the database file, as opened */
 	dev_t dev;	     /* and its identity then (sq_stats) */
 	ino_t ino;
+	bool actor_ready; /* the audit actor's TEMP table exists
+			   * (meta_sqlite_auth.c) */
 };
 
 /* The operator's half, in meta_sqlite_admin.c; contracts in
@@ -80,5 +82,24 @@ enum meta_err sq_admin_blob_page(void *priv, const char *after, size_t n,
 enum meta_err sq_admin_blob_forget(void *priv, const char *digest);
 enum meta_err sq_admin_referencing(void *priv, const char *digest, json_t *out);
 enum meta_err sq_admin_integrity(void *priv, json_t *out);
+
+/* Identities, in meta_sqlite_auth.c; contracts in meta_auth.h. */
+struct meta_ci_token;
+enum meta_err sq_user_add(void *priv, const char *name, const char *hash);
+enum meta_err sq_user_passwd(void *priv, const char *name, const char *hash);
+enum meta_err sq_user_get(void *priv, const char *name, char *hash);
+enum meta_err sq_user_delete(void *priv, const char *name);
+enum meta_err sq_users_list(void *priv, json_t *out);
+enum meta_err sq_identities_count(void *priv, long *n);
+enum meta_err sq_ci_token_add(void *priv, const struct meta_ci_token *t);
+enum meta_err sq_ci_token_get(void *priv, const char *id,
+    struct meta_ci_token *t);
+enum meta_err sq_ci_tokens_list(void *priv, json_t *out);
+enum meta_err sq_ci_token_revoke(void *priv, const char *name);
+enum meta_err sq_grant_put(void *priv, const char *who, const char *pattern,
+    const char *actions);
+enum meta_err sq_grant_delete(void *priv, const char *who, const char *pattern);
+enum meta_err sq_grants_list(void *priv, json_t *out);
+enum meta_err sq_set_actor(void *priv, const char *user);
 
 #endif

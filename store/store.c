@@ -69,7 +69,7 @@ store_configure(struct store *st, struct conf *conf)
 		return -1;
 	}
 	memcpy(st->body_dir, abs, strlen(abs) + 1);
-	return 0;
+	return ident_configure(&st->auth, conf);
 }
 
 int

@@ -10,6 +10,7 @@
  *   [metadata] backend (sqlite), and [metadata.NAME] the chosen
  *              metadata backend's own keys (store/meta.h, meta_*.c),
  *              read by meta_open()
+ *   [auth]     access control: users, tokens, grants (store/ident.h)
  * store_configure() reads them without touching anything but the data
  * directory (created if missing); store_open() then opens the metadata
  * (migrating its schema forward) and the blob handler, once per process
@@ -24,6 +25,7 @@
 
 #include "blob.h"
 #include "conf.h"
+#include "ident.h"
 
 /* Room for the names under the data directory (uploads/<id>, blobs/...). */
 #define STORE_DIR_MAX (PATH_MAX - 256)
@@ -37,6 +39,7 @@ struct store {
 	char blob_handler[32];	   /* [storage] blob_handler */
 	long upload_expiry;	   /* seconds */
 	struct conf *conf;	   /* borrowed: outlives us */
+	struct ident_conf auth;	   /* [auth] */
 	struct blob_handler blobs; /* open after store_open() */
 	bool open;
 };

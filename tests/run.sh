@@ -13,6 +13,8 @@
 #   5. end-to-end spec suite (tests/e2e), in each offload mode
 #   6. real clients -- skopeo, podman, docker, buildah, ctr -- with real
 #      images (tests/clients)
+#   6a. access control (tests/auth): the token flow, Basic, grants, hostile
+#      tokens and scopes, real clients logging in; CGI without re-hashing
 #   7. storage end to end: read-only, redirect, offload modes, injected faults
 #   8. the operator commands, gc under load included (tests/ops)
 #   8b. PostgreSQL (tests/pg): e2e and ops with [metadata] backend =
@@ -37,7 +39,7 @@
 #  14. blobs in the object store (tests/s3): the e2e suite and skopeo/podman
 #      with blob_handler = s3 (presigned, proxy), redirects with Range, the
 #      store stopped mid-push, gc and fsck against it; behind nginx
-# Layers 5, 6, 10 and 12 run once per web server shape in SERVERS
+# Layers 5, 6, 6a, 10 and 12 run once per web server shape in SERVERS
 # (default: nginx lighttpd apache apache-cgi), with SERVER set:
 # nginx/serve.sh, which they start the registry with, brings up that
 # shape -- what differs between shapes (request and body handling, blob
@@ -139,7 +141,7 @@ count cgi "$(cat "$log.rc")"
 
 SERVERS=${SERVERS:-nginx lighttpd apache apache-cgi}
 export SERVERS
-for layer in e2e clients; do
+for layer in e2e clients auth; do
 	for shape in $SERVERS; do
 		echo "== $layer ($shape)"
 		{ SERVER=$shape "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } |

@@ -88,7 +88,7 @@ check "make install DESTDIR PREFIX=/usr exits 0" 0 $rc
 
 ex=usr/share/doc/berth/examples
 want=$(printf '%s\n' usr/bin/berth usr/share/berth/sql/001_init.sql \
-    usr/share/berth/sql/002_operator.sql usr/share/berth/sql/postgresql/001_init.sql \
+    usr/share/berth/sql/002_operator.sql usr/share/berth/sql/003_auth.sql usr/share/berth/sql/postgresql/001_init.sql \
     usr/share/berth/sql/postgresql/002_operator.sql usr/share/doc/berth/README.md \
     $ex/berth.ini $ex/nginx/berth.conf $ex/lighttpd/berth.conf \
     $ex/apache/berth.conf $ex/apache/htaccess $ex/apache/berth.ini \
@@ -159,7 +159,7 @@ else not_ok "usr/bin/berth" "differs from $BERTH"; fi
 # each handler.
 keys=$(grep -E '^[a-z_]+ = ' "$dest/$ex/berth.ini" | cut -d' ' -f1 | sort | tr '\n' ' ')
 check "the example sets every key" \
-    "accel_prefix access_log backend blob_handler connect_timeout data_dir delete_enabled dsn health_path lock_timeout metrics_path offload password_file path read_only schema socket statement_timeout upload_expiry url workers " \
+    "accel_prefix access_log backend blob_handler connect_timeout data_dir delete_enabled dsn enabled health_path lock_timeout metrics_path offload password_file path read_only refresh_lifetime schema service socket statement_timeout token_lifetime token_path trust_remote_user upload_expiry url workers " \
     "$keys"
 sed "s|^data_dir = .*|data_dir = $work/data|" "$dest/$ex/berth.ini" > "$work/fs.ini"
 out=$("$dest/usr/bin/berth" -t -c "$work/fs.ini" 2>&1)
