@@ -128,7 +128,14 @@ static const char *const sql_text[P_COUNT] = {
 			"    WHERE repository_id = r.id AND name > $2 "
 			"    ORDER BY name LIMIT $3) t ON true "
 			"WHERE r.name = $1 ORDER BY t.name",
-	[P_CATALOG] = "SELECT name FROM repositories WHERE name > $1 "
+	/* Only repositories that hold something: a manifest (tags need
+	 * one) or a blob link.  An emptied one leaves the catalog; its row
+	 * stays for a later push (README, "Empty repositories"). */
+	[P_CATALOG] = "SELECT name FROM repositories r WHERE name > $1 "
+		      "AND (EXISTS (SELECT 1 FROM manifests m "
+		      "WHERE m.repository_id = r.id) "
+		      "OR EXISTS (SELECT 1 FROM blob_links l "
+		      "WHERE l.repository_id = r.id)) "
 		      "ORDER BY name LIMIT $2",
 	[P_REFERRERS] =
 	    "SELECT m.media_type, m.digest, m.size, "
@@ -150,6 +157,11 @@ static const char *const sql_text[P_COUNT] = {
 	[P_UPLOAD_DELETE] = "DELETE FROM uploads WHERE uuid = $1",
 	[P_UPLOAD_EXPIRED] = "SELECT uuid FROM uploads WHERE updated_at < $1 "
 			     "ORDER BY uuid",
+	[P_BLOB_HOLDERS] = "SELECT r.name FROM blob_links l "
+			   "JOIN repositories r ON r.id = l.repository_id "
+			   "WHERE l.digest = $1 ORDER BY r.name LIMIT $2",
+	[P_STATS] = "SELECT (SELECT count(*) FROM uploads), "
+		    "pg_database_size(current_database())",
 };
 
 /* The statements whose rows come back in binary (they carry bytea). */
@@ -981,6 +993,28 @@ delete_one(struct pg *q, enum pg_stmt_id id, const char *repo, const char *key)
 	return n > 0 ? META_OK : META_NOTFOUND;
 }
 
+/* meta_blob_holders(): up to max repositories linking digest, in byte
+ * order (a snapshot; the mount re-checks). */
+static enum meta_err
+pg_blob_holders(void *priv, const char *digest, size_t max, json_t *out)
+{
+	struct pg *q = priv;
+	struct pg_params p = { 0 };
+	enum meta_err e;
+	PGresult *res;
+
+	if ((e = pg_ready(q)) != META_OK)
+		return e;
+	pg_text(&p, digest);
+	pg_int(&p, max > (size_t)INT64_MAX ? INT64_MAX : (int64_t)max);
+	if ((res = run(q, P_BLOB_HOLDERS, &p, &e)) == NULL)
+		return e;
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(out, json_string(PQgetvalue(res, i, 0)));
+	PQclear(res);
+	return META_OK;
+}
+
 static enum meta_err
 pg_blob_unlink(void *priv, const char *repo, const char *digest)
 {
@@ -1136,10 +1170,17 @@ pg_manifest_put(void *priv, const struct meta_manifest_put *mp,
 				goto fail;
 		}
 	}
-	if (mp->tag != NULL) {
+	/* The path's tag, then the ?tag= ones (oci-spec.md end-7b): all in
+	 * this transaction; a repeat updates nothing (the move trigger sees
+	 * the same manifest). */
+	for (size_t i = 0; i <= mp->ntags; i++) {
+		const char *tag = i == 0 ? mp->tag : mp->tags[i - 1];
+
+		if (tag == NULL)
+			continue;
 		memset(&p, 0, sizeof(p));
 		pg_int(&p, rid);
-		pg_text(&p, mp->tag);
+		pg_text(&p, tag);
 		pg_int(&p, mid);
 		pg_int(&p, now());
 		if ((e = run_cmd(q, P_TAG_UPSERT, &p, NULL)) != META_OK)
@@ -1404,6 +1445,43 @@ pg_upload_expired(void *priv, long expiry, json_t *out)
 	return META_OK;
 }
 
+/* --- Health ------------------------------------------------------------ */
+
+/* meta_stats(): the upload sessions in flight and the database's size
+ * (pg_database_size: the whole database, other schemas included), in one
+ * query, so META_OK means the server answers.  Logs a failure once,
+ * until the server answers again. */
+static enum meta_err
+pg_stats(void *priv, struct meta_stats *out)
+{
+	static bool failing;
+	struct pg *q = priv;
+	struct pg_params p = { 0 };
+	enum meta_err e;
+	PGresult *res = NULL;
+
+	out->uploads = 0;
+	out->bytes = -1;
+	if ((e = pg_ready(q)) == META_OK)
+		res = run(q, P_STATS, &p, &e);
+	if (res == NULL) {
+		if (!failing)
+			fprintf(stderr,
+			    "berth: health: postgresql: "
+			    "the database does not answer\n");
+		failing = true;
+		return e;
+	}
+	if (failing)
+		fprintf(stderr, "berth: health: postgresql answers again\n");
+	failing = false;
+	out->uploads = (uint64_t)pg_getint(res, 0, 0);
+	if (!PQgetisnull(res, 0, 1))
+		out->bytes = pg_getint(res, 0, 1);
+	PQclear(res);
+	return META_OK;
+}
+
 /* --- The blob lock across hosts -------------------------------------- */
 
 /* A session-level advisory lock on this process's connection: every host
@@ -1483,6 +1561,8 @@ static const struct meta_ops postgresql_ops = {
 	.admin_integrity = pg_admin_integrity,
 	.blob_lock = pg_blob_lock,
 	.blob_unlock = pg_blob_unlock,
+	.blob_holders = pg_blob_holders,
+	.stats = pg_stats,
 };
 
 META_BACKEND(postgresql_ops)

@@ -134,7 +134,9 @@ pg_admin_repos(void *priv, json_t *out)
 	return rows(priv,
 	    "SELECT repository, tags, manifests, manifest_bytes, "
 	    "blobs, blob_bytes, shared_bytes, unique_bytes "
-	    "FROM repository_size ORDER BY repository",
+	    "FROM repository_size "
+	    "WHERE tags > 0 OR manifests > 0 OR blobs > 0 "
+	    "ORDER BY repository",
 	    NULL, out);
 }
 

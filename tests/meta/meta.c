@@ -889,6 +889,28 @@ test_uploads(void **state)
 
 /* --- Garbage collection ---------------------------------------------- */
 
+/* The health probe and the metrics' numbers: sessions in flight, the
+ * store's size (both backends have the operation: bytes is known). */
+static void
+test_stats(void **state)
+{
+	struct meta_upload u = { .uuid = "s-1", .repo = "lib/app" };
+	struct meta_stats st;
+
+	(void)state;
+	assert_int_equal(meta_stats(&st), META_OK);
+	assert_int_equal(st.uploads, 0);
+	assert_true(st.bytes > 0);
+	assert_int_equal(meta_upload_create(&u), META_OK);
+	snprintf(u.uuid, sizeof(u.uuid), "s-2");
+	assert_int_equal(meta_upload_create(&u), META_OK);
+	assert_int_equal(meta_stats(&st), META_OK);
+	assert_int_equal(st.uploads, 2);
+	assert_int_equal(meta_upload_delete("s-1"), META_OK);
+	assert_int_equal(meta_stats(&st), META_OK);
+	assert_int_equal(st.uploads, 1);
+}
+
 static void
 test_gc(void **state)
 {
@@ -1701,6 +1723,7 @@ main(void)
 		{ "tags and catalog pages in byte order", test_pagination },
 		{ "referrers as rows, filtered", test_referrers },
 		{ "upload create, get, advance, expire", test_uploads },
+		{ "stats: sessions in flight, the store's size", test_stats },
 		{ "gc candidates and the re-check", test_gc },
 		{ "gc of untagged manifests", test_gc_untagged },
 		{ "admin listings", test_admin },
