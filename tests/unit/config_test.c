@@ -75,6 +75,11 @@ struct bad_row {
 	    "access_log=true", "metrics_path=/_berth/metrics", \
 	    "health_path=/_berth/health"
 
+/* 100 and 106 characters: a socket path of 107 bytes ("/" X106) is the
+ * longest sun_path holds with its NUL. */
+#define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X106 X100 "xxxxxx"
+
 /* 250 characters: more than a line of libinih's buffer holds. */
 #define X10 "xxxxxxxxxx"
 #define X250 \
@@ -98,6 +103,9 @@ static const struct row good[] = {
 	/* [server] */
 	{ "server socket", "[server]\nsocket = /run/berth/b.sock\n", NULL, NULL,
 	    { "socket=/run/berth/b.sock" }, NULL },
+	{ "server socket of 107 bytes, the longest sun_path holds",
+	    "[server]\nsocket = /" X106 "\n", NULL, NULL, { "socket=/" X106 },
+	    NULL },
 	{ "server workers 1", "[server]\nworkers = 1\n", NULL, NULL,
 	    { "workers=1" }, NULL },
 	{ "server workers 256", "[server]\nworkers = 256\n", NULL, NULL,
@@ -267,6 +275,15 @@ static const struct bad_row bad[] = {
 	    "[server]\nworkers = 99999999999999999999\n", NULL, NULL,
 	    BAD("[server] workers", 2, "99999999999999999999", WORKERS_WHY) },
 	/* conf_string */
+	{ "socket longer than sun_path holds",
+	    "[server]\nsocket = /" X106 "x\n", NULL, NULL,
+	    BAD("[server] socket", 2, "/" X106 "x",
+		"108 bytes, longer than a unix socket's path (sun_path) "
+		"allows: at most 107") },
+	{ "the default socket under a long data_dir",
+	    "[storage]\ndata_dir = TMP/" X100 "\n", NULL, NULL,
+	    "berth: FILE: [server] socket: 145 bytes, longer than a unix "
+	    "socket's path (sun_path) allows: at most 107\n" },
 	{ "socket empty", "[server]\nsocket =\n", NULL, NULL,
 	    BAD("[server] socket", 2, "", "empty") },
 	{ "data_dir empty", "[storage]\ndata_dir =\n", NULL, NULL,
