@@ -227,8 +227,15 @@ offload = x-accel"; then
 	# The workers' counters (run/metrics, a shared map) were made before
 	# the disk filled: a request touching a counter page for the first
 	# time must not find it unallocated (SIGBUS).
-	status DELETE "$url$loc" > /dev/null
-	status DELETE "$url/v2/full/img/blobs/$config" > /dev/null
+	# Every metadata write refuses with 507, deletes included.
+	check "full: upload DELETE → 507" 507 "$(status DELETE "$url$loc")"
+	check "full: blob DELETE → 507" "507 UNKNOWN" \
+	    "$(status DELETE "$url/v2/full/img/blobs/$config") $(oci_code "$work/body")"
+	check "full: tag DELETE → 507" 507 "$(status DELETE "$url/v2/full/img/manifests/v1")"
+	mdigest=sha256:$(sha "$work/manifest")
+	check "full: manifest DELETE → 507" 507 "$(status DELETE "$url/v2/full/img/manifests/$mdigest")"
+	check "full: nothing went" "200 200 204" \
+	    "$(status HEAD -I "$url/v2/full/img/blobs/$config") $(status HEAD -I "$url/v2/full/img/manifests/v1") $(status GET "$url$loc")"
 	check "full: no worker died" 0 "$(grep -c -E 'exited with status|AddressSanitizer' "$data/run/berth.log")"
 	rm -f "$data/fill"
 	check "full: space freed, push works" 201 \
