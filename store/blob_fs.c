@@ -302,6 +302,7 @@ walk_leaves(DIR *d, const char *root, const char *alg, const char *xx,
 		}
 		e.digest = digest;
 		e.size = (uint64_t)st.st_size;
+		e.mtime = (int64_t)st.st_mtime;
 		e.name = path;
 		rc = fn(arg, &e);
 	}
