@@ -312,9 +312,12 @@ printf '[storage]\ndata_dir = %s/m\n[metadata]\nbackend = pg\n' "$work" > "$work
 msg=$("$BERTH" -t -c "$work/bad5.ini" 2>&1); rc=$?
 check "config: an unknown metadata backend is refused" "1 berth: $work/bad5.ini:4: [metadata] backend: bad value \"pg\": no metadata backend of that name in this build" "$rc $msg"
 check "config: and nothing is created for it" "no" "$([ -e "$work/m/berth.db" ] && echo yes || echo no)"
-printf '[storage]\ndata_dir = %s/m\n[metadata.sqlite]\npath = meta.db\n[metadata.pg]\ndsn = host=db\n' "$work" > "$work/meta.ini"
+printf '[storage]\ndata_dir = %s/t\n[metadata.sqlit]\npath = meta.db\n' "$work" > "$work/typo.ini"
+msg=$("$BERTH" -t -c "$work/typo.ini" 2>&1); rc=$?
+check "config: the section of a backend not in this build is refused" "1 berth: $work/typo.ini:4: [metadata.sqlit] path: unknown key" "$rc $msg"
+printf '[storage]\ndata_dir = %s/m\n[metadata.sqlite]\npath = meta.db\n' "$work" > "$work/meta.ini"
 msg=$("$BERTH" -t -c "$work/meta.ini" 2>&1 >/dev/null); rc=$?
-check "config: [metadata.sqlite] path names the database; another backend's section is left alone" "0 yes no" \
+check "config: [metadata.sqlite] path names the database" "0 yes no" \
     "$rc $([ -s "$work/m/meta.db" ] && echo yes || echo no) $([ -e "$work/m/berth.db" ] && echo yes || echo no)"
 msg=$("$BERTH" -c "$work/meta.ini" repos 2>&1 >/dev/null); rc=$?
 check "config: the operator commands open it too" "0 " "$rc $msg"

@@ -190,9 +190,6 @@ static const struct row good[] = {
 	    "[storage]\nblob_handler = redirect\n[blob.redirect]\n"
 	    "url = https://c/\n[blob.fs]\noffload = nonsense\n",
 	    NULL, NULL, { "blob_handler=redirect", "url=https://c" }, NULL },
-	{ "the section of a handler not in this build is ignored",
-	    "[blob.s3]\nbucket = b\n", NULL, NULL, { "blob_handler=fs" },
-	    NULL },
 	/* -d and -s: defaults that the file overrides. */
 	{ "option -d sets data_dir and the socket", NO_FILE, "data", NULL,
 	    { "data_dir=TMP/data", "socket=TMP/data/run/berth.sock" }, NULL },
@@ -241,6 +238,14 @@ static const struct bad_row bad[] = {
 	    "berth: FILE: [storage] redirect_url is deprecated; write it as "
 	    "[blob.redirect] url\n"
 	    "berth: FILE:4: [storage] offload: unknown key\n" },
+	/* Only the sections of handlers and backends in this build may sit
+	 * unread: any other is a typo, or a part this build lacks. */
+	{ "the section of a blob handler not in this build",
+	    "[blob.fss]\noffload = stream\n", NULL, NULL,
+	    "berth: FILE:2: [blob.fss] offload: unknown key\n" },
+	{ "the section of a metadata backend not in this build",
+	    "[metadata.sqlit]\npath = m.db\n", NULL, NULL,
+	    "berth: FILE:2: [metadata.sqlit] path: unknown key\n" },
 	{ "only the first problem", "[server]\nworkers = 0\nbogus = 1\n", NULL,
 	    NULL, BAD("[server] workers", 2, "0", WORKERS_WHY) },
 	{ "metrics_path relative", "[server]\nmetrics_path = metrics\n", NULL,
@@ -388,6 +393,16 @@ meta_open(struct conf *conf, const char *data_dir)
 void
 meta_close(void)
 {
+}
+
+/* store_section_unused() asks which backends are in this build: sqlite
+ * alone, as in berth. */
+const struct meta_ops *
+meta_find(const char *name)
+{
+	static const struct meta_ops sqlite = { .name = "sqlite" };
+
+	return strcmp(name, "sqlite") == 0 ? &sqlite : NULL;
 }
 
 /* store_section_unused() asks which metadata backend is in use. */
@@ -719,6 +734,53 @@ test_blob_open_unknown(void **state)
 	assert_string_equal(msg, "berth: no blob handler named \"s3\"\n");
 }
 
+/* A deprecation notice is printed once per table: a second blob_open()
+ * of the handler on the same table -- as each forked worker does after
+ * the parent's -- says nothing. */
+static void
+test_notice_once(void **state)
+{
+	static const char *const inis[] = {
+		"[storage]\noffload = stream\n",
+		"[storage]\nblob_handler = redirect\n"
+		"redirect_url = https://cdn.example.com/x/\n",
+	};
+	char errpath[PATH_MAX + 16], msg[1024];
+	struct blob_handler h;
+	struct outcome o;
+	int errfd, saved;
+	ssize_t n;
+
+	(void)state;
+	for (size_t i = 0; i < LEN(inis); i++) {
+		assert_int_equal(configure(inis[i], NULL, NULL, &o, msg,
+				     sizeof(msg)),
+		    0);
+		assert_non_null(strstr(msg, "is deprecated"));
+		snprintf(errpath, sizeof(errpath), "%s/stderr", tmp);
+		errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		assert_true(errfd >= 0);
+		fflush(stderr);
+		saved = dup(STDERR_FILENO);
+		dup2(errfd, STDERR_FILENO);
+		assert_int_equal(blob_open(o.st.blob_handler, o.conf,
+				     o.st.data_dir, &h),
+		    BLOB_OK);
+		fflush(stderr);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		n = pread(errfd, msg, sizeof(msg) - 1, 0);
+		msg[n > 0 ? n : 0] = '\0';
+		close(errfd);
+		unlink(errpath);
+		blob_close(&h);
+		outcome_free(&o);
+		snprintf(errpath, sizeof(errpath), "%s/berth.ini", tmp);
+		unlink(errpath); /* configure() makes it anew */
+		assert_string_equal(msg, "");
+	}
+}
+
 static void
 test_parse_duration(void **state)
 {
@@ -778,7 +840,7 @@ test_parse_duration(void **state)
 int
 main(void)
 {
-	static struct CMUnitTest tests[LEN(good) + LEN(bad) + 2];
+	static struct CMUnitTest tests[LEN(good) + LEN(bad) + 3];
 	size_t n = 0;
 	int rc;
 
@@ -794,6 +856,8 @@ main(void)
 			row_setup, row_teardown, (void *)&bad[i] };
 	tests[n++] = (struct CMUnitTest){ "blob_open of an unknown handler",
 		test_blob_open_unknown, row_setup, row_teardown, NULL };
+	tests[n++] = (struct CMUnitTest){ "a deprecation notice once per table",
+		test_notice_once, row_setup, row_teardown, NULL };
 	tests[n++] = (struct CMUnitTest){ "parse_duration", test_parse_duration,
 		NULL, NULL, NULL };
 	rc = cmocka_run_group_tests_name("configuration", tests, NULL, NULL);
