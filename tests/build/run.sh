@@ -161,6 +161,7 @@ check "the example sets every key" \
     "accel_prefix access_log backend blob_handler data_dir delete_enabled health_path metrics_path offload path read_only socket upload_expiry url workers " \
     "$keys"
 sed "s|^data_dir = .*|data_dir = $work/data|" "$dest/$ex/berth.ini" > "$work/fs.ini"
+mkdir -p "$work/data"	# -t opens the store of an existing data directory only
 out=$("$dest/usr/bin/berth" -t -c "$work/fs.ini" 2>&1)
 check "installed berth -t with the installed berth.ini" \
     "data_dir=$work/data

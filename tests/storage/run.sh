@@ -315,6 +315,8 @@ check "config: and nothing is created for it" "no" "$([ -e "$work/m/berth.db" ] 
 printf '[storage]\ndata_dir = %s/t\n[metadata.sqlit]\npath = meta.db\n' "$work" > "$work/typo.ini"
 msg=$("$BERTH" -t -c "$work/typo.ini" 2>&1); rc=$?
 check "config: the section of a backend not in this build is refused" "1 berth: $work/typo.ini:4: [metadata.sqlit] path: unknown key" "$rc $msg"
+# An existing data directory: -t opens the store, as serving does.
+mkdir -p "$work/m"
 printf '[storage]\ndata_dir = %s/m\n[metadata.sqlite]\npath = meta.db\n' "$work" > "$work/meta.ini"
 msg=$("$BERTH" -t -c "$work/meta.ini" 2>&1 >/dev/null); rc=$?
 check "config: [metadata.sqlite] path names the database" "0 yes no" \
@@ -331,3 +333,18 @@ check "config: and say where they moved" "berth: $work/old.ini: [storage] redire
 printf '[storage]\ndata_dir = %s/x\noffload = stream\n' "$work" > "$work/old2.ini"
 msg=$("$BERTH" -t -c "$work/old2.ini" 2>&1 >/dev/null); rc=$?
 check "config: [storage] offload of berth 0.1 still works, with a notice" "0 berth: $work/old2.ini: [storage] offload is deprecated; write it as [blob.fs] offload" "$rc $msg"
+# -t creates nothing for a data directory that does not exist yet (a
+# mistyped DATA_DIR must not become a new, empty registry), and so
+# neither does `make stop`, which reads it through -t.
+msg=$("$BERTH" -t -d "$work/typo/var" 2>&1); rc=$?
+check "config: -t on a missing data directory prints what serving would use" \
+    "0 data_dir=$work/typo/var body_dir=$work/typo/var/uploads/body" \
+    "$rc $(printf '%s\n' "$msg" | grep -E '^(data_dir|body_dir)=' | tr '\n' ' ' | sed 's/ $//')"
+check "config: and creates nothing" no "$([ -e "$work/typo" ] && echo yes || echo no)"
+printf '[blob.fs]\nofload = stream\n' > "$work/typo.ini"
+msg=$("$BERTH" -t -c "$work/typo.ini" -d "$work/typo/var" 2>&1); rc=$?
+check "config: -t on a missing data directory still checks every key" \
+    "1 berth: $work/typo.ini:2: [blob.fs] ofload: unknown key no" \
+    "$rc $msg $([ -e "$work/typo" ] && echo yes || echo no)"
+DATA_DIR=$work/typo/var BERTH=$BERTH "$top/nginx/serve.sh" stop > /dev/null 2>&1
+check "make stop with a mistyped DATA_DIR creates nothing" no "$([ -e "$work/typo" ] && echo yes || echo no)"
