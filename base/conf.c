@@ -13,6 +13,7 @@ struct entry {
 	char *value;
 	int line; /* 0: a default, not from the file */
 	bool read;
+	bool noticed; /* conf_notice_once() spoke about it */
 };
 
 struct conf {
@@ -224,6 +225,18 @@ conf_has_section(const struct conf *c, const char *section)
 		if (strcmp(c->e[i].section, section) == 0)
 			return true;
 	return false;
+}
+
+void
+conf_notice_once(struct conf *c, const char *section, const char *key,
+    const char *text)
+{
+	struct entry *e = find(c, section, key);
+
+	if (e == NULL || e->noticed)
+		return;
+	e->noticed = true;
+	fprintf(stderr, "berth: %s: %s\n", conf_path(c), text);
 }
 
 int

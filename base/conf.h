@@ -72,6 +72,14 @@ int conf_duration(struct conf *c, const char *section, const char *key,
 int conf_choice(struct conf *c, const char *section, const char *key,
     const char *const *names, int dflt, int *out);
 
+/* conf_notice_once -- print "berth: FILE: text" about [section] key
+ * (present in the table; else nothing), once per table: the first call
+ * marks the key, later ones print nothing.  Processes forked after the
+ * first call (the server's workers) inherit the mark, so a notice read
+ * at start-up is printed once however many times the key is read. */
+void conf_notice_once(struct conf *c, const char *section, const char *key,
+    const char *text);
+
 /* conf_bad -- report [section] key's value as bad, with why (may be
  * NULL), for checks a getter cannot make.  Returns -1. */
 int conf_bad(const struct conf *c, const char *section, const char *key,

@@ -2,6 +2,9 @@
  * config.h. */
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +43,24 @@ ops_path(struct conf *conf, const char *key, const char *dflt, char *buf,
 	return 0;
 }
 
+/* A unix socket's path must fit sockaddr_un's sun_path with its NUL
+ * (108 bytes on Linux); libfcgi would only fail when serving, after -t
+ * passed.  0, or -1 after naming [server] socket. */
+static int
+socket_fits(const struct conf *conf, const char *path)
+{
+	struct sockaddr_un sun;
+	char why[128];
+
+	if (strlen(path) < sizeof(sun.sun_path))
+		return 0;
+	snprintf(why, sizeof(why),
+	    "%zu bytes, longer than a unix socket's path "
+	    "(sun_path) allows: at most %zu",
+	    strlen(path), sizeof(sun.sun_path) - 1);
+	return conf_bad(conf, "server", "socket", why);
+}
+
 int
 config_read(struct config *cfg, struct conf *conf, const char *data_dir)
 {
@@ -62,6 +83,8 @@ config_read(struct config *cfg, struct conf *conf, const char *data_dir)
 		&cfg->delete_enabled) != 0)
 		return -1;
 	cfg->workers = (int)workers;
+	if (socket_fits(conf, cfg->socket) != 0)
+		return -1;
 	if (conf_bool(conf, "server", "access_log", true, &cfg->access_log) !=
 		0 ||
 	    ops_path(conf, "metrics_path", "/_berth/metrics", cfg->metrics_path,

@@ -23,6 +23,25 @@ static const struct option gc_options[] = { { "json", no_argument, NULL,
 	{ "expire", required_argument, NULL, OPT_EXPIRE },
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 
+/* The line about the orphans (stored bytes with no row, store/gc.c),
+ * when there were any. */
+static void
+print_orphans(json_t *r, bool dry)
+{
+	json_t *o = json_object_get(r, "orphans");
+	json_int_t bytes = json_integer_value(
+	    json_object_get(r, "orphan_bytes"));
+	char h[32];
+
+	if (json_array_size(o) == 0)
+		return;
+	cli_bytes((uint64_t)bytes, h, sizeof(h));
+	printf("%s %zu orphan blob files (stored, with no metadata row), "
+	       "%s (%lld bytes)\n",
+	    dry ? "would remove" : "removed", json_array_size(o), h,
+	    (long long)bytes);
+}
+
 /* What the grace window spared: the blobs no manifest references that
  * are left after the run (or, with --dry-run, that it would not remove)
  * because they were stored or linked within the last `grace` seconds --
@@ -121,6 +140,7 @@ print_gc(json_t *r)
 	    dry ? "dry run: would remove" : "removed", json_array_size(m),
 	    json_array_size(b), dry ? "freeing" : "reclaimed", h,
 	    (long long)bytes);
+	print_orphans(r, dry);
 	print_spared(r);
 	json_array_foreach(json_object_get(r, "errors"), i, v)
 		fprintf(stderr, "berth gc: %s\n", json_string_value(v));

@@ -5,6 +5,7 @@
  *   - FastCGI on fd 0 when a web server spawned us with a socket there;
  *   - otherwise a pool of FastCGI workers on the configured unix socket. */
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -19,6 +20,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "config.h"
+#include "meta.h"
 #include "server.h"
 #include "store.h"
 
@@ -92,6 +94,46 @@ check_store(struct store *st)
 	return 0;
 }
 
+/* nftw() callback: remove one entry of the scratch directory. */
+static int
+remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* berth -t for a data directory that does not exist yet: check what
+ * serving would read without making it.  The blob handler reads its
+ * section against a scratch directory, the metadata backend its own
+ * through meta_exists() (which creates nothing), then no key may be left
+ * unread.  0, or -1 after printing why. */
+static int
+check_unborn(struct store *st)
+{
+	char scratch[] = "/tmp/berth-check.XXXXXX", where[PATH_MAX];
+	struct blob_handler h;
+	enum blob_err be;
+	int rc = -1;
+
+	if (mkdtemp(scratch) == NULL) {
+		perror("berth: scratch directory");
+		return -1;
+	}
+	be = blob_open(st->blob_handler, st->conf, scratch, &h);
+	if (be == BLOB_OK)
+		blob_close(&h);
+	if (nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "berth: could not remove %s\n", scratch);
+	if (be == BLOB_OK &&
+	    meta_exists(st->conf, st->data_dir, where, sizeof(where)) !=
+		META_ERR &&
+	    conf_check_unread(st->conf, store_section_unused, st) == 0)
+		rc = 0;
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -103,7 +145,7 @@ main(int argc, char **argv)
 	struct conf *conf;
 	long workers = 0;
 	bool check = false;
-	int ch, rc;
+	int ch, rc, unborn;
 
 	/* A CGI program takes no options: a web server turns a query string
 	 * without '=' into arguments (RFC 3875 4.4; Apache does), so
@@ -149,8 +191,11 @@ main(int argc, char **argv)
 		config_path = config_beside_script(beside, sizeof(beside));
 	if ((conf = load_conf(config_path, data_dir, sock)) == NULL)
 		return 1;
-	if (store_configure(&st, conf) != 0 ||
-	    config_read(&cfg, conf, st.data_dir) != 0) {
+	/* -t creates nothing: a mistyped data directory stays unmade. */
+	unborn = check && optind == argc ? store_configure_nocreate(&st, conf) :
+					   store_configure(&st, conf);
+	if (unborn < 0 || config_read(&cfg, conf, st.data_dir) != 0 ||
+	    (unborn == 1 && check_unborn(&st) != 0)) {
 		conf_free(conf);
 		return 1;
 	}
@@ -161,7 +206,7 @@ main(int argc, char **argv)
 		conf_free(conf);
 		return rc;
 	}
-	if (check_store(&st) != 0) {
+	if (unborn == 0 && check_store(&st) != 0) {
 		if (getenv("GATEWAY_INTERFACE") != NULL)
 			fputs("Status: 500 Internal Server Error\r\n"
 			      "Content-Type: text/plain\r\n\r\n"

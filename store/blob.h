@@ -82,6 +82,10 @@ struct blob_entry {
 					 * never NULL */
 	const char *detail; /* a stray entry: why it names no blob,
 					 * as a phrase; otherwise NULL */
+	int64_t mtime;	    /* when the bytes were stored, seconds
+					 * since the epoch; 0: not known
+					 * (`berth gc` then takes the blob for
+					 * old enough) */
 };
 
 /* walk()'s callback.  The entry and its strings are the handler's and

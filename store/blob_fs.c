@@ -41,12 +41,14 @@ struct fs {
 static const char *
 fs_section(struct conf *conf, const char *section, const char *key)
 {
+	char text[256];
+
 	if (conf_get(conf, section, key) == NULL &&
 	    conf_get(conf, "storage", key) != NULL) {
-		fprintf(stderr,
-		    "berth: %s: [storage] %s is deprecated; "
-		    "write it as [%s] %s\n",
-		    conf_path(conf), key, section, key);
+		snprintf(text, sizeof(text),
+		    "[storage] %s is deprecated; write it as [%s] %s", key,
+		    section, key);
+		conf_notice_once(conf, "storage", key, text);
 		return "storage";
 	}
 	return section;
@@ -302,6 +304,7 @@ walk_leaves(DIR *d, const char *root, const char *alg, const char *xx,
 		}
 		e.digest = digest;
 		e.size = (uint64_t)st.st_size;
+		e.mtime = (int64_t)st.st_mtime;
 		e.name = path;
 		rc = fn(arg, &e);
 	}

@@ -28,15 +28,16 @@ redirect_open(struct conf *conf, const char *section, const char *data_dir,
 {
 	const char *sec = section, *key = "url";
 	struct redirect *rd;
+	char text[256];
 	size_t n;
 
 	(void)data_dir;
 	if (conf_get(conf, section, "url") == NULL &&
 	    conf_get(conf, "storage", "redirect_url") != NULL) {
-		fprintf(stderr,
-		    "berth: %s: [storage] redirect_url is "
-		    "deprecated; write it as [%s] url\n",
-		    conf_path(conf), section);
+		snprintf(text, sizeof(text),
+		    "[storage] redirect_url is deprecated; write it as [%s] url",
+		    section);
+		conf_notice_once(conf, "storage", "redirect_url", text);
 		sec = "storage";
 		key = "redirect_url";
 	}

@@ -85,8 +85,25 @@
  * the blob store; the flock file, the web server's body directory and
  * the run directory stay each host's own.
  *
- * A crash between gc's commit and its unlinks leaves files without rows:
- * invisible, and removed by `berth fsck --repair`.  Readers are not
+ * 3. Orphans: bytes stored with no blobs row.  An upload whose put()
+ *    renamed the bytes into place but whose commit then failed (a full
+ *    disk: SQLITE_FULL), or a crash of gc between its commit and its
+ *    unlinks, leaves a file without rows: invisible, and no row will
+ *    ever point at it.  gc lists the stored blobs through the handler's
+ *    walk() (no lock: a listing may be stale, never wrong about bytes
+ *    that were there all along), keeps those stored within the grace
+ *    window, and then, holding the blob lock exclusively, asks for each
+ *    one's row and deletes the bytes of those without one.  Under the
+ *    exclusive lock no upload is between its put() and its commit (every
+ *    upload holds the lock shared over both), so "no row now" is final
+ *    for every put that came before: an upload that found the orphan
+ *    "already there" has committed its rows (gc sees them and keeps the
+ *    bytes), and one that comes after the batch stores its bytes anew.
+ *    The grace window is a margin on top: the lock alone is the safety
+ *    argument (a handler that cannot tell when bytes were stored has
+ *    them taken for old enough).
+ *
+ * Readers are not
  * locked out: a GET that looked a garbage blob up just before gc
  * committed may find the file gone and answer 404, as it would a moment
  * later anyway.  What no server-side scheme can fix: a client that saw a
@@ -200,6 +217,100 @@ out:
 	return rc;
 }
 
+/* What the orphan walk collects: stored blobs (walk(), blob.h) stored
+ * before the cutoff, as {digest, size}; whether they have rows is asked
+ * later, under the lock. */
+struct orphan_walk {
+	json_t *found;
+	int64_t cutoff;
+	bool failed; /* out of memory: the walk was stopped */
+};
+
+/* blob_walk_fn: keep a blob stored before the cutoff (or at a time the
+ * handler does not know). */
+static int
+orphan_walked(void *arg, const struct blob_entry *e)
+{
+	struct orphan_walk *w = arg;
+
+	if (e->digest == NULL || (e->mtime != 0 && e->mtime > w->cutoff))
+		return 0;
+	if (json_array_append_new(w->found,
+		json_pack("{s:s, s:I}", "digest", e->digest, "size",
+		    (json_int_t)e->size)) != 0) {
+		w->failed = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Reclaim orphans: stored blobs with no blobs row, stored before the
+ * cutoff (bytes an upload renamed into place whose commit then failed,
+ * on a full disk say, or that a crash of gc left).  Each batch holds the
+ * blob lock exclusively, so no upload is between its put() and its
+ * commit: a blob without a row then gets none from an upload in flight,
+ * and an upload after the batch stores its bytes anew.  Dry run: only
+ * list them.  Appends {digest, size} to orphans and problems to errors;
+ * a handler that cannot walk has none to offer (0).  0, or -1 on an
+ * error (logged). */
+static int
+reclaim_orphans(struct store *st, const struct gc_options *o, int64_t cutoff,
+    json_t *orphans, json_t *errors)
+{
+	struct blob_handler *h = &st->blobs;
+	struct orphan_walk w = { json_array(), cutoff, false };
+	enum meta_err me;
+	enum blob_err be;
+	uint64_t size;
+	size_t n, i;
+	int lock = -1, rc = -1;
+
+	if (!blob_can(h, BLOB_CAN_WALK)) {
+		rc = 0;
+		goto out;
+	}
+	if (blob_walk(h, orphan_walked, &w) != BLOB_OK || w.failed)
+		goto out;
+	n = json_array_size(w.found);
+	for (i = 0; i < n; i++) {
+		json_t *v = json_array_get(w.found, i);
+		const char *digest = json_string_value(
+		    json_object_get(v, "digest"));
+
+		if (!o->dry_run && i % GC_BATCH == 0) {
+			blob_unlock(lock);
+			if ((lock = blob_lock(st->data_dir, true)) < 0)
+				goto out;
+		}
+		me = meta_admin_blob(digest, &size);
+		if (me == META_OK)
+			continue;
+		if (me != META_NOTFOUND)
+			goto out;
+		if (!o->dry_run) {
+			be = blob_delete(h, "", digest);
+			if (be == BLOB_NOTFOUND)
+				continue; /* gone meanwhile */
+			if (be != BLOB_OK) {
+				char msg[256];
+
+				snprintf(msg, sizeof(msg),
+				    "%s: orphan bytes not removed "
+				    "(blob handler error %d)",
+				    digest, (int)be);
+				json_array_append_new(errors, json_string(msg));
+				continue;
+			}
+		}
+		json_array_append(orphans, v);
+	}
+	rc = 0;
+out:
+	blob_unlock(lock);
+	json_decref(w.found);
+	return rc;
+}
+
 int
 gc_run(struct store *st, const struct gc_options *o, json_t *report)
 {
@@ -207,6 +318,7 @@ gc_run(struct store *st, const struct gc_options *o, json_t *report)
 	struct blob_handler *h = &st->blobs;
 	json_t *manifests = json_array(), *blobs = json_array();
 	json_t *errors = json_array(), *candidates = json_array();
+	json_t *orphans = json_array();
 	int64_t cutoff = (int64_t)time(NULL) - o->grace;
 	size_t n, i;
 	int rc = -1;
@@ -220,6 +332,8 @@ gc_run(struct store *st, const struct gc_options *o, json_t *report)
 	}
 	if (o->dry_run) {
 		rc = dry_run(cutoff, o, manifests, blobs);
+		if (rc == 0)
+			rc = reclaim_orphans(st, o, cutoff, orphans, errors);
 		goto out;
 	}
 	if (o->untagged) {
@@ -244,7 +358,7 @@ gc_run(struct store *st, const struct gc_options *o, json_t *report)
 			goto out;
 		progress_report(&o->progress, "gc", to, n);
 	}
-	rc = 0;
+	rc = reclaim_orphans(st, o, cutoff, orphans, errors);
 out:
 	json_object_set_new(report, "manifests_removed",
 	    json_integer((json_int_t)json_array_size(manifests)));
@@ -252,6 +366,11 @@ out:
 	    json_integer((json_int_t)json_array_size(blobs)));
 	json_object_set_new(report, "bytes_reclaimed",
 	    json_integer((json_int_t)sum_sizes(blobs)));
+	json_object_set_new(report, "orphans_removed",
+	    json_integer((json_int_t)json_array_size(orphans)));
+	json_object_set_new(report, "orphan_bytes",
+	    json_integer((json_int_t)sum_sizes(orphans)));
+	json_object_set_new(report, "orphans", orphans);
 	json_object_set_new(report, "manifests", manifests);
 	json_object_set_new(report, "blobs", blobs);
 	json_object_set_new(report, "errors", errors);

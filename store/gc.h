@@ -28,7 +28,9 @@ struct gc_options {
  * handler must be able to delete (else -1, nothing done).  Fills `report` (a caller-owned object) with: dry_run,
  * grace (seconds), manifests: [{repository, digest, media_type, size}],
  * blobs: [{digest, size}], manifests_removed, blobs_removed,
- * bytes_reclaimed, errors: [strings].  Returns 0, or -1 when it stopped
+ * bytes_reclaimed, orphans: [{digest, size}] (stored blobs with no
+ * row, older than the grace window: removed, or with dry_run listed),
+ * orphans_removed, orphan_bytes, errors: [strings].  Returns 0, or -1 when it stopped
  * on an error (logged; the report says what was done until then).  A
  * blob whose rows were removed but whose bytes could not be is listed in
  * errors and left for `berth fsck --repair` (an orphan file, invisible). */

@@ -168,6 +168,9 @@ exec_stmt(struct sq *q, sqlite3_stmt *s)
 		return META_ERR;
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		/* For rollback(), which reports it for the transaction
+		 * (SQLite may have rolled it back itself); begin() clears
+		 * what a write outside one left. */
 		q->disk_full = rc == SQLITE_FULL;
 		log_db(q, sqlite3_sql(s));
 		done(s);
@@ -180,6 +183,7 @@ exec_stmt(struct sq *q, sqlite3_stmt *s)
 static enum meta_err
 begin(struct sq *q)
 {
+	q->disk_full = false;
 	return exec_stmt(q, stmt(q, S_BEGIN));
 }
 
@@ -570,13 +574,15 @@ static enum meta_err
 delete_one(struct sq *q, enum sq_stmt_id id, const char *repo, const char *key)
 {
 	sqlite3_stmt *s = stmt(q, id);
+	enum meta_err e;
 
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, repo);
 	bind_text(s, 2, key);
-	if (exec_stmt(q, s) != META_OK)
-		return META_ERR;
+	e = exec_stmt(q, s);
+	if (e != META_OK)
+		return e; /* META_FULL too: a full disk refuses even a DELETE */
 	return sqlite3_changes(q->db) > 0 ? META_OK : META_NOTFOUND;
 }
 

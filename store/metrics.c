@@ -84,8 +84,11 @@ create(const char *path, bool replace, const char *data_dir)
 	/* The workers, the CGI processes and the operator commands share
 	 * it: one user, or one group (README, "Metrics and health"). */
 	give_to_owner(fd, tmp, data_dir);
+	/* Blocks allocated, not a sparse file: a counter page first
+	 * touched through the map on a full disk would be SIGBUS. */
 	if (fchmod(fd, 0664) != 0 ||
-	    ftruncate(fd, sizeof(struct metrics_file)) != 0 ||
+	    (errno = posix_fallocate(fd, 0, sizeof(struct metrics_file))) !=
+		0 ||
 	    pwrite(fd, &head, offsetof(struct metrics_file, requests), 0) !=
 		(ssize_t)offsetof(struct metrics_file, requests))
 		goto out;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "meta.h"
 
@@ -28,10 +29,72 @@ make_dirs(const char *path)
 	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* The absolute name of path, which need not exist, into out (cap
+ * bytes): the longest leading part that exists resolved by realpath(),
+ * the rest appended as written.  0, or -1 with errno. */
+static int
+absolute_missing(const char *path, char *out, size_t cap)
+{
+	char buf[PATH_MAX], head[PATH_MAX];
+	char *slash;
+	size_t cut;
+	int n;
+
+	if (path[0] == '/')
+		n = snprintf(buf, sizeof(buf), "%s", path);
+	else if (getcwd(head, sizeof(head)) != NULL)
+		n = snprintf(buf, sizeof(buf), "%s/%s", head, path);
+	else
+		return -1;
+	if (n < 0 || (size_t)n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	cut = (size_t)n;
+	while ((slash = memrchr(buf, '/', cut)) != NULL) {
+		cut = (size_t)(slash - buf);
+		memcpy(head, buf, cut);
+		head[cut] = '\0';
+		if (realpath(cut > 0 ? head : "/", out) != NULL) {
+			size_t used = strlen(out);
+
+			n = snprintf(out + used, cap - used, "%s%s",
+			    strcmp(out, "/") == 0 ? "" : "/", buf + cut + 1);
+			if (n < 0 || used + (size_t)n >= cap) {
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+			return 0;
+		}
+		if (errno != ENOENT)
+			return -1;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+static int configure(struct store *st, struct conf *conf, bool create);
+
 int
 store_configure(struct store *st, struct conf *conf)
 {
+	return configure(st, conf, true);
+}
+
+int
+store_configure_nocreate(struct store *st, struct conf *conf)
+{
+	return configure(st, conf, false);
+}
+
+static int
+configure(struct store *st, struct conf *conf, bool create)
+{
 	char dir[PATH_MAX], abs[PATH_MAX];
+	struct stat sb;
+	bool missing;
 
 	memset(st, 0, sizeof(*st));
 	st->conf = conf;
@@ -45,7 +108,9 @@ store_configure(struct store *st, struct conf *conf)
 	if (blob_find(st->blob_handler) == NULL)
 		return conf_bad(conf, "storage", "blob_handler",
 		    "no blob handler of that name in this build");
-	if (make_dirs(dir) != 0 || realpath(dir, abs) == NULL) {
+	missing = !create && stat(dir, &sb) != 0 && errno == ENOENT;
+	if (missing ? absolute_missing(dir, abs, sizeof(abs)) != 0 :
+		      make_dirs(dir) != 0 || realpath(dir, abs) == NULL) {
 		fprintf(stderr, "berth: data directory %s: %s\n", dir,
 		    strerror(errno));
 		return -1;
@@ -62,6 +127,16 @@ store_configure(struct store *st, struct conf *conf)
 	if (dir[0] == '\0')
 		snprintf(dir, sizeof(dir), "%s/uploads/body", st->data_dir);
 	errno = 0;
+	if (missing) {
+		if (absolute_missing(dir, abs, sizeof(abs)) != 0 ||
+		    strlen(abs) >= sizeof(st->body_dir)) {
+			fprintf(stderr, "berth: body directory %s: %s\n", dir,
+			    errno != 0 ? strerror(errno) : "name too long");
+			return -1;
+		}
+		memcpy(st->body_dir, abs, strlen(abs) + 1);
+		return 1;
+	}
 	if (make_dirs(dir) != 0 || realpath(dir, abs) == NULL ||
 	    strlen(abs) >= sizeof(st->body_dir)) {
 		fprintf(stderr, "berth: body directory %s: %s\n", dir,
@@ -103,9 +178,14 @@ store_section_unused(void *ctx, const char *section)
 {
 	const struct store *st = ctx;
 
+	/* Only the sections of handlers and backends in this build: one of
+	 * another name ([blob.fss], [metadata.pg] without it) is a typo or
+	 * a missing part, reported as unknown. */
 	if (strncmp(section, "blob.", 5) == 0)
-		return strcmp(section + 5, st->blob_handler) != 0;
+		return blob_find(section + 5) != NULL &&
+		    strcmp(section + 5, st->blob_handler) != 0;
 	if (strncmp(section, "metadata.", 9) == 0)
-		return strcmp(section + 9, meta_backend(st->conf)) != 0;
+		return meta_find(section + 9) != NULL &&
+		    strcmp(section + 9, meta_backend(st->conf)) != 0;
 	return false;
 }

@@ -49,6 +49,15 @@ struct store {
  * name absolute.  Returns 0, or -1 after printing why. */
 int store_configure(struct store *st, struct conf *conf);
 
+/* store_configure_nocreate -- store_configure() for `berth -t`, which
+ * must create nothing: the same settings and checks, but when the data
+ * directory does not exist yet neither it nor the body directory is
+ * made, and their names are made absolute from the longest part that
+ * exists.  Returns 0 (the data directory exists; as store_configure()),
+ * 1 (it does not; data_dir and body_dir name what serving would make),
+ * or -1 after printing why. */
+int store_configure_nocreate(struct store *st, struct conf *conf);
+
 /* store_open -- open the metadata and the blob handler.  Returns 0, or
  * -1 after logging why (nothing is left open then). */
 int store_open(struct store *st);

@@ -492,7 +492,7 @@ upload_cancel(struct upload *u)
 	if (u->persist)
 		e = meta_upload_delete(u->m.uuid);
 	unlink(u->path);
-	return e == META_OK ? UP_OK : UP_IO;
+	return e == META_OK ? UP_OK : e == META_FULL ? UP_NOSPC : UP_IO;
 }
 
 void

@@ -162,6 +162,7 @@ check "the example sets every key" \
     "accel_prefix access_log backend blob_handler connect_timeout data_dir delete_enabled dsn enabled health_path lock_timeout metrics_path offload password_file path read_only refresh_lifetime schema service socket statement_timeout token_lifetime token_path trust_remote_user upload_expiry url workers " \
     "$keys"
 sed "s|^data_dir = .*|data_dir = $work/data|" "$dest/$ex/berth.ini" > "$work/fs.ini"
+mkdir -p "$work/data"	# -t opens the store of an existing data directory only
 out=$("$dest/usr/bin/berth" -t -c "$work/fs.ini" 2>&1)
 check "installed berth -t with the installed berth.ini" \
     "data_dir=$work/data

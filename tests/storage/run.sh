@@ -9,6 +9,9 @@
 #     disk, a short write, a worker dying between write and rename -- each
 #     leaves no blob visible, answers a 5xx with an OCI error body, and
 #     leaves the database consistent;
+#   - a full disk (a tmpfs data directory, filled): nginx's own failure
+#     to store an upload body is 507 with an OCI body, nothing is left
+#     visible, and the registry serves again once space is freed;
 #   - a killed worker is restarted; a killed parent takes its workers along;
 #   - configuration errors name the file, line and key.
 # Changing handler or offload mode is a configuration change: the same
@@ -34,6 +37,7 @@ free_port() {
 
 cleanup() {
 	for d in "${servers[@]}"; do DATA_DIR=$d BERTH=$BERTH "$top/nginx/serve.sh" stop; done
+	if mountpoint -q "$work/full" 2>/dev/null; then umount "$work/full"; fi
 	if [ "${SANITIZER_LOG_CHECK:-}" = 1 ] &&
 	    grep -l -E 'ERROR: AddressSanitizer|runtime error:' "$work"/*/run/berth.log 2>/dev/null; then
 		echo "not ok - sanitizer reports in berth.log"
@@ -193,6 +197,74 @@ offload = stream" || continue
 	    "$(status PUT "$url/v2/f/img/manifests/v1" -H "Content-Type: $MT" --data-binary "@$work/manifest")"
 done
 
+# --- a full disk --------------------------------------------------------
+
+# The data directory on a 20 MiB tmpfs, filled up by a file: nginx fails
+# to write the upload body into the body directory, berth's SQLite writes
+# fail with SQLITE_FULL.  Needs root (mount).
+mkdir -p "$work/full"
+if mount -t tmpfs -o size=20m tmpfs "$work/full" 2> /dev/null &&
+    start full "[blob.fs]
+offload = x-accel"; then
+	check "full: push before" 201 "$(push_image full/img v1)"
+	head -c 300000 /dev/urandom > "$work/blob2"
+	blob2=sha256:$(sha "$work/blob2")
+	before=$(find "$data/blobs" -type f | wc -l)
+	loc=$(curl -s -D - -o /dev/null -X POST "$url/v2/full/img/blobs/uploads/" | tr -d '\r' | sed -n 's/^Location: //Ip')
+	head -c 30M /dev/zero > "$data/fill" 2> /dev/null
+	check "full: the disk is full" 0 "$(df --output=avail -B1 "$data" | tail -n 1 | tr -d ' ')"
+	got=$(status POST "$url/v2/full/img/blobs/uploads/?digest=$blob2" --data-binary "@$work/blob2" -D "$work/h")
+	check "full: single POST → 507" 507 "$got"
+	check "full: OCI error body" "UNKNOWN the registry's storage is full" \
+	    "$(/usr/bin/python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["errors"][0]; print(e["code"], e["message"])' "$work/body" 2>&1)"
+	check "full: JSON with the registry header" "application/json registry/2.0" \
+	    "$(header Content-Type "$work/h") $(header Docker-Distribution-API-Version "$work/h")"
+	check "full: PATCH → 507" 507 "$(status PATCH "$url$loc" --data-binary "@$work/blob2" -H 'Content-Type: application/octet-stream')"
+	check "full: blob not visible" 404 "$(status HEAD -I "$url/v2/full/img/blobs/$blob2")"
+	check "full: no file added under blobs/" "$before" "$(find "$data/blobs" -type f | wc -l)"
+	check "full: no body left behind" 0 "$(find "$data/uploads/body" -type f | wc -l)"
+	check "full: pulls still work" 200 "$(status GET "$url/v2/full/img/manifests/v1")"
+	# The workers' counters (run/metrics, a shared map) were made before
+	# the disk filled: a request touching a counter page for the first
+	# time must not find it unallocated (SIGBUS).
+	# Every metadata write refuses with 507, deletes included.
+	check "full: upload DELETE → 507" 507 "$(status DELETE "$url$loc")"
+	check "full: blob DELETE → 507" "507 UNKNOWN" \
+	    "$(status DELETE "$url/v2/full/img/blobs/$config") $(oci_code "$work/body")"
+	check "full: tag DELETE → 507" 507 "$(status DELETE "$url/v2/full/img/manifests/v1")"
+	mdigest=sha256:$(sha "$work/manifest")
+	check "full: manifest DELETE → 507" 507 "$(status DELETE "$url/v2/full/img/manifests/$mdigest")"
+	check "full: nothing went" "200 200 204" \
+	    "$(status HEAD -I "$url/v2/full/img/blobs/$config") $(status HEAD -I "$url/v2/full/img/manifests/v1") $(status GET "$url$loc")"
+	check "full: no worker died" 0 "$(grep -c -E 'exited with status|AddressSanitizer' "$data/run/berth.log")"
+	rm -f "$data/fill"
+	check "full: space freed, push works" 201 \
+	    "$(status POST "$url/v2/full/img/blobs/uploads/?digest=$blob2" --data-binary "@$work/blob2")"
+	curl -s -o "$work/got" "$url/v2/full/img/blobs/$blob2"
+	check "full: and the blob is served" "${blob2:7}" "$(sha "$work/got")"
+	check "full: database intact" ok "$(sqlite3 "$data/berth.db" 'pragma integrity_check')"
+	# nginx's other refusals of its own carry OCI bodies too.
+	long=$(head -c 20000 /dev/zero | tr '\0' a)
+	check "nginx 414: OCI body" "414 UNSUPPORTED" \
+	    "$(status GET "$url/v2/$long/tags/list") $(oci_code "$work/body")"
+	port=${url##*:}
+	check "nginx 400: OCI body" "400 UNSUPPORTED" "$(/usr/bin/python3 -c '
+import json, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+r = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    r += b
+head, _, body = r.partition(b"\r\n\r\n")
+print(head.split()[1].decode(), json.loads(body)["errors"][0]["code"])
+' "$port" 2>&1)"
+else
+	echo "ok - full: skipped (mount -t tmpfs needs root)"
+fi
+
 # --- killed processes --------------------------------------------------
 
 start killed "[server]
@@ -240,9 +312,14 @@ printf '[storage]\ndata_dir = %s/m\n[metadata]\nbackend = pg\n' "$work" > "$work
 msg=$("$BERTH" -t -c "$work/bad5.ini" 2>&1); rc=$?
 check "config: an unknown metadata backend is refused" "1 berth: $work/bad5.ini:4: [metadata] backend: bad value \"pg\": no metadata backend of that name in this build" "$rc $msg"
 check "config: and nothing is created for it" "no" "$([ -e "$work/m/berth.db" ] && echo yes || echo no)"
-printf '[storage]\ndata_dir = %s/m\n[metadata.sqlite]\npath = meta.db\n[metadata.pg]\ndsn = host=db\n' "$work" > "$work/meta.ini"
+printf '[storage]\ndata_dir = %s/t\n[metadata.sqlit]\npath = meta.db\n' "$work" > "$work/typo.ini"
+msg=$("$BERTH" -t -c "$work/typo.ini" 2>&1); rc=$?
+check "config: the section of a backend not in this build is refused" "1 berth: $work/typo.ini:4: [metadata.sqlit] path: unknown key" "$rc $msg"
+# An existing data directory: -t opens the store, as serving does.
+mkdir -p "$work/m"
+printf '[storage]\ndata_dir = %s/m\n[metadata.sqlite]\npath = meta.db\n' "$work" > "$work/meta.ini"
 msg=$("$BERTH" -t -c "$work/meta.ini" 2>&1 >/dev/null); rc=$?
-check "config: [metadata.sqlite] path names the database; another backend's section is left alone" "0 yes no" \
+check "config: [metadata.sqlite] path names the database" "0 yes no" \
     "$rc $([ -s "$work/m/meta.db" ] && echo yes || echo no) $([ -e "$work/m/berth.db" ] && echo yes || echo no)"
 msg=$("$BERTH" -c "$work/meta.ini" repos 2>&1 >/dev/null); rc=$?
 check "config: the operator commands open it too" "0 " "$rc $msg"
@@ -256,3 +333,18 @@ check "config: and say where they moved" "berth: $work/old.ini: [storage] redire
 printf '[storage]\ndata_dir = %s/x\noffload = stream\n' "$work" > "$work/old2.ini"
 msg=$("$BERTH" -t -c "$work/old2.ini" 2>&1 >/dev/null); rc=$?
 check "config: [storage] offload of berth 0.1 still works, with a notice" "0 berth: $work/old2.ini: [storage] offload is deprecated; write it as [blob.fs] offload" "$rc $msg"
+# -t creates nothing for a data directory that does not exist yet (a
+# mistyped DATA_DIR must not become a new, empty registry), and so
+# neither does `make stop`, which reads it through -t.
+msg=$("$BERTH" -t -d "$work/typo/var" 2>&1); rc=$?
+check "config: -t on a missing data directory prints what serving would use" \
+    "0 data_dir=$work/typo/var body_dir=$work/typo/var/uploads/body" \
+    "$rc $(printf '%s\n' "$msg" | grep -E '^(data_dir|body_dir)=' | tr '\n' ' ' | sed 's/ $//')"
+check "config: and creates nothing" no "$([ -e "$work/typo" ] && echo yes || echo no)"
+printf '[blob.fs]\nofload = stream\n' > "$work/typo.ini"
+msg=$("$BERTH" -t -c "$work/typo.ini" -d "$work/typo/var" 2>&1); rc=$?
+check "config: -t on a missing data directory still checks every key" \
+    "1 berth: $work/typo.ini:2: [blob.fs] ofload: unknown key no" \
+    "$rc $msg $([ -e "$work/typo" ] && echo yes || echo no)"
+DATA_DIR=$work/typo/var BERTH=$BERTH "$top/nginx/serve.sh" stop > /dev/null 2>&1
+check "make stop with a mistyped DATA_DIR creates nothing" no "$([ -e "$work/typo" ] && echo yes || echo no)"

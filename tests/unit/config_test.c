@@ -75,6 +75,11 @@ struct bad_row {
 	    "access_log=true", "metrics_path=/_berth/metrics", \
 	    "health_path=/_berth/health"
 
+/* 100 and 106 characters: a socket path of 107 bytes ("/" X106) is the
+ * longest sun_path holds with its NUL. */
+#define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X106 X100 "xxxxxx"
+
 /* 250 characters: more than a line of libinih's buffer holds. */
 #define X10 "xxxxxxxxxx"
 #define X250 \
@@ -98,6 +103,9 @@ static const struct row good[] = {
 	/* [server] */
 	{ "server socket", "[server]\nsocket = /run/berth/b.sock\n", NULL, NULL,
 	    { "socket=/run/berth/b.sock" }, NULL },
+	{ "server socket of 107 bytes, the longest sun_path holds",
+	    "[server]\nsocket = /" X106 "\n", NULL, NULL, { "socket=/" X106 },
+	    NULL },
 	{ "server workers 1", "[server]\nworkers = 1\n", NULL, NULL,
 	    { "workers=1" }, NULL },
 	{ "server workers 256", "[server]\nworkers = 256\n", NULL, NULL,
@@ -182,9 +190,6 @@ static const struct row good[] = {
 	    "[storage]\nblob_handler = redirect\n[blob.redirect]\n"
 	    "url = https://c/\n[blob.fs]\noffload = nonsense\n",
 	    NULL, NULL, { "blob_handler=redirect", "url=https://c" }, NULL },
-	{ "the section of a handler not in this build is ignored",
-	    "[blob.s3]\nbucket = b\n", NULL, NULL, { "blob_handler=fs" },
-	    NULL },
 	/* -d and -s: defaults that the file overrides. */
 	{ "option -d sets data_dir and the socket", NO_FILE, "data", NULL,
 	    { "data_dir=TMP/data", "socket=TMP/data/run/berth.sock" }, NULL },
@@ -233,6 +238,14 @@ static const struct bad_row bad[] = {
 	    "berth: FILE: [storage] redirect_url is deprecated; write it as "
 	    "[blob.redirect] url\n"
 	    "berth: FILE:4: [storage] offload: unknown key\n" },
+	/* Only the sections of handlers and backends in this build may sit
+	 * unread: any other is a typo, or a part this build lacks. */
+	{ "the section of a blob handler not in this build",
+	    "[blob.fss]\noffload = stream\n", NULL, NULL,
+	    "berth: FILE:2: [blob.fss] offload: unknown key\n" },
+	{ "the section of a metadata backend not in this build",
+	    "[metadata.sqlit]\npath = m.db\n", NULL, NULL,
+	    "berth: FILE:2: [metadata.sqlit] path: unknown key\n" },
 	{ "only the first problem", "[server]\nworkers = 0\nbogus = 1\n", NULL,
 	    NULL, BAD("[server] workers", 2, "0", WORKERS_WHY) },
 	{ "metrics_path relative", "[server]\nmetrics_path = metrics\n", NULL,
@@ -267,6 +280,15 @@ static const struct bad_row bad[] = {
 	    "[server]\nworkers = 99999999999999999999\n", NULL, NULL,
 	    BAD("[server] workers", 2, "99999999999999999999", WORKERS_WHY) },
 	/* conf_string */
+	{ "socket longer than sun_path holds",
+	    "[server]\nsocket = /" X106 "x\n", NULL, NULL,
+	    BAD("[server] socket", 2, "/" X106 "x",
+		"108 bytes, longer than a unix socket's path (sun_path) "
+		"allows: at most 107") },
+	{ "the default socket under a long data_dir",
+	    "[storage]\ndata_dir = TMP/" X100 "\n", NULL, NULL,
+	    "berth: FILE: [server] socket: 145 bytes, longer than a unix "
+	    "socket's path (sun_path) allows: at most 107\n" },
 	{ "socket empty", "[server]\nsocket =\n", NULL, NULL,
 	    BAD("[server] socket", 2, "", "empty") },
 	{ "data_dir empty", "[storage]\ndata_dir =\n", NULL, NULL,
@@ -371,6 +393,16 @@ meta_open(struct conf *conf, const char *data_dir)
 void
 meta_close(void)
 {
+}
+
+/* store_section_unused() asks which backends are in this build: sqlite
+ * alone, as in berth. */
+const struct meta_ops *
+meta_find(const char *name)
+{
+	static const struct meta_ops sqlite = { .name = "sqlite" };
+
+	return strcmp(name, "sqlite") == 0 ? &sqlite : NULL;
 }
 
 /* store_section_unused() asks which metadata backend is in use. */
@@ -702,6 +734,53 @@ test_blob_open_unknown(void **state)
 	assert_string_equal(msg, "berth: no blob handler named \"s3\"\n");
 }
 
+/* A deprecation notice is printed once per table: a second blob_open()
+ * of the handler on the same table -- as each forked worker does after
+ * the parent's -- says nothing. */
+static void
+test_notice_once(void **state)
+{
+	static const char *const inis[] = {
+		"[storage]\noffload = stream\n",
+		"[storage]\nblob_handler = redirect\n"
+		"redirect_url = https://cdn.example.com/x/\n",
+	};
+	char errpath[PATH_MAX + 16], msg[1024];
+	struct blob_handler h;
+	struct outcome o;
+	int errfd, saved;
+	ssize_t n;
+
+	(void)state;
+	for (size_t i = 0; i < LEN(inis); i++) {
+		assert_int_equal(configure(inis[i], NULL, NULL, &o, msg,
+				     sizeof(msg)),
+		    0);
+		assert_non_null(strstr(msg, "is deprecated"));
+		snprintf(errpath, sizeof(errpath), "%s/stderr", tmp);
+		errfd = open(errpath, O_RDWR | O_CREAT | O_TRUNC, 0644);
+		assert_true(errfd >= 0);
+		fflush(stderr);
+		saved = dup(STDERR_FILENO);
+		dup2(errfd, STDERR_FILENO);
+		assert_int_equal(blob_open(o.st.blob_handler, o.conf,
+				     o.st.data_dir, &h),
+		    BLOB_OK);
+		fflush(stderr);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		n = pread(errfd, msg, sizeof(msg) - 1, 0);
+		msg[n > 0 ? n : 0] = '\0';
+		close(errfd);
+		unlink(errpath);
+		blob_close(&h);
+		outcome_free(&o);
+		snprintf(errpath, sizeof(errpath), "%s/berth.ini", tmp);
+		unlink(errpath); /* configure() makes it anew */
+		assert_string_equal(msg, "");
+	}
+}
+
 static void
 test_parse_duration(void **state)
 {
@@ -761,7 +840,7 @@ test_parse_duration(void **state)
 int
 main(void)
 {
-	static struct CMUnitTest tests[LEN(good) + LEN(bad) + 2];
+	static struct CMUnitTest tests[LEN(good) + LEN(bad) + 3];
 	size_t n = 0;
 	int rc;
 
@@ -777,6 +856,8 @@ main(void)
 			row_setup, row_teardown, (void *)&bad[i] };
 	tests[n++] = (struct CMUnitTest){ "blob_open of an unknown handler",
 		test_blob_open_unknown, row_setup, row_teardown, NULL };
+	tests[n++] = (struct CMUnitTest){ "a deprecation notice once per table",
+		test_notice_once, row_setup, row_teardown, NULL };
 	tests[n++] = (struct CMUnitTest){ "parse_duration", test_parse_duration,
 		NULL, NULL, NULL };
 	rc = cmocka_run_group_tests_name("configuration", tests, NULL, NULL);
