@@ -244,7 +244,8 @@ restart: all
 
 # Every layer: unit tests (cmocka), then the end-to-end suites behind real
 # nginx with real clients, all against an ASan+UBSan build.
-test: deps-test
+test: deps-test deps-lint
+	@$(MAKE) --no-print-directory format-check lint
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
 	    build/asan/unit-manifest build/asan/unit-config build/asan/unit-grant \

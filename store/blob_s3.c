@@ -784,7 +784,7 @@ put_multipart(struct s3 *s, const char *key, const struct blob_source *src)
 		goto fail;
 	len = (size_t)snprintf(etags, cap, "<CompleteMultipartUpload>");
 	for (uint64_t i = 0; i < nparts; i++) {
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)(i + 1));
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)i + 1);
 		pp[0] = (struct s3_param){ "partNumber", num };
 		pp[1] = (struct s3_param){ "uploadId", id };
 		xfer_init(&x, "PUT", key);
@@ -1151,22 +1151,21 @@ check_bucket(struct s3 *s)
 
 	xfer_init(&x, "HEAD", NULL);
 	run(s, &x);
-	if (x.cc != CURLE_OK)
-		e = failed(s, &x, "check the bucket");
-	else if (x.status == 404) {
+	if (x.cc == CURLE_OK && x.status == 404) {
 		fprintf(stderr,
 		    "berth: s3: bucket %s does not exist at "
 		    "%s://%s\n",
 		    s->bucket, s->scheme, s->host);
 		e = BLOB_UNAVAILABLE;
-	} else if (x.status == 403 || x.status == 401) {
+	} else if (x.cc == CURLE_OK && (x.status == 403 || x.status == 401)) {
 		fprintf(stderr,
 		    "berth: s3: %s://%s refused the credentials "
 		    "for bucket %s (%ld): check the access key and secret\n",
 		    s->scheme, s->host, s->bucket, x.status);
 		e = BLOB_UNAVAILABLE;
-	} else if (x.status != 200)
+	} else if (x.cc != CURLE_OK || x.status != 200) {
 		e = failed(s, &x, "check the bucket");
+	}
 	buf_free(&x.body);
 	return e;
 }

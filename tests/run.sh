@@ -122,6 +122,7 @@ rm -f "$s3dir.start.log"
 cmocka_layer "unit tests" unit-tests
 cmocka_layer "unit tests: manifest parser" unit-manifest
 cmocka_layer "unit tests: configuration" unit-config
+cmocka_layer "unit tests: grants and scopes" unit-grant
 cmocka_layer "unit tests: S3 signing (vs botocore)" unit-s3sign
 cmocka_layer "backend suite (every blob handler)" backend-tests
 # A PostgreSQL server of its own (hosting/pg-local.sh: a unix socket in a
