@@ -140,15 +140,21 @@ digest_fd(int fd, enum digest_alg alg, uint64_t len, char out[DIGEST_STR_MAX])
 	static unsigned char buf[1 << 16];
 	struct digest_ctx ctx;
 	uint64_t off = 0;
+	bool seq = false;
 
 	digest_init(&ctx, alg);
 	while (off < len) {
 		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) :
 							sizeof(buf);
-		ssize_t n = pread(fd, buf, want, (off_t)off);
+		ssize_t n = seq ? read(fd, buf, want) :
+				  pread(fd, buf, want, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == ESPIPE && !seq && off == 0) {
+			seq = true; /* a pipe: read it in order */
+			continue;
+		}
 		if (n <= 0) {
 			if (n == 0)
 				errno = EIO;

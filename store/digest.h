@@ -63,8 +63,9 @@ bool digest_load(struct digest_ctx *ctx, enum digest_alg alg,
     const unsigned char *buf, size_t len);
 
 /* digest_fd -- hash `len` bytes of fd from offset 0 (pread; the file
- * offset is unchanged) into out.  Returns 0, or -1 with errno set on a read
- * error or short file. */
+ * offset is unchanged) into out; a pipe or socket is read in order
+ * instead.  Returns 0, or -1 with errno set on a read error or short
+ * file (EIO). */
 int digest_fd(int fd, enum digest_alg alg, uint64_t len,
     char out[DIGEST_STR_MAX]);
 

@@ -81,35 +81,6 @@ walked(void *arg, const struct blob_entry *e)
 	return 0;
 }
 
-/* Hash len bytes read(2) from fd into out (digest string of alg).
- * Returns 0, or -1 with errno set (EIO when fd ends early). */
-static int
-hash_stream(int fd, enum digest_alg alg, uint64_t len, char out[DIGEST_STR_MAX])
-{
-	static unsigned char buf[1 << 16];
-	struct digest_ctx ctx;
-	uint64_t off = 0;
-
-	digest_init(&ctx, alg);
-	while (off < len) {
-		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) :
-							sizeof(buf);
-		ssize_t n = read(fd, buf, want);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		digest_update(&ctx, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	digest_final(&ctx, out);
-	return 0;
-}
-
 /* Look at blob `digest` (called `name` by the handler, for messages; NULL
  * when unknown): row and bytes present?  With `hash` (and a handler that
  * can read), do the bytes hash to the digest?  Sizes are compared
@@ -177,7 +148,7 @@ check_blob(struct blob_handler *h, const char *digest, const char *name,
 	if (!hash)
 		goto out;
 	*hashed += have;
-	if (hash_stream(fd, digest_alg_of(digest), have, got) != 0) {
+	if (digest_fd(fd, digest_alg_of(digest), have, got) != 0) {
 		snprintf(detail, cap, "%s: read: %s", what, strerror(errno));
 		f = FIND_CORRUPT;
 	} else if (strcmp(got, digest) != 0) {
