@@ -204,10 +204,12 @@ dispatch(struct req *r)
 		/* The handlers know "internal error"; the seam knows whether
 		 * the metadata database was out of reach (meta.h): then 503,
 		 * which clients retry. */
-		if (err == E_INTERNAL && meta_unavailable_seen(true)) {
+		if (err == E_INTERNAL && meta_unavailable_seen(true))
 			err = E_UNAVAILABLE;
+		/* A backend out of reach: say when to try again (RFC 9110
+		 * 10.2.3), whichever seam found it. */
+		if (err == E_UNAVAILABLE)
 			resp_error_header(r, "Retry-After", "1");
-		}
 		if (err == E_INTERNAL)
 			fprintf(stderr, "berth: %s %s (%s): internal error\n",
 			    r->method ? r->method : "-", r->path,

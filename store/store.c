@@ -135,7 +135,7 @@ configure(struct store *st, struct conf *conf, bool create)
 			return -1;
 		}
 		memcpy(st->body_dir, abs, strlen(abs) + 1);
-		return 1;
+		return ident_configure(&st->auth, conf) != 0 ? -1 : 1;
 	}
 	if (make_dirs(dir) != 0 || realpath(dir, abs) == NULL ||
 	    strlen(abs) >= sizeof(st->body_dir)) {

@@ -105,6 +105,7 @@ ERROR_HEADERS = {
     "Content-Range": 416,	# bytes */<size> (RFC 9110 15.5.17)
     "Allow": 405,		# RFC 9110 15.5.6
     "WWW-Authenticate": 401,
+    "Retry-After": 503,	# RFC 9110 10.2.3: a backend out of reach
     # An upload chunk's 416 says where to resume (oci-spec.md 3, from
     # the Docker API docs: Location, Range, Docker-Upload-UUID).
     "Location": 416,
