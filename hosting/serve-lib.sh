@@ -79,12 +79,17 @@ stop() {
 # $run/berth.log and its pid in $run/berth.pid, and wait until it listens
 # on $sock.
 start_pool() {
+	logged=0
+	[ -f "$run/berth.log" ] && logged=$(wc -l < "$run/berth.log")
 	"$BERTH" "$@" >>"$run/berth.log" 2>&1 < /dev/null &
 	echo $! > "$run/berth.pid"
 	i=0
 	while [ ! -S "$sock" ]; do
-		kill -0 "$(cat "$run/berth.pid")" 2>/dev/null ||
+		if ! kill -0 "$(cat "$run/berth.pid")" 2>/dev/null; then
+			# Why, as berth said it this time (the last lines).
+			tail -n +$((logged + 1)) "$run/berth.log" | tail -n 5 >&2
 			die "berth did not start; see $run/berth.log"
+		fi
 		[ $i -lt 100 ] || die "berth did not open $sock"
 		sleep 0.05; i=$((i + 1))
 	done
@@ -132,9 +137,14 @@ run_foreground() {
 	if [ -n "$pool" ] && ! alive "$pool"; then
 		rc=0
 		wait "$pool" || rc=$?
+		if [ "$rc" = 0 ]; then
+			# Ctrl-C, or a SIGTERM: it drained and stopped.
+			echo "serve.sh: berth's worker pool (pid $pool) stopped: stopping the web server" >&2
+			stop "$run"
+			exit 0
+		fi
 		echo "serve.sh: berth's worker pool (pid $pool) $(exit_cause $rc): stopping the web server; see $run/berth.log" >&2
 		stop "$run"
-		[ "$rc" = 0 ] && exit 0
 		exit 1
 	fi
 	wait "$1" || true
