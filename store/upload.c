@@ -219,6 +219,31 @@ record(struct upload *u, const struct digest_ctx *hash, uint64_t old,
 	return UP_OK;
 }
 
+/* Undo an append that failed: the session keeps its first old bytes. */
+static void
+rollback(struct upload *u, uint64_t old)
+{
+	u->m.size = old;
+	if (ftruncate(u->fd, (off_t)old) != 0)
+		fprintf(stderr, "berth: upload %s: truncate: %s\n", u->m.uuid,
+		    strerror(errno));
+}
+
+/* End an append whose bytes [old, off) are written and hashed into
+ * *hash: cut the staging file at off and record() it, or roll back. */
+static enum upload_err
+settle(struct upload *u, const struct digest_ctx *hash, uint64_t old,
+    uint64_t off)
+{
+	enum upload_err err = UP_IO;
+
+	if (ftruncate(u->fd, (off_t)off) == 0)
+		err = record(u, hash, old, off);
+	if (err != UP_OK)
+		rollback(u, old);
+	return err;
+}
+
 enum upload_err
 upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 {
@@ -264,16 +289,9 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 		err = UP_SIZE; /* shorter than promised */
 		goto fail;
 	}
-	if (ftruncate(u->fd, (off_t)off) != 0)
-		goto fail;
-	err = record(u, &hash, old, off);
-	if (err == UP_OK)
-		return UP_OK;
+	return settle(u, &hash, old, off);
 fail:
-	u->m.size = old;
-	if (ftruncate(u->fd, (off_t)old) != 0)
-		fprintf(stderr, "berth: upload %s: truncate: %s\n", u->m.uuid,
-		    strerror(errno));
+	rollback(u, old);
 	return err;
 }
 
@@ -411,20 +429,13 @@ upload_append_spool(struct upload *u, const struct spool *s, uint64_t expect)
 		    u->m.uuid, strerror(errno));
 		goto fail;
 	}
-	if (ftruncate(u->fd, (off_t)off) != 0)
-		goto fail;
 	/* Start writeback now; the fsync before the blob becomes visible
 	 * then has little left to do. */
 	sync_file_range(u->fd, (off64_t)old, (off64_t)s->size,
 	    SYNC_FILE_RANGE_WRITE);
-	err = record(u, &hash, old, off);
-	if (err == UP_OK)
-		return UP_OK;
+	return settle(u, &hash, old, off);
 fail:
-	u->m.size = old;
-	if (ftruncate(u->fd, (off_t)old) != 0)
-		fprintf(stderr, "berth: upload %s: truncate: %s\n", u->m.uuid,
-		    strerror(errno));
+	rollback(u, old);
 	return err;
 }
 
