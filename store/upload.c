@@ -176,28 +176,15 @@ pwrite_all(int fd, const unsigned char *buf, size_t len, uint64_t off)
 }
 
 /* The session's running hash into *hash: its saved state, or, for a
- * state from another build, rebuilt from the staging file (buf: cap
- * bytes of scratch).  0, or -1 on a read error. */
+ * state from another build, rebuilt from the staging file.  0, or -1 on
+ * a read error. */
 static int
-load_hash(struct upload *u, struct digest_ctx *hash, unsigned char *buf,
-    size_t cap)
+load_hash(struct upload *u, struct digest_ctx *hash)
 {
-	uint64_t old = u->m.size;
-	ssize_t n;
-
 	if (digest_load(hash, u->m.alg, u->m.state, u->m.state_len))
 		return 0;
 	digest_init(hash, u->m.alg);
-	for (uint64_t o = 0; o < old;) {
-		size_t want = old - o < cap ? (size_t)(old - o) : cap;
-
-		n = pread(u->fd, buf, want, (off_t)o);
-		if (n <= 0)
-			return -1;
-		digest_update(hash, buf, (size_t)n);
-		o += (uint64_t)n;
-	}
-	return 0;
+	return digest_update_fd(hash, u->fd, u->m.size);
 }
 
 /* Record the appended bytes: size, hash state, and (for a persisted
@@ -253,7 +240,7 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 	enum upload_err err = UP_IO;
 	ssize_t n;
 
-	if (load_hash(u, &hash, buf, sizeof(buf)) != 0)
+	if (load_hash(u, &hash) != 0)
 		goto fail;
 	for (;;) {
 		n = read(ctx, buf, sizeof(buf));
@@ -293,29 +280,6 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 fail:
 	rollback(u, old);
 	return err;
-}
-
-/* Hash len bytes of fd from offset 0 into hash, through buf (cap bytes).
- * 0, or -1 with errno set (EIO for a file shorter than len). */
-static int
-hash_fd(int fd, uint64_t len, struct digest_ctx *hash, unsigned char *buf,
-    size_t cap)
-{
-	for (uint64_t o = 0; o < len;) {
-		size_t want = len - o < cap ? (size_t)(len - o) : cap;
-		ssize_t n = pread(fd, buf, want, (off_t)o);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		digest_update(hash, buf, (size_t)n);
-		o += (uint64_t)n;
-	}
-	return 0;
 }
 
 /* Copy len bytes of in, from offset 0, to out at off: in the kernel
@@ -410,8 +374,8 @@ upload_append_spool(struct upload *u, const struct spool *s, uint64_t expect)
 		return UP_SIZE;
 	/* Hash first, from the page cache: nothing has changed yet when the
 	 * file cannot be read. */
-	if (load_hash(u, &hash, buf, sizeof(buf)) != 0 ||
-	    hash_fd(s->fd, s->size, &hash, buf, sizeof(buf)) != 0) {
+	if (load_hash(u, &hash) != 0 ||
+	    digest_update_fd(&hash, s->fd, s->size) != 0) {
 		fprintf(stderr, "berth: upload %s: read body file: %s\n",
 		    u->m.uuid, strerror(errno));
 		return UP_IO;
