@@ -24,6 +24,24 @@
 
 #define SECRET_LEN 32
 
+/* The next line of f into line (cap bytes, its end of line kept);
+ * false at the end of the file.  A line too long for line is skipped
+ * whole, so that its tail is never read as a line of its own. */
+static bool
+next_line(FILE *f, char *line, size_t cap)
+{
+	while (fgets(line, (int)cap, f) != NULL) {
+		size_t n = strlen(line);
+		int c;
+
+		if (n + 1 < cap || line[n - 1] == '\n' || feof(f))
+			return true;
+		while ((c = getc(f)) != EOF && c != '\n')
+			;
+	}
+	return false;
+}
+
 /* The hash of htpasswd user `user` into hash; false when absent. */
 static bool
 htpasswd_get(const struct ident_conf *a, const char *user, char *hash)
@@ -32,9 +50,9 @@ htpasswd_get(const struct ident_conf *a, const char *user, char *hash)
 	bool found = false;
 	FILE *f;
 
-	if (a->htpasswd[0] == '\0' || (f = fopen(a->htpasswd, "r")) == NULL)
+	if (a->htpasswd[0] == '\0' || (f = fopen(a->htpasswd, "re")) == NULL)
 		return false;
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
+	while (!found && next_line(f, line, sizeof(line))) {
 		char *colon = strchr(line, ':');
 
 		line[strcspn(line, "\r\n")] = '\0';
@@ -58,9 +76,9 @@ htpasswd_any(const struct ident_conf *a)
 	bool any = false;
 	FILE *f;
 
-	if (a->htpasswd[0] == '\0' || (f = fopen(a->htpasswd, "r")) == NULL)
+	if (a->htpasswd[0] == '\0' || (f = fopen(a->htpasswd, "re")) == NULL)
 		return false;
-	while (!any && fgets(line, sizeof(line), f) != NULL)
+	while (!any && next_line(f, line, sizeof(line)))
 		any = strchr(line, ':') != NULL && line[0] != '#';
 	fclose(f);
 	return any;
