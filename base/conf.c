@@ -218,15 +218,6 @@ conf_get(struct conf *c, const char *section, const char *key)
 	return e->value;
 }
 
-bool
-conf_has_section(const struct conf *c, const char *section)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->e[i].section, section) == 0)
-			return true;
-	return false;
-}
-
 void
 conf_notice_once(struct conf *c, const char *section, const char *key,
     const char *text)

@@ -45,9 +45,6 @@ int conf_default(struct conf *c, const char *section, const char *key,
  * when absent.  A key given twice: the last one wins. */
 const char *conf_get(struct conf *c, const char *section, const char *key);
 
-/* conf_has_section -- does the file have any key in [section]? */
-bool conf_has_section(const struct conf *c, const char *section);
-
 /* conf_string -- copy [section] key (or dflt when absent; dflt may be
  * NULL: out becomes "") into out (cap bytes).  -1 when the value is
  * empty or does not fit. */

@@ -150,9 +150,8 @@ valid_upload_id(const char *s, size_t len)
 	return true;
 }
 
-/* Decimal digits at *p into *out; advances *p.  False on none or overflow. */
-static bool
-scan_u64(const char **p, uint64_t *out)
+bool
+parse_u64(const char **p, uint64_t *out)
 {
 	const char *s = *p;
 	uint64_t v = 0;
@@ -181,7 +180,8 @@ parse_content_range(const char *s, uint64_t *start, uint64_t *end)
 		return false;
 	if (strncmp(s, "bytes ", 6) == 0 || strncmp(s, "bytes=", 6) == 0)
 		s += 6;
-	if (!scan_u64(&s, &a) || *s++ != '-' || !scan_u64(&s, &b) || *s != '\0')
+	if (!parse_u64(&s, &a) || *s++ != '-' || !parse_u64(&s, &b) ||
+	    *s != '\0')
 		return false;
 	if (a > b)
 		return false;
@@ -190,46 +190,12 @@ parse_content_range(const char *s, uint64_t *start, uint64_t *end)
 	return true;
 }
 
-enum range_result
-parse_range(const char *s, uint64_t size, uint64_t *first, uint64_t *last)
-{
-	uint64_t a, b;
-
-	if (s == NULL || strncmp(s, "bytes=", 6) != 0)
-		return RANGE_NONE;
-	s += 6;
-	while (*s == ' ')
-		s++;
-	if (*s == '-') { /* suffix: the last n bytes */
-		s++;
-		if (!scan_u64(&s, &b) || *s != '\0')
-			return RANGE_NONE;
-		if (b == 0 || size == 0)
-			return RANGE_UNSATISFIABLE;
-		*first = b >= size ? 0 : size - b;
-		*last = size - 1;
-		return RANGE_PART;
-	}
-	if (!scan_u64(&s, &a) || *s++ != '-')
-		return RANGE_NONE;
-	if (*s == '\0') {
-		b = UINT64_MAX;
-	} else if (!scan_u64(&s, &b) || *s != '\0') {
-		return RANGE_NONE;
-	}
-	if (a > b || a >= size)
-		return RANGE_UNSATISFIABLE;
-	*first = a;
-	*last = b >= size ? size - 1 : b;
-	return RANGE_PART;
-}
-
 bool
 parse_count(const char *s, unsigned long max, unsigned long *out)
 {
 	uint64_t v;
 
-	if (s == NULL || !scan_u64(&s, &v) || *s != '\0' || v > max)
+	if (s == NULL || !parse_u64(&s, &v) || *s != '\0' || v > max)
 		return false;
 	*out = (unsigned long)v;
 	return true;

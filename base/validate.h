@@ -48,19 +48,10 @@ bool valid_upload_id(const char *s, size_t len);
  * or when start > end.  On success sets *start and *end. */
 bool parse_content_range(const char *s, uint64_t *start, uint64_t *end);
 
-enum range_result {
-	RANGE_NONE,	    /* no usable Range: answer 200 with everything */
-	RANGE_PART,	    /* answer 206 with [*first, *last] */
-	RANGE_UNSATISFIABLE /* answer 416 */
-};
-
-/* parse_range -- interpret a blob GET Range header (RFC 9110 14.1.2)
- * against a blob of `size` bytes.  Supports one range: "bytes=a-b",
- * "bytes=a-", "bytes=-n".  An end past the end of the blob is clipped.
- * A header that is not a single byte range is ignored (RANGE_NONE), as
- * RFC 9110 allows.  s may be NULL. */
-enum range_result parse_range(const char *s, uint64_t size, uint64_t *first,
-    uint64_t *last);
+/* parse_u64 -- the decimal digits at *p into *out, advancing *p past
+ * them; what follows is the caller's to check.  False (nothing moved)
+ * when there is no digit or the value overflows 64 bits. */
+bool parse_u64(const char **p, uint64_t *out);
 
 /* parse_count -- parse a pagination count `n`: decimal digits only, at
  * most `max`.  Returns false when malformed or over max. */

@@ -548,26 +548,6 @@ req_query_parse(const char *query, const struct query_decl *decls,
 	return E_OK;
 }
 
-/* Decimal digits at *s into *v, advancing *s; false when there are none
- * or on overflow. */
-static bool
-scan_u64(const char **s, uint64_t *v)
-{
-	const char *p = *s;
-	uint64_t n = 0;
-
-	if (*p < '0' || *p > '9')
-		return false;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return false;
-		n = n * 10 + (uint64_t)(*p - '0');
-	}
-	*s = p;
-	*v = n;
-	return true;
-}
-
 void
 req_range_parse(const char *s, struct range_spec *rs)
 {
@@ -579,15 +559,15 @@ req_range_parse(const char *s, struct range_spec *rs)
 		s++;
 	if (*s == '-') {
 		s++;
-		if (scan_u64(&s, &rs->b) && *s == '\0')
+		if (parse_u64(&s, &rs->b) && *s == '\0')
 			rs->kind = RANGE_SPEC_SUFFIX;
 		return;
 	}
-	if (!scan_u64(&s, &rs->a) || *s++ != '-')
+	if (!parse_u64(&s, &rs->a) || *s++ != '-')
 		return;
 	if (*s == '\0')
 		rs->kind = RANGE_SPEC_OPEN;
-	else if (scan_u64(&s, &rs->b) && *s == '\0')
+	else if (parse_u64(&s, &rs->b) && *s == '\0')
 		rs->kind = RANGE_SPEC_BOUNDED;
 }
 

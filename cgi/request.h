@@ -73,6 +73,13 @@ enum range_kind {
 	RANGE_SPEC_SUFFIX    /* bytes=-b: the last b bytes */
 };
 
+/* What req_range_resolve() makes of a Range against a blob's size. */
+enum range_result {
+	RANGE_NONE,	    /* no usable Range: answer 200 with everything */
+	RANGE_PART,	    /* answer 206 with [*first, *last] */
+	RANGE_UNSATISFIABLE /* answer 416 */
+};
+
 struct range_spec {
 	enum range_kind kind;
 	uint64_t a, b; /* as in the kinds above */

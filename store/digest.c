@@ -135,14 +135,12 @@ digest_load(struct digest_ctx *ctx, enum digest_alg alg,
 }
 
 int
-digest_fd(int fd, enum digest_alg alg, uint64_t len, char out[DIGEST_STR_MAX])
+digest_update_fd(struct digest_ctx *ctx, int fd, uint64_t len)
 {
 	static unsigned char buf[1 << 16];
-	struct digest_ctx ctx;
 	uint64_t off = 0;
 	bool seq = false;
 
-	digest_init(&ctx, alg);
 	while (off < len) {
 		size_t want = len - off < sizeof(buf) ? (size_t)(len - off) :
 							sizeof(buf);
@@ -160,9 +158,20 @@ digest_fd(int fd, enum digest_alg alg, uint64_t len, char out[DIGEST_STR_MAX])
 				errno = EIO;
 			return -1;
 		}
-		digest_update(&ctx, buf, (size_t)n);
+		digest_update(ctx, buf, (size_t)n);
 		off += (uint64_t)n;
 	}
+	return 0;
+}
+
+int
+digest_fd(int fd, enum digest_alg alg, uint64_t len, char out[DIGEST_STR_MAX])
+{
+	struct digest_ctx ctx;
+
+	digest_init(&ctx, alg);
+	if (digest_update_fd(&ctx, fd, len) != 0)
+		return -1;
 	digest_final(&ctx, out);
 	return 0;
 }

@@ -62,6 +62,11 @@ size_t digest_save(const struct digest_ctx *ctx, unsigned char *buf);
 bool digest_load(struct digest_ctx *ctx, enum digest_alg alg,
     const unsigned char *buf, size_t len);
 
+/* digest_update_fd -- feed `len` bytes of fd from offset 0 into ctx, as
+ * digest_fd() reads them.  Returns 0, or -1 with errno set (EIO for a
+ * short file); ctx is then partly fed. */
+int digest_update_fd(struct digest_ctx *ctx, int fd, uint64_t len);
+
 /* digest_fd -- hash `len` bytes of fd from offset 0 (pread; the file
  * offset is unchanged) into out; a pipe or socket is read in order
  * instead.  Returns 0, or -1 with errno set on a read error or short

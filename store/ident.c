@@ -24,6 +24,24 @@
 
 #define SECRET_LEN 32
 
+/* The next line of f into line (cap bytes, its end of line kept);
+ * false at the end of the file.  A line too long for line is skipped
+ * whole, so that its tail is never read as a line of its own. */
+static bool
+next_line(FILE *f, char *line, size_t cap)
+{
+	while (fgets(line, (int)cap, f) != NULL) {
+		size_t n = strlen(line);
+		int c;
+
+		if (n + 1 < cap || line[n - 1] == '\n' || feof(f))
+			return true;
+		while ((c = getc(f)) != EOF && c != '\n')
+			;
+	}
+	return false;
+}
+
 /* The hash of htpasswd user `user` into hash; false when absent. */
 static bool
 htpasswd_get(const struct ident_conf *a, const char *user, char *hash)
@@ -32,9 +50,9 @@ htpasswd_get(const struct ident_conf *a, const char *user, char *hash)
 	bool found = false;
 	FILE *f;
 
-	if (a->htpasswd[0] == '\0' || (f = fopen(a->htpasswd, "r")) == NULL)
+	if (a->htpasswd[0] == '\0' || (f = fopen(a->htpasswd, "re")) == NULL)
 		return false;
-	while (!found && fgets(line, sizeof(line), f) != NULL) {
+	while (!found && next_line(f, line, sizeof(line))) {
 		char *colon = strchr(line, ':');
 
 		line[strcspn(line, "\r\n")] = '\0';
@@ -58,9 +76,9 @@ htpasswd_any(const struct ident_conf *a)
 	bool any = false;
 	FILE *f;
 
-	if (a->htpasswd[0] == '\0' || (f = fopen(a->htpasswd, "r")) == NULL)
+	if (a->htpasswd[0] == '\0' || (f = fopen(a->htpasswd, "re")) == NULL)
 		return false;
-	while (!any && fgets(line, sizeof(line), f) != NULL)
+	while (!any && next_line(f, line, sizeof(line)))
 		any = strchr(line, ':') != NULL && line[0] != '#';
 	fclose(f);
 	return any;
@@ -159,6 +177,23 @@ auth_dir(const char *data_dir, const char *sub, char *path, size_t cap)
 	return 0;
 }
 
+/* Read the SECRET_LEN bytes of the secret at path into key: 0, or -1. */
+static int
+read_secret(const char *path, unsigned char *key)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, key, SECRET_LEN);
+	close(fd);
+	if (n == SECRET_LEN)
+		return 0;
+	errno = EIO; /* short: not a secret berth made */
+	return -1;
+}
+
 /* The HMAC secret, made once (0600).  0, or -1. */
 static int
 secret(const char *data_dir, unsigned char *key)
@@ -170,15 +205,13 @@ secret(const char *data_dir, unsigned char *key)
 	if (auth_dir(data_dir, NULL, path, sizeof(path)) != 0)
 		return -1;
 	strcat(path, "/secret");
-	if ((fd = open(path, O_RDONLY)) >= 0) {
-		n = read(fd, key, SECRET_LEN);
-		close(fd);
-		return n == SECRET_LEN ? 0 : -1;
-	}
-	if (RAND_bytes(key, SECRET_LEN) != 1)
+	if (read_secret(path, key) == 0)
+		return 0;
+	if (errno != ENOENT || RAND_bytes(key, SECRET_LEN) != 1)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) <
+	    0)
 		return -1;
 	n = write(fd, key, SECRET_LEN);
 	if (n != SECRET_LEN || fsync(fd) != 0) {
@@ -190,21 +223,43 @@ secret(const char *data_dir, unsigned char *key)
 	/* Another process may have made one first: theirs wins. */
 	if (link(tmp, path) != 0) {
 		unlink(tmp);
-		if ((fd = open(path, O_RDONLY)) < 0)
-			return -1;
-		n = read(fd, key, SECRET_LEN);
-		close(fd);
-		return n == SECRET_LEN ? 0 : -1;
+		return read_secret(path, key);
 	}
 	unlink(tmp);
 	return 0;
 }
 
+/* What every sign-in needs of <data_dir>/auth, made ready once per
+ * process (a FastCGI worker serves many sign-ins): the directories and
+ * the secret.  Again only for another data directory. */
+static struct {
+	char data_dir[PATH_MAX];
+	unsigned char key[SECRET_LEN];
+	char cache[PATH_MAX], fail[PATH_MAX]; /* auth/cache, auth/fail */
+	bool ready;
+} auth;
+
+static int
+auth_ready(const char *data_dir)
+{
+	if (auth.ready && strcmp(auth.data_dir, data_dir) == 0)
+		return 0;
+	auth.ready = false;
+	if (strlen(data_dir) >= sizeof(auth.data_dir) ||
+	    auth_dir(data_dir, "cache", auth.cache, sizeof(auth.cache)) != 0 ||
+	    auth_dir(data_dir, "fail", auth.fail, sizeof(auth.fail)) != 0 ||
+	    secret(data_dir, auth.key) != 0)
+		return -1;
+	strcpy(auth.data_dir, data_dir);
+	auth.ready = true;
+	return 0;
+}
+
 /* hex(HMAC-SHA256(secret, parts joined by NUL)) into out (65 bytes). */
 static int
-keyed_name(const char *data_dir, const char *const *parts, size_t n, char *out)
+keyed_name(const char *const *parts, size_t n, char *out)
 {
-	unsigned char key[SECRET_LEN], md[EVP_MAX_MD_SIZE];
+	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MAC *mac = NULL;
 	EVP_MAC_CTX *ctx = NULL;
@@ -212,13 +267,11 @@ keyed_name(const char *data_dir, const char *const *parts, size_t n, char *out)
 	size_t outl = 0;
 	int rc = -1;
 
-	if (secret(data_dir, key) != 0)
-		return -1;
 	params[0] = OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
 	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
 	    (ctx = EVP_MAC_CTX_new(mac)) == NULL ||
-	    EVP_MAC_init(ctx, key, sizeof(key), params) != 1)
+	    EVP_MAC_init(ctx, auth.key, sizeof(auth.key), params) != 1)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (EVP_MAC_update(ctx, (const unsigned char *)parts[i],
@@ -233,7 +286,6 @@ keyed_name(const char *data_dir, const char *const *parts, size_t n, char *out)
 out:
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);
-	explicit_bzero(key, sizeof(key));
 	return rc;
 }
 
@@ -244,12 +296,12 @@ cache_hit(const char *data_dir, const char *user, const char *pw,
     const char *hash, bool add)
 {
 	const char *parts[] = { "verified", user, pw, hash };
-	char dir[PATH_MAX], name[65], path[PATH_MAX + 80];
+	const char *dir = auth.cache;
+	char name[65], path[PATH_MAX + 80];
 	struct stat st;
 	int fd;
 
-	if (auth_dir(data_dir, "cache", dir, sizeof(dir)) != 0 ||
-	    keyed_name(data_dir, parts, 4, name) != 0)
+	if (auth_ready(data_dir) != 0 || keyed_name(parts, 4, name) != 0)
 		return false;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (!add)
@@ -287,16 +339,15 @@ fail_record(const char *data_dir, const char *user, const char *addr,
     char *path, size_t cap, long *count, long long *last)
 {
 	const char *parts[] = { "failed", user, addr };
-	char dir[PATH_MAX], name[65];
+	char name[65];
 	FILE *f;
 
 	*count = 0;
 	*last = 0;
-	if (auth_dir(data_dir, "fail", dir, sizeof(dir)) != 0 ||
-	    keyed_name(data_dir, parts, 3, name) != 0)
+	if (auth_ready(data_dir) != 0 || keyed_name(parts, 3, name) != 0)
 		return -1;
-	snprintf(path, cap, "%s/%s", dir, name);
-	if ((f = fopen(path, "r")) != NULL) {
+	snprintf(path, cap, "%s/%s", auth.fail, name);
+	if ((f = fopen(path, "re")) != NULL) {
 		char line[64], *end;
 
 		if (fgets(line, sizeof(line), f) != NULL) {

@@ -110,12 +110,15 @@ token_b64url_decode(const char *in, size_t n, unsigned char *out, size_t cap)
 	return (long)len - (long)pad;
 }
 
+/* Forget the keys, and that they were loaded: the next load_keys()
+ * reads the directory whatever its modification time. */
 static void
 free_keys(void)
 {
 	for (size_t i = 0; i < cache.n; i++)
 		EVP_PKEY_free(cache.keys[i].pkey);
 	cache.n = 0;
+	cache.dir[0] = '\0';
 }
 
 /* Is name a key file's name ("NNNNNNNNNN-<16 hex>.pem")? */
@@ -192,7 +195,6 @@ load_keys(const char *data_dir)
 		return -1;
 	if (stat(dir, &st) != 0) {
 		free_keys();
-		cache.dir[0] = '\0';
 		return errno == ENOENT ? 0 : -1;
 	}
 	if (strcmp(cache.dir, dir) == 0 &&
@@ -211,7 +213,7 @@ load_keys(const char *data_dir)
 		FILE *f;
 
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if ((f = fopen(path, "r")) == NULL) {
+		if ((f = fopen(path, "re")) == NULL) {
 			fprintf(stderr, "berth: %s: %s\n", path,
 			    strerror(errno));
 			continue;

@@ -176,28 +176,15 @@ pwrite_all(int fd, const unsigned char *buf, size_t len, uint64_t off)
 }
 
 /* The session's running hash into *hash: its saved state, or, for a
- * state from another build, rebuilt from the staging file (buf: cap
- * bytes of scratch).  0, or -1 on a read error. */
+ * state from another build, rebuilt from the staging file.  0, or -1 on
+ * a read error. */
 static int
-load_hash(struct upload *u, struct digest_ctx *hash, unsigned char *buf,
-    size_t cap)
+load_hash(struct upload *u, struct digest_ctx *hash)
 {
-	uint64_t old = u->m.size;
-	ssize_t n;
-
 	if (digest_load(hash, u->m.alg, u->m.state, u->m.state_len))
 		return 0;
 	digest_init(hash, u->m.alg);
-	for (uint64_t o = 0; o < old;) {
-		size_t want = old - o < cap ? (size_t)(old - o) : cap;
-
-		n = pread(u->fd, buf, want, (off_t)o);
-		if (n <= 0)
-			return -1;
-		digest_update(hash, buf, (size_t)n);
-		o += (uint64_t)n;
-	}
-	return 0;
+	return digest_update_fd(hash, u->fd, u->m.size);
 }
 
 /* Record the appended bytes: size, hash state, and (for a persisted
@@ -219,6 +206,31 @@ record(struct upload *u, const struct digest_ctx *hash, uint64_t old,
 	return UP_OK;
 }
 
+/* Undo an append that failed: the session keeps its first old bytes. */
+static void
+rollback(struct upload *u, uint64_t old)
+{
+	u->m.size = old;
+	if (ftruncate(u->fd, (off_t)old) != 0)
+		fprintf(stderr, "berth: upload %s: truncate: %s\n", u->m.uuid,
+		    strerror(errno));
+}
+
+/* End an append whose bytes [old, off) are written and hashed into
+ * *hash: cut the staging file at off and record() it, or roll back. */
+static enum upload_err
+settle(struct upload *u, const struct digest_ctx *hash, uint64_t old,
+    uint64_t off)
+{
+	enum upload_err err = UP_IO;
+
+	if (ftruncate(u->fd, (off_t)off) == 0)
+		err = record(u, hash, old, off);
+	if (err != UP_OK)
+		rollback(u, old);
+	return err;
+}
+
 enum upload_err
 upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 {
@@ -228,7 +240,7 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 	enum upload_err err = UP_IO;
 	ssize_t n;
 
-	if (load_hash(u, &hash, buf, sizeof(buf)) != 0)
+	if (load_hash(u, &hash) != 0)
 		goto fail;
 	for (;;) {
 		n = read(ctx, buf, sizeof(buf));
@@ -264,40 +276,10 @@ upload_append(struct upload *u, upload_reader read, void *ctx, uint64_t expect)
 		err = UP_SIZE; /* shorter than promised */
 		goto fail;
 	}
-	if (ftruncate(u->fd, (off_t)off) != 0)
-		goto fail;
-	err = record(u, &hash, old, off);
-	if (err == UP_OK)
-		return UP_OK;
+	return settle(u, &hash, old, off);
 fail:
-	u->m.size = old;
-	if (ftruncate(u->fd, (off_t)old) != 0)
-		fprintf(stderr, "berth: upload %s: truncate: %s\n", u->m.uuid,
-		    strerror(errno));
+	rollback(u, old);
 	return err;
-}
-
-/* Hash len bytes of fd from offset 0 into hash, through buf (cap bytes).
- * 0, or -1 with errno set (EIO for a file shorter than len). */
-static int
-hash_fd(int fd, uint64_t len, struct digest_ctx *hash, unsigned char *buf,
-    size_t cap)
-{
-	for (uint64_t o = 0; o < len;) {
-		size_t want = len - o < cap ? (size_t)(len - o) : cap;
-		ssize_t n = pread(fd, buf, want, (off_t)o);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		digest_update(hash, buf, (size_t)n);
-		o += (uint64_t)n;
-	}
-	return 0;
 }
 
 /* Copy len bytes of in, from offset 0, to out at off: in the kernel
@@ -392,8 +374,8 @@ upload_append_spool(struct upload *u, const struct spool *s, uint64_t expect)
 		return UP_SIZE;
 	/* Hash first, from the page cache: nothing has changed yet when the
 	 * file cannot be read. */
-	if (load_hash(u, &hash, buf, sizeof(buf)) != 0 ||
-	    hash_fd(s->fd, s->size, &hash, buf, sizeof(buf)) != 0) {
+	if (load_hash(u, &hash) != 0 ||
+	    digest_update_fd(&hash, s->fd, s->size) != 0) {
 		fprintf(stderr, "berth: upload %s: read body file: %s\n",
 		    u->m.uuid, strerror(errno));
 		return UP_IO;
@@ -411,20 +393,13 @@ upload_append_spool(struct upload *u, const struct spool *s, uint64_t expect)
 		    u->m.uuid, strerror(errno));
 		goto fail;
 	}
-	if (ftruncate(u->fd, (off_t)off) != 0)
-		goto fail;
 	/* Start writeback now; the fsync before the blob becomes visible
 	 * then has little left to do. */
 	sync_file_range(u->fd, (off64_t)old, (off64_t)s->size,
 	    SYNC_FILE_RANGE_WRITE);
-	err = record(u, &hash, old, off);
-	if (err == UP_OK)
-		return UP_OK;
+	return settle(u, &hash, old, off);
 fail:
-	u->m.size = old;
-	if (ftruncate(u->fd, (off_t)old) != 0)
-		fprintf(stderr, "berth: upload %s: truncate: %s\n", u->m.uuid,
-		    strerror(errno));
+	rollback(u, old);
 	return err;
 }
 
