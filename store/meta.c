@@ -347,12 +347,45 @@ meta_admin_tags(const char *repo, json_t *out)
 	return CALL(admin_tags, repo, out);
 }
 
+/* A backend's admin_manifest rows into meta_admin.h's shape: tags
+ * [{name}] -> [name], stored [{digest, size}] -> {digest: size}.  0, or
+ * -1 when out of memory. */
+static int
+manifest_shape(json_t *m)
+{
+	json_t *tags = json_array(), *stored = json_object(), *v;
+	size_t i;
+
+	if (tags == NULL || stored == NULL) {
+		json_decref(tags);
+		json_decref(stored);
+		return -1;
+	}
+	json_array_foreach(json_object_get(m, "tags"), i, v)
+		json_array_append(tags, json_object_get(v, "name"));
+	json_array_foreach(json_object_get(m, "stored"), i, v)
+		json_object_set(stored,
+		    json_string_value(json_object_get(v, "digest")),
+		    json_object_get(v, "size"));
+	json_object_set_new(m, "tags", tags);
+	json_object_set_new(m, "stored", stored);
+	return 0;
+}
+
 enum meta_err
 meta_admin_manifest(const char *repo, const char *reference, bool by_digest,
     json_t **out)
 {
+	enum meta_err e;
+
 	*out = NULL;
-	return CALL(admin_manifest, repo, reference, by_digest, out);
+	e = CALL(admin_manifest, repo, reference, by_digest, out);
+	if (e == META_OK && manifest_shape(*out) != 0) {
+		json_decref(*out);
+		*out = NULL;
+		e = META_ERR;
+	}
+	return e;
 }
 
 enum meta_err
