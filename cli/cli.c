@@ -406,6 +406,7 @@ cli_options(struct cli *c, int argc, char **argv, int min, int max, long *limit)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char *end;
 	int ch;
 
 	optind = 0;
@@ -418,8 +419,8 @@ cli_options(struct cli *c, int argc, char **argv, int min, int max, long *limit)
 			if (limit == NULL)
 				return cli_usage_error(argv[0],
 				    "unrecognized option --limit");
-			*limit = strtol(optarg, NULL, 10);
-			if (*limit < 1)
+			*limit = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || *limit < 1)
 				return cli_usage_error(argv[0], "bad --limit");
 			break;
 		default:
