@@ -382,3 +382,52 @@ cli_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
 		fputc('\n', stderr);
 	fflush(stderr);
 }
+
+int
+cli_list(struct cli *c, bool ok, json_t *rows, const struct cli_col *cols,
+    size_t ncols)
+{
+	if (ok && c->json)
+		cli_json(rows);
+	else if (ok)
+		cli_table(rows, cols, ncols);
+	json_decref(rows);
+	return ok ? 0 : 1;
+}
+
+enum { OPT_JSON = 256, OPT_LIMIT };
+
+int
+cli_options(struct cli *c, int argc, char **argv, int min, int max, long *limit)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case OPT_JSON:
+			c->json = true;
+			break;
+		case OPT_LIMIT:
+			if (limit == NULL)
+				return cli_usage_error(argv[0],
+				    "unrecognized option --limit");
+			*limit = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || *limit < 1)
+				return cli_usage_error(argv[0], "bad --limit");
+			break;
+		default:
+			return cli_usage_error(argv[0], NULL);
+		}
+	}
+	if (argc - optind < min || argc - optind > max)
+		return cli_usage_error(argv[0], "wrong number of arguments");
+	return 0;
+}

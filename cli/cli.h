@@ -52,6 +52,19 @@ struct cli_col {
  * with a header line, columns sized to fit. */
 void cli_table(json_t *rows, const struct cli_col *cols, size_t ncols);
 
+/* cli_list -- print rows, the array of objects a listing (meta_admin.h,
+ * meta_auth.h) filled, as JSON with --json, else as a table of cols;
+ * releases rows.  0, or 1 when !ok (the listing failed and said why). */
+int cli_list(struct cli *c, bool ok, json_t *rows, const struct cli_col *cols,
+    size_t ncols);
+
+/* cli_options -- a command's options when they are only --json (into
+ * c->json) and, where limit is not NULL, --limit N (N >= 1, into
+ * *limit); the positional arguments, argv[optind] on, must number
+ * between min and max.  0, or the exit status of a usage error. */
+int cli_options(struct cli *c, int argc, char **argv, int min, int max,
+    long *limit);
+
 /* cli_json -- print v to stdout, indented, with a final newline. */
 void cli_json(json_t *v);
 

@@ -20,7 +20,7 @@
 #include "meta_auth.h"
 #include "token.h"
 
-enum { OPT_JSON = 256, OPT_SCOPE, OPT_EXPIRES };
+enum { OPT_SCOPE = 256, OPT_EXPIRES };
 
 /* Read a password: one line from stdin (the newline dropped), with a
  * prompt and no echo when stdin is a terminal.  0, or -1 when none. */
@@ -59,26 +59,6 @@ identity_name(const char *s)
 {
 	return grant_who_valid(s) && strcmp(s, "*") != 0 &&
 	    strcmp(s, "anonymous") != 0;
-}
-
-/* Only --json; positional arguments between min and max. */
-static int
-json_only(struct cli *c, int argc, char **argv, int min, int max)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, OPT_JSON }, { NULL, 0, NULL, 0 }
-	};
-	int ch;
-
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != OPT_JSON)
-			return cli_usage_error(argv[0], NULL);
-		c->json = true;
-	}
-	if (argc - optind < min || argc - optind > max)
-		return cli_usage_error(argv[0], "wrong number of arguments");
-	return 0;
 }
 
 static int
@@ -153,19 +133,11 @@ cli_user(struct cli *c, int argc, char **argv)
 	}
 	if (strcmp(sub, "list") != 0)
 		return cli_usage_error(argv[0], "add, passwd, del or list?");
-	if ((e = json_only(c, argc - 1, argv + 1, 0, 0)) != 0)
+	if ((e = cli_options(c, argc - 1, argv + 1, 0, 0, NULL)) != 0)
 		return (int)e;
 	rows = json_array();
-	if (meta_users_list(rows) != META_OK) {
-		json_decref(rows);
-		return 1;
-	}
-	if (c->json)
-		cli_json(rows);
-	else
-		cli_table(rows, cols, sizeof(cols) / sizeof(cols[0]));
-	json_decref(rows);
-	return 0;
+	return cli_list(c, meta_users_list(rows) == META_OK, rows, cols,
+	    sizeof(cols) / sizeof(cols[0]));
 }
 
 /* berth token add NAME --scope S [--scope S...] [--expires DURATION] */
@@ -274,19 +246,11 @@ cli_token(struct cli *c, int argc, char **argv)
 	}
 	if (strcmp(sub, "list") != 0)
 		return cli_usage_error(argv[0], "add, list or revoke?");
-	if ((rc = json_only(c, argc - 1, argv + 1, 0, 0)) != 0)
+	if ((rc = cli_options(c, argc - 1, argv + 1, 0, 0, NULL)) != 0)
 		return rc;
 	rows = json_array();
-	if (meta_ci_tokens_list(rows) != META_OK) {
-		json_decref(rows);
-		return 1;
-	}
-	if (c->json)
-		cli_json(rows);
-	else
-		cli_table(rows, cols, sizeof(cols) / sizeof(cols[0]));
-	json_decref(rows);
-	return 0;
+	return cli_list(c, meta_ci_tokens_list(rows) == META_OK, rows, cols,
+	    sizeof(cols) / sizeof(cols[0]));
 }
 
 /* berth grant [WHO PATTERN ACTIONS]: without arguments, the list. */
@@ -305,20 +269,12 @@ cli_grant(struct cli *c, int argc, char **argv)
 	json_t *rows;
 	int rc;
 
-	if ((rc = json_only(c, argc, argv, 0, 3)) != 0)
+	if ((rc = cli_options(c, argc, argv, 0, 3, NULL)) != 0)
 		return rc;
 	if (argc - optind == 0) {
 		rows = json_array();
-		if (meta_grants_list(rows) != META_OK) {
-			json_decref(rows);
-			return 1;
-		}
-		if (c->json)
-			cli_json(rows);
-		else
-			cli_table(rows, cols, sizeof(cols) / sizeof(cols[0]));
-		json_decref(rows);
-		return 0;
+		return cli_list(c, meta_grants_list(rows) == META_OK, rows,
+		    cols, sizeof(cols) / sizeof(cols[0]));
 	}
 	if (argc - optind != 3)
 		return cli_usage_error(argv[0], "WHO PATTERN ACTIONS");
@@ -351,7 +307,7 @@ cli_revoke(struct cli *c, int argc, char **argv)
 	enum meta_err e;
 	int rc;
 
-	if ((rc = json_only(c, argc, argv, 2, 2)) != 0)
+	if ((rc = cli_options(c, argc, argv, 2, 2, NULL)) != 0)
 		return rc;
 	e = meta_grant_delete(argv[optind], argv[optind + 1]);
 	if (e == META_NOTFOUND)

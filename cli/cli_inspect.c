@@ -11,45 +11,6 @@
 #include "meta_admin.h"
 #include "validate.h"
 
-enum { OPT_JSON = 256, OPT_LIMIT };
-
-static const struct option inspect_options[] = { { "json", no_argument, NULL,
-						     OPT_JSON },
-	{ "limit", required_argument, NULL, OPT_LIMIT },
-	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-
-/* Parse --json (and --limit when `limit` is not NULL); the positional
- * arguments must number between min and max.  Returns 0, or the exit
- * status of a usage error. */
-static int
-options(struct cli *c, int argc, char **argv, int min, int max, long *limit)
-{
-	int ch;
-
-	optind = 0;
-	while (
-	    (ch = getopt_long(argc, argv, "h", inspect_options, NULL)) != -1) {
-		switch (ch) {
-		case OPT_JSON:
-			c->json = true;
-			break;
-		case OPT_LIMIT:
-			if (limit == NULL)
-				return cli_usage_error(argv[0],
-				    "no --limit here");
-			*limit = strtol(optarg, NULL, 10);
-			if (*limit < 1)
-				return cli_usage_error(argv[0], "bad --limit");
-			break;
-		default:
-			return cli_usage_error(argv[0], NULL);
-		}
-	}
-	if (argc - optind < min || argc - optind > max)
-		return cli_usage_error(argv[0], "wrong number of arguments");
-	return 0;
-}
-
 int
 cli_repos(struct cli *c, int argc, char **argv)
 {
@@ -61,21 +22,13 @@ cli_repos(struct cli *c, int argc, char **argv)
 		{ "SIZE", "blob_bytes", CLI_BYTES },
 	};
 	json_t *rows;
-	int rc = options(c, argc, argv, 0, 0, NULL);
+	int rc = cli_options(c, argc, argv, 0, 0, NULL);
 
 	if (rc != 0)
 		return rc;
 	rows = json_array();
-	if (meta_admin_repos(rows) != META_OK) {
-		json_decref(rows);
-		return 1;
-	}
-	if (c->json)
-		cli_json(rows);
-	else
-		cli_table(rows, cols, sizeof(cols) / sizeof(cols[0]));
-	json_decref(rows);
-	return 0;
+	return cli_list(c, meta_admin_repos(rows) == META_OK, rows, cols,
+	    sizeof(cols) / sizeof(cols[0]));
 }
 
 int
@@ -92,7 +45,7 @@ cli_tags(struct cli *c, int argc, char **argv)
 	enum meta_err e;
 	const char *repo;
 	json_t *rows;
-	int rc = options(c, argc, argv, 1, 1, NULL);
+	int rc = cli_options(c, argc, argv, 1, 1, NULL);
 
 	if (rc != 0)
 		return rc;
@@ -103,14 +56,8 @@ cli_tags(struct cli *c, int argc, char **argv)
 	e = meta_admin_tags(repo, rows);
 	if (e == META_NOTFOUND)
 		fprintf(stderr, "berth tags: no repository %s\n", repo);
-	if (e == META_OK) {
-		if (c->json)
-			cli_json(rows);
-		else
-			cli_table(rows, cols, sizeof(cols) / sizeof(cols[0]));
-	}
-	json_decref(rows);
-	return e == META_OK ? 0 : 1;
+	return cli_list(c, e == META_OK, rows, cols,
+	    sizeof(cols) / sizeof(cols[0]));
 }
 
 /* Split "<repo>:<tag>" or "<repo>@<digest>" (validated) into repo and
@@ -309,7 +256,7 @@ cli_show(struct cli *c, int argc, char **argv)
 	enum meta_err e;
 	json_int_t total = 0;
 	size_t i;
-	int rc = options(c, argc, argv, 1, 1, NULL);
+	int rc = cli_options(c, argc, argv, 1, 1, NULL);
 
 	if (rc != 0)
 		return rc;
@@ -388,7 +335,7 @@ cli_du(struct cli *c, int argc, char **argv)
 	json_t *rows = json_array(), *total = NULL, *out;
 	char a[32], b[32], s[32];
 	json_int_t stored, linked;
-	int rc = options(c, argc, argv, 0, 0, NULL);
+	int rc = cli_options(c, argc, argv, 0, 0, NULL);
 
 	if (rc != 0 || meta_admin_repos(rows) != META_OK ||
 	    meta_admin_du(&total) != META_OK) {
@@ -454,7 +401,7 @@ cli_audit(struct cli *c, int argc, char **argv)
 	const char *repo = NULL;
 	long limit = 50;
 	json_t *rows;
-	int rc = options(c, argc, argv, 0, 1, &limit);
+	int rc = cli_options(c, argc, argv, 0, 1, &limit);
 
 	if (rc != 0)
 		return rc;
@@ -465,14 +412,6 @@ cli_audit(struct cli *c, int argc, char **argv)
 			    "not a repository name");
 	}
 	rows = json_array();
-	if (meta_admin_audit(repo, limit, rows) != META_OK) {
-		json_decref(rows);
-		return 1;
-	}
-	if (c->json)
-		cli_json(rows);
-	else
-		cli_table(rows, cols, sizeof(cols) / sizeof(cols[0]));
-	json_decref(rows);
-	return 0;
+	return cli_list(c, meta_admin_audit(repo, limit, rows) == META_OK, rows,
+	    cols, sizeof(cols) / sizeof(cols[0]));
 }

@@ -183,9 +183,14 @@ meta_unavailable_seen(bool clear)
 	return seen;
 }
 
-/* Every wrapper: no backend open -> META_UNAVAILABLE. */
-#define CALL(op, ...) \
-	note(ops == NULL ? META_UNAVAILABLE : ops->op(priv, __VA_ARGS__))
+/* Every wrapper goes through one of these, so that each answer is seen
+ * by note(): no backend open -> META_UNAVAILABLE; an optional operation
+ * the backend lacks -> `absent`, its documented fallback (meta.h). */
+#define CALL_OR(absent, op, ...) \
+	note(ops == NULL	? META_UNAVAILABLE : \
+		ops->op == NULL ? (absent) : \
+				  ops->op(priv, __VA_ARGS__))
+#define CALL(op, ...) CALL_OR(META_ERR, op, __VA_ARGS__)
 
 /* --- Blobs ------------------------------------------------------------ */
 
@@ -212,11 +217,8 @@ meta_blob_mount(const char *repo, const char *from, const char *digest,
 enum meta_err
 meta_blob_holders(const char *digest, size_t max, json_t *out)
 {
-	if (ops == NULL)
-		return META_UNAVAILABLE;
-	if (ops->blob_holders == NULL)
-		return META_OK; /* cannot say: no automatic mount */
-	return ops->blob_holders(priv, digest, max, out);
+	/* Absent: cannot say, so no automatic mount. */
+	return CALL_OR(META_OK, blob_holders, digest, max, out);
 }
 
 enum meta_err
@@ -345,12 +347,45 @@ meta_admin_tags(const char *repo, json_t *out)
 	return CALL(admin_tags, repo, out);
 }
 
+/* A backend's admin_manifest rows into meta_admin.h's shape: tags
+ * [{name}] -> [name], stored [{digest, size}] -> {digest: size}.  0, or
+ * -1 when out of memory. */
+static int
+manifest_shape(json_t *m)
+{
+	json_t *tags = json_array(), *stored = json_object(), *v;
+	size_t i;
+
+	if (tags == NULL || stored == NULL) {
+		json_decref(tags);
+		json_decref(stored);
+		return -1;
+	}
+	json_array_foreach(json_object_get(m, "tags"), i, v)
+		json_array_append(tags, json_object_get(v, "name"));
+	json_array_foreach(json_object_get(m, "stored"), i, v)
+		json_object_set(stored,
+		    json_string_value(json_object_get(v, "digest")),
+		    json_object_get(v, "size"));
+	json_object_set_new(m, "tags", tags);
+	json_object_set_new(m, "stored", stored);
+	return 0;
+}
+
 enum meta_err
 meta_admin_manifest(const char *repo, const char *reference, bool by_digest,
     json_t **out)
 {
+	enum meta_err e;
+
 	*out = NULL;
-	return CALL(admin_manifest, repo, reference, by_digest, out);
+	e = CALL(admin_manifest, repo, reference, by_digest, out);
+	if (e == META_OK && manifest_shape(*out) != 0) {
+		json_decref(*out);
+		*out = NULL;
+		e = META_ERR;
+	}
+	return e;
 }
 
 enum meta_err
@@ -431,11 +466,8 @@ meta_admin_referencing(const char *digest, json_t *out)
 enum meta_err
 meta_admin_integrity(json_t *out)
 {
-	if (ops == NULL)
-		return META_UNAVAILABLE;
-	if (ops->admin_integrity == NULL)
-		return META_OK; /* no check of its own: nothing to say */
-	return ops->admin_integrity(priv, out);
+	/* Absent: no check of its own, nothing to say. */
+	return CALL_OR(META_OK, admin_integrity, out);
 }
 
 /* --- The blob lock across hosts ------------------------------------- */
@@ -452,8 +484,8 @@ enum meta_err
 meta_blob_unlock(void)
 {
 	if (ops == NULL || ops->blob_unlock == NULL)
-		return META_OK;
-	return ops->blob_unlock(priv);
+		return META_OK; /* nothing was taken */
+	return note(ops->blob_unlock(priv));
 }
 
 enum meta_err
@@ -467,10 +499,10 @@ meta_stats(struct meta_stats *out)
 	if (ops == NULL)
 		return META_UNAVAILABLE;
 	if (ops->stats != NULL)
-		return ops->stats(priv, out);
+		return note(ops->stats(priv, out));
 	if ((list = json_array()) == NULL)
 		return META_ERR;
-	e = ops->admin_uploads(priv, list);
+	e = note(ops->admin_uploads(priv, list));
 	out->uploads = json_array_size(list);
 	json_decref(list);
 	return e;
@@ -480,10 +512,7 @@ meta_stats(struct meta_stats *out)
 
 /* The identity operations, or META_ERR (said once) when the backend has
  * none. */
-#define AUTH_CALL(op, ...) \
-	(ops == NULL		? META_UNAVAILABLE : \
-		ops->op == NULL ? no_identities() : \
-				  ops->op(priv, __VA_ARGS__))
+#define AUTH_CALL(op, ...) CALL_OR(no_identities(), op, __VA_ARGS__)
 
 static enum meta_err
 no_identities(void)
@@ -580,7 +609,6 @@ meta_grants_list(json_t *out)
 enum meta_err
 meta_set_actor(const char *user)
 {
-	if (ops == NULL)
-		return META_UNAVAILABLE;
-	return ops->set_actor == NULL ? META_OK : ops->set_actor(priv, user);
+	/* Absent: the backend keeps no audit actor. */
+	return CALL_OR(META_OK, set_actor, user);
 }

@@ -421,6 +421,9 @@ struct meta_ops {
 	/* The operator's half: meta_admin.h. */
 	enum meta_err (*admin_repos)(void *priv, json_t *out);
 	enum meta_err (*admin_tags)(void *priv, const char *repo, json_t *out);
+	/* *out as meta_admin_manifest() gives it, but for tags and stored
+	 * as the backend's rows: [{name}] and [{digest, size}];
+	 * meta_admin_manifest() shapes them. */
 	enum meta_err (*admin_manifest)(void *priv, const char *repo,
 	    const char *reference, bool by_digest, json_t **out);
 	enum meta_err (*admin_du)(void *priv, json_t **out);

@@ -179,9 +179,8 @@ pg_admin_manifest(void *priv, const char *repo, const char *reference,
 {
 	struct pg *q = priv;
 	struct pg_params p = { 0 };
-	json_t *m = NULL, *tags = NULL, *stored = NULL, *list = NULL, *v;
+	json_t *m = NULL, *tags, *stored;
 	enum meta_err e;
-	size_t i;
 
 	*out = NULL;
 	pg_text(&p, repo);
@@ -201,40 +200,28 @@ pg_admin_manifest(void *priv, const char *repo, const char *reference,
 	if (e != META_OK)
 		return e;
 
+	/* Tags and stored blobs as rows; meta_admin_manifest() shapes
+	 * them. */
 	memset(&p, 0, sizeof(p));
 	pg_int(&p, json_integer_value(json_object_get(m, "id")));
+	json_object_del(m, "id");
 	tags = json_array();
-	list = json_array();
+	stored = json_array();
+	json_object_set_new(m, "tags", tags);
+	json_object_set_new(m, "stored", stored);
 	if ((e = rows(q,
 		 "SELECT name FROM tags WHERE manifest_id = $1 "
 		 "ORDER BY name",
-		 &p, list)) != META_OK)
+		 &p, tags)) != META_OK)
 		goto fail;
-	json_array_foreach(list, i, v)
-		json_array_append(tags, json_object_get(v, "name"));
-	json_array_clear(list);
-
-	stored = json_object();
 	if ((e = rows(q,
 		 "SELECT b.digest, b.size FROM manifest_references x "
 		 "JOIN blobs b ON b.digest = x.digest WHERE x.manifest_id = $1",
-		 &p, list)) != META_OK)
+		 &p, stored)) != META_OK)
 		goto fail;
-	json_array_foreach(list, i, v)
-		json_object_set(stored,
-		    json_string_value(json_object_get(v, "digest")),
-		    json_object_get(v, "size"));
-	json_decref(list);
-
-	json_object_del(m, "id");
-	json_object_set_new(m, "tags", tags);
-	json_object_set_new(m, "stored", stored);
 	*out = m;
 	return META_OK;
 fail:
-	json_decref(list);
-	json_decref(tags);
-	json_decref(stored);
 	json_decref(m);
 	return e;
 }

@@ -443,6 +443,8 @@ sq_close(void *priv)
 		return;
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(q->stmts[i]);
+	for (int i = 0; i < SA_COUNT; i++)
+		sqlite3_finalize(q->auth_stmts[i]);
 	sqlite3_close(q->db);
 	free(q);
 }

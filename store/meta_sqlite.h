@@ -47,11 +47,17 @@ enum sq_stmt_id {
 	S_COUNT
 };
 
+/* The identity statements a request runs (meta_sqlite_auth.c): a Basic
+ * sign-in reads a user or a CI token, every write names its actor.  Kept
+ * like the request path's; the operator's are prepared per call. */
+enum sq_auth_stmt_id { SA_USER_GET, SA_CI_TOKEN_GET, SA_ACTOR_SET, SA_COUNT };
+
 /* The instance (the ops' priv): one connection, opened after fork, and
  * the request path's prepared statements. */
 struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[S_COUNT];
+	sqlite3_stmt *auth_stmts[SA_COUNT];
 	bool disk_full;	     /* the last failed step was SQLITE_FULL */
 	char path[PATH_MAX]; /* the database file, as opened */
 	dev_t dev;	     /* and its identity then (sq_stats) */

@@ -190,9 +190,9 @@ sq_admin_manifest(void *priv, const char *repo, const char *reference,
 {
 	struct sq *q = priv;
 	sqlite3_stmt *s;
-	json_t *m = NULL, *tags = NULL, *stored = NULL, *list = NULL, *v;
+	json_t *m = NULL, *tags, *stored;
 	enum meta_err e;
-	size_t i;
+	json_int_t id;
 
 	*out = NULL;
 	s = prepare(q,
@@ -214,46 +214,33 @@ sq_admin_manifest(void *priv, const char *repo, const char *reference,
 	if (e != META_OK)
 		return e;
 
-	e = META_ERR;
+	/* Tags and stored blobs as rows; meta_admin_manifest() shapes
+	 * them. */
+	id = json_integer_value(json_object_get(m, "id"));
+	json_object_del(m, "id");
 	tags = json_array();
+	stored = json_array();
+	json_object_set_new(m, "tags", tags);
+	json_object_set_new(m, "stored", stored);
+	e = META_ERR;
 	s = prepare(q,
 	    "SELECT name FROM tags WHERE manifest_id = ?1 ORDER BY name");
 	if (s == NULL)
 		goto fail;
-	sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(m, "id")));
-	list = json_array();
-	if (rows(s, list) != META_OK)
+	sqlite3_bind_int64(s, 1, id);
+	if (rows(s, tags) != META_OK)
 		goto fail;
-	json_array_foreach(list, i, v)
-		json_array_append(tags, json_object_get(v, "name"));
-	json_decref(list);
-	list = NULL;
-
-	stored = json_object();
 	s = prepare(q,
 	    "SELECT b.digest, b.size FROM manifest_references x "
 	    "JOIN blobs b ON b.digest = x.digest WHERE x.manifest_id = ?1");
 	if (s == NULL)
 		goto fail;
-	sqlite3_bind_int64(s, 1, json_integer_value(json_object_get(m, "id")));
-	list = json_array();
-	if (rows(s, list) != META_OK)
+	sqlite3_bind_int64(s, 1, id);
+	if (rows(s, stored) != META_OK)
 		goto fail;
-	json_array_foreach(list, i, v)
-		json_object_set(stored,
-		    json_string_value(json_object_get(v, "digest")),
-		    json_object_get(v, "size"));
-	json_decref(list);
-
-	json_object_del(m, "id");
-	json_object_set_new(m, "tags", tags);
-	json_object_set_new(m, "stored", stored);
 	*out = m;
 	return META_OK;
 fail:
-	json_decref(list);
-	json_decref(tags);
-	json_decref(stored);
 	json_decref(m);
 	return e;
 }

@@ -1,9 +1,9 @@
 /* meta_sqlite_auth.c -- the SQLite metadata backend's identities: users,
  * CI tokens and grants (sql/003_auth.sql), and the audit actor.
  * Contracts in meta_auth.h; priv is the struct sq of meta_sqlite.c.
- * These run at sign-in, on Basic requests and from the operator
- * commands, never on a request with a signed token, so statements are
- * prepared per call rather than kept. */
+ * The operator commands' statements are prepared per call; the three a
+ * request runs (a Basic sign-in's user or CI token, a write's actor) are
+ * kept in q->auth_stmts, prepared on first use and reset after each. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +29,36 @@ prepare(struct sq *q, const char *sql)
 		return NULL;
 	}
 	return s;
+}
+
+static const char *const auth_sql[SA_COUNT] = {
+	[SA_USER_GET] = "SELECT hash FROM users WHERE name = ?1",
+	[SA_CI_TOKEN_GET] = "SELECT id, name, secret_hash, scope, "
+			    "created_at, coalesce(expires_at, 0), revoked "
+			    "FROM ci_tokens WHERE id = ?1",
+	[SA_ACTOR_SET] = "UPDATE temp.actor SET user = ?1",
+};
+
+/* The kept statement for id, reset and unbound; NULL after logging. */
+static sqlite3_stmt *
+kept(struct sq *q, enum sq_auth_stmt_id id)
+{
+	if (q->auth_stmts[id] == NULL &&
+	    sqlite3_prepare_v3(q->db, auth_sql[id], -1,
+		SQLITE_PREPARE_PERSISTENT, &q->auth_stmts[id],
+		NULL) != SQLITE_OK) {
+		log_db(q, auth_sql[id]);
+		return NULL;
+	}
+	return q->auth_stmts[id];
+}
+
+/* Finish with a kept statement: reset it so it holds no locks or rows. */
+static void
+release(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 }
 
 /* Step a statement that returns no rows and finalize it; META_OK, or
@@ -141,7 +171,7 @@ enum meta_err
 sq_user_get(void *priv, const char *name, char *hash)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q, "SELECT hash FROM users WHERE name = ?1");
+	sqlite3_stmt *s = kept(q, SA_USER_GET);
 	enum meta_err e = META_NOTFOUND;
 	int rc;
 
@@ -161,7 +191,7 @@ sq_user_get(void *priv, const char *name, char *hash)
 		log_db(q, "reading a user");
 		e = META_ERR;
 	}
-	sqlite3_finalize(s);
+	release(s);
 	return e;
 }
 
@@ -317,10 +347,7 @@ enum meta_err
 sq_ci_token_get(void *priv, const char *id, struct meta_ci_token *t)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q,
-	    "SELECT id, name, secret_hash, scope, "
-	    "created_at, coalesce(expires_at, 0), revoked FROM ci_tokens "
-	    "WHERE id = ?1");
+	sqlite3_stmt *s = kept(q, SA_CI_TOKEN_GET);
 	enum meta_err e = META_NOTFOUND;
 	int rc;
 
@@ -344,7 +371,7 @@ sq_ci_token_get(void *priv, const char *id, struct meta_ci_token *t)
 		log_db(q, "reading a CI token");
 		e = META_ERR;
 	}
-	sqlite3_finalize(s);
+	release(s);
 	return e;
 }
 
@@ -437,6 +464,7 @@ sq_set_actor(void *priv, const char *user)
 {
 	struct sq *q = priv;
 	sqlite3_stmt *s;
+	int rc;
 
 	if (!q->actor_ready) {
 		if (user == NULL)
@@ -454,12 +482,15 @@ sq_set_actor(void *priv, const char *user)
 			return META_ERR;
 		q->actor_ready = true;
 	}
-	s = prepare(q, "UPDATE temp.actor SET user = ?1");
-	if (s != NULL) {
-		if (user != NULL)
-			sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-		else
-			sqlite3_bind_null(s, 1);
-	}
-	return run(q, s, NULL);
+	if ((s = kept(q, SA_ACTOR_SET)) == NULL)
+		return META_ERR;
+	if (user != NULL)
+		sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		log_db(q, auth_sql[SA_ACTOR_SET]);
+	release(s);
+	if (rc == SQLITE_DONE)
+		return META_OK;
+	return rc == SQLITE_FULL ? META_FULL : META_ERR;
 }

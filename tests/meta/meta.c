@@ -1441,6 +1441,19 @@ test_unreachable(void **state)
 	    META_UNAVAILABLE);
 	assert_int_equal(meta_admin_begin(), META_UNAVAILABLE);
 	assert_true(seconds() - t0 < 3.0 * 4);
+	/* The optional operations are seen by meta_unavailable_seen() too. */
+	(void)meta_unavailable_seen(true);
+	{
+		json_t *holders = json_array();
+		struct meta_stats st;
+
+		assert_int_equal(meta_blob_holders("sha256:x", 4, holders),
+		    META_UNAVAILABLE);
+		json_decref(holders);
+		assert_true(meta_unavailable_seen(true));
+		assert_int_equal(meta_stats(&st), META_UNAVAILABLE);
+		assert_true(meta_unavailable_seen(true));
+	}
 	{
 		char where[256];
 

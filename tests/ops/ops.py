@@ -1031,6 +1031,8 @@ def test_error_prefixes(e):
         (("uploads", "--expire", "x"), "berth uploads: bad --expire"),
         (("fsck", "--nope"), "berth fsck: unrecognized option --nope"),
         (("audit", "--limit", "0"), "berth audit: bad --limit"),
+        (("audit", "--limit", "5x"), "berth audit: bad --limit"),
+        (("audit", "--limit", ""), "berth audit: bad --limit"),
         (("du", "extra"), "berth du: wrong number of arguments"),
         (("tags", "ops/nosuch"), "berth tags: no repository ops/nosuch"),
         (("show", "ops/alpha:nosuch"), "berth show: no manifest"),
