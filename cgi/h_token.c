@@ -81,7 +81,7 @@ take(struct token_req *t, const char *k, size_t klen, const char *v,
 	static char val[TOKEN_MAX];
 
 #define IS(key) (klen == strlen(key) && memcmp(k, key, klen) == 0)
-	if (!auth_form_decode(v, vlen, val, sizeof(val))) {
+	if (!req_form_decode(v, vlen, val, sizeof(val))) {
 		t->bad = true;
 		return;
 	}

@@ -389,6 +389,31 @@ query_find(const char *query, const char *key, const char **v, size_t *vlen)
 	return query_next(query, key, &pos, v, vlen);
 }
 
+bool
+req_form_decode(const char *s, size_t len, char *out, size_t cap)
+{
+	return pct_decode(s, len, out, cap, true);
+}
+
+bool
+req_query_has(const char *query, const char *key)
+{
+	const char *v;
+	size_t vlen;
+
+	return query_find(query, key, &v, &vlen);
+}
+
+bool
+req_query_value(const char *query, const char *key, char *out, size_t cap)
+{
+	const char *v;
+	size_t vlen;
+
+	return query_find(query, key, &v, &vlen) &&
+	    pct_decode(v, vlen, out, cap, true);
+}
+
 /* The error a malformed value of each check gets. */
 static enum reg_err
 check_error(enum query_check c)
