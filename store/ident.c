@@ -161,7 +161,7 @@ auth_dir(const char *data_dir, const char *sub, char *path, size_t cap)
 
 /* The HMAC secret, made once (0600).  0, or -1. */
 static int
-secret(const char *data_dir, unsigned char *key)
+secret_load(const char *data_dir, unsigned char *key)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 16];
 	ssize_t n = -1;
@@ -197,6 +197,26 @@ secret(const char *data_dir, unsigned char *key)
 		return n == SECRET_LEN ? 0 : -1;
 	}
 	unlink(tmp);
+	return 0;
+}
+
+/* secret_load(), once per process and data directory: every sign-in
+ * (the credentials cache, the failure records) needs it, and berth never
+ * replaces the file (a replaced one counts from the next start). */
+static int
+secret(const char *data_dir, unsigned char *key)
+{
+	static unsigned char cached[SECRET_LEN];
+	static char cached_dir[PATH_MAX];
+
+	if (cached_dir[0] != '\0' && strcmp(cached_dir, data_dir) == 0) {
+		memcpy(key, cached, SECRET_LEN);
+		return 0;
+	}
+	if (secret_load(data_dir, key) != 0)
+		return -1;
+	memcpy(cached, key, SECRET_LEN);
+	snprintf(cached_dir, sizeof(cached_dir), "%s", data_dir);
 	return 0;
 }
 
