@@ -33,15 +33,9 @@ static struct {
 static char query_buf[PATH_MAX_LEN];
 
 const char *
-auth_param(const struct req *r, const char *name)
-{
-	return r->io->param(r->io->priv, name);
-}
-
-const char *
 auth_addr(const struct req *r)
 {
-	const char *a = auth_param(r, "REMOTE_ADDR");
+	const char *a = req_param(r, "REMOTE_ADDR");
 
 	return a != NULL && a[0] != '\0' ? a : "-";
 }
@@ -60,9 +54,9 @@ void
 auth_challenge(struct req *r, const char *scope, const char *error)
 {
 	const struct ident_conf *a = &r->store->auth;
-	const char *host = auth_param(r, "HTTP_HOST");
-	const char *https = auth_param(r, "HTTPS");
-	const char *scheme = auth_param(r, "REQUEST_SCHEME");
+	const char *host = req_param(r, "HTTP_HOST");
+	const char *https = req_param(r, "HTTPS");
+	const char *scheme = req_param(r, "REQUEST_SCHEME");
 	char realm[1024];
 	bool tls;
 
@@ -74,7 +68,7 @@ auth_challenge(struct req *r, const char *scope, const char *error)
 		tls = (https != NULL && strcmp(https, "on") == 0) ||
 		    (scheme != NULL && strcmp(scheme, "https") == 0);
 		if (host == NULL || !header_safe(host) || strlen(host) > 255)
-			host = auth_param(r, "SERVER_NAME");
+			host = req_param(r, "SERVER_NAME");
 		if (host == NULL || !header_safe(host))
 			host = "localhost";
 		if (snprintf(realm, sizeof(realm), "%s://%s%s%s",
@@ -140,8 +134,8 @@ static bool
 resolve(struct req *r, enum reg_err *err)
 {
 	const struct ident_conf *a = &r->store->auth;
-	const char *h = auth_param(r, "HTTP_AUTHORIZATION");
-	const char *ru = auth_param(r, "REMOTE_USER");
+	const char *h = req_param(r, "HTTP_AUTHORIZATION");
+	const char *ru = req_param(r, "REMOTE_USER");
 	char user[GRANT_WHO_MAX + 1], pass[1100];
 	enum ident_result ir;
 	enum token_result tr;

@@ -72,7 +72,4 @@ bool auth_basic(const char *header, char *user, size_t ucap, char *pass,
 /* auth_addr -- the client's address for logs ("-" when unknown). */
 const char *auth_addr(const struct req *r);
 
-/* auth_param -- a raw CGI/FastCGI parameter of r, or NULL. */
-const char *auth_param(const struct req *r, const char *name);
-
 #endif

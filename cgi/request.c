@@ -67,8 +67,7 @@ pct_decode(const char *src, size_t len, char *out, size_t cap, bool query)
 	return true;
 }
 
-/* A raw CGI parameter, e.g. "HTTP_ACCEPT"; NULL when absent. */
-static const char *
+const char *
 req_param(const struct req *r, const char *name)
 {
 	return r->io->param(r->io->priv, name);

@@ -159,6 +159,12 @@ struct req {
 enum req_problem req_init(struct req *r, struct io *io,
     const struct config *cfg, struct store *store);
 
+/* req_param -- a raw CGI/FastCGI parameter of r, e.g. "HTTP_ACCEPT"
+ * or "REMOTE_ADDR" (owned by the transport, valid for the request);
+ * NULL when absent.  Unchecked: what a handler needs of the request is
+ * parsed and validated by req_init() and dispatch(). */
+const char *req_param(const struct req *r, const char *name);
+
 /* req_body_close -- release the body file of a request, if any (the
  * web server removes it); the body reads as ended afterwards.  Called by
  * dispatch() when the request is answered.  Idempotent. */
