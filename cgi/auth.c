@@ -33,77 +33,11 @@ static struct {
 static char query_buf[PATH_MAX_LEN];
 
 const char *
-auth_param(const struct req *r, const char *name)
-{
-	return r->io->param(r->io->priv, name);
-}
-
-const char *
 auth_addr(const struct req *r)
 {
-	const char *a = auth_param(r, "REMOTE_ADDR");
+	const char *a = req_param(r, "REMOTE_ADDR");
 
 	return a != NULL && a[0] != '\0' ? a : "-";
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-bool
-auth_form_decode(const char *s, size_t n, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-
-		if (c == '+') {
-			c = ' ';
-		} else if (c == '%') {
-			int h, l;
-
-			if (i + 2 >= n || (h = hexval(s[i + 1])) < 0 ||
-			    (l = hexval(s[i + 2])) < 0)
-				return false;
-			c = h * 16 + l;
-			i += 2;
-			if (c == 0)
-				return false;
-		}
-		if (o + 1 >= cap)
-			return false;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return true;
-}
-
-bool
-auth_query_value(const char *query, const char *key, char *out, size_t cap)
-{
-	size_t klen = strlen(key);
-	const char *p = query;
-
-	while (*p != '\0') {
-		size_t n = strcspn(p, "&");
-
-		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=')
-			return auth_form_decode(p + klen + 1, n - klen - 1, out,
-			    cap);
-		p += n;
-		if (*p == '&')
-			p++;
-	}
-	return false;
 }
 
 /* Is s fit to appear in a header we write (printable, no quote)? */
@@ -120,9 +54,9 @@ void
 auth_challenge(struct req *r, const char *scope, const char *error)
 {
 	const struct ident_conf *a = &r->store->auth;
-	const char *host = auth_param(r, "HTTP_HOST");
-	const char *https = auth_param(r, "HTTPS");
-	const char *scheme = auth_param(r, "REQUEST_SCHEME");
+	const char *host = req_param(r, "HTTP_HOST");
+	const char *https = req_param(r, "HTTPS");
+	const char *scheme = req_param(r, "REQUEST_SCHEME");
 	char realm[1024];
 	bool tls;
 
@@ -134,7 +68,7 @@ auth_challenge(struct req *r, const char *scope, const char *error)
 		tls = (https != NULL && strcmp(https, "on") == 0) ||
 		    (scheme != NULL && strcmp(scheme, "https") == 0);
 		if (host == NULL || !header_safe(host) || strlen(host) > 255)
-			host = auth_param(r, "SERVER_NAME");
+			host = req_param(r, "SERVER_NAME");
 		if (host == NULL || !header_safe(host))
 			host = "localhost";
 		if (snprintf(realm, sizeof(realm), "%s://%s%s%s",
@@ -200,8 +134,8 @@ static bool
 resolve(struct req *r, enum reg_err *err)
 {
 	const struct ident_conf *a = &r->store->auth;
-	const char *h = auth_param(r, "HTTP_AUTHORIZATION");
-	const char *ru = auth_param(r, "REMOTE_USER");
+	const char *h = req_param(r, "HTTP_AUTHORIZATION");
+	const char *ru = req_param(r, "REMOTE_USER");
 	char user[GRANT_WHO_MAX + 1], pass[1100];
 	enum ident_result ir;
 	enum token_result tr;
@@ -362,22 +296,22 @@ drop_mount(struct req *r)
 	r->query = query_buf;
 }
 
-/* A mount's `from` the caller may not pull is dropped (auth.h). */
+/* A mount naming a `from` the caller may not pull is dropped (auth.h).
+ * A mount without `from` is left alone: the automatic mount asks access
+ * control of each repository it would take the blob from
+ * (mount_may_pull() in h_uploads.c). */
 static void
 check_mount(struct req *r)
 {
-	char from[NAME_MAX_LEN + 1], mount[8];
+	char from[NAME_MAX_LEN + 1];
+	unsigned asked;
 
-	if (!auth_query_value(r->query, "mount", mount, sizeof(mount)) &&
-	    !auth_query_value(r->query, "from", from, sizeof(from)))
+	if (!req_query_has(r->query, "from"))
 		return;
-	if (auth_query_value(r->query, "from", from, sizeof(from)) &&
-	    valid_name(from, strlen(from))) {
-		unsigned asked;
-
-		if (allowed(from, &asked) & GRANT_PULL)
-			return;
-	}
+	if (req_query_value(r->query, "from", from, sizeof(from)) &&
+	    valid_name(from, strlen(from)) &&
+	    (allowed(from, &asked) & GRANT_PULL))
+		return;
 	drop_mount(r);
 }
 

@@ -72,17 +72,4 @@ bool auth_basic(const char *header, char *user, size_t ucap, char *pass,
 /* auth_addr -- the client's address for logs ("-" when unknown). */
 const char *auth_addr(const struct req *r);
 
-/* auth_param -- a raw CGI/FastCGI parameter of r, or NULL. */
-const char *auth_param(const struct req *r, const char *name);
-
-/* auth_form_decode -- an application/x-www-form-urlencoded value
- * s[0..n) into out (cap bytes): '+' is a space, %XX a byte (a NUL is
- * refused).  false when malformed or too long. */
-bool auth_form_decode(const char *s, size_t n, char *out, size_t cap);
-
-/* auth_query_value -- the first value of key in query, decoded into out
- * (cap bytes); false when absent or malformed. */
-bool auth_query_value(const char *query, const char *key, char *out,
-    size_t cap);
-
 #endif

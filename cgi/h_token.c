@@ -81,7 +81,7 @@ take(struct token_req *t, const char *k, size_t klen, const char *v,
 	static char val[TOKEN_MAX];
 
 #define IS(key) (klen == strlen(key) && memcmp(k, key, klen) == 0)
-	if (!auth_form_decode(v, vlen, val, sizeof(val))) {
+	if (!req_form_decode(v, vlen, val, sizeof(val))) {
 		t->bad = true;
 		return;
 	}
@@ -146,7 +146,8 @@ static enum reg_err
 who(struct req *r, struct token_req *t, bool post, struct ident *id, bool *anon)
 {
 	const struct ident_conf *a = &r->store->auth;
-	const char *h = auth_param(r, "HTTP_AUTHORIZATION");
+	const char *h = req_param(r, "HTTP_AUTHORIZATION");
+	const char *ru = req_param(r, "REMOTE_USER");
 	struct token_claims rc;
 	char user[GRANT_WHO_MAX + 1], pass[1100];
 	enum ident_result ir = IDENT_OK;
@@ -182,13 +183,10 @@ who(struct req *r, struct token_req *t, bool post, struct ident *id, bool *anon)
 		ir = ident_login(a, r->store->data_dir, user, pass,
 		    auth_addr(r), id);
 		explicit_bzero(pass, sizeof(pass));
-	} else if (a->trust_remote_user &&
-	    auth_param(r, "REMOTE_USER") != NULL &&
-	    grant_who_valid(auth_param(r, "REMOTE_USER")) &&
-	    strcmp(auth_param(r, "REMOTE_USER"), "*") != 0) {
+	} else if (a->trust_remote_user && ru != NULL && grant_who_valid(ru) &&
+	    strcmp(ru, "*") != 0) {
 		id->kind = IDENT_USER;
-		snprintf(id->name, sizeof(id->name), "%s",
-		    auth_param(r, "REMOTE_USER"));
+		snprintf(id->name, sizeof(id->name), "%s", ru);
 	} else {
 		*anon = true;
 	}

@@ -67,8 +67,7 @@ pct_decode(const char *src, size_t len, char *out, size_t cap, bool query)
 	return true;
 }
 
-/* A raw CGI parameter, e.g. "HTTP_ACCEPT"; NULL when absent. */
-static const char *
+const char *
 req_param(const struct req *r, const char *name)
 {
 	return r->io->param(r->io->priv, name);
@@ -387,6 +386,31 @@ query_find(const char *query, const char *key, const char **v, size_t *vlen)
 	size_t pos = 0;
 
 	return query_next(query, key, &pos, v, vlen);
+}
+
+bool
+req_form_decode(const char *s, size_t len, char *out, size_t cap)
+{
+	return pct_decode(s, len, out, cap, true);
+}
+
+bool
+req_query_has(const char *query, const char *key)
+{
+	const char *v;
+	size_t vlen;
+
+	return query_find(query, key, &v, &vlen);
+}
+
+bool
+req_query_value(const char *query, const char *key, char *out, size_t cap)
+{
+	const char *v;
+	size_t vlen;
+
+	return query_find(query, key, &v, &vlen) &&
+	    pct_decode(v, vlen, out, cap, true);
 }
 
 /* The error a malformed value of each check gets. */

@@ -166,6 +166,12 @@ struct req {
 enum req_problem req_init(struct req *r, struct io *io,
     const struct config *cfg, struct store *store);
 
+/* req_param -- a raw CGI/FastCGI parameter of r, e.g. "HTTP_ACCEPT"
+ * or "REMOTE_ADDR" (owned by the transport, valid for the request);
+ * NULL when absent.  Unchecked: what a handler needs of the request is
+ * parsed and validated by req_init() and dispatch(). */
+const char *req_param(const struct req *r, const char *name);
+
 /* req_body_close -- release the body file of a request, if any (the
  * web server removes it); the body reads as ended afterwards.  Called by
  * dispatch() when the request is answered.  Idempotent. */
@@ -195,6 +201,22 @@ void req_drain(struct req *r);
  * (unless bad is NULL); *q is then partly filled.  Pure. */
 enum reg_err req_query_parse(const char *query, const struct query_decl *decls,
     struct query_values *q, enum query_key *bad);
+
+/* req_form_decode -- an application/x-www-form-urlencoded (or query
+ * string) value s[0..len) into out (cap bytes, NUL-terminated): '+' is a
+ * space, %XX a byte.  false on a malformed escape, a NUL (encoded or
+ * not), or when it does not fit.  Pure. */
+bool req_form_decode(const char *s, size_t len, char *out, size_t cap);
+
+/* req_query_has -- does the raw query string `query` give key, with a
+ * value or without ("key" alone)?  Pure. */
+bool req_query_has(const char *query, const char *key);
+
+/* req_query_value -- the first value of key in the raw query string
+ * `query` ("key" alone is ""), decoded by req_form_decode() into out (cap
+ * bytes).  false when absent or malformed.  For what is read before the
+ * route's declared keys are checked (req_query_parse); pure. */
+bool req_query_value(const char *query, const char *key, char *out, size_t cap);
 
 /* req_range_parse -- parse a Range header value (NULL: absent).  One
  * byte range only: anything else is RANGE_SPEC_NONE, which RFC 9110

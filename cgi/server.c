@@ -828,9 +828,8 @@ serve_pool(const struct config *cfg, struct store *st)
 	sigprocmask(SIG_BLOCK, &p.sigs, NULL);
 	signal(SIGCHLD, SIG_DFL); /* never auto-reaped */
 
-	/* Migrate once here, before the workers open the database. */
-	if (store_open(st) != 0)
-		return 1;
+	/* main.c opened the store (and so migrated it) once; each worker
+	 * opens its own after fork (fcgi_loop). */
 	store_close(st);
 
 	if (FCGX_Init() != 0)
@@ -915,13 +914,6 @@ serve_cgi(const struct config *cfg, struct store *st)
 {
 	struct io io = { NULL, cgi_read, cgi_write, cgi_param };
 
-	if (store_open(st) != 0) {
-		fputs(
-		    "Status: 500 Internal Server Error\r\n"
-		    "Content-Type: text/plain\r\n\r\nberth: cannot open storage\n",
-		    stdout);
-		return 1;
-	}
 	metrics_open(st->data_dir);
 	handle(&io, cfg, st, true);
 	cgi_maybe_sweep(st);

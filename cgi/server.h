@@ -1,4 +1,7 @@
-/* server.h -- the ways berth serves requests. */
+/* server.h -- the ways berth serves requests.  Each is called by main.c
+ * with st open (store_open(), which migrated the schema): the pool closes
+ * it and every worker opens its own after fork; the other two serve on
+ * it. */
 #ifndef BERTH_SERVER_H
 #define BERTH_SERVER_H
 

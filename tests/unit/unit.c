@@ -523,6 +523,46 @@ test_route_table(void **state)
 }
 
 /* One query string against one route's declarations. */
+/* The raw-query helpers access control and the token endpoint read
+ * with, before (or without) a route's declared keys. */
+static void
+test_query_value(void **state)
+{
+	static const struct {
+		const char *query, *key;
+		bool has, ok;
+		const char *want;
+	} rows[] = {
+		{ "from=a%2Fb&mount=x", "from", true, true, "a/b" },
+		{ "mount=x&from=a+b", "from", true, true, "a b" },
+		{ "xfrom=a&from=b&from=c", "from", true, true, "b" },
+		{ "from", "from", true, true, "" },
+		{ "from=", "from", true, true, "" },
+		{ "from=%zz", "from", true, false, NULL },
+		{ "from=a%00b", "from", true, false, NULL },
+		{ "from=0123456789abcdef", "from", true, false,
+		    NULL }, /* cap */
+		{ "mount=x", "from", false, false, NULL },
+		{ "", "from", false, false, NULL },
+	};
+	char out[16];
+
+	(void)state;
+	for (size_t i = 0; i < LEN(rows); i++) {
+		bool ok = req_query_value(rows[i].query, rows[i].key, out,
+		    sizeof(out));
+
+		if (req_query_has(rows[i].query, rows[i].key) != rows[i].has ||
+		    ok != rows[i].ok || (ok && strcmp(out, rows[i].want) != 0))
+			fail_msg("query \"%s\" key %s", rows[i].query,
+			    rows[i].key);
+	}
+	assert_true(req_form_decode("a%3Db+c", 7, out, sizeof(out)));
+	assert_string_equal(out, "a=b c");
+	assert_false(req_form_decode("a\0b", 3, out, sizeof(out)));
+	assert_false(req_form_decode("%4", 2, out, sizeof(out)));
+}
+
 static void
 test_query_parse(void **state)
 {
@@ -1042,6 +1082,7 @@ main(void)
 		cmocka_unit_test(test_route_table),
 		cmocka_unit_test(test_metrics_file),
 		cmocka_unit_test(test_query_parse),
+		cmocka_unit_test(test_query_value),
 		cmocka_unit_test(test_range_spec),
 		cmocka_unit_test(test_media_types),
 		cmocka_unit_test(test_error_mapping),
