@@ -48,8 +48,7 @@ library; nginx.
 """
 
 import concurrent.futures
-import hashlib
-import http.client
+import functools
 import json
 import os
 import re
@@ -63,51 +62,17 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import berthtest  # noqa: E402
+from berthtest import check, free_port, sha256  # noqa: E402
 BERTH = os.path.abspath(os.environ.get("BERTH", os.path.join(TOP, "build", "berth")))
 SERVE = os.path.join(TOP, "nginx", "serve.sh")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ACCESS = re.compile(r"^berth: access (\S+) (\S+) (\d{3}) (\d+) (\d+)\.(\d\d)ms "
                     r"route=(\S+) user=(\S+)$")
-
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + ("" if not detail else ": " + str(detail)[:1500]))
-    sys.stdout.flush()
-    return ok
-
-
-def sha256(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def request(port, method, path, body=None, headers=None, source=None):
-    """One request on a fresh connection; (status, headers, body)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
-                                   source_address=(source, 0) if source else None)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-    finally:
-        c.close()
+# One request on a fresh connection, 30 s at most; source: the local
+# address to connect from.
+request = functools.partial(berthtest.request, timeout=30)
 
 
 def parse_metrics(text):
@@ -830,8 +795,7 @@ def main():
     reg = Registry()
     rc, out = reg.serve("start")
     if not check("serve.sh start", rc == 0, out):
-        print("%d passed, %d failed" % (passed, failed))
-        return 1
+        return berthtest.summary()
     try:
         test_counters(reg)
         test_jobs(reg)
@@ -852,8 +816,7 @@ def main():
     else:
         check("systemd-socket-activate is installed (Debian: systemd)", False)
     test_cgi()
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return berthtest.summary()
 
 
 if __name__ == "__main__":
