@@ -63,7 +63,6 @@ stop() {
 			nginx) sig=QUIT ;;
 			lighttpd) sig=INT ;;
 			apache) sig=WINCH ;;
-			berth) sig=TERM ;;
 			esac
 			if [ "$f" = berth ]; then
 				stop_pid "$pid" TERM 350 || true
