@@ -67,13 +67,15 @@ APT_RUN_apache     := apache2 libapache2-mod-xsendfile
 APT_RUN_apache-cgi := $(APT_RUN_apache)
 APT_RUN   := $(APT_RUN_COMMON) $(sort $(APT_RUN_nginx) $(APT_RUN_lighttpd) \
              $(APT_RUN_apache) $(APT_RUN_apache-cgi))
+# The object store the s3 tests and benchmarks run (OpenStack Swift with
+# s3api, hosting/s3-local.sh) and botocore, their reference signer.
+APT_S3    := python3-botocore swift-proxy swift-object swift-container swift-account
 # Every test layer's commands beyond APT_RUN: the cmocka tables, the real
-# clients, python3 and botocore, openssl (tests/auth signs tokens),
-# systemd (systemd-analyze, systemd-socket-activate), procps (pgrep),
-# the object store (Swift with s3api) and PostgreSQL.
+# clients, python3, openssl (tests/auth signs tokens), systemd
+# (systemd-analyze, systemd-socket-activate), procps (pgrep), the object
+# store and PostgreSQL.
 APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 openssl systemd \
-             procps python3-botocore swift-proxy swift-object swift-container \
-             swift-account postgresql
+             procps $(APT_S3) postgresql
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
 
