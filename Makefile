@@ -225,8 +225,10 @@ deps:
 	   exit 2 ;; esac
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN_COMMON) $(APT_RUN_$(SERVER))
 
+# make test checks the format and lints first: their packages too, so a
+# fresh machine gets everything from one apt-get.
 deps-test:
-	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN) $(APT_TEST)
+	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN) $(APT_TEST) $(APT_LINT)
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -250,7 +252,7 @@ restart: all
 
 # Every layer: unit tests (cmocka), then the end-to-end suites behind real
 # nginx with real clients, all against an ASan+UBSan build.
-test: deps-test deps-lint
+test: deps-test
 	@$(MAKE) --no-print-directory format-check lint
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
