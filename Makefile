@@ -354,10 +354,11 @@ format-check: deps-lint
 	done; \
 	if [ $$bad -ne 0 ]; then echo "format-check: run make format"; exit 1; fi
 
-# Static analysis, not part of `make test`: clang-tidy with the checks in
-# .clang-tidy, each file with its layer's include path, and cppcheck with
-# tests/lint/ (jansson's loop macros; suppressions, each with its
-# reason).  Any finding fails.  `make -j2 lint` runs files in parallel.
+# Static analysis, which `make test` runs first: clang-tidy with the
+# checks in .clang-tidy, each file with its layer's include path, and
+# cppcheck with tests/lint/ (jansson's loop macros; suppressions, each
+# with its reason).  Any finding fails.  `make -j2 lint` runs files in
+# parallel.
 CLANG_TIDY  ?= clang-tidy
 CPPCHECK    ?= cppcheck
 LINT_CFLAGS := -std=c11 -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
