@@ -1,6 +1,6 @@
 """berthtest.py -- what the python test layers share: the pass/fail count
 and its summary line, a free loopback port, a digest, one HTTP request on
-a fresh connection.
+a fresh connection, a process's live children.
 
 A layer puts tests/lib on sys.path and imports this module; every check
 it makes, through check() or check_shape(), counts in the same two
@@ -10,6 +10,7 @@ failed") that tests/run.sh adds up.
 
 import hashlib
 import http.client
+import os
 import socket
 import sys
 
@@ -86,3 +87,19 @@ def request(port, method, path, body=None, headers=None, timeout=60, source=None
     finally:
         c.close()
 
+
+
+def children(pid):
+    """The live (not zombie) child processes of pid, from /proc."""
+    kids = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.add(int(d))
+    return kids

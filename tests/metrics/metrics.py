@@ -64,7 +64,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 import berthtest  # noqa: E402
-from berthtest import check, free_port, sha256  # noqa: E402
+from berthtest import check, children, free_port, sha256  # noqa: E402
 BERTH = os.path.abspath(os.environ.get("BERTH", os.path.join(TOP, "build", "berth")))
 SERVE = os.path.join(TOP, "nginx", "serve.sh")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -153,20 +153,6 @@ class Registry:
     def berth(self, *args):
         return subprocess.run([BERTH, "-c", self.conf] + list(args),
                               capture_output=True, text=True, timeout=120)
-
-
-def children(pid):
-    kids = set()
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                kids.add(int(d))
-    return kids
 
 
 def wchar(pid):
