@@ -1,6 +1,6 @@
 """berthtest.py -- what the python test layers share: the pass/fail count
 and its summary line, a free loopback port, a digest, one HTTP request on
-a fresh connection, a process's live children.
+a fresh connection, a process's live children, polling for a condition.
 
 A layer puts tests/lib on sys.path and imports this module; every check
 it makes, through check() or check_shape(), counts in the same two
@@ -13,6 +13,7 @@ import http.client
 import os
 import socket
 import sys
+import time
 
 passed = 0
 failed = 0
@@ -103,3 +104,14 @@ def children(pid):
         if int(fields[1]) == pid and fields[0] != "Z":
             kids.add(int(d))
     return kids
+
+
+def wait_for(cond, seconds, step=0.02):
+    """cond()'s first true value within SECONDS, else its last value."""
+    end = time.time() + seconds
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return cond()
