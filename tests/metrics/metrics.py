@@ -64,7 +64,7 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 import berthtest  # noqa: E402
-from berthtest import check, children, free_port, sha256  # noqa: E402
+from berthtest import check, children, free_port, sha256, wait_for  # noqa: E402
 BERTH = os.path.abspath(os.environ.get("BERTH", os.path.join(TOP, "build", "berth")))
 SERVE = os.path.join(TOP, "nginx", "serve.sh")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -657,10 +657,17 @@ def test_socket_activation():
         out = fcgi_get(sock, "/_berth/health")
         check("socket activation: the first request is answered by the pool "
               "on the passed socket", out.startswith(b"Status: 200"), out[:200])
-        text = open(logf).read()
+        # The pool says so once its workers are forked, and one of them
+        # may have answered already: the line may be a moment behind.
+        said = ("workers on %s (from the service manager)" % sock,
+                "[server] socket %s/run/berth.sock is not used" % data)
+
+        def log_says():
+            t = open(logf).read()
+            return t if said[0] in t and said[1] in t else ""
+        text = wait_for(log_says, 5) or open(logf).read()
         check("socket activation: the pool says it serves the manager's socket",
-              "workers on %s (from the service manager)" % sock in text
-              and "[server] socket %s/run/berth.sock is not used" % data in text, text[-600:])
+              said[0] in text and said[1] in text, text[-600:])
         check("socket activation: berth made no socket of its own",
               not os.path.exists(os.path.join(data, "run", "berth.sock")))
         os.kill(p.pid, signal.SIGHUP)
