@@ -79,7 +79,7 @@ APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 op
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
 
-.PHONY: all static run start stop restart test deps deps-build deps-test deps-fuzz \
+.PHONY: all static run start stop restart test test-packages deps deps-build deps-test deps-fuzz \
         fuzz clean check-layers install uninstall format format-check lint \
         lint-tidy lint-cppcheck deps-lint
 
@@ -229,6 +229,10 @@ deps:
 # fresh machine gets everything from one apt-get.
 deps-test:
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN) $(APT_TEST) $(APT_LINT)
+
+# The same list, printed: .ci/run installs it before make test.
+test-packages:
+	@echo $(APT_BUILD) $(APT_RUN) $(APT_TEST) $(APT_LINT)
 
 run: deps
 	@$(MAKE) --no-print-directory all
