@@ -64,16 +64,22 @@ APT_RUN_COMMON     := curl sqlite3
 APT_RUN_nginx      := nginx
 APT_RUN_lighttpd   := lighttpd
 APT_RUN_apache     := apache2 libapache2-mod-xsendfile
-APT_RUN_apache-cgi := apache2 libapache2-mod-xsendfile
+APT_RUN_apache-cgi := $(APT_RUN_apache)
 APT_RUN   := $(APT_RUN_COMMON) $(sort $(APT_RUN_nginx) $(APT_RUN_lighttpd) \
              $(APT_RUN_apache) $(APT_RUN_apache-cgi))
-APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 sqlite3 openssl systemd \
-             python3-botocore swift-proxy swift-object swift-container \
-             swift-account postgresql
+# The object store the s3 tests and benchmarks run (OpenStack Swift with
+# s3api, hosting/s3-local.sh) and botocore, their reference signer.
+APT_S3    := python3-botocore swift-proxy swift-object swift-container swift-account
+# Every test layer's commands beyond APT_RUN: the cmocka tables, the real
+# clients, python3, openssl (tests/auth signs tokens), systemd
+# (systemd-analyze, systemd-socket-activate), procps (pgrep), the object
+# store and PostgreSQL.
+APT_TEST  := libcmocka-dev skopeo podman docker.io buildah containerd python3 openssl systemd \
+             procps $(APT_S3) postgresql
 APT_FUZZ  := clang libclang-rt-14-dev
 APT_LINT  := clang-tidy clang-format cppcheck
 
-.PHONY: all static run start stop restart test deps deps-build deps-test deps-fuzz \
+.PHONY: all static run start stop restart test test-packages deps deps-build deps-test deps-fuzz \
         fuzz clean check-layers install uninstall format format-check lint \
         lint-tidy lint-cppcheck deps-lint
 
@@ -219,8 +225,14 @@ deps:
 	   exit 2 ;; esac
 	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN_COMMON) $(APT_RUN_$(SERVER))
 
+# make test checks the format and lints first: their packages too, so a
+# fresh machine gets everything from one apt-get.
 deps-test:
-	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN) $(APT_TEST)
+	@sh tests/need-packages.sh $(APT_BUILD) $(APT_RUN) $(APT_TEST) $(APT_LINT)
+
+# The same list, printed: .ci/run installs it before make test.
+test-packages:
+	@echo $(APT_BUILD) $(APT_RUN) $(APT_TEST) $(APT_LINT)
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -244,7 +256,7 @@ restart: all
 
 # Every layer: unit tests (cmocka), then the end-to-end suites behind real
 # nginx with real clients, all against an ASan+UBSan build.
-test: deps-test deps-lint
+test: deps-test
 	@$(MAKE) --no-print-directory format-check lint
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined DEBUG=1 \
 	    FAULT=1 build/asan/berth build/asan/unit-tests build/asan/backend-tests \
@@ -346,10 +358,11 @@ format-check: deps-lint
 	done; \
 	if [ $$bad -ne 0 ]; then echo "format-check: run make format"; exit 1; fi
 
-# Static analysis, not part of `make test`: clang-tidy with the checks in
-# .clang-tidy, each file with its layer's include path, and cppcheck with
-# tests/lint/ (jansson's loop macros; suppressions, each with its
-# reason).  Any finding fails.  `make -j2 lint` runs files in parallel.
+# Static analysis, which `make test` runs first: clang-tidy with the
+# checks in .clang-tidy, each file with its layer's include path, and
+# cppcheck with tests/lint/ (jansson's loop macros; suppressions, each
+# with its reason).  Any finding fails.  `make -j2 lint` runs files in
+# parallel.
 CLANG_TIDY  ?= clang-tidy
 CPPCHECK    ?= cppcheck
 LINT_CFLAGS := -std=c11 -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

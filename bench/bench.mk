@@ -3,8 +3,7 @@
 # hosts against one (bench/pg.sh; README.md, "Benchmarks").  Not part of
 # `make test`.  BENCH_QUICK=1 for a short run.
 APT_BENCH := nginx curl openssl wrk apache2-utils gnuplot-nox hyperfine \
-             docker-registry python3 python3-botocore swift-proxy \
-             swift-object swift-container swift-account postgresql
+             docker-registry python3 $(APT_S3) postgresql
 
 .PHONY: bench deps-bench
 

@@ -76,24 +76,14 @@ mount_check = false
 log_address = $d/run/log.sock
 log_level = INFO
 "
-	printf '%sbind_port = %s\n%s' "$common" "$ACC" "
+	for s in account:"$ACC" container:"$CON" object:"$OBJ"; do
+		printf '%sbind_port = %s\n%s' "$common" "${s#*:}" "
 [pipeline:main]
-pipeline = account-server
-[app:account-server]
-use = egg:swift#account
-" > "$etc/account-server.conf"
-	printf '%sbind_port = %s\n%s' "$common" "$CON" "
-[pipeline:main]
-pipeline = container-server
-[app:container-server]
-use = egg:swift#container
-" > "$etc/container-server.conf"
-	printf '%sbind_port = %s\n%s' "$common" "$OBJ" "
-[pipeline:main]
-pipeline = object-server
-[app:object-server]
-use = egg:swift#object
-" > "$etc/object-server.conf"
+pipeline = ${s%%:*}-server
+[app:${s%%:*}-server]
+use = egg:swift#${s%%:*}
+" > "$etc/${s%%:*}-server.conf"
+	done
 	printf '%sbind_port = %s\n%s' "$common" "$PROXY" "
 [pipeline:main]
 pipeline = catch_errors gatekeeper proxy-logging cache listing_formats s3api tempauth copy slo dlo proxy-logging proxy-server

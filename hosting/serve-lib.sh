@@ -63,7 +63,6 @@ stop() {
 			nginx) sig=QUIT ;;
 			lighttpd) sig=INT ;;
 			apache) sig=WINCH ;;
-			berth) sig=TERM ;;
 			esac
 			if [ "$f" = berth ]; then
 				stop_pid "$pid" TERM 350 || true
@@ -92,6 +91,21 @@ start_pool() {
 		fi
 		[ $i -lt 100 ] || die "berth did not open $sock"
 		sleep 0.05; i=$((i + 1))
+	done
+}
+
+# Wait up to 10 s for GET /v2/ on $1:$PORT to answer 200 (or 401: access
+# control on, [auth] enabled); else stop what runs from $run and fail,
+# naming log $2.
+wait_ready() {
+	i=0
+	until case $(curl -sS -o /dev/null -w "%{http_code}" \
+	    "http://$1:$PORT/v2/" 2>/dev/null) in 200|401) true ;; *) false ;; esac; do
+		if [ $i -ge 100 ]; then
+			stop "$run"
+			die "no answer on port $PORT; see $2"
+		fi
+		sleep 0.1; i=$((i + 1))
 	done
 }
 

@@ -159,25 +159,12 @@ else
 	start_pool -c "$ini" $( [ -n "$WORKERS" ] && echo -w "$WORKERS")
 fi
 
-wait_ready() {
-	i=0
-	# 200, or 401 with access control on ([auth] enabled).
-	until case $(curl -sS -o /dev/null -w "%{http_code}" \
-	    "http://127.0.0.1:$PORT/v2/" 2>/dev/null) in 200|401) true ;; *) false ;; esac; do
-		if [ $i -ge 100 ]; then
-			stop "$run"
-			die "no answer on port $PORT; see $run/$errlog"
-		fi
-		sleep 0.1; i=$((i + 1))
-	done
-}
-
 if [ "$cmd" = start ]; then
 	case $SERVER in
 	lighttpd) "$WEB" -f "$run/$conf" ;;
 	*) "$WEB" -f "$run/$conf" -k start ;;
 	esac || { stop "$run"; die "$SERVER did not start; see $run/$errlog"; }
-	wait_ready
+	wait_ready 127.0.0.1 "$run/$errlog"
 	echo "berth: serving http://127.0.0.1:$PORT through $SERVER (data in $data)"
 	exit 0
 fi
@@ -189,6 +176,6 @@ lighttpd) "$WEB" -D -f "$run/$conf" & ;;
 esac
 web=$!
 echo $web > "$run/$pidname.pid"
-wait_ready
+wait_ready 127.0.0.1 "$run/$errlog"
 echo "berth: serving http://127.0.0.1:$PORT through $SERVER (data in $data); Ctrl-C stops"
 run_foreground $web

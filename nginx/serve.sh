@@ -68,20 +68,10 @@ done
 # shellcheck disable=SC2046
 start_pool $(berth_args)
 
-wait_ready() {
-	i=0
-	# 200, or 401 with access control on ([auth] enabled).
-	until case $(curl -sS -o /dev/null -w "%{http_code}" \
-	    "http://$probe:$PORT/v2/" 2>/dev/null) in 200|401) true ;; *) false ;; esac; do
-		[ $i -lt 100 ] || die "no answer on port $PORT; see $run/nginx-error.log"
-		sleep 0.1; i=$((i + 1))
-	done
-}
-
 if [ "$cmd" = start ]; then
 	"$NGINX" -p "$run" -c "$run/berth-local.conf" -e "$run/nginx-error.log" ||
 		{ stop "$run"; die "nginx did not start; see $run/nginx-error.log"; }
-	wait_ready
+	wait_ready "$probe" "$run/nginx-error.log"
 	echo "berth: serving http://$LISTEN:$PORT (data in $data)"
 	exit 0
 fi
@@ -90,6 +80,6 @@ trap 'stop "$run"; exit 0' INT TERM HUP
 "$NGINX" -p "$run" -c "$run/berth-local.conf" -e "$run/nginx-error.log" &
 web=$!
 echo $web > "$run/nginx.pid"
-wait_ready
+wait_ready "$probe" "$run/nginx-error.log"
 echo "berth: serving http://$LISTEN:$PORT (data in $data); Ctrl-C stops"
 run_foreground $web

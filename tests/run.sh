@@ -1,51 +1,52 @@
 #!/bin/sh
 # run.sh BUILD_DIR -- every test layer, against the binaries in BUILD_DIR
-# (make test passes build/asan: ASan + UBSan):
+# (make test passes build/asan: ASan + UBSan), in this order:
 #   1. unit tests (cmocka): validators and router; the manifest parser;
-#      the configuration reader
+#      the configuration reader; grants and scopes; S3 signing (against
+#      botocore's signer)
 #   2. the backend suite (cmocka): every blob handler, faults included;
 #      the s3 rows against a real object store (hosting/s3-local.sh:
 #      OpenStack Swift with s3api on loopback), started here for the run
-#      and used again by layer 14
+#      and used again by layer 13
 #   3. the metadata backend suite (cmocka): every metadata backend
 #   4. CGI golden exchanges (tests/cgi): berth as a plain CGI program, each
 #      response compared byte for byte; no web server
 #   5. end-to-end spec suite (tests/e2e), in each offload mode
 #   6. real clients -- skopeo, podman, docker, buildah, ctr -- with real
 #      images (tests/clients)
-#   6a. access control (tests/auth): the token flow, Basic, grants, hostile
+#   7. access control (tests/auth): the token flow, Basic, grants, hostile
 #      tokens and scopes, real clients logging in; CGI without re-hashing
-#   7. storage end to end: read-only, redirect, offload modes, injected faults
-#   8. the operator commands, gc under load included (tests/ops)
-#   8b. PostgreSQL (tests/pg): e2e and ops with [metadata] backend =
+#   8. storage end to end: read-only, redirect, offload modes, injected faults
+#   9. the operator commands, gc under load included (tests/ops)
+#  10. PostgreSQL (tests/pg): e2e and ops with [metadata] backend =
 #      postgresql, the database restarted under load, two berth hosts
 #      sharing one database and one blob store
-#   9. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
+#  11. the worker pool's lifecycle behind nginx (tests/lifecycle): stop
 #      and restart while an upload body arrives, restart under load, crash
 #      back-off, a killed pool; behind Apache (when SERVERS has apache),
 #      the worker-side drain: stop mid-PATCH, the deadline's 503
-#  10. the web server shapes (tests/hosts): big chunked uploads, Range,
-#      offload headers, Locations under a prefix, skopeo, per shape
-#  11. the build (tests/build): `make` runs no package check, `make
-#      install DESTDIR PREFIX` lays out the tree, the installed binary
-#      accepts the installed example configurations; `make uninstall`
-#  12. slow clients (tests/slow): no worker waits on a client, per shape;
-#      body files handed over by nginx cleaned up; hostile ones refused
-#  13. metrics and health (tests/metrics): behind nginx, counters rising
+#  12. metrics and health (tests/metrics): behind nginx, counters rising
 #      by exactly the requests made from several workers, gc and fsck
 #      results, health 503 and back, loopback only, the access log and
 #      access_log = false; the notify socket protocol; the counters in
 #      plain CGI mode
-#  14. blobs in the object store (tests/s3): the e2e suite and skopeo/podman
+#  13. blobs in the object store (tests/s3): the e2e suite and skopeo/podman
 #      with blob_handler = s3 (presigned, proxy), redirects with Range, the
 #      store stopped mid-push, gc and fsck against it; behind nginx
-# Layers 5, 6, 6a, 10 and 12 run once per web server shape in SERVERS
+#  14. the web server shapes (tests/hosts): big chunked uploads, Range,
+#      offload headers, Locations under a prefix, skopeo, per shape
+#  15. the build (tests/build): `make` runs no package check, `make
+#      install DESTDIR PREFIX` lays out the tree, the installed binary
+#      accepts the installed example configurations; `make uninstall`
+#  16. slow clients (tests/slow): no worker waits on a client, per shape;
+#      body files handed over by nginx cleaned up; hostile ones refused
+# Layers 5, 6, 7, 14 and 16 run once per web server shape in SERVERS
 # (default: nginx lighttpd apache apache-cgi), with SERVER set:
 # nginx/serve.sh, which they start the registry with, brings up that
 # shape -- what differs between shapes (request and body handling, blob
-# offload, Locations) is tested in each.  7, 8, 9 and 13 run behind nginx
+# offload, Locations) is tested in each.  8 to 13 run behind nginx
 # only: they test the store and the pool, which are the same in every
-# shape (9 also behind Apache, the one shape that streams a body to a
+# shape (11 also behind Apache, the one shape that streams a body to a
 # worker).
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
@@ -84,6 +85,15 @@ count() {
 	fi
 }
 
+# One layer's command: its output shown as it comes, then counted.
+run_layer() {
+	name=$1
+	shift
+	echo "== $name"
+	{ "$@" 2>&1; echo $? > "$log.rc"; } | tee "$log"
+	count "$name" "$(cat "$log.rc")"
+}
+
 # A cmocka program: its OK and FAILED lines become "N passed, N failed".
 cmocka_layer() {
 	echo "== $1"
@@ -110,7 +120,7 @@ stop_servers() {
 trap stop_servers EXIT
 trap 'exit 130' INT TERM
 
-# One object store for the layers that need it (2 and 14).
+# One object store for the layers that need it (2 and 13).
 if "$top/hosting/s3-local.sh" start "$s3dir" > "$s3dir.start.log" 2>&1; then
 	export BERTH_S3_DIR="$s3dir"
 else
@@ -136,37 +146,21 @@ else
 fi
 cmocka_layer "metadata backend suite (every metadata backend)" meta-tests
 
-echo "== cgi (golden exchanges)"
-{ "$top/tests/cgi/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
-count cgi "$(cat "$log.rc")"
+run_layer "cgi (golden exchanges)" "$top/tests/cgi/run.sh"
 
 SERVERS=${SERVERS:-nginx lighttpd apache apache-cgi}
 export SERVERS
 for layer in e2e clients auth; do
 	for shape in $SERVERS; do
-		echo "== $layer ($shape)"
-		{ SERVER=$shape "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } |
-		    tee "$log"
-		count "$layer ($shape)" "$(cat "$log.rc")"
+		run_layer "$layer ($shape)" env SERVER="$shape" "$top/tests/$layer/run.sh"
 	done
 done
 for layer in storage ops pg lifecycle metrics s3; do
-	echo "== $layer"
-	{ "$top/tests/$layer/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
-	count "$layer" "$(cat "$log.rc")"
+	run_layer "$layer" "$top/tests/$layer/run.sh"
 done
-
-echo "== hosts ($SERVERS)"
-{ "$top/tests/hosts/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
-count hosts "$(cat "$log.rc")"
-
-echo "== build and install"
-{ "$top/tests/build/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
-count "build and install" "$(cat "$log.rc")"
-
-echo "== slow clients ($SERVERS)"
-{ "$top/tests/slow/run.sh" 2>&1; echo $? > "$log.rc"; } | tee "$log"
-count "slow clients" "$(cat "$log.rc")"
+run_layer "hosts ($SERVERS)" "$top/tests/hosts/run.sh"
+run_layer "build and install" "$top/tests/build/run.sh"
+run_layer "slow clients ($SERVERS)" "$top/tests/slow/run.sh"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"

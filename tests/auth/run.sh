@@ -37,16 +37,12 @@ CONF=$TMP/conf
 mkdir -p "$DATA" "$CONF/registries.d" "$TMP/podman" "$TMP/tmp"
 chmod 755 "$DATA"
 UP=false
-PASSED=0
-FAILED=0
-
-ok() { PASSED=$((PASSED + 1)); echo "ok - $1"; }
-not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $1: $2"; }
+. "$ROOT/tests/lib/check.sh"
 
 cleanup() {
 	$UP && env -u BERTH_CONFIG DATA_DIR="$DATA" BERTH="$BERTH" SERVER=$SERVER \
 		BERTH_CONFIG="$INI" "$ROOT/nginx/serve.sh" stop >/dev/null 2>&1
-	if [ "${KEEP:-0}" = 1 ] || [ "$FAILED" -gt 0 ]; then
+	if [ "${KEEP:-0}" = 1 ] || [ "$fail" -gt 0 ]; then
 		echo "auth: kept $TMP"
 	else
 		rm -rf "$TMP"
@@ -57,7 +53,7 @@ trap cleanup EXIT
 LAYOUT=$("$ROOT/tests/clients/build-image.sh" 2>"$TMP/build-image.log" | tail -n 1)
 if [ ! -f "$LAYOUT/index.json" ]; then
 	not_ok "test image" "tests/clients/build-image.sh failed: $(tail -n 3 "$TMP/build-image.log")"
-	echo "$PASSED passed, $FAILED failed"
+	echo "$pass passed, $fail failed"
 	exit 1
 fi
 
@@ -113,7 +109,7 @@ if serve start >"$TMP/serve.log" 2>&1; then
 	ok "starts with [auth] enabled ($SERVER)"
 else
 	not_ok "start ($SERVER)" "$(tail -n 10 "$TMP/serve.log")"
-	echo "$PASSED passed, $FAILED failed"
+	echo "$pass passed, $fail failed"
 	exit 1
 fi
 RUN=$DATA/run
@@ -126,8 +122,8 @@ BERTH_URL=http://$REG BERTH_DATA_DIR=$DATA BERTH=$BERTH BERTH_CONFIG=$INI \
 cat "$TMP/auth.out" | grep -E '^(ok|not ok) '
 last=$(tail -n 1 "$TMP/auth.out")
 if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-	PASSED=$((PASSED + BASH_REMATCH[1]))
-	FAILED=$((FAILED + BASH_REMATCH[2]))
+	pass=$((pass + BASH_REMATCH[1]))
+	fail=$((fail + BASH_REMATCH[2]))
 else
 	not_ok "auth.py" "did not finish: $(tail -n 5 "$TMP/auth.out")"
 fi
@@ -393,5 +389,5 @@ if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' "$RUN/berth.log"; th
 else
 	ok "no sanitizer report in berth.log"
 fi
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -26,15 +26,9 @@ build=$(dirname "$BERTH")
 # Under `make test` the outer make's flags would reach ours (-n, -s,
 # command-line variables such as PREFIX=): start from none.
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
-pass=0
-fail=0
+. "$top/tests/lib/check.sh"
 work=$(mktemp -d /tmp/berth-build-XXXXXX)
 
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $1: $2"; fail=$((fail + 1)); }
-check() {	# check NAME WANT GOT
-	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want [$2], got [$3]"; fi
-}
 finish() {
 	rm -rf "$work"
 	echo "$pass passed, $fail failed"

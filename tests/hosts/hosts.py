@@ -22,43 +22,18 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import berthtest  # noqa: E402
+from berthtest import check_shape as check, free_port, sha256  # noqa: E402
 BERTH = os.environ.get("BERTH", os.path.join(TOP, "build", "berth"))
 SERVERS = os.environ.get("SERVERS", "nginx lighttpd apache apache-cgi").split()
 BIG = int(os.environ.get("BIG_MB", "120")) * 1024 * 1024
 REPO = "hosts/big"
-
-passed = 0
-failed = 0
-
-
-def check(shape, name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {shape}: {name}")
-    else:
-        failed += 1
-        print(f"not ok - {shape}: {name}" + (f" ({detail})" if detail else ""))
-    sys.stdout.flush()
-    return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def sha256(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 class Client:
@@ -67,18 +42,8 @@ class Client:
 
     def request(self, method, path, body=None, headers=None, chunked=False):
         """One request on a fresh connection; (status, headers, body)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
-        h = dict(headers or {})
-        if chunked:
-            h["Transfer-Encoding"] = "chunked"
-            c.request(method, path, body=body, headers=h, encode_chunked=True)
-        else:
-            c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        data = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
-        c.close()
-        return r.status, hdrs, data
+        return berthtest.request(self.port, method, path, body, headers, timeout=300,
+                                 chunked=chunked)
 
 
 def pieces(data, size):
@@ -127,7 +92,7 @@ def run_shape(shape):
                         bad.append(line.strip())
     if os.environ.get("SANITIZER_LOG_CHECK") == "1":
         check(shape, "no sanitizer reports in the logs", not bad, "; ".join(bad[:3]))
-    if failed == 0:
+    if berthtest.failed == 0:
         shutil.rmtree(data_dir, ignore_errors=True)
     else:
         print(f"# {shape}: data and logs kept in {data_dir}")
@@ -331,8 +296,7 @@ def main():
     for shape in SERVERS:
         print(f"# {shape}")
         run_shape(shape)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return berthtest.summary()
 
 
 if __name__ == "__main__":

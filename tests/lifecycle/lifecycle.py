@@ -46,13 +46,10 @@ python3's standard library and curl; nginx, and Apache with
 mod_xsendfile.
 """
 
-import hashlib
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -60,49 +57,13 @@ import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import berthtest  # noqa: E402
+from berthtest import check, children, free_port, request, sha256, wait_for  # noqa: E402
 BERTH = os.path.abspath(os.environ.get("BERTH", os.path.join(TOP, "build", "berth")))
 SERVE = os.path.join(TOP, "nginx", "serve.sh")
 REPO = "life/cycle"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + ("" if not detail else ": " + str(detail)[:1500]))
-    sys.stdout.flush()
-    return ok
-
-
-def sha256(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def request(port, method, path, body=None, headers=None, timeout=60):
-    """One request on a fresh connection; (status, headers, body)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-    finally:
-        c.close()
 
 
 def answers(port):
@@ -120,32 +81,6 @@ def alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
-
-
-def children(pid):
-    """The live child processes of pid."""
-    kids = set()
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            kids.add(int(d))
-    return kids
-
-
-def wait_for(cond, seconds, step=0.02):
-    end = time.time() + seconds
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return cond()
 
 
 def is_unavailable(st, body):
@@ -655,7 +590,7 @@ def test_run_ctrl_c():
           up and rc == 0 and wait_for(lambda: not alive(pid), 5)
           and "berth: stopped" in reg.log_text(), (up, rc, text[-500:]))
     reg.serve("stop")
-    if failed == 0:
+    if berthtest.failed == 0:
         shutil.rmtree(reg.data, ignore_errors=True)
 
 
@@ -703,7 +638,7 @@ def test_run_killed():
         reg.serve("stop")
         out.close()
         sanitizer_check("run", reg)
-        if failed == 0:
+        if berthtest.failed == 0:
             shutil.rmtree(reg.data, ignore_errors=True)
 
 
@@ -752,7 +687,7 @@ def main():
     else:
         print("# SERVERS has no apache: the worker-side drain behind Apache is not run")
     for server, tests in shapes:
-        before = failed
+        before = berthtest.failed
         reg = Registry(workers=2, server=server)
         rc, out = reg.serve("start")
         if check("the registry starts behind " + server, rc == 0, out):
@@ -762,14 +697,13 @@ def main():
             finally:
                 reg.serve("stop")
             sanitizer_check(server + " registry", reg)
-        if failed == before:
+        if berthtest.failed == before:
             shutil.rmtree(reg.data, ignore_errors=True)
         else:
             print("# data and logs kept in " + reg.data)
     test_run_ctrl_c()
     test_run_killed()
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return berthtest.summary()
 
 
 if __name__ == "__main__":

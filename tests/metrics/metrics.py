@@ -48,8 +48,7 @@ library; nginx.
 """
 
 import concurrent.futures
-import hashlib
-import http.client
+import functools
 import json
 import os
 import re
@@ -63,51 +62,17 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import berthtest  # noqa: E402
+from berthtest import check, children, free_port, sha256, wait_for  # noqa: E402
 BERTH = os.path.abspath(os.environ.get("BERTH", os.path.join(TOP, "build", "berth")))
 SERVE = os.path.join(TOP, "nginx", "serve.sh")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 ACCESS = re.compile(r"^berth: access (\S+) (\S+) (\d{3}) (\d+) (\d+)\.(\d\d)ms "
                     r"route=(\S+) user=(\S+)$")
-
-passed = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + ("" if not detail else ": " + str(detail)[:1500]))
-    sys.stdout.flush()
-    return ok
-
-
-def sha256(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def request(port, method, path, body=None, headers=None, source=None):
-    """One request on a fresh connection; (status, headers, body)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
-                                   source_address=(source, 0) if source else None)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        data = r.read()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
-    finally:
-        c.close()
+# One request on a fresh connection, 30 s at most; source: the local
+# address to connect from.
+request = functools.partial(berthtest.request, timeout=30)
 
 
 def parse_metrics(text):
@@ -188,20 +153,6 @@ class Registry:
     def berth(self, *args):
         return subprocess.run([BERTH, "-c", self.conf] + list(args),
                               capture_output=True, text=True, timeout=120)
-
-
-def children(pid):
-    kids = set()
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                kids.add(int(d))
-    return kids
 
 
 def wchar(pid):
@@ -706,10 +657,17 @@ def test_socket_activation():
         out = fcgi_get(sock, "/_berth/health")
         check("socket activation: the first request is answered by the pool "
               "on the passed socket", out.startswith(b"Status: 200"), out[:200])
-        text = open(logf).read()
+        # The pool says so once its workers are forked, and one of them
+        # may have answered already: the line may be a moment behind.
+        said = ("workers on %s (from the service manager)" % sock,
+                "[server] socket %s/run/berth.sock is not used" % data)
+
+        def log_says():
+            t = open(logf).read()
+            return t if said[0] in t and said[1] in t else ""
+        text = wait_for(log_says, 5) or open(logf).read()
         check("socket activation: the pool says it serves the manager's socket",
-              "workers on %s (from the service manager)" % sock in text
-              and "[server] socket %s/run/berth.sock is not used" % data in text, text[-600:])
+              said[0] in text and said[1] in text, text[-600:])
         check("socket activation: berth made no socket of its own",
               not os.path.exists(os.path.join(data, "run", "berth.sock")))
         os.kill(p.pid, signal.SIGHUP)
@@ -830,8 +788,7 @@ def main():
     reg = Registry()
     rc, out = reg.serve("start")
     if not check("serve.sh start", rc == 0, out):
-        print("%d passed, %d failed" % (passed, failed))
-        return 1
+        return berthtest.summary()
     try:
         test_counters(reg)
         test_jobs(reg)
@@ -852,8 +809,7 @@ def main():
     else:
         check("systemd-socket-activate is installed (Debian: systemd)", False)
     test_cgi()
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return berthtest.summary()
 
 
 if __name__ == "__main__":

@@ -14,16 +14,13 @@ own, through a configuration file in BERTH_CONFIG; the database is read
 with psql instead of sqlite3, and the schema checks ask PostgreSQL's
 catalog.  Everything else is the same test.
 """
-import hashlib
 import fcntl
-import http.client
 import json
 import os
 import pty
 import random
 import select
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +29,9 @@ import threading
 import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import berthtest  # noqa: E402
+from berthtest import check, free_port, sha256 as sha  # noqa: E402
 BERTH = os.path.abspath(os.environ.get("BERTH", os.path.join(TOP, "build", "berth")))
 STRESS_SECONDS = float(os.environ.get("OPS_STRESS_SECONDS", "20"))
 PG_DSN = os.environ.get("OPS_PG_DSN")
@@ -40,33 +40,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
-passed = 0
-failed = 0
 cli_stderr = []          # every command's stderr, for the sanitizer check
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + ("" if not detail else ": " + str(detail)[:2000]))
-    sys.stdout.flush()
-    return cond
-
-
-def sha(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Registry:
@@ -76,14 +50,7 @@ class Registry:
         self.port = port
 
     def request(self, method, path, body=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            data = r.read()
-            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
-        finally:
-            conn.close()
+        return berthtest.request(self.port, method, path, body, headers)
 
     def push_blob(self, repo, data):
         d = sha(data)
@@ -1183,12 +1150,11 @@ def main():
     finally:
         e.stop()
         sanitizer_check(e)
-        if failed == 0:
+        if berthtest.failed == 0:
             shutil.rmtree(e.data, ignore_errors=True)
         else:
             print("     data directory kept: %s" % e.data)
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return berthtest.summary()
 
 
 if __name__ == "__main__":

@@ -42,29 +42,16 @@ import threading
 import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "ops"))
-from ops import (Registry, free_port, image_manifest, sha, OCI_MANIFEST,  # noqa: E402
-                 OCI_INDEX)
+import berthtest  # noqa: E402
+from berthtest import check, free_port, sha256 as sha  # noqa: E402
+from ops import Registry, image_manifest, OCI_MANIFEST  # noqa: E402
 
 BERTH = os.path.abspath(os.environ.get("BERTH", os.path.join(TOP, "build", "berth")))
 DSN = os.environ.get("BERTH_TEST_PG_DSN", "")
 PG_DIR = os.environ.get("BERTH_TEST_PG_DIR", "")
 GC_SECONDS = float(os.environ.get("HOSTS_GC_SECONDS", "10"))
-
-passed = 0
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + ("" if not detail else ": " + str(detail)[:2000]))
-    sys.stdout.flush()
-    return cond
 
 
 class Host:
@@ -546,12 +533,11 @@ def main():
         for h in hosts:
             h.serve("stop")
         sanitizer_check(hosts)
-        if failed == 0:
+        if berthtest.failed == 0:
             shutil.rmtree(top, ignore_errors=True)
         else:
             print("     directories kept: %s" % top)
-    print("%d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return berthtest.summary()
 
 
 if __name__ == "__main__":

@@ -15,12 +15,14 @@ import subprocess
 import sys
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 sys.path.insert(0, os.path.join(TOP, "tests", "ops"))
 os.environ.pop("OPS_PG_DSN", None)
+import berthtest  # noqa: E402
 import ops  # noqa: E402
 
 DSN = os.environ.get("BERTH_TEST_PG_DSN", "")
-check = ops.check
+check = berthtest.check
 
 
 def cli(env, cfg, *args):
@@ -135,10 +137,9 @@ def main():
     rc, r, err = cli(dict(os.environ), pg_cfg, "fsck")
     check("migrate: fsck on PostgreSQL is clean", rc == 0 and r and r["problems"] == [],
           (r, err))
-    if ops.failed == 0:
+    if berthtest.failed == 0:
         shutil.rmtree(e.data, ignore_errors=True)
-    print("%d passed, %d failed" % (ops.passed, ops.failed))
-    return 0 if ops.failed == 0 else 1
+    return berthtest.summary()
 
 
 if __name__ == "__main__":

@@ -32,22 +32,11 @@ case $BERTH in /*) ;; *) BERTH=$top/$BERTH ;; esac
 export BERTH
 S3LOCAL=$top/hosting/s3-local.sh
 TOOL=$top/tests/s3/s3tool.py
-pass=0
-fail=0
+. "$top/tests/lib/check.sh"
 work=$(mktemp -d /tmp/berth-s3-XXXXXX)
 chmod 755 "$work"
 servers=()
 own_store=""
-
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $1: $2"; fail=$((fail + 1)); }
-check() {	# check NAME WANT GOT
-	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want [$2], got [$3]"; fi
-}
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 cleanup() {
 	for d in "${servers[@]}"; do DATA_DIR=$d "$top/nginx/serve.sh" stop >/dev/null 2>&1; done

@@ -35,13 +35,12 @@ Prints one line per check and "N passed, N failed"; exits non-zero on
 any failure.  Environment: BERTH, SERVERS, SANITIZER_LOG_CHECK=1.
 """
 
-import hashlib
+import functools
 import http.client
 import json
 import os
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,9 @@ import threading
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import berthtest  # noqa: E402
+from berthtest import check_shape as check, free_port, sha256  # noqa: E402
 BERTH = os.environ.get("BERTH", os.path.join(TOP, "build", "berth"))
 SERVERS = os.environ.get("SERVERS", "nginx lighttpd apache apache-cgi").split()
 WORKERS = 2
@@ -58,44 +60,8 @@ RATE = 20 * 1000            # bytes per second
 DEADLINE = 5.0              # seconds for each probe
 HOLDS = {"nginx", "lighttpd", "apache-cgi"}   # shapes where liveness holds
 REPO = "slow/app"
-
-passed = 0
-failed = 0
-
-
-def check(shape, name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {shape}: {name}")
-    else:
-        failed += 1
-        print(f"not ok - {shape}: {name}" + (f" ({detail})" if detail else ""))
-    sys.stdout.flush()
-    return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def sha256(data):
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def request(port, method, path, body=None, headers=None, timeout=30):
-    """One request on a fresh connection; (status, headers, body)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    c.request(method, path, body=body, headers=dict(headers or {}))
-    r = c.getresponse()
-    data = r.read()
-    hdrs = {k.lower(): v for k, v in r.getheaders()}
-    c.close()
-    return r.status, hdrs, data
+# One request on a fresh connection, 30 s unless told.
+request = functools.partial(berthtest.request, timeout=30)
 
 
 def push_blob(port, data, repo=REPO, timeout=30):
@@ -347,7 +313,7 @@ def run_shape(shape):
     if not check(shape, "server starts", rc == 0, msg):
         subprocess.call([serve, "stop"], env=env, stdout=subprocess.DEVNULL)
         return
-    before = failed
+    before = berthtest.failed
     try:
         liveness(shape, port)
         spool_cleanup(shape, port, data_dir)
@@ -362,7 +328,7 @@ def run_shape(shape):
                         or "AddressSanitizer" in ln]
     if os.environ.get("SANITIZER_LOG_CHECK") == "1":
         check(shape, "no sanitizer reports in the logs", not bad, "; ".join(bad[:3]))
-    if failed == before:
+    if berthtest.failed == before:
         shutil.rmtree(data_dir, ignore_errors=True)
     else:
         print(f"# {shape}: data and logs kept in {data_dir}")
@@ -511,7 +477,7 @@ def hostile():
     leftovers = [f for f in os.listdir(os.path.join(data_dir, "uploads"))
                  if f.endswith(".body")]
     check(shape, "no temporary link names left in uploads/", leftovers == [], f"{leftovers}")
-    if failed == 0:
+    if berthtest.failed == 0:
         shutil.rmtree(work, ignore_errors=True)
     else:
         print(f"# cgi: kept {work}")
@@ -522,8 +488,7 @@ def main():
     for shape in SERVERS:
         print(f"# {shape}")
         run_shape(shape)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return berthtest.summary()
 
 
 if __name__ == "__main__":

@@ -19,21 +19,10 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BERTH=${BERTH:-$top/build/berth}
-pass=0
-fail=0
+. "$top/tests/lib/check.sh"
 work=$(mktemp -d /tmp/berth-storage-XXXXXX)
 chmod 755 "$work"
 servers=()
-
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-not_ok() { echo "not ok - $1: $2"; fail=$((fail + 1)); }
-check() {	# check NAME WANT GOT
-	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want [$2], got [$3]"; fi
-}
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 cleanup() {
 	for d in "${servers[@]}"; do DATA_DIR=$d BERTH=$BERTH "$top/nginx/serve.sh" stop; done
