@@ -32,6 +32,31 @@ static struct {
 
 static char query_buf[PATH_MAX_LEN];
 
+void
+auth_forget(void)
+{
+	if (cur.rules_loaded)
+		ident_rules_free(&cur.rules);
+	memset(&cur, 0, sizeof(cur));
+}
+
+const char *
+auth_who(void)
+{
+	if (cur.kind == CALLER_TOKEN && cur.claims.sub[0] != '\0')
+		return cur.claims.sub;
+	if (cur.kind == CALLER_IDENT && cur.id.name[0] != '\0')
+		return cur.id.name;
+	return "-";
+}
+
+void
+auth_signed_in(const struct ident *id)
+{
+	cur.kind = CALLER_IDENT;
+	cur.id = *id;
+}
+
 const char *
 auth_addr(const struct req *r)
 {
@@ -323,9 +348,7 @@ auth_check(struct req *r, enum route_id id, enum reg_err *err)
 	const struct route *rt;
 	unsigned need, have, ask, asked;
 
-	if (cur.rules_loaded)
-		ident_rules_free(&cur.rules);
-	memset(&cur, 0, sizeof(cur));
+	auth_forget();
 	*err = E_OK;
 	if (!r->store->auth.enabled)
 		return true;

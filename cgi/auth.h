@@ -38,6 +38,8 @@
 #include "response.h"
 #include "router.h"
 
+struct ident;
+
 /* auth_check -- decide about request r, whose path route_match() gave
  * `id` (ROUTE_NONE: no endpoint; the row for the method is found with
  * route_find(), and its `action` says what the request needs).  Returns
@@ -68,6 +70,21 @@ enum reg_err h_token(struct req *r);
  * malformed. */
 bool auth_basic(const char *header, char *user, size_t ucap, char *pass,
     size_t pcap);
+
+/* auth_forget -- forget the previous request's caller (server.c calls
+ * it as a request begins, auth_check() too): a request refused before
+ * auth_check() logs no one's name. */
+void auth_forget(void);
+
+/* auth_who -- who the current request came from, for the access log:
+ * the user or CI token a signed token or Basic credentials named (a
+ * static string, valid until the next auth_check()), or "-" for none
+ * or when access control is off. */
+const char *auth_who(void);
+
+/* auth_signed_in -- the token endpoint (h_token) tells auth_who() whom
+ * it signed in (id copied). */
+void auth_signed_in(const struct ident *id);
 
 /* auth_addr -- the client's address for logs ("-" when unknown). */
 const char *auth_addr(const struct req *r);

@@ -156,6 +156,9 @@ run(struct req *r)
 		return E_INTERNAL;
 	}
 	id = route_match(r->path, &r->match);
+	/* Known before access control, so a refused request is counted and
+	 * logged under its route. */
+	r->route = route_find(id, r->method_bit);
 	/* Access control (auth.h); it may answer the request itself. */
 	if (!auth_check(r, id, &err))
 		return err;

@@ -243,6 +243,8 @@ h_token(struct req *r)
 		return refuse(r, E_BAD_REQUEST, "unknown service");
 	if ((err = who(r, &t, post, &id, &anon)) != E_OK)
 		return err;
+	if (!anon)
+		auth_signed_in(&id);
 	explicit_bzero(t.password, sizeof(t.password));
 	if (ident_rules_load(&id, &rules) != 0)
 		return E_INTERNAL;

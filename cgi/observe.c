@@ -6,7 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "metrics.h"
+#include "store.h"
+
+/* The token endpoint is no route of the table (auth.c answers it at
+ * [auth] token_path): it counts and logs under the last index. */
+#define ROUTE_TOKEN (METRICS_ROUTES - 1)
 
 static const char *const method_names[METRICS_METHODS] = { "GET", "HEAD", "PUT",
 	"POST", "PATCH", "DELETE", "OTHER", "OTHER" };
@@ -29,7 +35,7 @@ obs_route_index(const struct route *rt)
 	if (rt == NULL)
 		return 0;
 	t = route_table(&n);
-	if (rt < t || rt >= t + n || (size_t)(rt - t) + 1 >= METRICS_ROUTES)
+	if (rt < t || rt >= t + n || (size_t)(rt - t) + 1 >= ROUTE_TOKEN)
 		return 0;
 	return (unsigned)(rt - t) + 1;
 }
@@ -41,6 +47,8 @@ obs_route_name(unsigned index)
 	size_t n;
 
 	t = route_table(&n);
+	if (index == ROUTE_TOKEN)
+		return "token";
 	return index == 0 || index > n ? "none" : t[index - 1].name;
 }
 
@@ -88,6 +96,7 @@ void
 obs_begin(struct obs *o)
 {
 	o->start_ns = now_ns();
+	auth_forget();
 	o->slot = metrics_busy_enter();
 }
 
@@ -105,6 +114,9 @@ obs_end(struct obs *o, const struct req *r)
 	uint64_t received = r->spool.size > r->body_read ? r->spool.size :
 							   r->body_read;
 
+	if (r->route == NULL && r->store != NULL && r->store->auth.enabled &&
+	    strcmp(r->path, r->store->auth.token_path) == 0)
+		route = ROUTE_TOKEN;
 	metrics_request(route, method_index(r->method_bit), status, us,
 	    received, r->bytes_sent);
 	metrics_busy_leave(o->slot);
@@ -115,8 +127,9 @@ obs_end(struct obs *o, const struct req *r)
 	log_safe(raw, path, sizeof(path));
 	log_safe(r->method != NULL ? r->method : "-", method, sizeof(method));
 	fprintf(stderr,
-	    "berth: access %s %s %d %llu %llu.%02llums route=%s user=-\n",
+	    "berth: access %s %s %d %llu %llu.%02llums route=%s user=%s\n",
 	    method, path, status, (unsigned long long)r->bytes_sent,
 	    (unsigned long long)(us / 1000),
-	    (unsigned long long)(us % 1000 / 10), obs_route_name(route));
+	    (unsigned long long)(us % 1000 / 10), obs_route_name(route),
+	    auth_who());
 }

@@ -101,7 +101,13 @@ option_problem(char *buf, size_t cap)
 		return NULL;
 	if (arg[0] != '-') /* a value, after an option that wanted it */
 		return NULL;
-	if (optopt != 0 && optopt < 256 && arg[1] != '-')
+	if (optopt != 0 && optopt < 256 && arg[1] != '-' &&
+	    strchr("cdsw", optopt) != NULL)
+		snprintf(buf, cap,
+		    "-%c is berth's own option: it goes before the "
+		    "command (berth -%c ... %s)",
+		    optopt, optopt, cmd_argv[0]);
+	else if (optopt != 0 && optopt < 256 && arg[1] != '-')
 		snprintf(buf, cap, "unrecognized option -%c", optopt);
 	else if (optopt >= 256)
 		snprintf(buf, cap, "option %s needs a value", arg);
@@ -289,6 +295,11 @@ cell(json_t *v, enum cli_fmt fmt, char *buf, size_t cap)
 		break;
 	case CLI_TIME:
 		cli_time((int64_t)json_integer_value(v), buf, cap);
+		break;
+	case CLI_YESNO:
+		snprintf(buf, cap, "%s",
+		    json_is_true(v) || json_integer_value(v) != 0 ? "yes" :
+								    "no");
 		break;
 	case CLI_TEXT:
 		if (json_is_string(v))

@@ -39,7 +39,8 @@ enum cli_fmt {
 	CLI_TEXT,  /* string (null -> "-") */
 	CLI_INT,   /* integer, right-aligned */
 	CLI_BYTES, /* integer bytes as "1.5 MiB", right-aligned */
-	CLI_TIME   /* unix seconds as "2026-01-02T03:04:05Z" */
+	CLI_TIME,  /* unix seconds as "2026-01-02T03:04:05Z" */
+	CLI_YESNO  /* integer or boolean as "yes" (true, non-zero) or "no" */
 };
 
 struct cli_col {

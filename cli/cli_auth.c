@@ -61,6 +61,34 @@ identity_name(const char *s)
 	    strcmp(s, "anonymous") != 0;
 }
 
+/* Is there a user or a live CI token called name?  (A grant may come
+ * before its user; `berth grant` only warns.)  Lookup errors count as
+ * yes: they are reported by the command's own call. */
+static bool
+identity_known(const char *name)
+{
+	char hash[META_HASH_MAX];
+	json_t *rows = json_array(), *row;
+	enum meta_err e = meta_user_get(name, hash);
+	bool known = e != META_NOTFOUND;
+	size_t i;
+
+	explicit_bzero(hash, sizeof(hash));
+	if (!known && rows != NULL && meta_ci_tokens_list(rows) == META_OK)
+		json_array_foreach(rows, i, row) {
+			const char *n = json_string_value(
+			    json_object_get(row, "name"));
+
+			if (n != NULL && strcmp(n, name) == 0 &&
+			    !json_is_true(json_object_get(row, "revoked")) &&
+			    json_integer_value(
+				json_object_get(row, "revoked")) == 0)
+				known = true;
+		}
+	json_decref(rows);
+	return known;
+}
+
 static int
 user_set(const char *cmd, const char *name, bool add)
 {
@@ -221,7 +249,7 @@ cli_token(struct cli *c, int argc, char **argv)
 		{ "SCOPE", "scope", CLI_TEXT },
 		{ "CREATED", "created_at", CLI_TIME },
 		{ "EXPIRES", "expires_at", CLI_TIME },
-		{ "REVOKED", "revoked", CLI_INT },
+		{ "REVOKED", "revoked", CLI_YESNO },
 	};
 	const char *sub = argc > 1 ? argv[1] : "";
 	json_t *rows;
@@ -296,6 +324,12 @@ cli_grant(struct cli *c, int argc, char **argv)
 	grant_actions_format(bits, text, sizeof(text));
 	if (meta_grant_put(argv[optind], argv[optind + 1], text) != META_OK)
 		return 1;
+	if (identity_name(argv[optind]) && !identity_known(argv[optind]))
+		fprintf(stderr,
+		    "berth grant: note: no user or CI token is called %s "
+		    "yet; the grant applies once one is (berth user add, "
+		    "berth token add)\n",
+		    argv[optind]);
 	printf("%s may %s on %s\n", argv[optind],
 	    text[0] != '\0' ? text : "do nothing", argv[optind + 1]);
 	return 0;

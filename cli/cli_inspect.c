@@ -137,6 +137,22 @@ descriptors(json_t *list, json_t *stored, bool platforms)
 	return out;
 }
 
+/* Is t the config media type of an image (OCI or Docker schema 2)? */
+static bool
+image_config_type(const char *t)
+{
+	return strcmp(t, "application/vnd.oci.image.config.v1+json") == 0 ||
+	    strcmp(t, "application/vnd.docker.container.image.v1+json") == 0;
+}
+
+/* "1 blob", "2 blobs" into buf; buf. */
+static const char *
+blobs(json_int_t n, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%lld blob%s", (long long)n, n == 1 ? "" : "s");
+	return buf;
+}
+
 static void
 print_show(json_t *m)
 {
@@ -176,9 +192,11 @@ print_show(json_t *m)
 	json_array_foreach(tags, i, v)
 		printf("%s%s", i ? ", " : "", json_string_value(v));
 	printf("%s\n", json_array_size(tags) ? "" : "-");
-	if (json_is_string(json_object_get(m, "artifact_type")))
-		printf("artifact    %s\n",
-		    json_string_value(json_object_get(m, "artifact_type")));
+	/* An image's config media type stands in for its artifact type
+	 * (image-spec, "artifactType"): that is no artifact. */
+	v = json_object_get(m, "artifact_type");
+	if (json_is_string(v) && !image_config_type(json_string_value(v)))
+		printf("artifact    %s\n", json_string_value(v));
 	if (json_is_string(json_object_get(m, "subject")))
 		printf("subject     %s\n",
 		    json_string_value(json_object_get(m, "subject")));
@@ -333,7 +351,7 @@ cli_du(struct cli *c, int argc, char **argv)
 		{ "MANIFESTS", "manifest_bytes", CLI_BYTES },
 	};
 	json_t *rows = json_array(), *total = NULL, *out;
-	char a[32], b[32], s[32];
+	char a[32], b[32], s[32], n1[32];
 	json_int_t stored, linked;
 	int rc = cli_options(c, argc, argv, 0, 0, NULL);
 
@@ -353,29 +371,30 @@ cli_du(struct cli *c, int argc, char **argv)
 	stored = json_integer_value(json_object_get(total, "blob_bytes"));
 	linked = json_integer_value(json_object_get(total, "linked_bytes"));
 	cli_bytes((uint64_t)stored, a, sizeof(a));
-	printf(
-	    "\nstored:       %s in %lld blobs (%lld bytes), each blob once\n",
-	    a, (long long)json_integer_value(json_object_get(total, "blobs")),
+	printf("\nstored:       %s in %s (%lld bytes), each blob once\n", a,
+	    blobs(json_integer_value(json_object_get(total, "blobs")), n1,
+		sizeof(n1)),
 	    (long long)stored);
 	cli_bytes((uint64_t)json_integer_value(
 		      json_object_get(total, "shared_bytes")),
 	    s, sizeof(s));
 	cli_bytes((uint64_t)(linked - stored > 0 ? linked - stored : 0), b,
 	    sizeof(b));
-	printf("shared:       %s in %lld blobs linked by more than one "
+	printf("shared:       %s in %s linked by more than one "
 	       "repository (saves %s)\n",
 	    s,
-	    (long long)json_integer_value(
-		json_object_get(total, "shared_blobs")),
+	    blobs(json_integer_value(json_object_get(total, "shared_blobs")),
+		n1, sizeof(n1)),
 	    b);
 	cli_bytes((uint64_t)json_integer_value(
 		      json_object_get(total, "unreferenced_bytes")),
 	    a, sizeof(a));
-	printf("unreferenced: %s in %lld blobs no manifest references "
+	printf("unreferenced: %s in %s no manifest references "
 	       "(berth gc)\n",
 	    a,
-	    (long long)json_integer_value(
-		json_object_get(total, "unreferenced_blobs")));
+	    blobs(json_integer_value(
+		      json_object_get(total, "unreferenced_blobs")),
+		n1, sizeof(n1)));
 	cli_bytes((uint64_t)json_integer_value(
 		      json_object_get(total, "manifest_bytes")),
 	    a, sizeof(a));

@@ -397,6 +397,21 @@ def t_ci_token():
        "the CI secret under another name")
     out = berth("token", "revoke", "ci")
     eq(out.returncode, 0, out.stderr)
+    out = berth("token", "list")
+    row = [l.split() for l in out.stdout.splitlines() if l.split()[:1] == ["ci"]]
+    eq((out.returncode, [r[-1] for r in row]), (0, ["yes"]),
+       "berth token list: REVOKED says yes")
+    out = berth("grant", "ci", "team/x/**", "pull")
+    eq((out.returncode, "no user or CI token is called ci" in out.stderr), (0, True),
+       "berth grant to a revoked CI token succeeds with a note: " + out.stderr)
+    out = berth("grant", "nosuch-user", "team/x/**", "pull")
+    eq((out.returncode, out.stderr.startswith("berth grant: note: no user or CI token "
+                                              "is called nosuch-user yet")),
+       (0, True), "berth grant to no one yet: a note on stderr")
+    out = berth("grant", "alice", "team/x/**", "pull")
+    eq((out.returncode, out.stderr), (0, ""), "berth grant to a user: no note")
+    for who in ("ci", "nosuch-user", "alice"):
+        eq(berth("revoke", who, "team/x/**").returncode, 0, "revoke " + who)
     r = req("GET", "/v2/token?service=berth", basic=("ci", CI_SECRET))
     eq(r.status, 401, "sign-in with a revoked CI token")
     eq(req("GET", "/v2/", basic=("ci", CI_SECRET)).status, 401,

@@ -384,6 +384,17 @@ done
 grep -q "failed sign-in of user alice from 127.0.0.1" "$RUN/berth.log" &&
 	ok "failed sign-ins are logged with user and address" ||
 	not_ok "failed sign-in log" "no line naming alice and 127.0.0.1"
+# The access log names who: the token endpoint's sign-ins under route
+# "token", requests with a token by its subject, challenges by no one.
+grep -qE '^berth: access (GET|POST) /v2/token 200 .* route=token user=alice$' "$RUN/berth.log" &&
+	ok "access log: alice's sign-in at the token endpoint is route=token user=alice" ||
+	not_ok "access log: token sign-in" "$(grep -m2 'route=token' "$RUN/berth.log")"
+grep -qE '^berth: access PUT /v2/team/[^ ]*/manifests/[^ ]* 201 .* route=manifest-put user=alice$' "$RUN/berth.log" &&
+	ok "access log: alice's manifest push names her" ||
+	not_ok "access log: manifest push by alice" "$(grep -m2 'route=manifest-put' "$RUN/berth.log")"
+grep -qE '^berth: access HEAD /v2/team/[^ ]*/blobs/[^ ]* 401 .* route=blob-get user=-$' "$RUN/berth.log" &&
+	ok "access log: a 401 challenge names no one, under its route" ||
+	not_ok "access log: 401" "$(grep -m2 ' 401 ' "$RUN/berth.log")"
 if grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' "$RUN/berth.log"; then
 	not_ok "sanitizers" "$(grep -m1 -A5 -e 'ERROR: AddressSanitizer' -e 'runtime error:' "$RUN/berth.log")"
 else

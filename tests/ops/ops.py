@@ -397,6 +397,10 @@ def test_inspect(e, f):
     rc, out, _ = e.berth("show", "ops/alpha:latest")
     check("show: human output", rc == 0 and "layers: 2, %d bytes" % (len(f.L1) + len(f.L2)) in out
           and "referrers: 1" in out and "application/vnd.example.signature" in out, out)
+    check("show: a plain image is no artifact", "\nartifact " not in out, out)
+    rc, out, _ = e.berth("show", "ops/alpha@" + sha(f.sig))
+    check("show: an artifact's type", rc == 0 and
+          "\nartifact    application/vnd.example.signature\n" in out, out)
     rc, _, err = e.berth("show", "ops/alpha:nope")
     check("show: unknown tag exits 1", rc == 1 and "no manifest" in err, (rc, err))
     rc, _, _ = e.berth("show", "ops/alpha")
@@ -425,7 +429,9 @@ def test_inspect(e, f):
           dby.get("ops/beta", {}).get("shared_bytes") == len(f.L1), dby)
     rc, out, _ = e.berth("du")
     check("du: human output", rc == 0 and "each blob once" in out and
-          "(%d bytes)" % sum(map(len, every)) in out, out)
+          "(%d bytes)" % sum(map(len, every)) in out and
+          " in 1 blob linked by more than one repository" in out and
+          " in 3 blobs no manifest references" in out, out)
     # The view an operator would query says the same.
     rows = e.sql("SELECT repository, blob_bytes, shared_bytes FROM repository_size "
                  "ORDER BY repository")
@@ -992,6 +998,7 @@ def test_error_prefixes(e):
     """Every command's messages begin "berth <command>: "."""
     cases = [
         (("repos", "--bogus"), "berth repos: unrecognized option --bogus"),
+        (("repos", "-d", "var"), "berth repos: -d is berth's own option: it goes before the command"),
         (("tags", "-x", "ops/alpha"), "berth tags: unrecognized option -x"),
         (("gc", "--grace"), "berth gc: option --grace needs a value"),
         (("gc", "--grace", "soon"), "berth gc: bad --grace"),
