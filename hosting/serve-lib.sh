@@ -6,7 +6,7 @@ die() { echo "serve.sh: $*" >&2; exit 1; }
 
 berth_args() {
 	set -- -d "$DATA_DIR"
-	[ -n "$BERTH_CONFIG" ] && set -- "$@" -c "$BERTH_CONFIG"
+	[ -n "$BERTH_CONFIG" ] && set -- "$@" -c "$(config_path)"
 	[ -n "$WORKERS" ] && set -- "$@" -w "$WORKERS"
 	echo "$@"
 }
@@ -112,9 +112,29 @@ wait_ready() {
 # Before a start: stop what an earlier start left running there, and
 # say so.
 stop_previous() {
+	before=$(running_config "$1")
 	stop "$1"
-	[ "$stopped" = 0 ] ||
-		echo "serve.sh: stopped the registry already running from $(dirname "$1")" >&2
+	[ "$stopped" = 0 ] && return
+	echo "serve.sh: stopped the registry already running from $(dirname "$1")" >&2
+	now=$(config_path)
+	[ "$before" = "$now" ] && return
+	echo "serve.sh: note: it ran with ${before:-no configuration file}, this one with" \
+	    "${now:-none (BERTH_CONFIG unset)}: settings such as [auth] follow the new one" >&2
+}
+
+# The configuration file the worker pool running from run directory $1
+# was started with (its -c argument, as it runs), or nothing.
+running_config() {
+	[ -f "$1/berth.pid" ] || return 0
+	pid=$(cat "$1/berth.pid" 2>/dev/null) || return 0
+	[ -n "$pid" ] && is_ours "$pid" berth || return 0
+	tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | sed -n '/^-c$/{n;p;q}'
+}
+
+# BERTH_CONFIG as an absolute path (what berth_args passes), or nothing.
+config_path() {
+	[ -n "$BERTH_CONFIG" ] || return 0
+	realpath -m "$BERTH_CONFIG"
 }
 
 # Is pid $1 a live process (a zombie, dead but not yet waited for, is
@@ -180,6 +200,11 @@ restart_command() {
 	[ -f "$run/berth.pid" ] && pid=$(cat "$run/berth.pid")
 	{ [ -n "$pid" ] && is_ours "$pid" berth; } ||
 		die "no worker pool is running from $data (make start)"
+	before=$(running_config "$run") now=$(config_path)
+	[ "$before" = "$now" ] ||
+		echo "serve.sh: note: a restart keeps the configuration the pool started with" \
+		    "(${before:-no configuration file}); to run with ${now:-no configuration file}," \
+		    "make stop, then make start" >&2
 	seen=$(wc -l < "$run/berth.log")
 	kill -HUP "$pid"
 	i=0

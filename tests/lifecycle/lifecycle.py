@@ -122,11 +122,12 @@ class Registry:
         with open(self.conf, "w") as f:
             f.write("[server]\nworkers = %s\n%s" % (workers, extra))
 
-    def serve(self, cmd, timeout=60):
-        """nginx/serve.sh cmd; (status, its output).  Output to a file: the
-        daemons it leaves running would keep a pipe open."""
+    def serve(self, cmd, timeout=60, **env):
+        """nginx/serve.sh cmd, env added to the registry's; (status, its
+        output).  Output to a file: the daemons it leaves running would
+        keep a pipe open."""
         with tempfile.TemporaryFile(mode="w+") as out:
-            rc = subprocess.call([SERVE, cmd], env=self.env, cwd=TOP,
+            rc = subprocess.call([SERVE, cmd], env=dict(self.env, **env), cwd=TOP,
                                  stdin=subprocess.DEVNULL, stdout=out,
                                  stderr=out, timeout=timeout)
             out.seek(0)
@@ -307,6 +308,15 @@ def test_restart(reg):
     check("restart: serve.sh restart refuses a bad configuration with a message",
           rc != 0 and "configuration" in out, (rc, out))
     reg.write_conf(2)
+    check("restart: no note when the configuration is the one it runs with",
+          "note" not in out1 + out2, (out1, out2))
+    other = os.path.join(reg.data, "other.ini")
+    shutil.copy(reg.conf, other)
+    rc, out = reg.serve("restart", BERTH_CONFIG=other)
+    check("restart: with another BERTH_CONFIG, a note says the restart keeps "
+          "the one the pool started with",
+          rc == 0 and "a restart keeps the configuration the pool started with (%s)"
+          % os.path.realpath(reg.conf) in out and other in out, (rc, out))
 
 
 # --- supervision -----------------------------------------------------------
