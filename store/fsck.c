@@ -323,6 +323,47 @@ scan_rows(struct blob_handler *h, json_t *seen, json_t *noted, uint64_t *nrows)
 	return 0;
 }
 
+/* A problem "unlinked" per manifest reference its repository holds no
+ * link to (meta_admin_unlinked).  Never repaired: the blob is pushed to
+ * the repository again (or the image deleted).  0, or -1. */
+static int
+unlinked(json_t *problems)
+{
+	json_t *rows = json_array(), *v;
+	size_t i;
+
+	if (rows == NULL || meta_admin_unlinked(rows) != META_OK) {
+		json_decref(rows);
+		return -1;
+	}
+	json_array_foreach(rows, i, v) {
+		const char *repo = json_string_value(
+		    json_object_get(v, "repository"));
+		const char *man = json_string_value(
+		    json_object_get(v, "manifest"));
+		const char *blob = json_string_value(
+		    json_object_get(v, "blob"));
+		char detail[1200], ref[400];
+
+		if (repo == NULL || man == NULL || blob == NULL)
+			continue;
+		snprintf(ref, sizeof(ref), "%s@%s", repo, man);
+		snprintf(detail, sizeof(detail),
+		    "%s references this blob, which %s does not hold: pulls "
+		    "of that image fail",
+		    ref, repo);
+		json_array_append_new(problems,
+		    json_pack("{s:s, s:s, s:s, s:b, s:s, s:[s]}", "problem",
+			"unlinked", "digest", blob, "detail", detail,
+			"repaired", 0, "action",
+			"push the blob to the repository again, or delete "
+			"the image",
+			"referenced_by", ref));
+	}
+	json_decref(rows);
+	return 0;
+}
+
 int
 fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 {
@@ -374,6 +415,10 @@ fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 	    confirm(data_dir, h, noted, o->repair, problems) != 0)
 		goto out;
 done:
+	/* After any repair: a missing blob's rows removed leave the images
+	 * that reference it unpullable, which is said here. */
+	if (unlinked(problems) != 0)
+		goto out;
 	json_array_foreach(problems, i, p) {
 		if (!json_is_true(json_object_get(p, "repaired")))
 			unrepaired++;

@@ -44,6 +44,10 @@ struct fsck_options {
  *            for it).  Never touched.
  *   database a message of PRAGMA integrity_check or foreign_key_check.
  *            Never touched.
+ *   unlinked a config or layer a manifest references that its repository
+ *            holds no link to (pulls of the image fail): checked after
+ *            the repairs above, whose removed rows it then names.
+ *            Never touched; "action" says what to do.
  * Every problem is confirmed again under the exclusive blob lock
  * (blob_lock.h) before it is reported, so a gc or upload running
  * meanwhile shows up as nothing.  Fills `report` (caller-owned object):

@@ -470,6 +470,12 @@ meta_admin_integrity(json_t *out)
 	return CALL_OR(META_OK, admin_integrity, out);
 }
 
+enum meta_err
+meta_admin_unlinked(json_t *out)
+{
+	return CALL_OR(META_OK, admin_unlinked, out);
+}
+
 /* --- The blob lock across hosts ------------------------------------- */
 
 enum meta_err

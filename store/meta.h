@@ -446,6 +446,8 @@ struct meta_ops {
 	/* Optional: the store's own consistency check.  NULL -> nothing
 	 * to report. */
 	enum meta_err (*admin_integrity)(void *priv, json_t *out);
+	/* Optional: as meta_admin_unlinked().  NULL -> none found. */
+	enum meta_err (*admin_unlinked)(void *priv, json_t *out);
 
 	/* Optional: the blob lock (blob_lock.h) as the backend's own, for
 	 * a store that several hosts share: as meta_blob_lock() and

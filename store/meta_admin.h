@@ -121,4 +121,12 @@ enum meta_err meta_admin_referencing(const char *digest, json_t *out);
  * has no such check). */
 enum meta_err meta_admin_integrity(json_t *out);
 
+/* meta_admin_unlinked -- append {repository, manifest, blob} for every
+ * blob a manifest references (config or layer) that its repository
+ * holds no link to: pulls of that image fail.  The bytes may still be
+ * stored (linked elsewhere) or gone (fsck repaired a missing blob, or a
+ * client deleted the blob by digest).  At most 1000 rows, in repository,
+ * manifest, blob order; none when the backend cannot tell. */
+enum meta_err meta_admin_unlinked(json_t *out);
+
 #endif

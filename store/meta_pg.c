@@ -1559,6 +1559,7 @@ static const struct meta_ops postgresql_ops = {
 	.admin_blob_forget = pg_admin_blob_forget,
 	.admin_referencing = pg_admin_referencing,
 	.admin_integrity = pg_admin_integrity,
+	.admin_unlinked = pg_admin_unlinked,
 	.blob_lock = pg_blob_lock,
 	.blob_unlock = pg_blob_unlock,
 	.blob_holders = pg_blob_holders,

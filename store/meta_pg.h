@@ -126,6 +126,7 @@ enum meta_err pg_admin_blob_page(void *priv, const char *after, size_t n,
 enum meta_err pg_admin_blob_forget(void *priv, const char *digest);
 enum meta_err pg_admin_referencing(void *priv, const char *digest, json_t *out);
 enum meta_err pg_admin_integrity(void *priv, json_t *out);
+enum meta_err pg_admin_unlinked(void *priv, json_t *out);
 enum meta_err pg_blob_lock(void *priv, bool exclusive);
 enum meta_err pg_blob_unlock(void *priv);
 

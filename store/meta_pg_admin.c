@@ -8,6 +8,7 @@
  * column's type, so a query's column list is its output shape, as with
  * SQLite. */
 #include "meta_pg.h"
+#include "meta_sql.h"
 #include "schema.h"
 
 #include <stdio.h>
@@ -501,4 +502,10 @@ pg_admin_integrity(void *priv, json_t *out)
 		json_array_append_new(out, json_string(msg));
 	}
 	return e;
+}
+
+enum meta_err
+pg_admin_unlinked(void *priv, json_t *out)
+{
+	return rows(priv, META_SQL_UNLINKED, NULL, out);
 }

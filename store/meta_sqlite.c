@@ -1063,6 +1063,7 @@ static const struct meta_ops sqlite_ops = {
 	.admin_blob_forget = sq_admin_blob_forget,
 	.admin_referencing = sq_admin_referencing,
 	.admin_integrity = sq_admin_integrity,
+	.admin_unlinked = sq_admin_unlinked,
 	.blob_holders = sq_blob_holders,
 	.stats = sq_stats,
 	.user_add = sq_user_add,

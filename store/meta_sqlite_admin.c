@@ -7,6 +7,7 @@
  * these run once per `berth` command.  Rows become jansson objects keyed
  * by column name (row_object), so a query's column list is its output
  * shape. */
+#include "meta_sql.h"
 #include "meta_sqlite.h"
 
 #include <stdio.h>
@@ -534,4 +535,12 @@ sq_admin_integrity(void *priv, json_t *out)
 	}
 	json_decref(list);
 	return e;
+}
+
+enum meta_err
+sq_admin_unlinked(void *priv, json_t *out)
+{
+	struct sq *q = priv;
+
+	return rows(prepare(q, META_SQL_UNLINKED), out);
 }

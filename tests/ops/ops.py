@@ -888,12 +888,24 @@ def test_fsck(e, f):
     check("fsck: human report", rc == 1 and "corrupt  " + corrupt in out and
           "4 problems, 4 unrepaired" in out, out)
 
+    # The images the repair leaves without a layer (its rows go).
+    users = set((rp + "@" + m, d) for rp, m, d in e.sql(
+        "SELECT r.name, m.digest, x.digest FROM manifest_references x "
+        "JOIN manifests m ON m.id = x.manifest_id JOIN repositories r ON r.id = m.repository_id "
+        "WHERE x.digest IN (?, ?)", (corrupt, missing)))
     rc, r, err = e.berth_json("fsck", "--repair")
     probs = dict(((p["problem"], p.get("digest") or p.get("path")), p)
                  for p in (r or {}).get("problems", []))
+    unlinked = set((p["referenced_by"][0], p["digest"]) for p in (r or {}).get("problems", [])
+                   if p["problem"] == "unlinked")
     check("fsck --repair: repairs all but the stray file (exit 1)", rc == 1 and r and
-          r["unrepaired"] == 1 and not probs[("stray", stray)]["repaired"] and
-          all(p["repaired"] for k, p in probs.items() if k[0] != "stray"), (r, err))
+          r["unrepaired"] == 1 + len(users) and not probs[("stray", stray)]["repaired"] and
+          all(p["repaired"] for k, p in probs.items() if k[0] not in ("stray", "unlinked")),
+          (r, err))
+    check("fsck --repair: names the images left without a blob as unlinked",
+          len(users) >= 2 and unlinked == users and
+          all("pulls of that image fail" in p["detail"] and not p["repaired"]
+              for p in r["problems"] if p["problem"] == "unlinked"), (users, unlinked))
     q = os.path.join(e.data, "quarantine", "sha256-" + corrupt.split(":")[1])
     check("fsck --repair: the corrupt blob is quarantined", os.path.exists(q) and
           not os.path.exists(path) and blob_state(e, corrupt) == (False, 0, 0),
@@ -908,8 +920,17 @@ def test_fsck(e, f):
     check("fsck --repair: the stray file is left alone", os.path.exists(stray))
     os.unlink(stray)
     rc, r, err = e.berth_json("fsck")
-    check("fsck: sound again after repair", rc == 0 and r and r["problems"] == [], (r, err))
-    # Pushing the corrupt layer's true bytes again heals the image.
+    check("fsck: after repair only the unlinked images are left",
+          rc == 1 and r and set(p["problem"] for p in r["problems"]) == {"unlinked"}, (r, err))
+    rc, out, _ = e.berth("fsck")
+    check("fsck: human report of an unlinked blob", rc == 1 and "unlinked " + corrupt in out and
+          "repair: push the blob to the repository again" in out, out)
+    # Pushing the removed layers' true bytes again heals the images.
+    for ref, d in users:
+        e.reg.push_blob(ref.split("@")[0], f.L2 if d == corrupt else f.L3)
+    rc, r, err = e.berth_json("fsck")
+    check("fsck: sound again once the blobs are pushed again", rc == 0 and r and
+          r["problems"] == [], (r, err))
     e.reg.push_blob("ops/alpha", f.L2)
     st, data = e.reg.get_blob("ops/alpha", corrupt)
     check("fsck: a push of the right bytes serves them again", st == 200 and sha(data) == corrupt,
