@@ -2,6 +2,9 @@
  * config.h. */
 #include "config.h"
 
+#include <errno.h>
+#include <grp.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -61,6 +64,48 @@ socket_fits(const struct conf *conf, const char *path)
 	return conf_bad(conf, "server", "socket", why);
 }
 
+/* [server] socket_mode (octal permission bits up to 0777 with the
+ * owner's rw: the web server connects as the owner, the group or anyone;
+ * default 0666) and socket_group (a group name
+ * or number; default berth's own).  0, or -1 after naming the key. */
+static int
+socket_access(struct config *cfg, struct conf *conf)
+{
+	char mode[16], group[64], *end;
+	struct group *g;
+	unsigned long m;
+
+	if (conf_string(conf, "server", "socket_mode", "0666", mode,
+		sizeof(mode)) != 0 ||
+	    conf_string(conf, "server", "socket_group", "", group,
+		sizeof(group)) != 0)
+		return -1;
+	errno = 0;
+	m = strtoul(mode, &end, 8);
+	if (mode[0] < '0' || mode[0] > '7' || *end != '\0' || errno != 0 ||
+	    (m & 0600) != 0600 || m > 0777)
+		return conf_bad(conf, "server", "socket_mode",
+		    "expected octal permission bits up to 0777 that let "
+		    "berth's user read and write, e.g. 0660");
+	cfg->socket_mode = (unsigned)m;
+	cfg->socket_group = -1;
+	if (group[0] == '\0')
+		return 0;
+	g = getgrnam(group);
+	if (g == NULL && group[strspn(group, "0123456789")] == '\0') {
+		errno = 0;
+		m = strtoul(group, &end, 10);
+		if (errno == 0 && m < 0x7fffffff)
+			cfg->socket_group = (long)m;
+	} else if (g != NULL) {
+		cfg->socket_group = (long)g->gr_gid;
+	}
+	if (cfg->socket_group < 0)
+		return conf_bad(conf, "server", "socket_group",
+		    "expected the name or number of a group on this host");
+	return 0;
+}
+
 int
 config_read(struct config *cfg, struct conf *conf, const char *data_dir)
 {
@@ -83,7 +128,8 @@ config_read(struct config *cfg, struct conf *conf, const char *data_dir)
 		&cfg->delete_enabled) != 0)
 		return -1;
 	cfg->workers = (int)workers;
-	if (socket_fits(conf, cfg->socket) != 0)
+	if (socket_fits(conf, cfg->socket) != 0 ||
+	    socket_access(cfg, conf) != 0)
 		return -1;
 	if (conf_bool(conf, "server", "access_log", true, &cfg->access_log) !=
 		0 ||

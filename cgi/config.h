@@ -2,7 +2,8 @@
  * registry's policy.
  *
  * Read from the configuration table (base/conf.h) by config_read():
- *   [server]   socket, workers, access_log, metrics_path, health_path
+ *   [server]   socket, socket_mode, socket_group, workers, access_log,
+ *              metrics_path, health_path
  *   [registry] read_only, delete_enabled
  * The store reads its own sections ([storage], [metadata], [blob.NAME];
  * store/store.h), so nothing here knows a blob handler.  Command-line -s
@@ -19,6 +20,8 @@
 struct config {
 	char socket[PATH_MAX]; /* FastCGI unix socket path; ""
 						 * until config_read() sets it */
+	unsigned socket_mode;  /* permission bits of the socket berth makes */
+	long socket_group;     /* its group id; -1: berth's own */
 	int workers;	       /* worker processes, 1..256 */
 	bool access_log;       /* one line per request on stderr */
 	/* The operator's endpoints (cgi/h_ops.c): absolute paths outside

@@ -781,7 +781,8 @@ pool_activated(struct pool *p)
 }
 
 /* A fresh listening socket at cfg->socket (its directory made, a stale
- * socket file replaced, mode 0666 for the web server's user); 0 or -1. */
+ * socket file replaced), with [server] socket_mode and socket_group so
+ * that the web server's user may connect; 0 or -1 after logging. */
 static int
 pool_listen(struct pool *p)
 {
@@ -801,8 +802,22 @@ pool_listen(struct pool *p)
 		return -1;
 	}
 	fcntl(p->listen_fd, F_SETFD, FD_CLOEXEC);
-	/* The web server's user must be able to connect. */
-	chmod(sock, 0666);
+	/* The web server's user must be able to connect: by default
+	 * anyone (0666); socket_mode 0660 with socket_group keeps other
+	 * local users from going around the web server. */
+	if ((p->cfg->socket_group >= 0 &&
+		chown(sock, (uid_t)-1, (gid_t)p->cfg->socket_group) != 0) ||
+	    chmod(sock, (mode_t)p->cfg->socket_mode) != 0) {
+		fprintf(stderr,
+		    "berth: cannot give %s [server] socket_mode %04o, "
+		    "socket_group %ld: %s\n",
+		    sock, p->cfg->socket_mode, p->cfg->socket_group,
+		    strerror(errno));
+		close(p->listen_fd);
+		p->listen_fd = -1;
+		unlink(sock);
+		return -1;
+	}
 	snprintf(p->path, sizeof(p->path), "%s", sock);
 	return 0;
 }

@@ -46,10 +46,12 @@ python3's standard library and curl; nginx, and Apache with
 mod_xsendfile.
 """
 
+import grp
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -678,6 +680,40 @@ def guarded(test, reg, big):
             pass
 
 
+def test_socket_access():
+    """[server] socket_mode and socket_group: the socket berth makes has
+    them (default 0666); a mode berth -t refuses starts nothing."""
+    data = tempfile.mkdtemp(prefix="berth-socket.")
+    group = grp.getgrnam("daemon")
+    try:
+        for extra, want_mode, want_gid in (("", 0o666, os.getegid()),
+                                           ("socket_mode = 0660\nsocket_group = daemon\n",
+                                            0o660, group.gr_gid)):
+            conf = os.path.join(data, "berth.ini")
+            with open(conf, "w") as f:
+                f.write("[server]\nworkers = 1\n" + extra)
+            sock = os.path.join(data, "run", "berth.sock")
+            with open(os.path.join(data, "pool.log"), "a") as log:
+                p = subprocess.Popen([BERTH, "-d", data, "-c", conf], stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=log)
+            ok = wait_for(lambda: os.path.exists(sock) and len(children(p.pid)) >= 1, 10)
+            st = os.stat(sock) if ok else None
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=40)
+            check("socket: %s gives mode %04o, group %d" % (extra.replace("\n", " ").strip()
+                                                            or "the default", want_mode, want_gid),
+                  ok and stat.S_IMODE(st.st_mode) == want_mode and st.st_gid == want_gid
+                  and rc == 0, (ok, st, rc))
+        with open(conf, "w") as f:
+            f.write("[server]\nsocket_mode = 0500\n")
+        r = subprocess.run([BERTH, "-t", "-d", data, "-c", conf], capture_output=True, text=True)
+        check("socket: berth -t refuses socket_mode 0500 with the key's message",
+              r.returncode != 0 and "[server] socket_mode: bad value \"0500\"" in r.stderr,
+              (r.returncode, r.stderr))
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def main():
     if not os.access(BERTH, os.X_OK):
         print("lifecycle: %s is not built" % BERTH)
@@ -711,6 +747,7 @@ def main():
             shutil.rmtree(reg.data, ignore_errors=True)
         else:
             print("# data and logs kept in " + reg.data)
+    test_socket_access()
     test_run_ctrl_c()
     test_run_killed()
     return berthtest.summary()

@@ -106,6 +106,12 @@ static const struct row good[] = {
 	{ "server socket of 107 bytes, the longest sun_path holds",
 	    "[server]\nsocket = /" X106 "\n", NULL, NULL, { "socket=/" X106 },
 	    NULL },
+	{ "server socket_mode 0660 and socket_group root",
+	    "[server]\nsocket_mode = 0660\nsocket_group = root\n", NULL, NULL,
+	    { "socket_mode=0660", "socket_group=0" }, NULL },
+	{ "server socket_mode 600 and a numeric socket_group",
+	    "[server]\nsocket_mode = 600\nsocket_group = 4242\n", NULL, NULL,
+	    { "socket_mode=0600", "socket_group=4242" }, NULL },
 	{ "server workers 1", "[server]\nworkers = 1\n", NULL, NULL,
 	    { "workers=1" }, NULL },
 	{ "server workers 256", "[server]\nworkers = 256\n", NULL, NULL,
@@ -203,6 +209,9 @@ static const struct row good[] = {
 	    { "socket=/file.sock" }, NULL },
 };
 
+#define SOCKET_MODE_WHY \
+	"expected octal permission bits up to 0777 that let berth's user " \
+	"read and write, e.g. 0660"
 #define BAD(sec_key, line, value, why) \
 	"berth: FILE:" #line ": " sec_key ": bad value \"" value "\": " why "\n"
 #define WORKERS_WHY  "expected a number from 1 to 256"
@@ -246,6 +255,23 @@ static const struct bad_row bad[] = {
 	{ "the section of a metadata backend not in this build",
 	    "[metadata.sqlit]\npath = m.db\n", NULL, NULL,
 	    "berth: FILE:2: [metadata.sqlit] path: unknown key\n" },
+	{ "socket_mode 0400: berth could not connect",
+	    "[server]\nsocket_mode = 0400\n", NULL, NULL,
+	    BAD("[server] socket_mode", 2, "0400", SOCKET_MODE_WHY) },
+	{ "socket_mode not octal", "[server]\nsocket_mode = 0689\n", NULL, NULL,
+	    BAD("[server] socket_mode", 2, "0689", SOCKET_MODE_WHY) },
+	{ "socket_mode with set-id bits", "[server]\nsocket_mode = 4777\n",
+	    NULL, NULL,
+	    BAD("[server] socket_mode", 2, "4777", SOCKET_MODE_WHY) },
+	{ "socket_mode 0466: berth's user could not write",
+	    "[server]\nsocket_mode = 0466\n", NULL, NULL,
+	    BAD("[server] socket_mode", 2, "0466", SOCKET_MODE_WHY) },
+	{ "socket_mode a word", "[server]\nsocket_mode = rw\n", NULL, NULL,
+	    BAD("[server] socket_mode", 2, "rw", SOCKET_MODE_WHY) },
+	{ "socket_group unknown", "[server]\nsocket_group = no-such-group\n",
+	    NULL, NULL,
+	    BAD("[server] socket_group", 2, "no-such-group",
+		"expected the name or number of a group on this host") },
 	{ "only the first problem", "[server]\nworkers = 0\nbogus = 1\n", NULL,
 	    NULL, BAD("[server] workers", 2, "0", WORKERS_WHY) },
 	{ "metrics_path relative", "[server]\nmetrics_path = metrics\n", NULL,
@@ -606,7 +632,11 @@ field(struct outcome *o, const char *name, char *buf, size_t cap)
 
 	if (strcmp(name, "socket") == 0)
 		return o->cfg.socket;
-	if (strcmp(name, "workers") == 0 &&
+	if (strcmp(name, "socket_mode") == 0)
+		snprintf(buf, cap, "%04o", o->cfg.socket_mode);
+	else if (strcmp(name, "socket_group") == 0)
+		snprintf(buf, cap, "%ld", o->cfg.socket_group);
+	else if (strcmp(name, "workers") == 0 &&
 	    o->cfg.workers == config_default_workers())
 		snprintf(buf, cap, "DEFAULT"); /* twice the processors */
 	else if (strcmp(name, "workers") == 0)
