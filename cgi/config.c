@@ -71,8 +71,8 @@ socket_fits(const struct conf *conf, const char *path)
 static int
 socket_access(struct config *cfg, struct conf *conf)
 {
-	char mode[16], group[64], *end;
-	struct group *g;
+	char mode[16], group[64], gbuf[4096], *end;
+	struct group gr, *g = NULL;
 	unsigned long m;
 
 	if (conf_string(conf, "server", "socket_mode", "0666", mode,
@@ -91,7 +91,8 @@ socket_access(struct config *cfg, struct conf *conf)
 	cfg->socket_group = -1;
 	if (group[0] == '\0')
 		return 0;
-	g = getgrnam(group);
+	if (getgrnam_r(group, &gr, gbuf, sizeof(gbuf), &g) != 0)
+		g = NULL;
 	if (g == NULL && group[strspn(group, "0123456789")] == '\0') {
 		errno = 0;
 		m = strtoul(group, &end, 10);
