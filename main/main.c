@@ -215,17 +215,11 @@ main(int argc, char **argv)
 		conf_free(conf);
 		return 1;
 	}
-	if (check) {
-		/* For scripts that write the web server's configuration. */
-		printf("data_dir=%s\nsocket=%s\nworkers=%d\nbody_dir=%s\n",
-		    st.data_dir, cfg.socket, cfg.workers, st.body_dir);
-		store_close(&st);
-		conf_free(conf);
-		return 0;
-	}
 	/* Access control on with nobody to sign in as would lock
-	 * everyone out: refuse to serve, saying how to add a user. */
-	if (ident_ready(&st.auth) != 0) {
+	 * everyone out: refuse to serve, saying how to add a user.  -t
+	 * refuses too, so that a restart (server.c runs -t first) keeps
+	 * the running pool rather than stop at this. */
+	if (unborn == 0 && ident_ready(&st.auth) != 0) {
 		if (getenv("GATEWAY_INTERFACE") != NULL)
 			fputs("Status: 500 Internal Server Error\r\n"
 			      "Content-Type: text/plain\r\n\r\n"
@@ -235,6 +229,14 @@ main(int argc, char **argv)
 		store_close(&st);
 		conf_free(conf);
 		return 1;
+	}
+	if (check) {
+		/* For scripts that write the web server's configuration. */
+		printf("data_dir=%s\nsocket=%s\nworkers=%d\nbody_dir=%s\n",
+		    st.data_dir, cfg.socket, cfg.workers, st.body_dir);
+		store_close(&st);
+		conf_free(conf);
+		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN); /* a client gone is an error return */
 
