@@ -774,7 +774,12 @@ put_multipart(struct s3 *s, const char *key, const struct blob_source *src)
 	if (x.cc != CURLE_OK || x.status != 200 ||
 	    xml_text(x.body.p, &from, "UploadId", id, sizeof(id)) != 0) {
 		snprintf(what, sizeof(what), "start multipart upload %s", key);
-		e = x.status == 200 ? BLOB_IO : failed(s, &x, what);
+		if (x.cc == CURLE_OK && x.status == 200)
+			fprintf(stderr,
+			    "berth: s3: %s: the answer holds no UploadId\n",
+			    what);
+		e = x.cc == CURLE_OK && x.status == 200 ? BLOB_IO :
+							  failed(s, &x, what);
 		buf_free(&x.body);
 		return e;
 	}
