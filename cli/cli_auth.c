@@ -92,7 +92,7 @@ identity_known(const char *name)
 static int
 user_set(const char *cmd, const char *name, bool add)
 {
-	char pw[1100], hash[META_HASH_MAX];
+	char pw[IDENT_PASSWORD_MAX + 2], hash[META_HASH_MAX];
 	enum meta_err e;
 
 	if (!identity_name(name))
@@ -102,8 +102,8 @@ user_set(const char *cmd, const char *name, bool add)
 	if (read_password(pw, sizeof(pw)) != 0) {
 		fprintf(stderr,
 		    "berth %s: no password on stdin (one line, at "
-		    "most 1024 bytes)\n",
-		    cmd);
+		    "most %d bytes)\n",
+		    cmd, IDENT_PASSWORD_MAX);
 		return 1;
 	}
 	if (ident_hash_password(pw, hash) != 0) {

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 
 #include <crypt.h>
+
+_Static_assert(IDENT_PASSWORD_MAX + 1 <= CRYPT_MAX_PASSPHRASE_SIZE,
+    "a password crypt(3) takes");
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -468,11 +471,18 @@ ident_login(const struct ident_conf *a, const char *data_dir, const char *user,
 
 	memset(id, 0, sizeof(*id));
 	if (!grant_who_valid(user) || strcmp(user, "*") == 0 ||
-	    strcmp(user, "anonymous") == 0 || strlen(password) > 1024) {
+	    strcmp(user, "anonymous") == 0) {
 		fprintf(stderr,
 		    "berth: auth: failed sign-in: malformed user "
 		    "name from %s\n",
 		    addr);
+		return IDENT_BAD;
+	}
+	if (strlen(password) > IDENT_PASSWORD_MAX) {
+		fprintf(stderr,
+		    "berth: auth: failed sign-in of %s from %s: a password "
+		    "over %d bytes\n",
+		    user, addr, IDENT_PASSWORD_MAX);
 		return IDENT_BAD;
 	}
 	if (fail_record(data_dir, user, addr, path, sizeof(path), &count,

@@ -53,7 +53,11 @@
 #define IDENT_FAIL_FREE	    5	/* failures before the back-off */
 #define IDENT_FAIL_WINDOW   900 /* seconds a failure is remembered */
 #define IDENT_SECRET_MAX    96	/* bytes of a CI token secret, NUL included */
-#define IDENT_ISSUER	    "berth" /* iss of every token */
+/* Bytes of a password, at most: crypt(3)'s CRYPT_MAX_PASSPHRASE_SIZE
+ * (libxcrypt: 512) less its NUL.  Longer ones are refused when set and
+ * never match at sign-in. */
+#define IDENT_PASSWORD_MAX 511
+#define IDENT_ISSUER	   "berth" /* iss of every token */
 
 struct ident_conf {
 	bool enabled;

@@ -437,6 +437,21 @@ def t_deleted_user():
     eq(req("GET", "/v2/", token=t["token"]).status, 200,
        "its access token lives to exp (documented)")
 
+    # Passwords up to crypt(3)'s 511 bytes; longer ones refused when set
+    # and never matching at sign-in (no hash computed for them).
+    pw511 = "p" * 511
+    out = berth("user", "add", "erin", stdin=pw511 + "\n")
+    eq(out.returncode, 0, "a 511-byte password is taken: " + out.stderr)
+    eq(req("GET", "/v2/", basic=("erin", pw511)).status, 200, "and signs in")
+    out = berth("user", "add", "frank", stdin="p" * 512 + "\n")
+    eq((out.returncode, "at most 511 bytes" in out.stderr), (1, True),
+       "a 512-byte password is refused: " + out.stderr)
+    eq(req("GET", "/v2/", basic=("erin", pw511 + "x")).status, 401,
+       "a 512-byte password at sign-in: 401")
+    eq(req("GET", "/v2/", basic=("erin", "p" * 1090)).status, 401,
+       "a 1090-byte password at sign-in: 401")
+    eq(berth("user", "del", "erin").returncode, 0, "erin deleted")
+
 
 def refused(tok, what):
     r = req("GET", "/v2/team/app/manifests/v1", token=tok)
