@@ -147,6 +147,13 @@ run(struct req *r)
 	err = problem_error(r);
 	if (err != E_OK)
 		return err;
+	if (r->body_gone) {
+		/* Nobody reads the answer; counted as the client's doing. */
+		resp_detail(r,
+		    "the request body is gone: the client closed the "
+		    "connection");
+		return E_BAD_REQUEST;
+	}
 	if (r->body_refused) {
 		/* The web server named a body file berth must not take
 		 * (spool.h; logged): its configuration is wrong or hostile. */

@@ -178,7 +178,13 @@ req_body_file(struct req *r)
 
 	if (file == NULL || *file == '\0')
 		return;
-	if (spool_open(r->store->body_dir, file, &r->spool) != SPOOL_OK) {
+	switch (spool_open(r->store->body_dir, file, &r->spool)) {
+	case SPOOL_OK:
+		break;
+	case SPOOL_GONE:
+		r->body_gone = true;
+		/* FALLTHROUGH */
+	default:
 		r->body_refused = true;
 		r->body_done = true;
 		return;

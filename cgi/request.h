@@ -139,6 +139,8 @@ struct req {
 	 * request is answered 500 and its body is never read). */
 	struct spool spool;
 	bool body_refused;
+	bool body_gone; /* the web server's body file was removed first:
+			 * its client went away (SPOOL_GONE) */
 
 	/* Response state (response.c). */
 	int status;

@@ -102,9 +102,17 @@ spool_open(const char *body_dir, const char *file, struct spool *s)
 	 * a symbolic link fails with ELOOP. */
 	s->fd = openat(s->dirfd, s->name,
 	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (s->fd < 0 && errno == ENOENT) {
+		fprintf(stderr,
+		    "berth: body file %s is gone: the web server removed it "
+		    "(its client went away)\n",
+		    file);
+		spool_close(s);
+		return SPOOL_GONE;
+	}
 	if (s->fd < 0) {
 		why = errno == ELOOP ? "a symbolic link" : strerror(errno);
-		if (errno != ELOOP && errno != ENOENT && errno != ENOTDIR) {
+		if (errno != ELOOP && errno != ENOTDIR) {
 			fprintf(stderr, "berth: body file %s: %s\n", file, why);
 			spool_close(s);
 			return SPOOL_IO;

@@ -43,6 +43,9 @@ struct spool {
 enum spool_err {
 	SPOOL_OK = 0,
 	SPOOL_REFUSED, /* not a plain file under body_dir; logged */
+	SPOOL_GONE,    /* a plain name under body_dir, but no file: the web
+			* server removed it, its client gone (nginx
+			* answers 499 and cleans up); logged */
 	SPOOL_IO       /* it was acceptable but could not be opened; logged */
 };
 
