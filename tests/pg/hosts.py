@@ -37,8 +37,20 @@ PostgreSQL's advisory lock (store/blob_lock.h, meta_blob_lock()).
             and a CI token revoked on one host no longer sign in on the
             other
 
+  s3        two more hosts, E and F, sharing nothing but PostgreSQL and an
+            object store (blob_handler = s3, each its own uploads/): a
+            chunked upload whose POST, PATCHes, status and PUT alternate
+            between them (the session's bytes are segments in the store,
+            store/upload.h), pulled through both with exact bytes, no
+            segment left behind; fsck clean on both with a session in
+            flight; a session finished with a wrong digest through the
+            other host ends on both, its segments removed; a second PATCH
+            from the same offset through the other host is refused (416)
+            and the bytes stay the first one's.  Skipped without
+            BERTH_S3_DIR (hosting/s3-local.sh, tests/run.sh starts one)
+
 Env: BERTH, BERTH_TEST_PG_DSN, BERTH_TEST_PG_DIR (hosting/pg-local.sh's
-directory, for the restart), HOSTS_GC_SECONDS (default 10),
+directory, for the restart), BERTH_S3_DIR, HOSTS_GC_SECONDS (default 10),
 SANITIZER_LOG_CHECK.  Prints "N passed, N failed" last.
 """
 import json
@@ -630,6 +642,153 @@ def test_auth(top, shared):
         sanitizer_check(up)
 
 
+# --- Upload sessions across hosts, staged in the object store --------------
+
+S3TOOL = os.path.join(TOP, "tests", "s3", "s3tool.py")
+
+
+def s3_keys(prefix):
+    r = subprocess.run(["/usr/bin/python3", S3TOOL, "ls", prefix], capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("s3tool ls: %s" % r.stderr)
+    return [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+
+
+def patch(host, loc, part, offset):
+    return host.reg.request("PATCH", loc, body=part, headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Range": "%d-%d" % (offset, offset + len(part) - 1),
+        "Content-Length": str(len(part))})
+
+
+def test_s3_sessions(top):
+    s3dir = os.environ.get("BERTH_S3_DIR", "")
+    if not s3dir:
+        print("s3: BERTH_S3_DIR not set (hosting/s3-local.sh): not run")
+        return
+    env = dict(l.strip().split("=", 1) for l in open(os.path.join(s3dir, "s3.env"))
+               if "=" in l)
+    prefix = "hosts-%s/" % os.urandom(4).hex()
+    extra = ("[blob.s3]\nendpoint = %s\nregion = %s\nbucket = %s\nprefix = %s\n"
+             "credentials_file = %s/credentials\nredirect = stream\n"
+             % (env["endpoint"], env["region"], env["bucket"], prefix, s3dir))
+    schema = "hs3_" + os.urandom(4).hex()
+    e = Host("E", top, top, schema, extra, ())
+    f = Host("F", top, top, schema, extra, ())
+    up = []
+    try:
+        for h in (e, f):
+            with open(h.ini) as fh:
+                text = fh.read()
+            with open(h.ini, "w") as fh:
+                fh.write(text.replace("[storage]\n", "[storage]\nblob_handler = s3\n", 1))
+            if check("s3: start host %s, blob_handler = s3, its own uploads/ (port %d)"
+                     % (h.name, h.port), h.serve("start")):
+                up.append(h)
+        if len(up) != 2:
+            return
+        repo = "hosts/s3"
+        data = os.urandom(3 * 65536 + 123)
+        parts = [data[0:65536], data[65536:150000], data[150000:190000]]
+        last = data[190000:]
+        st, h, _ = e.reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
+        check("s3: POST through E", st == 202, st)
+        loc = h.get("location", "")
+        uuid = loc.rstrip("/").split("/")[-1].split("?")[0]
+        offset = 0
+        for i, (part, host) in enumerate(zip(parts, (f, e, f))):
+            st, h, body = patch(host, loc, part, offset)
+            offset += len(part)
+            check("s3: PATCH %d through %s" % (i + 1, host.name),
+                  st == 202 and h.get("range") == "0-%d" % (offset - 1),
+                  (st, h.get("range"), body[:200]))
+            loc = h.get("location", loc)
+        segs = s3_keys(prefix + "uploads/" + uuid + "/")
+        check("s3: the session's bytes are three segments in the store, by offset",
+              [k.rsplit("/", 1)[1] for k in segs] ==
+              ["%020d" % o for o in (0, 65536, 150000)], segs)
+        # A second PATCH from an old offset, through the other host: refused,
+        # the session unchanged.
+        st, h, _ = patch(e, loc, os.urandom(100), 65536)
+        check("s3: a PATCH from an old offset through E: 416, nothing kept",
+              st == 416 and h.get("range") == "0-%d" % (offset - 1), (st, h.get("range")))
+        for h_ in (e, f):
+            rc, r, err = h_.berth_json("fsck")
+            check("s3: fsck on %s with the session in flight: clean (segments are no "
+                  "blobs)" % h_.name, rc == 0 and r and r["problems"] == [], (r, err))
+        st, h, _ = e.reg.request("GET", loc)
+        check("s3: status through E", st == 204 and h.get("range") == "0-%d" % (offset - 1),
+              (st, h.get("range")))
+        sep = "&" if "?" in loc else "?"
+        st, h, body = e.reg.request("PUT", loc + sep + "digest=" + sha(data), body=last,
+                                    headers={"Content-Type": "application/octet-stream",
+                                             "Content-Length": str(len(last))})
+        check("s3: PUT with the last chunk through E closes the session", st == 201,
+              (st, body[:200]))
+        for host in (f, e):
+            st, got = host.reg.get_blob(repo, sha(data))
+            check("s3: the blob pulls through %s, exact bytes" % host.name,
+                  st == 200 and got == data, st)
+        check("s3: no segment left in the store", s3_keys(prefix + "uploads/") == [],
+              s3_keys(prefix + "uploads/"))
+        st, _, _ = f.reg.request("GET", loc)
+        check("s3: the session is gone on F too", st == 404, st)
+
+        # A wrong digest, finished through the other host: the session ends
+        # on both, its segments go, no blob appears.
+        data2 = os.urandom(100000)
+        st, h, _ = f.reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
+        loc = h.get("location", "")
+        uuid = loc.rstrip("/").split("/")[-1].split("?")[0]
+        st1, h, _ = patch(f, loc, data2[:50000], 0)
+        loc = h.get("location", loc)
+        st2, h, _ = patch(e, loc, data2[50000:], 50000)
+        loc = h.get("location", loc)
+        check("s3: a second session, PATCHed through F then E", (st1, st2) == (202, 202),
+              (st1, st2))
+        wrong = sha(data2 + b"x")
+        sep = "&" if "?" in loc else "?"
+        st, _, body = f.reg.request("PUT", loc + sep + "digest=" + wrong,
+                                    headers={"Content-Length": "0"})
+        check("s3: PUT with a wrong digest through F: 400 DIGEST_INVALID",
+              st == 400 and b"DIGEST_INVALID" in body, (st, body[:200]))
+        st, _, _ = e.reg.request("GET", loc)
+        check("s3: that session is gone on E", st == 404, st)
+        check("s3: its segments were removed", s3_keys(prefix + "uploads/" + uuid + "/") == [])
+        st = e.reg.head_blob(repo, wrong)
+        check("s3: and no blob under the wrong digest", st == 404, st)
+
+        # A segment replaced in the store behind berth's back (as a racing
+        # append through another host could): finishing hashes the bytes
+        # again, so the right digest over wrong bytes is refused.
+        data3 = os.urandom(80000)
+        st, h, _ = e.reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
+        loc = h.get("location", "")
+        uuid = loc.rstrip("/").split("/")[-1].split("?")[0]
+        st1, h, _ = patch(e, loc, data3, 0)
+        loc = h.get("location", loc)
+        bad = os.path.join(top, "bad-segment")
+        with open(bad, "wb") as fh:
+            fh.write(os.urandom(len(data3)))
+        r = subprocess.run(["/usr/bin/python3", S3TOOL, "put",
+                            prefix + "uploads/%s/%020d" % (uuid, 0), bad],
+                           capture_output=True, text=True, timeout=60)
+        check("s3: a third session's segment replaced in the store", st1 == 202 and
+              r.returncode == 0, (st1, r.stderr))
+        sep = "&" if "?" in loc else "?"
+        st, _, body = f.reg.request("PUT", loc + sep + "digest=" + sha(data3),
+                                    headers={"Content-Length": "0"})
+        check("s3: finished through F: 400 DIGEST_INVALID (the bytes were hashed "
+              "again)", st == 400 and b"DIGEST_INVALID" in body, (st, body[:200]))
+        st = f.reg.head_blob(repo, sha(data3))
+        check("s3: no blob holds the replaced bytes", st == 404, st)
+    finally:
+        for h in up:
+            h.serve("stop")
+        sanitizer_check(up)
+
+
 def sanitizer_check(hosts):
     if os.environ.get("SANITIZER_LOG_CHECK") != "1":
         return
@@ -669,7 +828,8 @@ def main():
                              ("chunks", lambda: test_chunks(a, b)),
                              ("shared", lambda: test_shared_layers(a, b)),
                              ("gc", lambda: test_gc_across(a, b)),
-                             ("auth", lambda: test_auth(top, shared))):
+                             ("auth", lambda: test_auth(top, shared)),
+                             ("s3", lambda: test_s3_sessions(top))):
                 if os.environ.get("HOSTS_ONLY") not in (None, "", name):
                     continue
                 try:

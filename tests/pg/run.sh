@@ -10,7 +10,10 @@
 #      then service resumes by itself), a host started while it is down
 #      (503s, then it serves), and two berth hosts -- two worker
 #      pools behind two nginx instances, one database, one blob store --
-#      that behave as one registry, gc across them included
+#      that behave as one registry, gc across them included; two with
+#      [auth] on; two sharing only PostgreSQL and the object store
+#      (blob_handler = s3; with BERTH_S3_DIR) continuing each other's
+#      upload sessions
 #   4. `berth migrate --from sqlite:PATH --to postgresql:DSN` (migrate.py):
 #      every row arrives (users, CI tokens and grants included), the
 #      operator commands answer the same, the registry serves on from
