@@ -26,7 +26,7 @@ PostgreSQL's advisory lock (store/blob_lock.h, meta_blob_lock()).
             PostgreSQL finds every blob row's file; then every tagged image
             pulls intact through both, fsck is clean on both, no manifest
             references a removed blob
-  auth      two more hosts, C and D, with [auth] on, a schema of their own
+  auth      two more hosts, C and D (C-auth, D-auth), with [auth] on, a schema of their own
             and keys/ shared (the signing keys: a token one host signs
             must verify on the other): users, grants and a CI token made
             with `berth user|grant|token` on one host are seen by the
@@ -543,8 +543,8 @@ def test_auth(top, shared):
     schema = "hauth_" + os.urandom(4).hex()
     os.makedirs(os.path.join(shared, "keys"), mode=0o700)
     extra = "[auth]\nenabled = true\n"
-    c = Host("C", top, shared, schema, extra, ("blobs", "uploads", "keys"))
-    d = Host("D", top, shared, schema, extra, ("blobs", "uploads", "keys"))
+    c = Host("C-auth", top, shared, schema, extra, ("blobs", "uploads", "keys"))
+    d = Host("D-auth", top, shared, schema, extra, ("blobs", "uploads", "keys"))
     pw = os.urandom(12).hex()
     up = []
     try:
