@@ -124,6 +124,33 @@ blob_read(struct blob_handler *h, const char *repo, const char *digest, int *fd,
 	return h->ops->read(h->priv, repo, digest, fd, size);
 }
 
+enum blob_err
+blob_stage_put(struct blob_handler *h, const char *uuid, uint64_t offset,
+    int fd, uint64_t len)
+{
+	if (!blob_can(h, BLOB_CAN_STAGE))
+		return BLOB_NOTSUP;
+	return h->ops->stage_put(h->priv, uuid, offset, fd, len);
+}
+
+enum blob_err
+blob_stage_get(struct blob_handler *h, const char *uuid, uint64_t offset,
+    int *fd, uint64_t *len)
+{
+	if (!blob_can(h, BLOB_CAN_STAGE))
+		return BLOB_NOTSUP;
+	return h->ops->stage_get(h->priv, uuid, offset, fd, len);
+}
+
+enum blob_err
+blob_stage_del(struct blob_handler *h, const char *uuid, uint64_t offset,
+    uint64_t *len)
+{
+	if (!blob_can(h, BLOB_CAN_STAGE))
+		return BLOB_NOTSUP;
+	return h->ops->stage_del(h->priv, uuid, offset, len);
+}
+
 /* Copy len bytes from `from` (read(2) from where it stands) to `to`.
  * Returns 0, or -1 with errno set (EIO when `from` ends early). */
 static int
@@ -224,6 +251,9 @@ blob_can(const struct blob_handler *h, enum blob_cap cap)
 		return (h->ops->flags & BLOB_VERIFIES) != 0;
 	case BLOB_CAN_READ:
 		return OP(h, read, 2) != NULL;
+	case BLOB_CAN_STAGE:
+		return OP(h, stage_put, 3) != NULL &&
+		    OP(h, stage_get, 3) != NULL && OP(h, stage_del, 3) != NULL;
 	}
 	return false;
 }

@@ -30,9 +30,10 @@
 #include "conf.h"
 
 /* Version 1: open, close, get, stat, put, del.  Version 2 appends walk
- * and read.  blob_open() accepts every version up to this one and never
- * looks at an operation newer than the table's version. */
-#define BLOB_OPS_VERSION 2
+ * and read.  Version 3 appends stage_put, stage_get and stage_del.
+ * blob_open() accepts every version up to this one and never looks at an
+ * operation newer than the table's version. */
+#define BLOB_OPS_VERSION 3
 
 enum blob_err {
 	BLOB_OK = 0,
@@ -162,6 +163,31 @@ struct blob_ops {
 	 * cannot quarantine (blob_can BLOB_CAN_READ). */
 	enum blob_err (*read)(void *priv, const char *repo, const char *digest,
 	    int *fd, uint64_t *size);
+
+	/* Version 3: staging in the store, all three or none.  With them an
+	 * upload session's bytes live in the store itself, as segments, so
+	 * that any host sharing the store continues any session
+	 * (store/upload.h); without them they are the host's staging file.
+	 * A segment is the bytes one append added: session `uuid`, starting
+	 * at byte `offset` of the blob, replacing a segment stored at that
+	 * offset before (a client retrying an append).  None is visible as a
+	 * blob, and walk() does not report them. */
+
+	/* Optional: store bytes [offset, offset + len) of fd (read with
+	 * pread(2) at those offsets; the caller's) as the segment of uuid at
+	 * offset.  Returns once it is stored. */
+	enum blob_err (*stage_put)(void *priv, const char *uuid,
+	    uint64_t offset, int fd, uint64_t len);
+	/* Optional: open the segment of uuid at offset: *fd (the caller
+	 * closes it) yields exactly its bytes from offset 0, *len bytes.
+	 * BLOB_NOTFOUND when there is none. */
+	enum blob_err (*stage_get)(void *priv, const char *uuid,
+	    uint64_t offset, int *fd, uint64_t *len);
+	/* Optional: forget the segment of uuid at offset, setting *len to
+	 * its length (so that the caller finds the next one).  BLOB_NOTFOUND
+	 * when there is none. */
+	enum blob_err (*stage_del)(void *priv, const char *uuid,
+	    uint64_t offset, uint64_t *len);
 };
 
 /* An open handler: the table plus its instance. */
@@ -205,6 +231,14 @@ enum blob_err blob_delete(struct blob_handler *h, const char *repo,
 enum blob_err blob_walk(struct blob_handler *h, blob_walk_fn fn, void *arg);
 enum blob_err blob_read(struct blob_handler *h, const char *repo,
     const char *digest, int *fd, uint64_t *size);
+/* Staging in the store (the version 3 operations above); BLOB_NOTSUP
+ * when the handler has none (blob_can BLOB_CAN_STAGE). */
+enum blob_err blob_stage_put(struct blob_handler *h, const char *uuid,
+    uint64_t offset, int fd, uint64_t len);
+enum blob_err blob_stage_get(struct blob_handler *h, const char *uuid,
+    uint64_t offset, int *fd, uint64_t *len);
+enum blob_err blob_stage_del(struct blob_handler *h, const char *uuid,
+    uint64_t offset, uint64_t *len);
 
 /* blob_quarantine -- move blob digest out of the store into directory
  * dest_dir (created 0700 when absent), as dest_dir/<alg>-<hex>: the core
@@ -225,8 +259,10 @@ enum blob_cap {
 	BLOB_CAN_DELETE,    /* del(): blob bytes can be removed (gc, DELETE) */
 	BLOB_CAN_WALK,	    /* walk(): stored blobs can be listed (gc, fsck) */
 	BLOB_SELF_VERIFIES, /* put() checks digest and size itself */
-	BLOB_CAN_READ	    /* read(): the core can read bytes back
+	BLOB_CAN_READ,	    /* read(): the core can read bytes back
 				 * (fsck re-hashing, quarantine) */
+	BLOB_CAN_STAGE	    /* stage_*(): upload sessions live in the
+				 * store, for every host */
 };
 
 /* blob_can -- does handler h have capability cap? */

@@ -41,20 +41,28 @@
  *          not <algorithm>/<hex> is reported as a stray entry.
  *   read   GET into a temporary file (fsck re-hashing, quarantine).
  *
- * What stays local.  Staging: upload sessions are still files in
+ * Staging (version 3 of the seam, store/upload.h): a persisted upload
+ * session's appends are also stored as segments, one object per append,
+ * key <prefix>uploads/<uuid>/<offset, 20 digits>, written before the
+ * session's row moves on; so any host sharing the bucket and the metadata
+ * continues any session, and the one that finishes it fetches the
+ * segments it did not receive itself (GET), hashes the whole blob again
+ * and puts it as above; the segments are deleted after the commit (and
+ * when a session is cancelled or expires).  walk() leaves <prefix>uploads/
+ * out.  A bucket lifecycle rule expiring <prefix>uploads/ after a few
+ * days removes what a crash left.  The cost: a chunked push moves the
+ * bytes to the store twice (segments, then the blob) and back once; a
+ * monolithic push (POST with the digest) stages nothing.  Server-side
+ * assembly (UploadPartCopy of segments of at least 5 MiB) would save the
+ * round trip; it is not done yet.
+ *
+ * What stays local: the staging file of the request at hand under
  * <data_dir>/uploads (as for fs); a push needs the blob's size there
  * until put() returns, when the file is removed whatever the result, so
  * the host needs room for the uploads in flight (at most the sum of
  * their sizes).  The stream and read modes spool a GET into an unlinked
  * temporary file in the same directory for as long as the fd is open.
- * Nothing else: after a push the host holds no blob bytes.  For issue 15
- * (sessions moving between hosts) the plan is to stage in the store
- * itself: an upload session becomes a multipart upload (its UploadId and
- * part ETags stored with the session's hash state in the metadata),
- * each PATCH of >= 5 MiB a part, the last one completed under a staging
- * key <prefix>uploads/<id> and then copied (UploadPartCopy / CopyObject,
- * server-side) to the digest key once verified, so that any host can take
- * the next request.
+ * Nothing else: after a push the host holds no blob bytes.
  *
  * Failures: a store that cannot be reached, times out, answers 5xx (503
  * SlowDown: throttling), refuses the credentials (403) or lacks the
@@ -109,7 +117,8 @@
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define BODY_MAX  (8u << 20) /* bytes of a response kept in memory */
 #define TRIES	  3
-#define PARTS_MAX 10000 /* S3's limit */
+#define PARTS_MAX 10000	     /* S3's limit */
+#define STAGE_DIR "uploads/" /* below the prefix: upload sessions' segments */
 
 enum redirect { R_PRESIGNED, R_PROXY, R_STREAM };
 
@@ -512,13 +521,12 @@ xfer_init(struct xfer *x, const char *method, const char *key)
 /* HEAD the object of digest: BLOB_OK with *size, BLOB_NOTFOUND, or the
  * failure. */
 static enum blob_err
-head_object(struct s3 *s, const char *digest, uint64_t *size)
+head_key(struct s3 *s, const char *key, uint64_t *size)
 {
-	char key[512], what[600];
+	char what[600];
 	struct xfer x;
 	curl_off_t len = -1;
 
-	object_key(s, digest, key, sizeof(key));
 	xfer_init(&x, "HEAD", key);
 	run(s, &x);
 	if (x.cc == CURLE_OK && x.status == 200) {
@@ -539,6 +547,15 @@ head_object(struct s3 *s, const char *digest, uint64_t *size)
 	return failed(s, &x, what);
 }
 
+static enum blob_err
+head_object(struct s3 *s, const char *digest, uint64_t *size)
+{
+	char key[512];
+
+	object_key(s, digest, key, sizeof(key));
+	return head_key(s, key, size);
+}
+
 /* An unlinked temporary file for a GET's body. */
 static int
 spool_file(const struct s3 *s)
@@ -555,12 +572,12 @@ spool_file(const struct s3 *s)
 	return fd;
 }
 
-/* GET the object of digest into an unlinked temporary file: *fd at
- * offset 0 and *size. */
+/* GET the object key into an unlinked temporary file: *fd at offset 0
+ * and *size. */
 static enum blob_err
-get_object(struct s3 *s, const char *digest, int *fd, uint64_t *size)
+get_key(struct s3 *s, const char *key, int *fd, uint64_t *size)
 {
-	char key[512], what[600];
+	char what[600];
 	struct xfer x;
 	enum blob_err e;
 	struct stat st;
@@ -571,7 +588,6 @@ get_object(struct s3 *s, const char *digest, int *fd, uint64_t *size)
 		    s->tmpdir, strerror(errno));
 		return errno == ENOSPC ? BLOB_NOSPC : BLOB_IO;
 	}
-	object_key(s, digest, key, sizeof(key));
 	xfer_init(&x, "GET", key);
 	x.out_fd = f;
 	run(s, &x);
@@ -591,6 +607,15 @@ get_object(struct s3 *s, const char *digest, int *fd, uint64_t *size)
 	e = failed(s, &x, what);
 	buf_free(&x.body);
 	return e;
+}
+
+static enum blob_err
+get_object(struct s3 *s, const char *digest, int *fd, uint64_t *size)
+{
+	char key[512];
+
+	object_key(s, digest, key, sizeof(key));
+	return get_key(s, key, fd, size);
 }
 
 /* A presigned GET of digest's object: path (signed, not encoded) and
@@ -664,12 +689,13 @@ s3_read(void *priv, const char *repo, const char *digest, int *fd,
 	return get_object(priv, digest, fd, size);
 }
 
+static enum blob_err delete_key(struct s3 *s, const char *key);
+
 static enum blob_err
 s3_del(void *priv, const char *repo, const char *digest)
 {
 	struct s3 *s = priv;
-	char key[512], what[600];
-	struct xfer x;
+	char key[512];
 	uint64_t size;
 	enum blob_err e;
 
@@ -677,6 +703,17 @@ s3_del(void *priv, const char *repo, const char *digest)
 	if ((e = head_object(s, digest, &size)) != BLOB_OK)
 		return e;
 	object_key(s, digest, key, sizeof(key));
+	return delete_key(s, key);
+}
+
+/* DELETE the object key (S3 answers 204 whether or not it was there). */
+static enum blob_err
+delete_key(struct s3 *s, const char *key)
+{
+	char what[600];
+	struct xfer x;
+	enum blob_err e;
+
 	xfer_init(&x, "DELETE", key);
 	run(s, &x);
 	if (x.cc == CURLE_OK &&
@@ -870,6 +907,71 @@ s3_put(void *priv, const char *repo, const char *digest,
 	return e;
 }
 
+/* --- Staging in the store (blob.h, version 3) ------------------------ */
+
+/* <prefix>uploads/<uuid>/<offset, 20 digits>: the digits keep a listing
+ * in offset order (for an operator: `berth` itself never lists them). */
+static void
+stage_key(const struct s3 *s, const char *uuid, uint64_t offset, char *out,
+    size_t cap)
+{
+	snprintf(out, cap, "%s%s%s/%020llu", s->prefix, STAGE_DIR, uuid,
+	    (unsigned long long)offset);
+}
+
+/* One PUT of the segment, unconditional: a client retrying an append
+ * replaces what an earlier try left at that offset.  A segment may be
+ * larger than part_size: one PUT all the same (S3 takes up to 5 GiB; an
+ * append is one request body). */
+static enum blob_err
+s3_stage_put(void *priv, const char *uuid, uint64_t offset, int fd,
+    uint64_t len)
+{
+	struct s3 *s = priv;
+	char key[512], what[600];
+	struct xfer x;
+	enum blob_err e = BLOB_OK;
+
+	stage_key(s, uuid, offset, key, sizeof(key));
+	xfer_init(&x, "PUT", key);
+	x.in_fd = fd;
+	x.in_off = offset;
+	x.in_len = len;
+	x.payload_hash = "UNSIGNED-PAYLOAD";
+	run(s, &x);
+	if (x.cc != CURLE_OK || x.status != 200) {
+		snprintf(what, sizeof(what), "PUT %s (%llu bytes)", key,
+		    (unsigned long long)len);
+		e = failed(s, &x, what);
+	}
+	buf_free(&x.body);
+	return e;
+}
+
+static enum blob_err
+s3_stage_get(void *priv, const char *uuid, uint64_t offset, int *fd,
+    uint64_t *len)
+{
+	struct s3 *s = priv;
+	char key[512];
+
+	stage_key(s, uuid, offset, key, sizeof(key));
+	return get_key(s, key, fd, len);
+}
+
+static enum blob_err
+s3_stage_del(void *priv, const char *uuid, uint64_t offset, uint64_t *len)
+{
+	struct s3 *s = priv;
+	char key[512];
+	enum blob_err e;
+
+	stage_key(s, uuid, offset, key, sizeof(key));
+	if ((e = head_key(s, key, len)) != BLOB_OK)
+		return e;
+	return delete_key(s, key);
+}
+
 /* The state of a walk. */
 struct walk {
 	struct s3 *s;
@@ -939,8 +1041,10 @@ s3_walk(void *priv, blob_walk_fn fn, void *arg)
 				break;
 			sz = strtoull(size_s, &end, 10);
 			if (*end != '\0' ||
-			    strncmp(key, s->prefix, strlen(s->prefix)) != 0)
-				continue;
+			    strncmp(key, s->prefix, strlen(s->prefix)) != 0 ||
+			    strncmp(key + strlen(s->prefix), STAGE_DIR,
+				strlen(STAGE_DIR)) == 0)
+				continue; /* not ours; a session's segment */
 			if (report(&w, key, sz) != 0) {
 				buf_free(&x.body);
 				return BLOB_OK;
@@ -1229,5 +1333,8 @@ static const struct blob_ops blob_s3_ops = {
 	.del = s3_del,
 	.walk = s3_walk,
 	.read = s3_read,
+	.stage_put = s3_stage_put,
+	.stage_get = s3_stage_get,
+	.stage_del = s3_stage_del,
 };
 BLOB_HANDLER(blob_s3_ops)

@@ -10,8 +10,9 @@
  * defines its table and registers it with META_BACKEND(table) at file
  * scope; `[metadata] backend = NAME` picks it (default sqlite), and it
  * reads its own settings from [metadata.NAME] through base/conf.h.
- * Backends: SQLite (meta_sqlite.c, meta_sqlite_admin.c), PostgreSQL
- * (meta_pg.c, meta_pg_admin.c; schema in sql/postgresql/).
+ * Backends: SQLite (meta_sqlite.c, meta_sqlite_admin.c,
+ * meta_sqlite_auth.c), PostgreSQL (meta_pg.c, meta_pg_admin.c,
+ * meta_pg_auth.c; schema in sql/postgresql/).
  *
  * Each process opens the metadata once (meta_open(), after fork); the
  * wrappers then use that backend.  All string arguments are validated
@@ -75,7 +76,10 @@
  * How PostgreSQL meets it (many processes on many hosts, one database):
  * C1 each write is one transaction (BEGIN .. COMMIT, rolled back on any
  * error), or one statement (upload_create/advance/delete); the audit
- * triggers run inside it.  C2 every write transaction starts with
+ * triggers run inside it (the actor, meta_set_actor(), is a session
+ * setting the trigger reads).  The identity writes (meta_auth.h) are
+ * transactions under the writer lock too, so a user's and a CI token's
+ * name are checked free and inserted in one step on every host.  C2 every write transaction starts with
  * BEGIN; SELECT pg_advisory_xact_lock(writer key of the schema): the
  * writers of every host queue on that one lock before they read
  * anything, at READ COMMITTED, where each statement reads what was

@@ -88,7 +88,9 @@ enum meta_err meta_grants_list(json_t *out);
 /* meta_set_actor -- the user (or CI token) name the audit rows of the
  * writes that follow name, until the next call; NULL for none.  No
  * write to the store itself (SQLite: a per-connection TEMP table and
- * trigger).  A backend without the operation ignores it. */
+ * trigger; PostgreSQL: a session setting, berth.actor, sent only when
+ * it changes and again on a new connection).  A backend without the
+ * operation ignores it. */
 enum meta_err meta_set_actor(const char *user);
 
 #endif

@@ -14,8 +14,9 @@
  * newest schema this build knows: open it with berth once first) into
  * schema `schema` (created and migrated when missing, and refused unless
  * empty) of the PostgreSQL database `dsn`, the password read from
- * password_file when not NULL.  Ids, times, manifest bytes and the audit
- * trail are kept as they are.  One PostgreSQL transaction: before its
+ * password_file when not NULL.  Ids, times, manifest bytes, the audit
+ * trail and the identities (users with their password hashes, CI tokens,
+ * grants) are kept as they are.  One PostgreSQL transaction: before its
  * COMMIT every table's row count, the blobs' and manifests' byte sums
  * and each manifest body's length are compared with SQLite's; on any
  * difference nothing is committed.  On META_OK *report (caller decrefs)

@@ -1,7 +1,8 @@
 /* meta_pg.c -- the PostgreSQL metadata backend ("postgresql"; see meta.h
  * for the contract and how PostgreSQL meets it): the connection, the
- * request path and the backend's table.  With meta_pg_admin.c, the only
- * file with PostgreSQL's SQL in it; the schema is sql/postgresql/.
+ * request path and the backend's table.  With meta_pg_admin.c and
+ * meta_pg_auth.c, the only files with PostgreSQL's SQL in them; the
+ * schema is sql/postgresql/.
  *
  * Settings, [metadata.postgresql]:
  *   dsn                a libpq connection string or URI (required);
@@ -280,6 +281,8 @@ connect_db(struct pg *q)
 	q->conn = PQconnectdbParams(keys, vals, 1);
 	q->gen++;
 	memset(q->prepared, 0, sizeof(q->prepared));
+	memset(q->auth_prepared, 0, sizeof(q->auth_prepared));
+	q->actor_sent = !q->actor_on; /* a new session has no actor */
 	if (q->conn == NULL || PQstatus(q->conn) != CONNECTION_OK) {
 		pg_log(q, "cannot connect");
 		return META_UNAVAILABLE;
@@ -293,7 +296,7 @@ connect_db(struct pg *q)
 		return e;
 	}
 	PQclear(res);
-	return META_OK;
+	return pg_actor_restore(q);
 }
 
 static enum meta_err reconnect(struct pg *q);
@@ -365,6 +368,30 @@ pg_check(struct pg *q, PGresult *res, const char *what)
 	return META_ERR;
 }
 
+PGresult *
+pg_prepared(struct pg *q, const char *name, const char *sql, bool *prepared,
+    const struct pg_params *p, bool binary, enum meta_err *e)
+{
+	PGresult *res;
+
+	if (!*prepared) {
+		res = PQprepare(q->conn, name, sql, 0, NULL);
+		if ((*e = pg_check(q, res, sql)) != META_OK) {
+			PQclear(res);
+			return NULL;
+		}
+		PQclear(res);
+		*prepared = true;
+	}
+	res = PQexecPrepared(q->conn, name, p->n, p->v, p->len, p->fmt,
+	    binary ? 1 : 0);
+	if ((*e = pg_check(q, res, sql)) != META_OK) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
 /* Run prepared statement id with p; the result (caller PQclears) or NULL
  * with *e set. */
 static PGresult *
@@ -372,25 +399,10 @@ run(struct pg *q, enum pg_stmt_id id, const struct pg_params *p,
     enum meta_err *e)
 {
 	char name[16];
-	PGresult *res;
 
 	snprintf(name, sizeof(name), "b%d", (int)id);
-	if (!q->prepared[id]) {
-		res = PQprepare(q->conn, name, sql_text[id], 0, NULL);
-		if ((*e = pg_check(q, res, sql_text[id])) != META_OK) {
-			PQclear(res);
-			return NULL;
-		}
-		PQclear(res);
-		q->prepared[id] = true;
-	}
-	res = PQexecPrepared(q->conn, name, p->n, p->v, p->len, p->fmt,
-	    binary_result(id) ? 1 : 0);
-	if ((*e = pg_check(q, res, sql_text[id])) != META_OK) {
-		PQclear(res);
-		return NULL;
-	}
-	return res;
+	return pg_prepared(q, name, sql_text[id], &q->prepared[id], p,
+	    binary_result(id), e);
 }
 
 /* Run a statement without rows; *changed (may be NULL) the rows it
@@ -1564,6 +1576,20 @@ static const struct meta_ops postgresql_ops = {
 	.blob_unlock = pg_blob_unlock,
 	.blob_holders = pg_blob_holders,
 	.stats = pg_stats,
+	.user_add = pg_user_add,
+	.user_passwd = pg_user_passwd,
+	.user_get = pg_user_get,
+	.user_delete = pg_user_delete,
+	.users_list = pg_users_list,
+	.identities_count = pg_identities_count,
+	.ci_token_add = pg_ci_token_add,
+	.ci_token_get = pg_ci_token_get,
+	.ci_tokens_list = pg_ci_tokens_list,
+	.ci_token_revoke = pg_ci_token_revoke,
+	.grant_put = pg_grant_put,
+	.grant_delete = pg_grant_delete,
+	.grants_list = pg_grants_list,
+	.set_actor = pg_set_actor,
 };
 
 META_BACKEND(postgresql_ops)

@@ -46,6 +46,28 @@ enum pg_stmt_id {
 	P_COUNT
 };
 
+/* The identity statements (meta_pg_auth.c), prepared on first use on
+ * each connection like those above. */
+enum pg_auth_stmt_id {
+	PA_NAME_TAKEN,
+	PA_USER_INSERT,
+	PA_USER_PASSWD,
+	PA_USER_GET,
+	PA_USER_DELETE,
+	PA_USER_GRANTS_DELETE,
+	PA_USERS_LIST,
+	PA_IDENTITIES_COUNT,
+	PA_CI_TOKEN_INSERT,
+	PA_CI_TOKEN_GET,
+	PA_CI_TOKENS_LIST,
+	PA_CI_TOKEN_REVOKE,
+	PA_GRANT_PUT,
+	PA_GRANT_DELETE,
+	PA_GRANTS_LIST,
+	PA_ACTOR_SET,
+	PA_COUNT
+};
+
 #define PG_PARAMS_MAX 10
 
 /* Parameters of one statement, in text format unless given as bytes. */
@@ -65,8 +87,9 @@ struct pg {
 	unsigned gen;		/* connections made so far: a session
 					 * lock taken in an older one is gone */
 	bool prepared[P_COUNT]; /* on this connection */
-	bool in_tx;		/* between admin_begin and admin_end */
-	bool migrated;		/* the schema was found current */
+	bool auth_prepared[PA_COUNT];
+	bool in_tx;    /* between admin_begin and admin_end */
+	bool migrated; /* the schema was found current */
 	/* Settings ([metadata.postgresql]). */
 	char *dsn;
 	char *password; /* from password_file, or NULL */
@@ -80,6 +103,11 @@ struct pg {
 	 * connection. */
 	int blob_held; /* 0 none, 1 shared, 2 exclusive */
 	unsigned blob_gen;
+	/* The audit actor (meta_set_actor()): a session setting, so made
+	 * again on each new connection (pg_actor_restore()). */
+	bool actor_on;	 /* a name is set */
+	bool actor_sent; /* this connection has actor */
+	char actor[256];
 };
 
 /* The shared helpers, in meta_pg.c. */
@@ -95,6 +123,17 @@ void pg_rollback(struct pg *q);
 void pg_text(struct pg_params *p, const char *v);
 void pg_int(struct pg_params *p, int64_t v);
 int64_t pg_getint(const PGresult *res, int row, int col);
+
+/* pg_prepared -- run sql with p as the prepared statement `name` of this
+ * connection, preparing it first when *prepared is false (then set); rows
+ * in text format, or binary when binary.  The result (caller PQclears),
+ * or NULL with *e set (logged). */
+PGresult *pg_prepared(struct pg *q, const char *name, const char *sql,
+    bool *prepared, const struct pg_params *p, bool binary, enum meta_err *e);
+
+/* pg_rows -- each row of res appended to out as an object {column: value},
+ * typed by the column's type (meta_pg_admin.c).  Does not clear res. */
+void pg_rows(const PGresult *res, json_t *out);
 
 /* pg_open_dsn -- an instance on dsn and schema (created and brought
  * forward when needed) without a configuration file, for `berth
@@ -129,5 +168,28 @@ enum meta_err pg_admin_integrity(void *priv, json_t *out);
 enum meta_err pg_admin_unlinked(void *priv, json_t *out);
 enum meta_err pg_blob_lock(void *priv, bool exclusive);
 enum meta_err pg_blob_unlock(void *priv);
+
+/* Identities, in meta_pg_auth.c; contracts in meta_auth.h, priv a
+ * struct pg. */
+enum meta_err pg_user_add(void *priv, const char *name, const char *hash);
+enum meta_err pg_user_passwd(void *priv, const char *name, const char *hash);
+enum meta_err pg_user_get(void *priv, const char *name, char *hash);
+enum meta_err pg_user_delete(void *priv, const char *name);
+enum meta_err pg_users_list(void *priv, json_t *out);
+enum meta_err pg_identities_count(void *priv, long *n);
+enum meta_err pg_ci_token_add(void *priv, const struct meta_ci_token *t);
+enum meta_err pg_ci_token_get(void *priv, const char *id,
+    struct meta_ci_token *t);
+enum meta_err pg_ci_tokens_list(void *priv, json_t *out);
+enum meta_err pg_ci_token_revoke(void *priv, const char *name);
+enum meta_err pg_grant_put(void *priv, const char *who, const char *pattern,
+    const char *actions);
+enum meta_err pg_grant_delete(void *priv, const char *who, const char *pattern);
+enum meta_err pg_grants_list(void *priv, json_t *out);
+enum meta_err pg_set_actor(void *priv, const char *user);
+
+/* pg_actor_restore -- name the actor again on a new connection (the
+ * session setting went with the old one); META_OK when none is set. */
+enum meta_err pg_actor_restore(struct pg *q);
 
 #endif

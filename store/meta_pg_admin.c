@@ -71,6 +71,13 @@ row_object(const PGresult *res, int i)
 	return o;
 }
 
+void
+pg_rows(const PGresult *res, json_t *out)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(out, row_object(res, i));
+}
+
 /* Run sql with p (may be NULL), appending each row to out. */
 static enum meta_err
 rows(struct pg *q, const char *sql, const struct pg_params *p, json_t *out)
@@ -82,8 +89,7 @@ rows(struct pg *q, const char *sql, const struct pg_params *p, json_t *out)
 		return e;
 	if ((res = pg_query(q, sql, p, &e)) == NULL)
 		return e;
-	for (int i = 0; i < PQntuples(res); i++)
-		json_array_append_new(out, row_object(res, i));
+	pg_rows(res, out);
 	PQclear(res);
 	return META_OK;
 }

@@ -5,8 +5,8 @@
  * through the PostgreSQL backend's connection (meta_pg.h).
  *
  * The tables are copied in foreign-key order, column by column as they
- * are (sql/001_init.sql and sql/postgresql/001_init.sql have the same
- * columns): integers as text, bytes (manifest bodies, hash states) as
+ * are (sql/00N_*.sql and sql/postgresql/00N_*.sql have the same
+ * columns; users, CI tokens and grants of 003 included): integers as text, bytes (manifest bodies, hash states) as
  * binary parameters.  The audit triggers fire on the inserts; their rows
  * are dropped before the audit trail itself is copied, so it ends as it
  * was.  Identity sequences are moved past the copied ids. */
@@ -47,6 +47,15 @@ static const struct table tables[] = {
 	    "uuid, repository, algorithm, size, hash_state, "
 	    "started_at, updated_at",
 	    NULL, 7, "uuid", NULL },
+	/* Identities (sql/003_auth.sql): password hashes and token hashes
+	 * as they are, so every user and CI token signs in as before. */
+	{ "users", "name, hash, created_at, updated_at", NULL, 4, "name",
+	    NULL },
+	{ "ci_tokens",
+	    "id, name, secret_hash, scope, created_at, expires_at, revoked",
+	    NULL, 7, "id", NULL },
+	{ "grants", "who, pattern, actions, created_at", NULL, 4,
+	    "who, pattern", NULL },
 	{ "audit", "id, at, action, repository, tag, digest, old_digest, user",
 	    "id, at, action, repository, tag, digest, old_digest, \"user\"", 8,
 	    "id", "id" },

@@ -62,6 +62,7 @@ upload_start(struct store *st, const char *repo, enum digest_alg alg,
 	u->st = st;
 	u->fd = -1;
 	u->persist = persist;
+	u->staged = persist && blob_can(&st->blobs, BLOB_CAN_STAGE);
 	if (new_uuid(u->m.uuid) != 0)
 		return UP_IO;
 	snprintf(u->m.repo, sizeof(u->m.repo), "%s", repo);
@@ -112,6 +113,7 @@ upload_open(struct store *st, const char *repo, const char *uuid,
 	u->st = st;
 	u->fd = -1;
 	u->persist = true;
+	u->staged = blob_can(&st->blobs, BLOB_CAN_STAGE);
 	e = meta_upload_get(repo, uuid, expiry, &u->m);
 	if (e != META_OK)
 		return e == META_NOTFOUND ? UP_UNKNOWN :
@@ -125,7 +127,11 @@ upload_open(struct store *st, const char *repo, const char *uuid,
 	for (int tries = 0;; tries++) {
 		struct stat locked, named;
 
-		u->fd = open(u->path, O_RDWR | O_CLOEXEC);
+		/* Staged in the store: a session another host started or
+		 * continued gets a staging file here, empty (its bytes are
+		 * fetched when it finishes). */
+		u->fd = open(u->path,
+		    O_RDWR | O_CLOEXEC | (u->staged ? O_CREAT : 0), 0644);
 		if (u->fd < 0)
 			return errno == ENOENT ? UP_UNKNOWN : UP_IO;
 		if (flock(u->fd, LOCK_EX) != 0 || fstat(u->fd, &locked) != 0)
@@ -175,14 +181,89 @@ pwrite_all(int fd, const unsigned char *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static int copy_in(int in, int out, uint64_t off, uint64_t len,
+    unsigned char *buf, size_t cap);
+
+static enum upload_err
+blob_upload_err(enum blob_err e)
+{
+	switch (e) {
+	case BLOB_OK:
+		return UP_OK;
+	case BLOB_NOSPC:
+		return UP_NOSPC;
+	case BLOB_NOTSUP:
+		return UP_READONLY;
+	case BLOB_UNAVAILABLE:
+		return UP_UNAVAILABLE;
+	default:
+		return UP_IO;
+	}
+}
+
+/* Staged: fetch the session's segments covering [0, end) from the store
+ * into the staging file, in offset order.  UP_DIGEST when they do not
+ * (a segment missing, or one reaching past end: a racing append). */
+static enum upload_err
+fetch(struct upload *u, uint64_t end)
+{
+	static unsigned char buf[IO_CHUNK];
+	uint64_t pos = 0, len;
+	enum blob_err e;
+	int fd;
+
+	while (pos < end) {
+		e = blob_stage_get(&u->st->blobs, u->m.uuid, pos, &fd, &len);
+		if (e == BLOB_NOTFOUND ||
+		    (e == BLOB_OK && (len == 0 || len > end - pos))) {
+			if (e == BLOB_OK)
+				close(fd);
+			fprintf(stderr,
+			    "berth: upload %s: the store holds no segment "
+			    "of %llu bytes at most at %llu; ending the "
+			    "session\n",
+			    u->m.uuid, (unsigned long long)(end - pos),
+			    (unsigned long long)pos);
+			return UP_DIGEST;
+		}
+		if (e != BLOB_OK)
+			return blob_upload_err(e);
+		if (copy_in(fd, u->fd, pos, len, buf, sizeof(buf)) != 0) {
+			enum upload_err err = errno_err();
+
+			fprintf(stderr, "berth: upload %s: fetch segment: %s\n",
+			    u->m.uuid, strerror(errno));
+			close(fd);
+			return err;
+		}
+		close(fd);
+		pos += len;
+	}
+	return UP_OK;
+}
+
+/* Staged: forget the session's segments (best effort: a store's
+ * lifecycle rule on <prefix>uploads/ removes what is left). */
+static void
+unstage(struct store *st, const char *uuid)
+{
+	uint64_t pos = 0, len = 0;
+
+	while (
+	    blob_stage_del(&st->blobs, uuid, pos, &len) == BLOB_OK && len > 0)
+		pos += len;
+}
+
 /* The session's running hash into *hash: its saved state, or, for a
- * state from another build, rebuilt from the staging file.  0, or -1 on
- * a read error. */
+ * state from another build, rebuilt from the staging file (staged: from
+ * the store's segments first).  0, or -1 on a read error. */
 static int
 load_hash(struct upload *u, struct digest_ctx *hash)
 {
 	if (digest_load(hash, u->m.alg, u->m.state, u->m.state_len))
 		return 0;
+	if (u->staged && fetch(u, u->m.size) != UP_OK)
+		return -1;
 	digest_init(hash, u->m.alg);
 	return digest_update_fd(hash, u->fd, u->m.size);
 }
@@ -224,11 +305,26 @@ settle(struct upload *u, const struct digest_ctx *hash, uint64_t old,
 {
 	enum upload_err err = UP_IO;
 
-	if (ftruncate(u->fd, (off_t)off) == 0)
-		err = record(u, hash, old, off);
-	if (err != UP_OK)
+	if (ftruncate(u->fd, (off_t)off) == 0) {
+		err = UP_OK;
+		/* Staged: the bytes are in the store before the row says so. */
+		if (u->staged && off > old)
+			err = blob_upload_err(blob_stage_put(&u->st->blobs,
+			    u->m.uuid, old, u->fd, off - old));
+		if (err == UP_OK)
+			err = record(u, hash, old, off);
+	}
+	if (err != UP_OK) {
 		rollback(u, old);
-	return err;
+		return err;
+	}
+	if (u->local_hi == old && u->local_hi > u->local_lo)
+		u->local_hi = off; /* this request's bytes grow */
+	else if (off > old) {
+		u->local_lo = old;
+		u->local_hi = off;
+	}
+	return UP_OK;
 }
 
 enum upload_err
@@ -418,7 +514,28 @@ upload_finish(struct upload *u, const char *digest, uint64_t *size)
 	*size = u->m.size;
 	if (!blob_can(h, BLOB_CAN_PUT))
 		return UP_READONLY;
-	if (!blob_can(h, BLOB_SELF_VERIFIES)) {
+	if (u->staged && (u->local_lo > 0 || u->local_hi < u->m.size)) {
+		/* Bytes this request did not append come from the store, and
+		 * the whole file is hashed again: a segment is trusted no more
+		 * than the client that sent it. */
+		enum upload_err err = fetch(u,
+		    u->local_hi > u->local_lo ? u->local_lo : u->m.size);
+
+		if (err == UP_DIGEST)
+			upload_cancel(u);
+		if (err != UP_OK)
+			return err;
+		if (ftruncate(u->fd, (off_t)u->m.size) != 0 ||
+		    digest_fd(u->fd, alg, u->m.size, got) != 0) {
+			fprintf(stderr, "berth: upload %s: re-hash: %s\n",
+			    u->m.uuid, strerror(errno));
+			return UP_IO;
+		}
+		if (strcmp(got, digest) != 0) {
+			upload_cancel(u);
+			return UP_DIGEST;
+		}
+	} else if (!blob_can(h, BLOB_SELF_VERIFIES)) {
 		if (alg == u->m.alg &&
 		    digest_load(&hash, u->m.alg, u->m.state, u->m.state_len)) {
 			digest_final(&hash, got);
@@ -445,6 +562,8 @@ upload_finish(struct upload *u, const char *digest, uint64_t *size)
 		/* The handler removed the staging file; end the session. */
 		if (u->persist)
 			meta_upload_delete(u->m.uuid);
+		if (u->staged)
+			unstage(u->st, u->m.uuid);
 		return be == BLOB_NOSPC	   ? UP_NOSPC :
 		    be == BLOB_NOTSUP	   ? UP_READONLY :
 		    be == BLOB_UNAVAILABLE ? UP_UNAVAILABLE :
@@ -453,6 +572,8 @@ upload_finish(struct upload *u, const char *digest, uint64_t *size)
 	me = meta_blob_commit(u->m.repo, digest, u->m.size,
 	    u->persist ? u->m.uuid : NULL);
 	blob_unlock(lock);
+	if (u->staged && me == META_OK)
+		unstage(u->st, u->m.uuid);
 	return me == META_OK	   ? UP_OK :
 	    me == META_FULL	   ? UP_NOSPC :
 	    me == META_UNAVAILABLE ? UP_UNAVAILABLE :
@@ -466,6 +587,8 @@ upload_cancel(struct upload *u)
 
 	if (u->persist)
 		e = meta_upload_delete(u->m.uuid);
+	if (u->staged)
+		unstage(u->st, u->m.uuid);
 	unlink(u->path);
 	return e == META_OK ? UP_OK : e == META_FULL ? UP_NOSPC : UP_IO;
 }
@@ -496,8 +619,11 @@ upload_expire(struct store *st, long expiry)
 		json_decref(ids);
 		return -1;
 	}
-	json_array_foreach(ids, i, v)
+	json_array_foreach(ids, i, v) {
 		meta_upload_delete(json_string_value(v));
+		if (blob_can(&st->blobs, BLOB_CAN_STAGE))
+			unstage(st, json_string_value(v));
+	}
 	json_decref(ids);
 	snprintf(dir, sizeof(dir), "%s/uploads", st->data_dir);
 	d = opendir(dir);

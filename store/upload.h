@@ -16,6 +16,21 @@
  * recorded size and truncates.  Finishing verifies the digest, hands the
  * file to the blob handler (blob.h put), and commits the blob link and
  * the end of the session in one transaction (meta_blob_commit).
+ *
+ * Sessions across hosts.  With a blob handler that stages in the store
+ * (blob.h, BLOB_CAN_STAGE: s3), the session's bytes live there too, so
+ * any host sharing the store and the metadata continues any session:
+ * each append stores its bytes as a segment (stage_put, keyed by its
+ * offset) before the row advances, so the row never covers bytes the
+ * store lacks.  A host without the staging file makes an empty one (the
+ * flock then serialises this host's requests only; across hosts the
+ * row's compare-and-set on the old size, meta_upload_advance, decides,
+ * and the loser answers as for an unknown session).  Finishing fetches
+ * the segments the request did not append itself into the staging file,
+ * in offset order, re-hashes the whole file against the digest (the
+ * segments are trusted no more than a client: a racing append may have
+ * replaced one), and then puts it as usual; the segments are removed
+ * after the commit, by upload_cancel and by upload_expire.
  * Called by the upload and blob handlers in cgi/. */
 #ifndef BERTH_UPLOAD_H
 #define BERTH_UPLOAD_H
@@ -50,6 +65,12 @@ struct upload {
 	int fd; /* staging file; -1 when closed */
 	char path[PATH_MAX];
 	bool persist; /* has a metadata row */
+	/* Staging in the store (blob.h, BLOB_CAN_STAGE; a persisted session
+	 * only): each append is also stored as a segment before the row
+	 * moves on, and the staging file is trusted only for the bytes
+	 * [local_lo, local_hi) this request appended. */
+	bool staged;
+	uint64_t local_lo, local_hi;
 };
 
 /* Where the bytes of an append come from: a body reader returning up to

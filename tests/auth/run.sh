@@ -15,7 +15,9 @@
 # docker (a dockerd of its own), buildah and containerd's ctr the same
 # way, when run as root with docker.io, buildah and containerd installed.
 #
-# Env: BERTH (default build/berth), SERVER, KEEP=1 (keep the directory).
+# Env: BERTH (default build/berth), SERVER, KEEP=1 (keep the directory),
+# AUTH_CONFIG_EXTRA (lines appended to the registry's configuration file:
+# tests/pg runs the whole suite with [metadata] backend = postgresql).
 # Prints "ok - ..." / "not ok - ..." and "N passed, N failed" last.
 set -u
 
@@ -72,6 +74,7 @@ data_dir = $DATA
 enabled = true
 token_lifetime = 60s
 EOF
+[ -n "${AUTH_CONFIG_EXTRA:-}" ] && printf '%s\n' "$AUTH_CONFIG_EXTRA" >>"$INI"
 chmod 644 "$INI"
 
 # ---- before the first start: berth refuses, then the set-up ----------

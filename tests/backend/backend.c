@@ -720,6 +720,71 @@ test_read(void **state)
 	    BLOB_NOTFOUND);
 }
 
+/* Staging in the store (version 3): segments stored by offset, read
+ * back exactly, replaced by a second put at the same offset, never seen
+ * by walk(), forgotten one by one with their lengths.  Only s3 stages. */
+static void
+test_stage(void **state)
+{
+	struct fixture *f = *state;
+	const char *uuid = "0d3c1a2b-0000-4000-8000-00000000beef";
+	char path[PATH_MAX];
+	uint64_t len = 0;
+	struct seen *s;
+	int fd, in = -1;
+
+	assert_int_equal(blob_can(&f->h, BLOB_CAN_STAGE), f->b->remote);
+	if (!blob_can(&f->h, BLOB_CAN_STAGE)) {
+		assert_int_equal(blob_stage_get(&f->h, uuid, 0, &in, &len),
+		    BLOB_NOTSUP);
+		assert_int_equal(in, -1);
+		return;
+	}
+	/* The blob's bytes at their own offsets, as the staging file. */
+	snprintf(path, sizeof(path), "%s/stage-src", f->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, f->bytes, sizeof(f->bytes)),
+	    (ssize_t)sizeof(f->bytes));
+	assert_int_equal(blob_stage_put(&f->h, uuid, 0, fd, 40000), BLOB_OK);
+	assert_int_equal(blob_stage_put(&f->h, uuid, 40000, fd, 60000),
+	    BLOB_OK);
+	assert_int_equal(blob_stage_get(&f->h, uuid, 40000, &in, &len),
+	    BLOB_OK);
+	assert_int_equal(len, 60000);
+	{
+		unsigned char *buf = malloc(60001);
+		ssize_t n, got = 0;
+
+		assert_non_null(buf);
+		while ((n = read(in, buf + got, 60001 - (size_t)got)) > 0)
+			got += n;
+		assert_int_equal(got, 60000);
+		assert_memory_equal(buf, f->bytes + 40000, 60000);
+		free(buf);
+	}
+	close(in);
+	assert_int_equal(blob_stage_get(&f->h, uuid, 1, &in, &len),
+	    BLOB_NOTFOUND);
+	/* A retried append replaces the segment at its offset. */
+	assert_int_equal(blob_stage_put(&f->h, uuid, 40000, fd, 10), BLOB_OK);
+	assert_int_equal(blob_stage_get(&f->h, uuid, 40000, &in, &len),
+	    BLOB_OK);
+	assert_int_equal(len, 10);
+	close(in);
+	close(fd);
+	s = walk_all(f, 0);
+	assert_int_equal(s->n, 0); /* segments are no blobs */
+	free(s);
+	assert_int_equal(blob_stage_del(&f->h, uuid, 0, &len), BLOB_OK);
+	assert_int_equal(len, 40000);
+	assert_int_equal(blob_stage_del(&f->h, uuid, 40000, &len), BLOB_OK);
+	assert_int_equal(len, 10);
+	assert_int_equal(blob_stage_del(&f->h, uuid, 0, &len), BLOB_NOTFOUND);
+	assert_int_equal(blob_stage_get(&f->h, uuid, 0, &in, &len),
+	    BLOB_NOTFOUND);
+}
+
 /* fsck --repair's way out for a corrupt blob: copied through read() into
  * the quarantine directory, then forgotten with del(). */
 static void
@@ -1034,13 +1099,13 @@ static const struct blob_ops v1_ops = {
 };
 BLOB_HANDLER(v1_ops)
 
-static const struct blob_ops v3_ops = {
+static const struct blob_ops next_ops = {
 	.version = BLOB_OPS_VERSION + 1,
-	.name = "test-v3",
+	.name = "test-next",
 	.open = old_open,
 	.get = old_get,
 };
-BLOB_HANDLER(v3_ops)
+BLOB_HANDLER(next_ops)
 
 static void
 test_versions(void **state)
@@ -1055,6 +1120,8 @@ test_versions(void **state)
 	    BLOB_OK);
 	assert_false(blob_can(&h, BLOB_CAN_WALK));
 	assert_false(blob_can(&h, BLOB_CAN_READ));
+	assert_false(blob_can(&h, BLOB_CAN_STAGE));
+	assert_int_equal(blob_stage_get(&h, "u", 0, &fd, &size), BLOB_NOTSUP);
 	assert_int_equal(blob_walk(&h, record, &none), BLOB_NOTSUP);
 	assert_int_equal(
 	    blob_read(&h, "",
@@ -1064,7 +1131,7 @@ test_versions(void **state)
 	    BLOB_NOTSUP);
 	assert_int_equal(walk_called, 0);
 	blob_close(&h);
-	assert_int_equal(blob_open("test-v3", NULL, "/nonexistent", &h),
+	assert_int_equal(blob_open("test-next", NULL, "/nonexistent", &h),
 	    BLOB_NOTSUP);
 }
 
@@ -1073,7 +1140,7 @@ main(void)
 {
 	enum {
 		NB = sizeof(backends) / sizeof(backends[0]),
-		PER = 5,
+		PER = 6,
 		NF = sizeof(s3_faults) / sizeof(s3_faults[0])
 	};
 	static char names[PER * NB + NF][64];
@@ -1105,6 +1172,11 @@ main(void)
 		    backends[i].label);
 		tests[n] = (struct CMUnitTest){ names[n], test_quarantine,
 			setup, teardown, (void *)&backends[i] };
+		n++;
+		snprintf(names[n], sizeof(names[n]), "%s: staging",
+		    backends[i].label);
+		tests[n] = (struct CMUnitTest){ names[n], test_stage, setup,
+			teardown, (void *)&backends[i] };
 		n++;
 	}
 	for (size_t i = 0; i < NF; i++) {

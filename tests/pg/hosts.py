@@ -26,9 +26,31 @@ PostgreSQL's advisory lock (store/blob_lock.h, meta_blob_lock()).
             PostgreSQL finds every blob row's file; then every tagged image
             pulls intact through both, fsck is clean on both, no manifest
             references a removed blob
+  auth      two more hosts, C and D (C-auth, D-auth), with [auth] on, a schema of their own
+            and keys/ shared (the signing keys: a token one host signs
+            must verify on the other): users, grants and a CI token made
+            with `berth user|grant|token` on one host are seen by the
+            other's commands and sign-ins; with curl, 401 -> a token from
+            D -> a push through C -> a pull through D (exact digest), 403
+            DENIED for a push out of the grants and for the CI token's push
+            beyond its scope, audit rows naming the user; a user deleted
+            and a CI token revoked on one host no longer sign in on the
+            other
+
+  s3        two more hosts, E and F, sharing nothing but PostgreSQL and an
+            object store (blob_handler = s3, each its own uploads/): a
+            chunked upload whose POST, PATCHes, status and PUT alternate
+            between them (the session's bytes are segments in the store,
+            store/upload.h), pulled through both with exact bytes, no
+            segment left behind; fsck clean on both with a session in
+            flight; a session finished with a wrong digest through the
+            other host ends on both, its segments removed; a second PATCH
+            from the same offset through the other host is refused (416)
+            and the bytes stay the first one's.  Skipped without
+            BERTH_S3_DIR (hosting/s3-local.sh, tests/run.sh starts one)
 
 Env: BERTH, BERTH_TEST_PG_DSN, BERTH_TEST_PG_DIR (hosting/pg-local.sh's
-directory, for the restart), HOSTS_GC_SECONDS (default 10),
+directory, for the restart), BERTH_S3_DIR, HOSTS_GC_SECONDS (default 10),
 SANITIZER_LOG_CHECK.  Prints "N passed, N failed" last.
 """
 import json
@@ -58,12 +80,12 @@ class Host:
     """One berth host: data directory, nginx + worker pool, its own
     configuration file; blobs/ and uploads/ point at the shared store."""
 
-    def __init__(self, name, top, shared, schema):
+    def __init__(self, name, top, shared, schema, extra="", links=("blobs", "uploads")):
         self.name = name
         self.data = os.path.join(top, name)
         os.makedirs(self.data)
         os.chmod(self.data, 0o755)
-        for d in ("blobs", "uploads"):
+        for d in links:
             os.symlink(os.path.join(shared, d), os.path.join(self.data, d))
         self.port = free_port()
         self.reg = Registry(self.port)
@@ -71,8 +93,8 @@ class Host:
         with open(self.ini, "w") as fh:
             fh.write("[storage]\ndata_dir = %s\nbody_dir = %s/body\n"
                      "[metadata]\nbackend = postgresql\n"
-                     "[metadata.postgresql]\ndsn = %s\nschema = %s\n"
-                     % (self.data, self.data, DSN, schema))
+                     "[metadata.postgresql]\ndsn = %s\nschema = %s\n%s"
+                     % (self.data, self.data, DSN, schema, extra))
         os.chmod(self.ini, 0o644)
         self.env = dict(os.environ, PORT=str(self.port), DATA_DIR=self.data, BERTH=BERTH,
                         BERTH_CONFIG=self.ini, WORKERS="2")
@@ -84,8 +106,8 @@ class Host:
                                cwd=TOP, stdout=fh, stderr=fh)
         return r.returncode == 0
 
-    def berth(self, *args):
-        r = subprocess.run([BERTH, "-c", self.ini] + list(args), env=self.env,
+    def berth(self, *args, stdin=None):
+        r = subprocess.run([BERTH, "-c", self.ini] + list(args), env=self.env, input=stdin,
                            capture_output=True, text=True, timeout=300)
         return r.returncode, r.stdout, r.stderr
 
@@ -482,6 +504,291 @@ def test_gc_across(a, b):
     check("gc: no manifest references a removed blob", dangling == 0, dangling)
 
 
+# --- Access control across hosts ------------------------------------------
+
+def curl(host, method, path, user=None, token=None, body=None, headers=()):
+    """One request with curl: (status, {lower-case header: value}, body)."""
+    cmd = ["curl", "-s", "-S", "-i", "-X", method, "-H", "Expect:",
+           "--max-time", "60", "http://127.0.0.1:%d%s" % (host.port, path)]
+    if user is not None:
+        cmd += ["-u", user]
+    if token is not None:
+        cmd += ["-H", "Authorization: Bearer " + token]
+    for h in headers:
+        cmd += ["-H", h]
+    if body is not None:
+        cmd += ["--data-binary", "@-"]
+    r = subprocess.run(cmd, input=body or b"", capture_output=True, timeout=90)
+    head, _, data = r.stdout.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    if len(lines[0].split()) < 2:
+        return 0, {}, r.stderr
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), hdrs, data
+
+
+def get_token(host, user, scope):
+    """(status, token or None) from host's token endpoint for scope."""
+    st, _, body = curl(host, "GET", "/v2/token?service=berth&scope=" + scope, user=user)
+    try:
+        return st, json.loads(body)["token"] if st == 200 else None
+    except (ValueError, KeyError):
+        return st, None
+
+
+def test_auth(top, shared):
+    schema = "hauth_" + os.urandom(4).hex()
+    os.makedirs(os.path.join(shared, "keys"), mode=0o700)
+    extra = "[auth]\nenabled = true\n"
+    c = Host("C-auth", top, shared, schema, extra, ("blobs", "uploads", "keys"))
+    d = Host("D-auth", top, shared, schema, extra, ("blobs", "uploads", "keys"))
+    pw = os.urandom(12).hex()
+    up = []
+    try:
+        # Identities made on one host, seen by the other's commands.
+        rc, _, err = c.berth("user", "add", "alice", stdin=pw + "\n")
+        check("auth: `berth user add` on C (PostgreSQL)", rc == 0, err)
+        rc, rows, err = d.berth_json("user", "list")
+        check("auth: D's `berth user list` has C's user",
+              rc == 0 and [r["name"] for r in rows] == ["alice"], (rows, err))
+        for args in (("alice", "team/**", "pull,push"), ("alice", "ro/**", "pull")):
+            rc, _, err = d.berth("grant", *args)
+            check("auth: `berth grant %s` on D" % " ".join(args), rc == 0, err)
+        rc, rows, err = c.berth_json("grant")
+        check("auth: C's `berth grant` lists D's grants",
+              rc == 0 and [(r["who"], r["pattern"], r["actions"]) for r in rows] ==
+              [("alice", "ro/**", "pull"), ("alice", "team/**", "pull,push")], (rows, err))
+        rc, out, err = c.berth("token", "add", "ci", "--scope", "team/app:pull")
+        secret = out.strip().splitlines()[-1] if rc == 0 and out.strip() else ""
+        check("auth: `berth token add` on C prints the secret", secret.startswith("berth_"),
+              (out, err))
+        rc, rows, err = d.berth_json("token", "list")
+        check("auth: D's `berth token list` has it, live",
+              rc == 0 and [(r["name"], r["scope"], r["revoked"]) for r in rows] ==
+              [("ci", "team/app:pull", 0)], (rows, err))
+        rc, _, err = d.berth("user", "add", "ci", stdin="x" * 12 + "\n")
+        check("auth: D refuses a user named as C's CI token", rc == 1 and "exists" in err, err)
+
+        for h in (c, d):
+            if check("auth: start host %s with [auth] on (port %d)" % (h.name, h.port),
+                     h.serve("start")):
+                up.append(h)
+        if len(up) != 2:
+            return
+        st, h, _ = curl(c, "GET", "/v2/")
+        check("auth: GET /v2/ on C without credentials: 401 with a Bearer challenge",
+              st == 401 and h.get("www-authenticate", "").startswith("Bearer realm="),
+              (st, h.get("www-authenticate")))
+        st, _, _ = curl(c, "GET", "/v2/token?service=berth", user="alice:wrong")
+        check("auth: a wrong password: 401", st == 401, st)
+        st, tok = get_token(d, "alice:" + pw, "repository:team/app:pull,push")
+        check("auth: alice's token from D", st == 200 and tok, st)
+        st, _, _ = curl(c, "GET", "/v2/", token=tok)
+        check("auth: D's token on C: 200 (one registry, shared keys)", st == 200, st)
+
+        config, layer = b'{"n":"auth"}', os.urandom(20000)
+        for data in (config, layer):
+            st, _, _ = curl(c, "POST", "/v2/team/app/blobs/uploads/?digest=" + sha(data),
+                            token=tok, body=data,
+                            headers=("Content-Type: application/octet-stream",))
+            check("auth: blob push through C with D's token: 201", st == 201, st)
+        st, _, _ = curl(c, "POST", "/v2/team/app/blobs/uploads/", body=b"")
+        check("auth: a push without a token: 401", st == 401, st)
+        man = image_manifest(config, [layer])
+        st, h, _ = curl(c, "PUT", "/v2/team/app/manifests/v1", token=tok, body=man,
+                        headers=("Content-Type: " + OCI_MANIFEST,))
+        check("auth: manifest PUT through C: 201", st == 201, st)
+        st, h, got = curl(d, "GET", "/v2/team/app/manifests/v1", token=tok,
+                          headers=("Accept: " + OCI_MANIFEST,))
+        check("auth: pulled through D with the exact digest",
+              st == 200 and got == man and h.get("docker-content-digest") == sha(man),
+              (st, h.get("docker-content-digest")))
+
+        st, tok_ro = get_token(c, "alice:" + pw, "repository:ro/app:pull,push")
+        st, h, body = curl(d, "POST", "/v2/ro/app/blobs/uploads/", token=tok_ro, body=b"")
+        check("auth: a push where alice may only pull: 403 DENIED",
+              st == 403 and b"DENIED" in body, (st, body[:200]))
+
+        st, tok_ci = get_token(d, "ci:" + secret, "repository:team/app:pull,push")
+        check("auth: the CI token signs in on D", st == 200 and tok_ci, st)
+        st, _, got = curl(c, "GET", "/v2/team/app/manifests/v1", token=tok_ci,
+                          headers=("Accept: " + OCI_MANIFEST,))
+        check("auth: the CI token pulls through C", st == 200 and got == man, st)
+        st, _, body = curl(c, "POST", "/v2/team/app/blobs/uploads/", token=tok_ci, body=b"")
+        check("auth: the CI token's push beyond its scope: 403 DENIED",
+              st == 403 and b"DENIED" in body, (st, body[:200]))
+
+        rc, rows, err = d.berth_json("audit", "team/app")
+        pushes = [r for r in rows or [] if r["action"] == "manifest.push"]
+        check("auth: D's audit names alice for the push through C",
+              rc == 0 and len(pushes) == 1 and pushes[0]["user"] == "alice", (rows, err))
+
+        rc, _, err = d.berth("token", "revoke", "ci")
+        check("auth: `berth token revoke` on D", rc == 0, err)
+        st, _ = get_token(c, "ci:" + secret, "repository:team/app:pull")
+        check("auth: the revoked CI token no longer signs in on C", st == 401, st)
+        rc, _, err = c.berth("user", "del", "alice")
+        check("auth: `berth user del` on C", rc == 0, err)
+        st, _ = get_token(d, "alice:" + pw, "repository:team/app:pull")
+        check("auth: the deleted user no longer signs in on D", st == 401, st)
+        rc, rows, err = d.berth_json("grant")
+        check("auth: her grants went with her, seen on D", rc == 0 and rows == [], (rows, err))
+    finally:
+        for h in up:
+            h.serve("stop")
+        sanitizer_check(up)
+
+
+# --- Upload sessions across hosts, staged in the object store --------------
+
+S3TOOL = os.path.join(TOP, "tests", "s3", "s3tool.py")
+
+
+def s3_keys(prefix):
+    r = subprocess.run(["/usr/bin/python3", S3TOOL, "ls", prefix], capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("s3tool ls: %s" % r.stderr)
+    return [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
+
+
+def patch(host, loc, part, offset):
+    return host.reg.request("PATCH", loc, body=part, headers={
+        "Content-Type": "application/octet-stream",
+        "Content-Range": "%d-%d" % (offset, offset + len(part) - 1),
+        "Content-Length": str(len(part))})
+
+
+def test_s3_sessions(top):
+    s3dir = os.environ.get("BERTH_S3_DIR", "")
+    if not s3dir:
+        print("s3: BERTH_S3_DIR not set (hosting/s3-local.sh): not run")
+        return
+    env = dict(l.strip().split("=", 1) for l in open(os.path.join(s3dir, "s3.env"))
+               if "=" in l)
+    prefix = "hosts-%s/" % os.urandom(4).hex()
+    extra = ("[blob.s3]\nendpoint = %s\nregion = %s\nbucket = %s\nprefix = %s\n"
+             "credentials_file = %s/credentials\nredirect = stream\n"
+             % (env["endpoint"], env["region"], env["bucket"], prefix, s3dir))
+    schema = "hs3_" + os.urandom(4).hex()
+    e = Host("E", top, top, schema, extra, ())
+    f = Host("F", top, top, schema, extra, ())
+    up = []
+    try:
+        for h in (e, f):
+            with open(h.ini) as fh:
+                text = fh.read()
+            with open(h.ini, "w") as fh:
+                fh.write(text.replace("[storage]\n", "[storage]\nblob_handler = s3\n", 1))
+            if check("s3: start host %s, blob_handler = s3, its own uploads/ (port %d)"
+                     % (h.name, h.port), h.serve("start")):
+                up.append(h)
+        if len(up) != 2:
+            return
+        repo = "hosts/s3"
+        data = os.urandom(3 * 65536 + 123)
+        parts = [data[0:65536], data[65536:150000], data[150000:190000]]
+        last = data[190000:]
+        st, h, _ = e.reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
+        check("s3: POST through E", st == 202, st)
+        loc = h.get("location", "")
+        uuid = loc.rstrip("/").split("/")[-1].split("?")[0]
+        offset = 0
+        for i, (part, host) in enumerate(zip(parts, (f, e, f))):
+            st, h, body = patch(host, loc, part, offset)
+            offset += len(part)
+            check("s3: PATCH %d through %s" % (i + 1, host.name),
+                  st == 202 and h.get("range") == "0-%d" % (offset - 1),
+                  (st, h.get("range"), body[:200]))
+            loc = h.get("location", loc)
+        segs = s3_keys(prefix + "uploads/" + uuid + "/")
+        check("s3: the session's bytes are three segments in the store, by offset",
+              [k.rsplit("/", 1)[1] for k in segs] ==
+              ["%020d" % o for o in (0, 65536, 150000)], segs)
+        # A second PATCH from an old offset, through the other host: refused,
+        # the session unchanged.
+        st, h, _ = patch(e, loc, os.urandom(100), 65536)
+        check("s3: a PATCH from an old offset through E: 416, nothing kept",
+              st == 416 and h.get("range") == "0-%d" % (offset - 1), (st, h.get("range")))
+        for h_ in (e, f):
+            rc, r, err = h_.berth_json("fsck")
+            check("s3: fsck on %s with the session in flight: clean (segments are no "
+                  "blobs)" % h_.name, rc == 0 and r and r["problems"] == [], (r, err))
+        st, h, _ = e.reg.request("GET", loc)
+        check("s3: status through E", st == 204 and h.get("range") == "0-%d" % (offset - 1),
+              (st, h.get("range")))
+        sep = "&" if "?" in loc else "?"
+        st, h, body = e.reg.request("PUT", loc + sep + "digest=" + sha(data), body=last,
+                                    headers={"Content-Type": "application/octet-stream",
+                                             "Content-Length": str(len(last))})
+        check("s3: PUT with the last chunk through E closes the session", st == 201,
+              (st, body[:200]))
+        for host in (f, e):
+            st, got = host.reg.get_blob(repo, sha(data))
+            check("s3: the blob pulls through %s, exact bytes" % host.name,
+                  st == 200 and got == data, st)
+        check("s3: no segment left in the store", s3_keys(prefix + "uploads/") == [],
+              s3_keys(prefix + "uploads/"))
+        st, _, _ = f.reg.request("GET", loc)
+        check("s3: the session is gone on F too", st == 404, st)
+
+        # A wrong digest, finished through the other host: the session ends
+        # on both, its segments go, no blob appears.
+        data2 = os.urandom(100000)
+        st, h, _ = f.reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
+        loc = h.get("location", "")
+        uuid = loc.rstrip("/").split("/")[-1].split("?")[0]
+        st1, h, _ = patch(f, loc, data2[:50000], 0)
+        loc = h.get("location", loc)
+        st2, h, _ = patch(e, loc, data2[50000:], 50000)
+        loc = h.get("location", loc)
+        check("s3: a second session, PATCHed through F then E", (st1, st2) == (202, 202),
+              (st1, st2))
+        wrong = sha(data2 + b"x")
+        sep = "&" if "?" in loc else "?"
+        st, _, body = f.reg.request("PUT", loc + sep + "digest=" + wrong,
+                                    headers={"Content-Length": "0"})
+        check("s3: PUT with a wrong digest through F: 400 DIGEST_INVALID",
+              st == 400 and b"DIGEST_INVALID" in body, (st, body[:200]))
+        st, _, _ = e.reg.request("GET", loc)
+        check("s3: that session is gone on E", st == 404, st)
+        check("s3: its segments were removed", s3_keys(prefix + "uploads/" + uuid + "/") == [])
+        st = e.reg.head_blob(repo, wrong)
+        check("s3: and no blob under the wrong digest", st == 404, st)
+
+        # A segment replaced in the store behind berth's back (as a racing
+        # append through another host could): finishing hashes the bytes
+        # again, so the right digest over wrong bytes is refused.
+        data3 = os.urandom(80000)
+        st, h, _ = e.reg.request("POST", "/v2/%s/blobs/uploads/" % repo)
+        loc = h.get("location", "")
+        uuid = loc.rstrip("/").split("/")[-1].split("?")[0]
+        st1, h, _ = patch(e, loc, data3, 0)
+        loc = h.get("location", loc)
+        bad = os.path.join(top, "bad-segment")
+        with open(bad, "wb") as fh:
+            fh.write(os.urandom(len(data3)))
+        r = subprocess.run(["/usr/bin/python3", S3TOOL, "put",
+                            prefix + "uploads/%s/%020d" % (uuid, 0), bad],
+                           capture_output=True, text=True, timeout=60)
+        check("s3: a third session's segment replaced in the store", st1 == 202 and
+              r.returncode == 0, (st1, r.stderr))
+        sep = "&" if "?" in loc else "?"
+        st, _, body = f.reg.request("PUT", loc + sep + "digest=" + sha(data3),
+                                    headers={"Content-Length": "0"})
+        check("s3: finished through F: 400 DIGEST_INVALID (the bytes were hashed "
+              "again)", st == 400 and b"DIGEST_INVALID" in body, (st, body[:200]))
+        st = f.reg.head_blob(repo, sha(data3))
+        check("s3: no blob holds the replaced bytes", st == 404, st)
+    finally:
+        for h in up:
+            h.serve("stop")
+        sanitizer_check(up)
+
+
 def sanitizer_check(hosts):
     if os.environ.get("SANITIZER_LOG_CHECK") != "1":
         return
@@ -520,7 +827,9 @@ def main():
                              ("one", lambda: test_one_registry(a, b)),
                              ("chunks", lambda: test_chunks(a, b)),
                              ("shared", lambda: test_shared_layers(a, b)),
-                             ("gc", lambda: test_gc_across(a, b))):
+                             ("gc", lambda: test_gc_across(a, b)),
+                             ("auth", lambda: test_auth(top, shared)),
+                             ("s3", lambda: test_s3_sessions(top))):
                 if os.environ.get("HOSTS_ONLY") not in (None, "", name):
                     continue
                 try:

@@ -2,8 +2,10 @@
 to end: a registry on SQLite filled through the API (tests/ops' fill),
 migrated into a fresh PostgreSQL schema; then the same data directory
 served with [metadata] backend = postgresql: every tag pulls intact, and
-the operator commands (repos, tags, du, audit, show, fsck) answer exactly
-what they answered on SQLite.  A second migration into the same schema is
+the operator commands (repos, tags, du, audit, show, fsck, user/token/
+grant list) answer exactly what they answered on SQLite, and the users,
+CI tokens and grants arrived byte for byte, password and secret hashes
+included.  A second migration into the same schema is
 refused, changing nothing; a bad source is refused.
 
 Env: BERTH, BERTH_TEST_PG_DSN.  Prints "N passed, N failed" last.
@@ -41,7 +43,7 @@ def answers(e, cfg):
     out = {}
     for args in (("repos",), ("tags", "ops/alpha"), ("tags", "ops/beta"), ("du",),
                  ("audit", "--limit", "1000"), ("show", "ops/alpha:1.0"),
-                 ("uploads",)):
+                 ("uploads",), ("user", "list"), ("token", "list"), ("grant",)):
         rc, r, err = cli(env, cfg, *args)
         out[" ".join(args)] = (rc, r, err if rc else "")
     return out
@@ -66,10 +68,29 @@ def main():
     with open(pg_cfg, "w") as fh:
         fh.write("[storage]\ndata_dir = %s\n[metadata]\nbackend = postgresql\n"
                  "[metadata.postgresql]\ndsn = %s\nschema = %s\n" % (e.data, DSN, schema))
+    # Identities on SQLite (sql/003_auth.sql), written by the CLI.
+    env = dict(e.env)
+    env.pop("BERTH_CONFIG", None)
+    for args, stdin in ((("user", "add", "mig-alice"), "pw-alice\n"),
+                        (("user", "add", "mig-bob"), "pw-bob\n"),
+                        (("grant", "mig-alice", "ops/**", "pull,push"), ""),
+                        (("grant", "anonymous", "pub/*", "none"), ""),
+                        (("token", "add", "mig-ci", "--scope", "ops/*:pull"), ""),
+                        (("token", "add", "mig-old", "--scope", "ops/*:pull",
+                          "--expires", "1h"), ""),
+                        (("token", "revoke", "mig-old"), "")):
+        r = subprocess.run([ops.BERTH, "-c", sq_cfg] + list(args), env=env, input=stdin,
+                           capture_output=True, text=True, timeout=60)
+        check("migrate: setup `berth %s` on SQLite" % " ".join(args), r.returncode == 0,
+              r.stderr)
+    sq_ident = {t: e.sql("SELECT * FROM %s ORDER BY 1, 2" % t) for t in
+                ("users", "ci_tokens", "grants")}
     before = answers(e, sq_cfg)
     counts = {t: e.sql("SELECT count(*) FROM %s" % t)[0][0] for t in
               ("repositories", "blobs", "blob_links", "manifests", "manifest_references",
-               "tags", "uploads", "audit")}
+               "tags", "uploads", "users", "ci_tokens", "grants", "audit")}
+    check("migrate: the identities to move (2 users, 2 tokens, 2 grants)",
+          (counts["users"], counts["ci_tokens"], counts["grants"]) == (2, 2, 2), counts)
 
     r = subprocess.run([ops.BERTH, "migrate", "--from", "sqlite:%s/berth.db" % e.data,
                         "--to", "postgresql:" + DSN, "--schema", schema, "--json"],
@@ -111,6 +132,16 @@ def main():
     check("migrate: a schema without a registry is refused, nothing created",
           r.returncode == 1 and "no registry database" in r.stderr and made == "0",
           (r.stderr, made))
+
+    for t in ("users", "ci_tokens", "grants"):
+        out = subprocess.run(["psql", "-X", "-A", "-t", "-F", "\t", "-P", "null=<null>", DSN, "-c",
+                              "SET search_path = %s; SELECT * FROM %s ORDER BY 1, 2"
+                              % (schema, t)], capture_output=True, text=True).stdout
+        pg_rows = [tuple(None if v == "<null>" else (int(v) if v.lstrip("-").isdigit() else v)
+                         for v in line.split("\t"))
+                   for line in out.splitlines() if line and line != "SET"]
+        check("migrate: %s rows byte for byte as in SQLite (hashes included)" % t,
+              pg_rows == [tuple(r) for r in sq_ident[t]], (pg_rows, sq_ident[t]))
 
     after = answers(e, pg_cfg)
     for k in before:

@@ -10,16 +10,25 @@
 #      then service resumes by itself), a host started while it is down
 #      (503s, then it serves), and two berth hosts -- two worker
 #      pools behind two nginx instances, one database, one blob store --
-#      that behave as one registry, gc across them included
+#      that behave as one registry, gc across them included; two with
+#      [auth] on; two sharing only PostgreSQL and the object store
+#      (blob_handler = s3; with BERTH_S3_DIR) continuing each other's
+#      upload sessions
 #   4. `berth migrate --from sqlite:PATH --to postgresql:DSN` (migrate.py):
-#      every row arrives, the operator commands answer the same, the
-#      registry serves on from PostgreSQL
+#      every row arrives (users, CI tokens and grants included), the
+#      operator commands answer the same, the registry serves on from
+#      PostgreSQL
+#   5. access control on PostgreSQL: the whole of tests/auth behind nginx
+#      with [metadata] backend = postgresql (AUTH_CONFIG_EXTRA): users,
+#      grants, CI tokens and the `berth user|token|grant|revoke` commands
+#      against the database, the token flow, real clients.  (Two hosts
+#      with [auth] on sharing users: hosts.py's auth scenario, in 3.)
 #
 # The server: BERTH_TEST_PG_DSN and BERTH_TEST_PG_DIR when tests/run.sh
 # started one (hosting/pg-local.sh), else one of its own in a temporary
 # directory, stopped on exit.
 # Env: BERTH (default build/berth), SANITIZER_LOG_CHECK, PG_ONLY (e2e,
-# ops, hosts or migrate: run only that part).
+# ops, hosts, migrate or auth: run only that part).
 # Prints "N passed, N failed" last; exits non-zero on any failure.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -80,6 +89,9 @@ part e2e env SERVER=nginx E2E_CONFIG_EXTRA="$E2E_CONFIG_EXTRA" "$ROOT/tests/e2e/
 part ops env OPS_PG_DSN="$BERTH_TEST_PG_DSN" "$ROOT/tests/ops/run.sh"
 part hosts /usr/bin/python3 "$HERE/hosts.py"
 part migrate /usr/bin/python3 "$HERE/migrate.py"
+AUTH_CONFIG_EXTRA=$(printf '[metadata]\nbackend = postgresql\n[metadata.postgresql]\ndsn = %s\nschema = auth_%s' \
+    "$BERTH_TEST_PG_DSN" "$run")
+part auth env SERVER=nginx AUTH_CONFIG_EXTRA="$AUTH_CONFIG_EXTRA" "$ROOT/tests/auth/run.sh"
 rm -f "$out"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

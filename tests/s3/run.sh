@@ -13,8 +13,10 @@
 #      under its key, with no upload left unfinished;
 #   4. the store stopped in the middle of a chunked push: the final PUT
 #      gets 503 with an OCI UNAVAILABLE body, nothing becomes visible (in
-#      the registry or the store), and once the store is back the same
-#      push succeeds;
+#      the registry or the store) and nothing of that chunk is kept; the
+#      session lives on (its first chunk staged in the store), and once
+#      the store is back the same PUT finishes it, leaving no staging
+#      behind;
 #   5. gc and fsck against the store: an unlinked blob's object is removed
 #      by gc; fsck re-hashes the objects, passes on a clean store, and
 #      reports an object whose bytes are not its digest's and a stray key;
@@ -201,12 +203,24 @@ if start outage presigned "$prefix4"; then
 	[ "$took" -le 15 ] && ok "outage: answered within 15 s ($took s)" || not_ok "outage: answered within 15 s" "$took s"
 	check "outage: the blob is not visible" 404 \
 	    "$(curl -s -o /dev/null -w '%{http_code}' -I "$url/v2/$repo/blobs/$d4")"
-	check "outage: no staging bytes left on the host" "" "$(find "$data/uploads" "$data/blobs" -type f 2>/dev/null)"
+	# The session lives on (its bytes are staged in the store,
+	# store/upload.h): nothing of the refused chunk is kept, on the host
+	# or in the store, and the same PUT succeeds once the store is back.
+	uuid4=${loc##*/}; uuid4=${uuid4%%\?*}
+	check "outage: on the host only the session's first chunk" \
+	    "$data/uploads/$uuid4 2000000" \
+	    "$(find "$data/uploads" "$data/blobs" -type f -printf '%p %s\n' 2>/dev/null)"
 	"$S3LOCAL" start "$BERTH_S3_DIR" > "$work/restart.log" 2>&1 ||
 	    not_ok "outage: the store comes back" "$(tail -n 5 "$work/restart.log")"
 	check "outage: the store took the same endpoint" "$ENDPOINT" "$(env_of endpoint)"
-	check "outage: nothing was stored under the digest" "" "$("$TOOL" ls "${prefix4}")"
-	check "outage: the push succeeds once the store is back" 201 "$(push_blob "$work/blob4")"
+	check "outage: nothing was stored under the digest, only the first chunk staged" \
+	    "${prefix4}uploads/$uuid4/00000000000000000000 2000000" "$("$TOOL" ls "${prefix4}")"
+	code=$(curl -s -o "$work/body4" -w '%{http_code}' -X PUT -H 'Content-Type: application/octet-stream' \
+	    -H 'Content-Range: 2000000-2999999' --data-binary @"$work/blob4b" "$url$loc${sep}digest=$d4")
+	check "outage: the same final PUT succeeds once the store is back" 201 "$code"
+	check "outage: no staging left in the store" "" "$("$TOOL" ls "${prefix4}uploads/")"
+	check "outage: nor on the host" "" "$(find "$data/uploads" "$data/blobs" -type f 2>/dev/null)"
+	check "outage: a push of the same blob succeeds" 201 "$(push_blob "$work/blob4")"
 	curl -s -L -o "$work/got4" "$url/v2/$repo/blobs/$d4"
 	check "outage: and the blob is served" "$d4" "$(digest_of "$work/got4")"
 fi
