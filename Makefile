@@ -395,7 +395,8 @@ lint-cppcheck:
 # The metadata backend suite: the same tests against every metadata
 # backend, through the wrappers.
 META_SRCS := tests/meta/meta.c store/meta.c store/meta_sqlite.c \
-             store/meta_sqlite_admin.c store/meta_sqlite_auth.c store/meta_pg.c store/meta_pg_admin.c \
+             store/meta_sqlite_admin.c store/meta_sqlite_auth.c store/meta_sqlite_outbox.c \
+             store/meta_pg.c store/meta_pg_admin.c store/meta_pg_outbox.c \
              store/digest.c base/conf.c base/validate.c
 $(BUILD)/meta-tests: $(META_SRCS) $(BUILD)/schema.c $(BUILD)/schema_pg.c \
     $(wildcard store/*.h base/*.h)
