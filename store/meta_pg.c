@@ -1232,9 +1232,12 @@ push_events(struct pg *q, const struct meta_manifest_put *mp)
 		tag = i == 0 ? mp->tag : mp->tags[i - 1];
 		if (tag == NULL)
 			continue;
-		seen = mp->tag != NULL && i > 0 && strcmp(mp->tag, tag) == 0;
-		for (size_t j = 1; j < i && !seen; j++)
-			seen = strcmp(mp->tags[j - 1], tag) == 0;
+		seen = false;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *before = j == 0 ? mp->tag : mp->tags[j - 1];
+
+			seen = before != NULL && strcmp(before, tag) == 0;
+		}
 		any = true;
 		if (!seen &&
 		    (e = add_event(q, "push", mp->repo, mp->digest,

@@ -744,9 +744,12 @@ push_events(struct sq *q, const struct meta_manifest_put *p)
 		tag = i == 0 ? p->tag : p->tags[i - 1];
 		if (tag == NULL)
 			continue;
-		seen = p->tag != NULL && i > 0 && strcmp(p->tag, tag) == 0;
-		for (size_t j = 1; j < i && !seen; j++)
-			seen = strcmp(p->tags[j - 1], tag) == 0;
+		seen = false;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *before = j == 0 ? p->tag : p->tags[j - 1];
+
+			seen = before != NULL && strcmp(before, tag) == 0;
+		}
 		any = true;
 		if (!seen &&
 		    add_event(q, "push", p->repo, p->digest, p->media_type,

@@ -196,7 +196,7 @@ outbox_sign(const struct outbox_conf *oc, const char *body, size_t len,
 	    EVP_MAC_update(ctx, (const unsigned char *)body, len) != 1 ||
 	    EVP_MAC_final(ctx, md, &outl, sizeof(md)) != 1 || outl != 32)
 		goto out;
-	memcpy(out, "sha256=", 7);
+	snprintf(out, 8, "sha256=");
 	for (size_t i = 0; i < outl; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
 	rc = 0;
