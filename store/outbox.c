@@ -382,8 +382,9 @@ outbox_run(const struct outbox_conf *oc)
 	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (urls = outbox_urls(oc)) == NULL)
 		return 1;
-	fprintf(stderr, "berth: notify: delivering events to %zu receivers\n",
-	    oc->nurls);
+	fprintf(stderr,
+	    "berth: notify: process %d delivers events to %zu receivers\n",
+	    (int)getpid(), oc->nurls);
 	while (!stop_asked) {
 		busy = acked = false;
 		for (size_t i = 0; i < oc->nurls && !stop_asked; i++) {

@@ -28,12 +28,15 @@ BERTH, SANITIZER_LOG_CHECK=1, BERTH_TEST_PG_DSN.  python3's standard
 library; nginx.
 """
 
+import base64
 import hashlib
 import hmac
 import http.server
 import json
 import os
+import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -127,8 +130,16 @@ class Registry:
         return subprocess.run([BERTH, "-c", self.conf] + list(args),
                               capture_output=True, text=True, timeout=120)
 
+    def deliverers(self):
+        """Pids of the deliverers the log says started, that still run."""
+        pids = [int(p) for p in re.findall(r"notify: process (\d+) delivers", self.log())]
+        return [p for p in pids if os.path.exists("/proc/%d" % p) and
+                open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()[0] != "Z"]
+
     def req(self, method, path, body=None, headers=None):
         h = {"User-Agent": UA}
+        if getattr(self, "basic", None):
+            h["Authorization"] = "Basic " + base64.b64encode(self.basic.encode()).decode()
         h.update(headers or {})
         return berthtest.request(self.port, method, path, body, h, timeout=30)
 
@@ -363,6 +374,50 @@ def run_events(reg, a, b, url_a, url_b):
     no_loss_no_strangers("receiver A", a.events(), ids + more)
     check("the outbox is empty again",
           wait_for(lambda: reg.outbox_rows() == 0, 15), reg.outbox_rows())
+
+    # The pool restarts a deliverer that dies.
+    first = reg.deliverers()
+    check("the pool runs one deliverer", len(first) == 1, first)
+    if first:
+        os.kill(first[0], signal.SIGKILL)
+        again = wait_for(lambda: [p for p in reg.deliverers() if p != first[0]], 15)
+        check("a killed deliverer is started again", again and len(again) == 1,
+              reg.log()[-800:])
+        check("push after the restart: 201",
+              reg.put_manifest("team/app", "after-crash", m2) == 201)
+        check("the new deliverer delivers it", wait_for(
+            lambda: find(a.events(), action="push", tag="after-crash") and
+            find(b.events(), action="push", tag="after-crash"), 30))
+
+    # Events outlive the pool; `berth notify run` delivers them.
+    b.stop()
+    check("push while B is down, before the pool stops: 201",
+          reg.put_manifest("team/app", "before-stop", m2) == 201)
+    wait_for(lambda: find(a.events(), action="push", tag="before-stop"), 30)
+    check("a deliverer runs before the stop", len(reg.deliverers()) == 1)
+    rc, out = reg.serve("stop")
+    check("the pool stops, and its deliverer with it",
+          rc == 0 and wait_for(lambda: not reg.deliverers(), 10), out[-500:])
+    check("the event B lacks stays in the outbox", reg.outbox_rows() == 1,
+          reg.outbox_rows())
+    b.start()
+    run = subprocess.Popen([BERTH, "-c", reg.conf, "notify", "run"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        check("berth notify run delivers it to B", wait_for(
+            lambda: find(b.events(), action="push", tag="before-stop"), 30))
+    finally:
+        run.send_signal(signal.SIGTERM)
+        try:
+            _, err = run.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            _, err = run.communicate()
+    check("berth notify run stops on SIGTERM with status 0",
+          run.returncode == 0 and "notify: stopped" in err, (run.returncode, err[-500:]))
+    check("then the outbox is empty", reg.outbox_rows() == 0, reg.outbox_rows())
+    no_loss_no_strangers("receiver B at the end", b.events(),
+                         [e["id"] for e in a.events()])
     b.stop()
 
 
@@ -388,6 +443,39 @@ def main_off():
               reg.log()[-500:])
     finally:
         reg.cleanup()
+
+
+def main_auth():
+    a = Receiver(free_port())
+    a.start()
+    url = "http://127.0.0.1:%d/auth" % a.port
+    reg = Registry("[auth]\nenabled = true\n[notify]\nurl = %s\n" % url, "auth")
+    r1 = subprocess.run([BERTH, "-c", reg.conf, "user", "add", "alice"], input="alice-pw\n",
+                        capture_output=True, text=True, timeout=60)
+    r2 = reg.berth("grant", "alice", "team/**", "pull,push,delete")
+    check("auth: user and grant added", r1.returncode == 0 and r2.returncode == 0,
+          r1.stderr + r2.stderr)
+    rc, out = reg.serve("start")
+    if not check("auth: the registry starts", rc == 0, out[-2000:]):
+        a.stop()
+        return
+    try:
+        reg.basic = "alice:alice-pw"
+        config, layer = b'{"os":"auth"}', os.urandom(200)
+        reg.push_blob("team/signed", config)
+        reg.push_blob("team/signed", layer)
+        check("auth: push as alice (Basic): 201",
+              reg.put_manifest("team/signed", "v1", manifest(config, layer, "a")) == 201)
+        reg.basic = None
+        check("auth: an anonymous push is refused (401)",
+              reg.put_manifest("team/signed", "v2", manifest(config, layer, "b")) == 401)
+        got = wait_for(lambda: a.events(), 30) or []
+        check("auth: one event, actor.name alice",
+              len(got) == 1 and got[0]["actor"] == {"name": "alice"} and
+              got[0]["target"].get("tag") == "v1", got)
+    finally:
+        reg.cleanup()
+        a.stop()
 
 
 def main_pg():
@@ -434,6 +522,7 @@ def main_pg():
 if __name__ == "__main__":
     main_sqlite()
     main_off()
+    main_auth()
     if PG_DSN:
         main_pg()
     sys.exit(berthtest.summary())
