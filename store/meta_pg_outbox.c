@@ -71,16 +71,16 @@ pg_outbox_next(void *priv, const char *url, size_t max, json_t *out)
 	enum meta_err e;
 	PGresult *res;
 
-	if ((e = pg_ready(q)) != META_OK ||
-	    (e = ensure_cursor(q, url)) != META_OK)
+	if ((e = pg_ready(q)) != META_OK)
 		return e;
 	pg_text(&p, url);
 	pg_int(&p, (int64_t)max);
+	/* Read only (pg_outbox_mark() makes the cursor row). */
 	res = pg_query(q,
 	    "SELECT seq, id, at, action, repository, digest, media_type, "
 	    "size, tag, from_repository, actor, request, base_url "
-	    "FROM outbox WHERE seq > (SELECT delivered FROM outbox_cursors "
-	    "WHERE url = $1) ORDER BY seq LIMIT $2",
+	    "FROM outbox WHERE seq > coalesce((SELECT delivered FROM "
+	    "outbox_cursors WHERE url = $1), 0) ORDER BY seq LIMIT $2",
 	    &p, &e);
 	if (res == NULL)
 		return e;

@@ -358,7 +358,7 @@ outbox_run(const struct outbox_conf *oc)
 	sigset_t set;
 	char host[256];
 	json_t *urls;
-	bool busy, acked;
+	bool busy, acked, store_failed;
 	int64_t gone;
 	int r;
 
@@ -386,17 +386,20 @@ outbox_run(const struct outbox_conf *oc)
 	    "berth: notify: process %d delivers events to %zu receivers\n",
 	    (int)getpid(), oc->nurls);
 	while (!stop_asked) {
-		busy = acked = false;
+		busy = acked = store_failed = false;
 		for (size_t i = 0; i < oc->nurls && !stop_asked; i++) {
 			if (rv[i].next_try > now_ms())
 				continue;
 			r = deliver_one(oc, i, &rv[i], host, id.id, &acked);
 			busy = busy || r == 1;
+			store_failed = store_failed || r < 0;
 		}
 		if (acked && meta_outbox_prune(urls, &gone) != META_OK)
 			fprintf(stderr, "berth: notify: pruning failed\n");
+		/* A signal ends the sleep early.  The store failing (logged by
+		 * the backend): wait longer, not to log every second. */
 		if (!busy && !stop_asked)
-			sleep(1); /* a signal ends it early */
+			sleep(store_failed ? 5 : 1);
 	}
 	json_decref(urls);
 	fprintf(stderr, "berth: notify: stopped\n");
