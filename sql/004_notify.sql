@@ -59,4 +59,7 @@ INSERT INTO schema_doc (object, column, doc) VALUES
 	('outbox_cursors', 'delivered_at', 'When, unix seconds.'),
 	('outbox_cursors', 'failures', 'Failed attempts in a row since.'),
 	('outbox_cursors', 'last_error', 'The last failure: HTTP status or transport error.'),
-	('outbox_cursors', 'last_error_at', 'When, unix seconds.');
+	('outbox_cursors', 'last_error_at', 'When, unix seconds.'),
+	('sqlite_sequence', '', 'SQLite''s own (made for AUTOINCREMENT): the highest number handed out per table; keeps outbox.seq from being reused.'),
+	('sqlite_sequence', 'name', 'The table: outbox.'),
+	('sqlite_sequence', 'seq', 'The highest outbox.seq handed out so far.');
