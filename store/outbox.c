@@ -1,8 +1,8 @@
 /* outbox.c -- event notifications: [notify] settings, Distribution's
  * envelope, the HMAC signature and the delivery loop; see outbox.h.
  * Relies on the metadata seam's outbox operations (meta.h, "Events"),
- * jansson for the JSON, libcurl for the POSTs and OpenSSL's EVP_MAC for
- * the signature.  Called by cgi/server.c (the pool's deliverer child)
+ * jansson for the JSON, OpenSSL's EVP_MAC for the signature and
+ * outbox_http.c (libcurl) for the POSTs.  Called by cgi/server.c (the pool's deliverer child)
  * and cli/cli_notify.c (`berth notify run|status`). */
 #include "outbox.h"
 
@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -65,10 +64,15 @@ outbox_configure(struct outbox_conf *oc, struct conf *conf)
 		if ((strncmp(v, "http://", 7) != 0 &&
 			strncmp(v, "https://", 8) != 0) ||
 		    strlen(v) >= OUTBOX_URL_MAX ||
-		    strpbrk(v, " \t\r\n") != NULL)
-			return conf_bad(conf, "notify", "url",
+		    strpbrk(v, " \t\r\n") != NULL) {
+			/* Named by value: conf_bad() would show the last url. */
+			fprintf(stderr,
+			    "berth: %s: [notify] url: bad value \"%.100s\": "
 			    "an http:// or https:// URL (no spaces, under "
-			    "1024 bytes)");
+			    "1024 bytes)\n",
+			    conf_path(conf), v);
+			return -1;
+		}
 		snprintf(oc->urls[i], OUTBOX_URL_MAX, "%s", v);
 		oc->nurls = i + 1;
 	}
@@ -217,61 +221,17 @@ on_stop(int sig)
 	stop_asked = 1;
 }
 
-static size_t
-discard(char *p, size_t size, size_t n, void *ctx)
+/* A build without outbox_http.c (make static leaves libcurl out) gets
+ * this stand-in: every delivery fails, and says why. */
+__attribute__((weak)) int
+outbox_post(const struct outbox_conf *oc, const char *url, const char *body,
+    char *err, size_t cap)
 {
-	(void)p;
-	(void)ctx;
-	return size * n;
-}
-
-/* POST body to url; 0 on a 2xx answer, else -1 with why in err (cap
- * bytes). */
-static int
-post(const struct outbox_conf *oc, const char *url, const char *body, char *err,
-    size_t cap)
-{
-	char sig[96], head[128];
-	struct curl_slist *h = NULL;
-	CURL *c = curl_easy_init();
-	CURLcode rc;
-	long status = 0;
-
-	if (c == NULL) {
-		snprintf(err, cap, "curl_easy_init failed");
-		return -1;
-	}
-	h = curl_slist_append(h, "Content-Type: " OUTBOX_MEDIA_TYPE);
-	h = curl_slist_append(h, "Expect:");
-	if (oc->secret_len > 0 &&
-	    outbox_sign(oc, body, strlen(body), sig) == 0) {
-		snprintf(head, sizeof(head), "X-Berth-Signature: %s", sig);
-		h = curl_slist_append(h, head);
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)strlen(body));
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "berth");
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, oc->timeout);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (rc != CURLE_OK) {
-		snprintf(err, cap, "%s", curl_easy_strerror(rc));
-		return -1;
-	}
-	if (status < 200 || status > 299) {
-		snprintf(err, cap, "HTTP %ld", status);
-		return -1;
-	}
-	return 0;
+	(void)oc;
+	(void)url;
+	(void)body;
+	snprintf(err, cap, "this build has no HTTP client (libcurl)");
+	return -1;
 }
 
 static long long
@@ -317,7 +277,7 @@ deliver_one(const struct outbox_conf *oc, size_t i, struct receiver *rv,
 		rc = -1;
 		goto out;
 	}
-	if (post(oc, url, body, err, sizeof(err)) == 0) {
+	if (outbox_post(oc, url, body, err, sizeof(err)) == 0) {
 		if (meta_outbox_mark(url, last, NULL) != META_OK) {
 			rc = -1;
 			goto out;
@@ -378,9 +338,7 @@ outbox_run(const struct outbox_conf *oc)
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
-	if (meta_event_context(&id) != 0 ||
-	    curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (urls = outbox_urls(oc)) == NULL)
+	if (meta_event_context(&id) != 0 || (urls = outbox_urls(oc)) == NULL)
 		return 1;
 	fprintf(stderr,
 	    "berth: notify: process %d delivers events to %zu receivers\n",

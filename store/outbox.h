@@ -77,6 +77,14 @@ json_t *outbox_envelope(const json_t *rows, const char *host,
 int outbox_sign(const struct outbox_conf *oc, const char *body, size_t len,
     char *out);
 
+/* outbox_post -- POST body (a NUL-terminated envelope) to url with
+ * OUTBOX_MEDIA_TYPE, signed when oc has a secret, within oc->timeout
+ * seconds, following no redirect; http and https only.  0 on a 2xx
+ * answer, else -1 with why in err (cap bytes): "HTTP 503", or libcurl's
+ * words.  outbox_http.c. */
+int outbox_post(const struct outbox_conf *oc, const char *url, const char *body,
+    char *err, size_t cap);
+
 /* outbox_run -- deliver until SIGTERM or SIGINT: every second (at once
  * while a receiver has more), post each receiver its unacknowledged
  * events, move its cursor on 2xx, back off on anything else, and delete
