@@ -14,6 +14,9 @@ and a secret_file:
     application/vnd.docker.distribution.events.v1+json, ids unique;
   - X-Berth-Signature: sha256=HMAC(secret, body) verifies; with a
     tampered secret it does not;
+  - the pool restarts a killed deliverer, replaces it on a SIGHUP
+    restart and stops it with itself; `berth notify run` delivers what
+    a stopped pool left, and stops on SIGTERM;
   - receiver B down from the start: A gets everything while B's backlog
     grows (`berth notify status`: pending and last error for B, 0 for A);
     B started on the same port gets every event it missed, in order;
@@ -383,11 +386,26 @@ def run_events(reg, a, b, url_a, url_b):
         again = wait_for(lambda: [p for p in reg.deliverers() if p != first[0]], 15)
         check("a killed deliverer is started again", again and len(again) == 1,
               reg.log()[-800:])
-        check("push after the restart: 201",
+        check("push after the deliverer's death: 201",
               reg.put_manifest("team/app", "after-crash", m2) == 201)
         check("the new deliverer delivers it", wait_for(
             lambda: find(a.events(), action="push", tag="after-crash") and
             find(b.events(), action="push", tag="after-crash"), 30))
+
+    # A restart (SIGHUP: the pool re-executes itself) replaces the
+    # deliverer too, and the new one goes on where the old one stopped.
+    old = reg.deliverers()
+    with open(os.path.join(reg.data, "run", "berth.pid")) as f:
+        os.kill(int(f.read().strip()), signal.SIGHUP)
+    new = wait_for(lambda: [p for p in reg.deliverers() if p not in old], 30)
+    check("after a restart one new deliverer runs, the old one is gone",
+          new and len(new) == 1 and wait_for(lambda: reg.deliverers() == new, 15),
+          (old, new, reg.log()[-800:]))
+    check("push after the restart: 201",
+          reg.put_manifest("team/app", "after-restart", m2) == 201)
+    check("the restarted pool's deliverer delivers it", wait_for(
+        lambda: find(a.events(), action="push", tag="after-restart") and
+        find(b.events(), action="push", tag="after-restart"), 30))
 
     # Events outlive the pool; `berth notify run` delivers them.
     b.stop()
