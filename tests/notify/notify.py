@@ -23,6 +23,7 @@ and a secret_file:
     then B stopped again, more pushes, B started again: nothing lost at
     either receiver, a repeat only ever of the same event (same id, same
     content); the outbox is emptied once both have everything;
+  - with access control on, actor.name is the user who pushed (Basic);
   - a registry without [notify] writes no outbox row;
   - with BERTH_TEST_PG_DSN, the PostgreSQL backend writes and delivers
     the same events.
