@@ -239,8 +239,10 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 
 /* --- The pool ---------------------------------------------------------- *
  *
- * The parent forks cfg->workers workers on one listening socket and then
- * only waits for signals (sigtimedwait, every signal below blocked):
+ * The parent forks cfg->workers workers on one listening socket (and,
+ * with [notify] url, one event deliverer: store/outbox.h, supervised and
+ * stopped like a worker) and then only waits for signals (sigtimedwait,
+ * every signal below blocked):
  *   SIGCHLD          a worker died: log its cause and start another, after
  *                    a back-off while workers die young (pool_reap);
  *   SIGTERM, SIGINT  stop: the workers finish their requests, at most
