@@ -314,7 +314,7 @@ outbox_run(const struct outbox_conf *oc)
 {
 	struct receiver rv[OUTBOX_URLS_MAX];
 	struct meta_event_ctx id;
-	struct sigaction sa;
+	struct sigaction sa, old;
 	sigset_t set;
 	char host[256];
 	json_t *urls;
@@ -330,7 +330,11 @@ outbox_run(const struct outbox_conf *oc)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop; /* no SA_RESTART: a sleep ends at once */
 	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	/* Ctrl-C stops `berth notify run`; the pool's child ignores it (the
+	 * pool decides). */
+	sigaction(SIGINT, NULL, &old);
+	if (old.sa_handler != SIG_IGN)
+		sigaction(SIGINT, &sa, NULL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
