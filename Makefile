@@ -102,9 +102,12 @@ check-layers:
 # The s3 handler and the PostgreSQL backend stay out: Debian's static
 # libcurl needs GSSAPI, LDAP, ssh and more, and a shared host has no
 # object store or database server to reach; their tables register
-# themselves, so nothing else changes.
+# themselves, so nothing else changes.  Event notifications stay in, but
+# without their HTTP client (store/outbox_http.c): a static berth writes
+# the outbox, and a berth with libcurl delivers it.
 STATIC_LIBS := -lfcgi -ljansson -lsqlite3 -linih -lcrypt -lcrypto -lm -lpthread -ldl
 STATIC_OBJS := $(filter-out $(BUILD)/store/blob_s3.o $(BUILD)/store/s3_sign.o \
+               $(BUILD)/store/outbox_http.o \
                $(BUILD)/store/meta_pg%.o $(BUILD)/schema_pg.o,$(OBJS))
 static: $(BUILD)/berth-static
 
@@ -280,7 +283,7 @@ $(BUILD)/unit-manifest: tests/unit/manifest_test.c cgi/manifest.c base/validate.
 # store's settings, and the blob handlers' sections (no metadata).
 UNIT_CONFIG_SRCS := tests/unit/config_test.c base/conf.c cgi/config.c store/ident_conf.c \
                     store/store.c store/blob.c store/blob_fs.c \
-                    store/blob_redirect.c base/validate.c
+                    store/blob_redirect.c store/outbox.c base/validate.c
 $(BUILD)/unit-config: $(UNIT_CONFIG_SRCS) \
     $(wildcard base/*.h store/*.h cgi/*.h)
 	@mkdir -p $(dir $@)
@@ -395,8 +398,8 @@ lint-cppcheck:
 # The metadata backend suite: the same tests against every metadata
 # backend, through the wrappers.
 META_SRCS := tests/meta/meta.c store/meta.c store/meta_sqlite.c \
-             store/meta_sqlite_admin.c store/meta_sqlite_auth.c store/meta_pg.c store/meta_pg_admin.c \
-             store/meta_pg_auth.c \
+             store/meta_sqlite_admin.c store/meta_sqlite_auth.c store/meta_sqlite_outbox.c \
+             store/meta_pg.c store/meta_pg_admin.c store/meta_pg_auth.c store/meta_pg_outbox.c \
              store/digest.c base/conf.c base/validate.c
 $(BUILD)/meta-tests: $(META_SRCS) $(BUILD)/schema.c $(BUILD)/schema_pg.c \
     $(wildcard store/*.h base/*.h)

@@ -218,6 +218,20 @@ conf_get(struct conf *c, const char *section, const char *key)
 	return e->value;
 }
 
+const char *
+conf_get_nth(struct conf *c, const char *section, const char *key, size_t n)
+{
+	const char *v = NULL;
+
+	if (conf_get(c, section, key) == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->n && v == NULL; i++)
+		if (strcmp(c->e[i].section, section) == 0 &&
+		    strcmp(c->e[i].key, key) == 0 && n-- == 0)
+			v = c->e[i].value;
+	return v;
+}
+
 void
 conf_notice_once(struct conf *c, const char *section, const char *key,
     const char *text)

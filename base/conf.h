@@ -45,6 +45,12 @@ int conf_default(struct conf *c, const char *section, const char *key,
  * when absent.  A key given twice: the last one wins. */
 const char *conf_get(struct conf *c, const char *section, const char *key);
 
+/* conf_get_nth -- the raw value of the n-th (from 0, in file order)
+ * [section] key, for a key that may repeat ([notify] url); marks every
+ * entry of the key read.  NULL past the last one. */
+const char *conf_get_nth(struct conf *c, const char *section, const char *key,
+    size_t n);
+
 /* conf_string -- copy [section] key (or dflt when absent; dflt may be
  * NULL: out becomes "") into out (cap bytes).  -1 when the value is
  * empty or does not fit. */

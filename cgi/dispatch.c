@@ -15,6 +15,7 @@
 #include "dispatch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "meta.h"
@@ -135,6 +136,59 @@ problem_error(struct req *r)
 	return E_BAD_REQUEST;
 }
 
+/* Is s fit for the base of an event's target.url (printable, no
+ * space, quote or backslash)? */
+static bool
+url_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x21 || *s > 0x7e || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
+/* What the events of this write record about it (meta.h, "Events"):
+ * Distribution's RequestRecord and the registry as the client reached
+ * it.  Only while events are on; a value missing from the request is
+ * left out. */
+static void
+event_request(const struct req *r)
+{
+	static const char *const fields[][2] = {
+		{ "addr", "REMOTE_ADDR" },
+		{ "host", "HTTP_HOST" },
+		{ "useragent", "HTTP_USER_AGENT" },
+	};
+	const char *host = req_param(r, "HTTP_HOST");
+	const char *https = req_param(r, "HTTPS");
+	const char *scheme = req_param(r, "REQUEST_SCHEME");
+	struct meta_event_ctx id;
+	json_t *o = json_object();
+	char base[1024], *text = NULL;
+	const char *v;
+	bool tls;
+
+	if (o == NULL)
+		return;
+	if (meta_event_context(&id) == 0)
+		json_object_set_new(o, "id", json_string(id.id));
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if ((v = req_param(r, fields[i][1])) != NULL)
+			json_object_set_new(o, fields[i][0], json_string(v));
+	if (r->method != NULL)
+		json_object_set_new(o, "method", json_string(r->method));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	tls = (https != NULL && strcmp(https, "on") == 0) ||
+	    (scheme != NULL && strcmp(scheme, "https") == 0);
+	if (host == NULL || !url_safe(host) || !url_safe(r->prefix) ||
+	    snprintf(base, sizeof(base), "%s://%s%s", tls ? "https" : "http",
+		host, r->prefix) >= (int)sizeof(base))
+		base[0] = '\0';
+	meta_event_request(text, base);
+	free(text);
+}
+
 /* Everything up to and including the handler; the error to answer. */
 static enum reg_err
 run(struct req *r)
@@ -200,6 +254,8 @@ run(struct req *r)
 		    query_key_name(bad));
 		return err;
 	}
+	if ((r->route->flags & RF_WRITES) && meta_events_on())
+		event_request(r);
 	return r->route->handler(r);
 }
 

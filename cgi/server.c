@@ -239,8 +239,10 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 
 /* --- The pool ---------------------------------------------------------- *
  *
- * The parent forks cfg->workers workers on one listening socket and then
- * only waits for signals (sigtimedwait, every signal below blocked):
+ * The parent forks cfg->workers workers on one listening socket (and,
+ * with [notify] url, one event deliverer: store/outbox.h, supervised and
+ * stopped like a worker) and then only waits for signals (sigtimedwait,
+ * every signal below blocked):
  *   SIGCHLD          a worker died: log its cause and start another, after
  *                    a back-off while workers die young (pool_reap);
  *   SIGTERM, SIGINT  stop: the workers finish their requests, at most
@@ -269,6 +271,7 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 #define MAX_ARGS      64
 
 struct slot {
+	bool deliverer; /* runs the event deliverer, not a worker */
 	pid_t pid;	/* its worker, 0 while none runs */
 	long long born; /* ms (monotonic) the worker started */
 	long long due;	/* pid == 0: ms to start the next */
@@ -283,8 +286,9 @@ struct pool {
 	bool activated;	     /* the socket came from the service manager
 			      * (LISTEN_FDS), which owns its name */
 	int n;		     /* slots in use */
-	struct slot slot[MAX_WORKERS];
-	pid_t draining[MAX_DRAINING]; /* told to stop */
+	struct slot slot[MAX_WORKERS + 1]; /* the workers, then the
+					    * deliverer when [notify] url */
+	pid_t draining[MAX_DRAINING];	   /* told to stop */
 	int ndraining;
 	sigset_t sigs; /* what the parent waits for */
 };
@@ -331,9 +335,24 @@ drain_seconds(void)
 	return *end != '\0' || s < 0 || s > 86400 ? DRAIN_SECONDS : s;
 }
 
-/* Fork one worker on the pool's socket; its pid, or -1. */
+/* The event deliverer child (store/outbox.h): its own metadata
+ * connection, until SIGTERM.  The exit status. */
+static int
+deliverer(struct store *st)
+{
+	int rc;
+
+	if (store_open(st) != 0)
+		return 1;
+	rc = outbox_run(&st->notify);
+	store_close(st);
+	return rc;
+}
+
+/* Fork one worker on the pool's socket (or, for slot s's deliverer, the
+ * event deliverer); its pid, or -1. */
 static pid_t
-spawn(const struct pool *p)
+spawn(const struct pool *p, const struct slot *s)
 {
 	sigset_t term;
 	pid_t parent = getpid();
@@ -353,6 +372,10 @@ spawn(const struct pool *p)
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_SETMASK, &term, NULL);
+	if (s->deliverer) {
+		close(p->listen_fd);
+		_exit(deliverer(p->st));
+	}
 	_exit(fcgi_loop(p->cfg, p->st, p->listen_fd));
 }
 
@@ -461,7 +484,7 @@ pool_start_due(struct pool *p)
 	for (int i = 0; i < p->n; i++) {
 		s = &p->slot[i];
 		if (s->pid == 0 && s->due <= now) {
-			s->pid = spawn(p);
+			s->pid = spawn(p, s);
 			s->born = now;
 			if (s->pid < 0) {
 				fprintf(stderr,
@@ -621,7 +644,8 @@ config_loads(char **argv, int argc)
 static void
 pool_reexec(struct pool *p)
 {
-	static char buf[16384], pids[MAX_DRAINING * 12 + MAX_WORKERS * 12];
+	static char buf[16384],
+	    pids[MAX_DRAINING * 12 + (MAX_WORKERS + 1) * 12];
 	char *argv[MAX_ARGS], fd[16];
 	size_t len = 0;
 	int argc;
@@ -832,6 +856,10 @@ serve_pool(const struct config *cfg, struct store *st)
 	p.cfg = cfg;
 	p.st = st;
 	p.n = cfg->workers;
+	/* One more child delivers the events (outbox.h), restarted like a
+	 * worker and stopped with them. */
+	if (st->notify.nurls > 0)
+		p.slot[p.n++].deliverer = true;
 	/* Every signal the parent acts on is taken by sigtimedwait (after a
 	 * restart they are blocked already: the mask survives exec). */
 	sigemptyset(&p.sigs);
@@ -860,15 +888,17 @@ serve_pool(const struct config *cfg, struct store *st)
 		fprintf(stderr,
 		    "berth: restarted: %d workers on %s, data in %s; "
 		    "%d workers of the previous pool drain\n",
-		    p.n, p.path, st->data_dir, adopted);
+		    cfg->workers, p.path, st->data_dir, adopted);
 	} else
-		fprintf(stderr, "berth: %d workers on %s%s, data in %s\n", p.n,
-		    p.path, activated ? " (from the service manager)" : "",
-		    st->data_dir);
+		fprintf(stderr, "berth: %d workers on %s%s, data in %s%s\n",
+		    cfg->workers, p.path,
+		    activated ? " (from the service manager)" : "",
+		    st->data_dir,
+		    st->notify.nurls > 0 ? "; events delivered" : "");
 	/* Serving: the socket listens (connections queue in its backlog
 	 * until a worker accepts) and the workers are forked. */
 	notify("READY=1\nMAINPID=%d\nSTATUS=%d workers on %s", (int)getpid(),
-	    p.n, p.path);
+	    cfg->workers, p.path);
 	for (;;) {
 		next = pool_start_due(&p);
 		sig = pool_wait(&p, next);
@@ -887,7 +917,7 @@ serve_pool(const struct config *cfg, struct store *st)
 			 * goes on as it was. */
 			notify("READY=1\nSTATUS=%d workers on %s (restart "
 			       "refused: see the log)",
-			    p.n, p.path);
+			    cfg->workers, p.path);
 		}
 	}
 }

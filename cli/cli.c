@@ -51,6 +51,8 @@ static const struct command commands[] = {
 	{ "revoke", cli_revoke, "<who> <pattern>", "remove a grant" },
 	{ "key", cli_key, "rotate",
 	    "a new token signing key; the old one verifies until its tokens expire" },
+	{ "notify", cli_notify, "run | status [--json]",
+	    "deliver event notifications in the foreground; each receiver's backlog" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

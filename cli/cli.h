@@ -103,6 +103,8 @@ int cli_audit(struct cli *c, int argc, char **argv);
 int cli_gc(struct cli *c, int argc, char **argv);
 int cli_uploads(struct cli *c, int argc, char **argv);
 int cli_fsck(struct cli *c, int argc, char **argv);
+/* cli_notify.c */
+int cli_notify(struct cli *c, int argc, char **argv);
 
 /* cli_job_start, cli_job_done -- time a gc or fsck run and record its
  * end, duration, success and counts in the counter file

@@ -32,7 +32,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: berth [-t] [-c config.ini] [-d data_dir] [-s socket] [-w workers]\n"
 	    "       berth [-c config.ini] [-d data_dir] <command> [options]\n"
-	    "  commands: repos, tags, show, du, gc, uploads, fsck, audit\n"
+	    "  commands: repos, tags, show, du, gc, uploads, fsck, audit, notify\n"
 	    "  (berth help lists them)\n"
 	    "  -t  check the configuration, print the effective data_dir,\n"
 	    "      socket, workers and body_dir, and exit\n"

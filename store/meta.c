@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
 
 #include "meta_admin.h"
 #include "meta_auth.h"
@@ -19,6 +22,12 @@ static size_t nbackends;
 /* The process's open backend (meta_open()); NULL before and after. */
 static const struct meta_ops *ops;
 static void *priv;
+
+/* Events (meta_events()) and what they record of the request. */
+static bool events_on;
+static char ev_actor[256];
+static char ev_request[META_EVENT_REQUEST_MAX];
+static char ev_base[1024];
 
 void
 meta_register(const struct meta_ops *o)
@@ -130,6 +139,13 @@ meta_open(struct conf *conf, const char *data_dir)
 	meta_close();
 	if ((o = choose(conf, section, sizeof(section))) == NULL)
 		return META_ERR;
+	if (events_on && o->outbox_next == NULL) {
+		fprintf(stderr,
+		    "berth: metadata backend \"%s\" keeps no outbox: "
+		    "[notify] url cannot be used with it\n",
+		    o->name);
+		return META_ERR;
+	}
 	e = o->open(conf, section, data_dir, &p);
 	if (e != META_OK)
 		return e;
@@ -615,6 +631,91 @@ meta_grants_list(json_t *out)
 enum meta_err
 meta_set_actor(const char *user)
 {
+	if (events_on && (user == NULL || strlen(user) >= sizeof(ev_actor)))
+		ev_actor[0] = '\0';
+	else if (events_on)
+		memcpy(ev_actor, user, strlen(user) + 1);
 	/* Absent: the backend keeps no audit actor. */
 	return CALL_OR(META_OK, set_actor, user);
+}
+
+/* --- Events ------------------------------------------------------------ */
+
+void
+meta_events(bool on)
+{
+	events_on = on;
+}
+
+bool
+meta_events_on(void)
+{
+	return events_on;
+}
+
+/* Copy s into buf (cap bytes) when it fits; else leave buf empty. */
+static void
+keep(char *buf, size_t cap, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	buf[0] = '\0';
+	if (n > 0 && n < cap)
+		memcpy(buf, s, n + 1);
+}
+
+void
+meta_event_request(const char *request, const char *base_url)
+{
+	keep(ev_request, sizeof(ev_request), request);
+	keep(ev_base, sizeof(ev_base), base_url);
+}
+
+int
+meta_event_context(struct meta_event_ctx *c)
+{
+	unsigned char r[16];
+	size_t off = 0;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* version 4 */
+	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	for (size_t i = 0; i < sizeof(r); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			c->id[off++] = '-';
+		snprintf(c->id + off, 3, "%02x", r[i]);
+		off += 2;
+	}
+	c->at = (int64_t)time(NULL);
+	c->actor = ev_actor[0] != '\0' ? ev_actor : NULL;
+	c->request = ev_request[0] != '\0' ? ev_request : NULL;
+	c->base_url = ev_base[0] != '\0' ? ev_base : NULL;
+	return 0;
+}
+
+enum meta_err
+meta_outbox_next(const char *url, size_t max, json_t *out)
+{
+	return CALL(outbox_next, url, max, out);
+}
+
+enum meta_err
+meta_outbox_mark(const char *url, int64_t seq, const char *error)
+{
+	return CALL(outbox_mark, url, seq, error);
+}
+
+enum meta_err
+meta_outbox_prune(const json_t *urls, int64_t *deleted)
+{
+	int64_t n = 0;
+
+	return CALL(outbox_prune, urls, deleted != NULL ? deleted : &n);
+}
+
+enum meta_err
+meta_outbox_status(const json_t *urls, json_t *out)
+{
+	return CALL(outbox_status, urls, out);
 }

@@ -357,6 +357,81 @@ struct meta_stats {
  * new processes would not find the data this one writes. */
 enum meta_err meta_stats(struct meta_stats *out);
 
+/* --- Events: the outbox ---------------------------------------------- *
+ *
+ * With events on (meta_events(true), which store_open() calls when
+ * [notify] names a url: store/outbox.h), the writing operations also
+ * write one row per event to the store's outbox, in the transaction of
+ * the change itself (C1: the event exists exactly when the change
+ * committed):
+ *   manifest_put    "push": one per tag applied (the path's tag and each
+ *                   ?tag=, a repeat once), or one without a tag when
+ *                   pushed by digest alone; a tag moved is a push too
+ *   manifest_delete "delete" of the manifest (its tags go with it)
+ *   tag_delete      "delete" with the tag (and the manifest it named)
+ *   blob_mount      "mount", with the repository it came from
+ * Off, they run exactly the statements they ran before (no cost).  A
+ * backend that writes events must have the outbox operations below;
+ * meta_open() refuses one that lacks them while events are on.  Rows are
+ * numbered in commit order (writers are serialised, C2), so a receiver's
+ * cursor -- the number of the last row it acknowledged -- is all the
+ * delivery state it needs; the deliverer (store/outbox.c) reads and
+ * acknowledges through meta_outbox_*(), and a row goes once every
+ * configured receiver has it. */
+
+/* meta_events -- turn the outbox writes on or off for this process
+ * (before meta_open()).  meta_events_on() tells which. */
+void meta_events(bool on);
+bool meta_events_on(void);
+
+/* meta_event_request -- what the events of the writes that follow record
+ * about the request that makes them, until the next call (NULL, NULL:
+ * nothing): `request` a JSON object text ({id, addr, host, method,
+ * useragent}, Distribution's RequestRecord), `base_url` the registry as
+ * the client reached it ("https://host[/prefix]", for target.url).  Both
+ * are copied (at most META_EVENT_REQUEST_MAX and 1023 bytes; longer ones
+ * are dropped).  The actor is what meta_set_actor() last named. */
+#define META_EVENT_REQUEST_MAX 2048
+void meta_event_request(const char *request, const char *base_url);
+
+/* What a backend writes with each event besides the change's own
+ * columns (meta_event_context()); strings borrowed until the next
+ * meta_event_request()/meta_set_actor(), NULL when unknown. */
+struct meta_event_ctx {
+	char id[40];	     /* fresh: 32 random hex digits, dashed as a UUID */
+	int64_t at;	     /* unix seconds */
+	const char *actor;   /* user or CI token name */
+	const char *request; /* JSON object text */
+	const char *base_url;
+};
+
+/* meta_event_context -- fill c for one new event (for backends).  0, or
+ * -1 when no random id could be made. */
+int meta_event_context(struct meta_event_ctx *c);
+
+/* meta_outbox_next -- append to `out` up to max events (oldest first)
+ * that receiver `url` has not acknowledged, each an object {seq, id, at,
+ * action, repository, digest, media_type, size, tag, from_repository,
+ * actor, request, base_url} (absent values null; request is JSON text).
+ * A url not seen before starts at the oldest event kept. */
+enum meta_err meta_outbox_next(const char *url, size_t max, json_t *out);
+
+/* meta_outbox_mark -- record a delivery attempt to url: error NULL: it
+ * acknowledged every event up to and including seq; else it failed with
+ * `error` (kept for meta_outbox_status(), with the time and a count of
+ * failures in a row). */
+enum meta_err meta_outbox_mark(const char *url, int64_t seq, const char *error);
+
+/* meta_outbox_prune -- delete the events that every url of the jansson
+ * array `urls` has acknowledged; *deleted (may be NULL) their number.
+ * With no urls nothing goes. */
+enum meta_err meta_outbox_prune(const json_t *urls, int64_t *deleted);
+
+/* meta_outbox_status -- append to out one object per url of `urls`:
+ * {url, pending, oldest_at (null when none pending), delivered_at,
+ * failures, last_error, last_error_at}. */
+enum meta_err meta_outbox_status(const json_t *urls, json_t *out);
+
 /* --- The backend table ------------------------------------------------ */
 
 /* A backend's operations.  Each one's contract is that of the wrapper of
@@ -488,6 +563,18 @@ struct meta_ops {
 	enum meta_err (*grants_list)(void *priv, json_t *out);
 	/* Optional on its own: NULL -> audit rows name nobody. */
 	enum meta_err (*set_actor)(void *priv, const char *user);
+	/* Optional, all or none: the outbox, as meta_outbox_*().  NULL ->
+	 * events cannot be on (meta_open() says so), the wrappers answer
+	 * META_ERR.  A backend that has them writes events while
+	 * meta_events_on(). */
+	enum meta_err (
+	    *outbox_next)(void *priv, const char *url, size_t max, json_t *out);
+	enum meta_err (*outbox_mark)(void *priv, const char *url, int64_t seq,
+	    const char *error);
+	enum meta_err (
+	    *outbox_prune)(void *priv, const json_t *urls, int64_t *deleted);
+	enum meta_err (
+	    *outbox_status)(void *priv, const json_t *urls, json_t *out);
 };
 
 /* meta_register -- make a backend findable by name; called by

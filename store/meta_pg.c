@@ -163,6 +163,21 @@ static const char *const sql_text[P_COUNT] = {
 			   "WHERE l.digest = $1 ORDER BY r.name LIMIT $2",
 	[P_STATS] = "SELECT (SELECT count(*) FROM uploads), "
 		    "pg_database_size(current_database())",
+	/* Events (meta.h, "Events"): run only while meta_events_on(). */
+	[P_EVENT_INSERT] =
+	    "INSERT INTO outbox (id, at, action, repository, digest, "
+	    "media_type, size, tag, from_repository, actor, request, "
+	    "base_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+	    "$11, $12)",
+	/* Before the tag goes: the manifest it named, for the event. */
+	[P_EVENT_TAG_DELETE] =
+	    "INSERT INTO outbox (id, at, action, repository, digest, tag, "
+	    "actor, request, base_url) "
+	    "SELECT $1::text, $2::bigint, 'delete', r.name, m.digest, t.name, "
+	    "$5::text, $6::text, $7::text "
+	    "FROM tags t JOIN repositories r ON r.id = t.repository_id "
+	    "JOIN manifests m ON m.id = t.manifest_id "
+	    "WHERE r.name = $3 AND t.name = $4",
 };
 
 /* The statements whose rows come back in binary (they carry bytea). */
@@ -666,25 +681,70 @@ schema_version(struct pg *q, enum meta_err *e)
 	return v;
 }
 
+/* Which of the compiled migrations the schema has recorded: done[i] for
+ * pg_schema_migrations[i] (count entries); the number still to apply,
+ * or -1 on error (*e set).  By version, not by the newest one applied:
+ * migrations written on separate branches may land in either order (a
+ * schema at 004 still gets a 003 added later). */
+static int
+migrations_missing(struct pg *q, bool *done, enum meta_err *e)
+{
+	struct pg_params p = { 0 };
+	PGresult *res;
+	bool exists;
+	int missing = 0;
+
+	for (int i = 0; i < pg_schema_migration_count; i++)
+		done[i] = false;
+	pg_text(&p, q->schema);
+	res = pg_query(q,
+	    "SELECT to_regclass(quote_ident($1) || "
+	    "'.schema_migrations') IS NOT NULL",
+	    &p, e);
+	if (res == NULL)
+		return -1;
+	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (exists) {
+		res = pg_query(q, "SELECT version FROM schema_migrations", NULL,
+		    e);
+		if (res == NULL)
+			return -1;
+		for (int r = 0; r < PQntuples(res); r++)
+			for (int i = 0; i < pg_schema_migration_count; i++)
+				if (pg_schema_migrations[i].version ==
+				    (int)pg_getint(res, r, 0))
+					done[i] = true;
+		PQclear(res);
+	}
+	for (int i = 0; i < pg_schema_migration_count; i++)
+		missing += !done[i];
+	return missing;
+}
+
+#define MIGRATIONS_MAX 64
+
 /* Bring the schema forward, in one transaction under the migration lock
- * (another process may be doing the same).  The common case -- already
- * current -- costs two queries and takes no lock. */
+ * (another process may be doing the same): every migration not yet
+ * recorded, in order.  The common case -- already current -- costs
+ * two queries and takes no lock. */
 static enum meta_err
 migrate(struct pg *q)
 {
 	const struct schema_migration *m;
-	int latest =
-	    pg_schema_migrations[pg_schema_migration_count - 1].version;
+	bool done[MIGRATIONS_MAX];
 	struct pg_params p;
 	char sql[256];
 	enum meta_err e;
-	int version;
+	int missing;
 	PGresult *res;
 
-	version = schema_version(q, &e);
-	if (version < 0)
+	if (pg_schema_migration_count > MIGRATIONS_MAX)
+		return META_ERR;
+	missing = migrations_missing(q, done, &e);
+	if (missing < 0)
 		return e;
-	if (version >= latest) {
+	if (missing == 0) {
 		q->migrated = true;
 		return META_OK;
 	}
@@ -696,11 +756,11 @@ migrate(struct pg *q)
 	    (long long)lock_key(q->schema, KEY_MIGRATE), q->schema);
 	if ((e = pg_exec(q, sql)) != META_OK)
 		return undo(q, e);
-	if ((version = schema_version(q, &e)) < 0)
+	if (migrations_missing(q, done, &e) < 0)
 		return undo(q, e);
 	for (int i = 0; i < pg_schema_migration_count; i++) {
 		m = &pg_schema_migrations[i];
-		if (m->version <= version)
+		if (done[i])
 			continue;
 		if ((e = pg_exec(q, m->sql)) != META_OK) {
 			fprintf(stderr,
@@ -903,6 +963,55 @@ repo_ensure(struct pg *q, const char *name, enum meta_err *e)
 	return id;
 }
 
+/* One event row in the transaction in flight (meta.h, "Events"):
+ * media_type, tag and from may be NULL, size < 0 for none. */
+static enum meta_err
+add_event(struct pg *q, const char *action, const char *repo,
+    const char *digest, const char *media_type, int64_t size, const char *tag,
+    const char *from)
+{
+	struct meta_event_ctx c;
+	struct pg_params p = { 0 };
+
+	if (meta_event_context(&c) != 0)
+		return META_ERR;
+	pg_text(&p, c.id);
+	pg_int(&p, c.at);
+	pg_text(&p, action);
+	pg_text(&p, repo);
+	pg_text(&p, digest);
+	pg_text(&p, media_type);
+	if (size >= 0)
+		pg_int(&p, size);
+	else
+		pg_text(&p, NULL);
+	pg_text(&p, tag);
+	pg_text(&p, from);
+	pg_text(&p, c.actor);
+	pg_text(&p, c.request);
+	pg_text(&p, c.base_url);
+	return run_cmd(q, P_EVENT_INSERT, &p, NULL);
+}
+
+/* A tag's delete event, before the tag goes. */
+static enum meta_err
+tag_delete_event(struct pg *q, const char *repo, const char *tag)
+{
+	struct meta_event_ctx c;
+	struct pg_params p = { 0 };
+
+	if (meta_event_context(&c) != 0)
+		return META_ERR;
+	pg_text(&p, c.id);
+	pg_int(&p, c.at);
+	pg_text(&p, repo);
+	pg_text(&p, tag);
+	pg_text(&p, c.actor);
+	pg_text(&p, c.request);
+	pg_text(&p, c.base_url);
+	return run_cmd(q, P_EVENT_TAG_DELETE, &p, NULL);
+}
+
 static enum meta_err
 pg_blob_commit(void *priv, const char *repo, const char *digest, uint64_t size,
     const char *upload)
@@ -980,6 +1089,10 @@ pg_blob_mount(void *priv, const char *repo, const char *from,
 	}
 	*size = (uint64_t)pg_getint(res, 0, 0);
 	PQclear(res);
+	if (meta_events_on() &&
+	    (e = add_event(q, "mount", repo, digest, NULL, (int64_t)*size, NULL,
+		 from)) != META_OK)
+		return undo(q, e);
 	if ((e = pg_commit(q)) != META_OK)
 		return undo(q, e);
 	return META_OK;
@@ -996,13 +1109,26 @@ delete_one(struct pg *q, enum pg_stmt_id id, const char *repo, const char *key)
 
 	if ((e = pg_begin(q)) != META_OK)
 		return e;
+	/* Events (meta.h): a tag's first (it reads the manifest the tag
+	 * names), a manifest's once the delete found it. */
+	if (meta_events_on() && id == P_TAG_DELETE &&
+	    (e = tag_delete_event(q, repo, key)) != META_OK)
+		return undo(q, e);
 	pg_text(&p, repo);
 	pg_text(&p, key);
 	if ((e = run_cmd(q, id, &p, &n)) != META_OK)
 		return undo(q, e);
+	if (n == 0) {
+		pg_rollback(q);
+		return META_NOTFOUND;
+	}
+	if (meta_events_on() && id == P_MANIFEST_DELETE &&
+	    (e = add_event(q, "delete", repo, key, NULL, -1, NULL, NULL)) !=
+		META_OK)
+		return undo(q, e);
 	if ((e = pg_commit(q)) != META_OK)
 		return undo(q, e);
-	return n > 0 ? META_OK : META_NOTFOUND;
+	return META_OK;
 }
 
 /* meta_blob_holders(): up to max repositories linking digest, in byte
@@ -1105,6 +1231,38 @@ ref_array(const struct meta_manifest_put *mp, bool kinds)
 	return s;
 }
 
+/* The push events of mp (meta.h, "Events"): one per distinct tag, or
+ * one without a tag when there is none. */
+static enum meta_err
+push_events(struct pg *q, const struct meta_manifest_put *mp)
+{
+	const char *tag;
+	bool any = false, seen;
+	enum meta_err e;
+
+	for (size_t i = 0; i <= mp->ntags; i++) {
+		tag = i == 0 ? mp->tag : mp->tags[i - 1];
+		if (tag == NULL)
+			continue;
+		seen = false;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *before = j == 0 ? mp->tag : mp->tags[j - 1];
+
+			seen = before != NULL && strcmp(before, tag) == 0;
+		}
+		any = true;
+		if (!seen &&
+		    (e = add_event(q, "push", mp->repo, mp->digest,
+			 mp->media_type, (int64_t)mp->size, tag, NULL)) !=
+			META_OK)
+			return e;
+	}
+	if (!any)
+		return add_event(q, "push", mp->repo, mp->digest,
+		    mp->media_type, (int64_t)mp->size, NULL, NULL);
+	return META_OK;
+}
+
 static enum meta_err
 pg_manifest_put(void *priv, const struct meta_manifest_put *mp,
     json_t **missing)
@@ -1198,6 +1356,8 @@ pg_manifest_put(void *priv, const struct meta_manifest_put *mp,
 		if ((e = run_cmd(q, P_TAG_UPSERT, &p, NULL)) != META_OK)
 			goto fail;
 	}
+	if (meta_events_on() && (e = push_events(q, mp)) != META_OK)
+		goto fail;
 	if ((e = pg_commit(q)) != META_OK)
 		goto fail;
 	goto out;
@@ -1590,6 +1750,10 @@ static const struct meta_ops postgresql_ops = {
 	.grant_delete = pg_grant_delete,
 	.grants_list = pg_grants_list,
 	.set_actor = pg_set_actor,
+	.outbox_next = pg_outbox_next,
+	.outbox_mark = pg_outbox_mark,
+	.outbox_prune = pg_outbox_prune,
+	.outbox_status = pg_outbox_status,
 };
 
 META_BACKEND(postgresql_ops)

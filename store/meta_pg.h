@@ -43,6 +43,8 @@ enum pg_stmt_id {
 	P_UPLOAD_EXPIRED,
 	P_BLOB_HOLDERS,
 	P_STATS,
+	P_EVENT_INSERT,
+	P_EVENT_TAG_DELETE,
 	P_COUNT
 };
 
@@ -68,7 +70,7 @@ enum pg_auth_stmt_id {
 	PA_COUNT
 };
 
-#define PG_PARAMS_MAX 10
+#define PG_PARAMS_MAX 12
 
 /* Parameters of one statement, in text format unless given as bytes. */
 struct pg_params {
@@ -167,6 +169,14 @@ enum meta_err pg_admin_referencing(void *priv, const char *digest, json_t *out);
 enum meta_err pg_admin_integrity(void *priv, json_t *out);
 enum meta_err pg_admin_unlinked(void *priv, json_t *out);
 enum meta_err pg_blob_lock(void *priv, bool exclusive);
+
+/* The outbox, in meta_pg_outbox.c; contracts in meta.h. */
+enum meta_err pg_outbox_next(void *priv, const char *url, size_t max,
+    json_t *out);
+enum meta_err pg_outbox_mark(void *priv, const char *url, int64_t seq,
+    const char *error);
+enum meta_err pg_outbox_prune(void *priv, const json_t *urls, int64_t *deleted);
+enum meta_err pg_outbox_status(void *priv, const json_t *urls, json_t *out);
 enum meta_err pg_blob_unlock(void *priv);
 
 /* Identities, in meta_pg_auth.c; contracts in meta_auth.h, priv a

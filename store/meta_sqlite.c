@@ -118,6 +118,21 @@ static const char *const sql_text[S_COUNT] = {
 	[S_BLOB_HOLDERS] = "SELECT r.name FROM blob_links l "
 			   "JOIN repositories r ON r.id = l.repository_id "
 			   "WHERE l.digest = ?1 ORDER BY r.name LIMIT ?2",
+	/* Events (meta.h, "Events"): run only while meta_events_on(). */
+	[S_EVENT_INSERT] =
+	    "INSERT INTO outbox (id, at, action, repository, digest, "
+	    "media_type, size, tag, from_repository, actor, request, "
+	    "base_url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+	    "?11, ?12)",
+	/* Before the tag goes: the manifest it named, for the event. */
+	[S_EVENT_TAG_DELETE] =
+	    "INSERT INTO outbox (id, at, action, repository, digest, "
+	    "media_type, size, tag, actor, request, base_url) "
+	    "SELECT ?1, ?2, 'delete', r.name, m.digest, NULL, NULL, t.name, "
+	    "?5, ?6, ?7 FROM tags t "
+	    "JOIN repositories r ON r.id = t.repository_id "
+	    "JOIN manifests m ON m.id = t.manifest_id "
+	    "WHERE r.name = ?3 AND t.name = ?4",
 };
 
 static void
@@ -243,6 +258,35 @@ repo_id(struct sq *q, const char *name, bool create, enum meta_err *err)
 fail:
 	*err = META_ERR;
 	return 0;
+}
+
+/* One event row in the transaction in flight (meta.h, "Events"):
+ * media_type, tag and from may be NULL, size < 0 for none. */
+static enum meta_err
+add_event(struct sq *q, const char *action, const char *repo,
+    const char *digest, const char *media_type, int64_t size, const char *tag,
+    const char *from)
+{
+	struct meta_event_ctx c;
+	sqlite3_stmt *s;
+
+	if (meta_event_context(&c) != 0 ||
+	    (s = stmt(q, S_EVENT_INSERT)) == NULL)
+		return META_ERR;
+	bind_text(s, 1, c.id);
+	sqlite3_bind_int64(s, 2, c.at);
+	bind_text(s, 3, action);
+	bind_text(s, 4, repo);
+	bind_text(s, 5, digest);
+	bind_text(s, 6, media_type);
+	if (size >= 0)
+		sqlite3_bind_int64(s, 7, size);
+	bind_text(s, 8, tag);
+	bind_text(s, 9, from);
+	bind_text(s, 10, c.actor);
+	bind_text(s, 11, c.request);
+	bind_text(s, 12, c.base_url);
+	return exec_stmt(q, s);
 }
 
 static int
@@ -563,6 +607,10 @@ sq_blob_mount(void *priv, const char *repo, const char *from,
 	sqlite3_bind_int64(s, 4, now());
 	if (exec_stmt(q, s) != META_OK)
 		goto fail;
+	if (meta_events_on() && sqlite3_changes(q->db) > 0 &&
+	    add_event(q, "mount", repo, digest, NULL, (int64_t)*size, NULL,
+		from) != META_OK)
+		goto fail;
 	if (commit(q) != META_OK)
 		goto fail;
 	/* `from` may have lost the blob between the check and the insert. */
@@ -684,6 +732,36 @@ ref_present(struct sq *q, int64_t rid, const char *repo,
 	return META_OK;
 }
 
+/* The push events of p (meta.h, "Events"): one per distinct tag, or
+ * one without a tag when there is none. */
+static enum meta_err
+push_events(struct sq *q, const struct meta_manifest_put *p)
+{
+	const char *tag;
+	bool any = false, seen;
+
+	for (size_t i = 0; i <= p->ntags; i++) {
+		tag = i == 0 ? p->tag : p->tags[i - 1];
+		if (tag == NULL)
+			continue;
+		seen = false;
+		for (size_t j = 0; j < i && !seen; j++) {
+			const char *before = j == 0 ? p->tag : p->tags[j - 1];
+
+			seen = before != NULL && strcmp(before, tag) == 0;
+		}
+		any = true;
+		if (!seen &&
+		    add_event(q, "push", p->repo, p->digest, p->media_type,
+			(int64_t)p->size, tag, NULL) != META_OK)
+			return META_ERR;
+	}
+	if (!any)
+		return add_event(q, "push", p->repo, p->digest, p->media_type,
+		    (int64_t)p->size, NULL, NULL);
+	return META_OK;
+}
+
 static enum meta_err
 sq_manifest_put(void *priv, const struct meta_manifest_put *p, json_t **missing)
 {
@@ -766,7 +844,52 @@ sq_manifest_put(void *priv, const struct meta_manifest_put *p, json_t **missing)
 		if (exec_stmt(q, s) != META_OK)
 			goto fail;
 	}
+	if (meta_events_on() && push_events(q, p) != META_OK)
+		goto fail;
 	if (commit(q) != META_OK)
+		goto fail;
+	return META_OK;
+fail:
+	return rollback(q);
+}
+
+/* delete_one() and its event in one transaction: for a tag the event
+ * row first (it reads the manifest the tag names), for a manifest after
+ * the delete found it. */
+static enum meta_err
+delete_with_event(struct sq *q, enum sq_stmt_id id, const char *repo,
+    const char *key, bool tag)
+{
+	struct meta_event_ctx c;
+	sqlite3_stmt *s;
+	enum meta_err e;
+
+	if (begin(q) != META_OK)
+		return META_ERR;
+	if (tag) {
+		if (meta_event_context(&c) != 0 ||
+		    (s = stmt(q, S_EVENT_TAG_DELETE)) == NULL)
+			goto fail;
+		bind_text(s, 1, c.id);
+		sqlite3_bind_int64(s, 2, c.at);
+		bind_text(s, 3, repo);
+		bind_text(s, 4, key);
+		bind_text(s, 5, c.actor);
+		bind_text(s, 6, c.request);
+		bind_text(s, 7, c.base_url);
+		if (exec_stmt(q, s) != META_OK)
+			goto fail;
+	}
+	e = delete_one(q, id, repo, key);
+	if (e == META_NOTFOUND) {
+		rollback(q);
+		return META_NOTFOUND;
+	}
+	if (e != META_OK ||
+	    (!tag &&
+		add_event(q, "delete", repo, key, NULL, -1, NULL, NULL) !=
+		    META_OK) ||
+	    commit(q) != META_OK)
 		goto fail;
 	return META_OK;
 fail:
@@ -777,6 +900,10 @@ static enum meta_err
 sq_manifest_delete(void *priv, const char *repo, const char *digest)
 {
 	struct sq *q = priv;
+
+	if (meta_events_on())
+		return delete_with_event(q, S_MANIFEST_DELETE, repo, digest,
+		    false);
 	/* Tags and references go with it: ON DELETE CASCADE. */
 	return delete_one(q, S_MANIFEST_DELETE, repo, digest);
 }
@@ -785,6 +912,9 @@ static enum meta_err
 sq_tag_delete(void *priv, const char *repo, const char *tag)
 {
 	struct sq *q = priv;
+
+	if (meta_events_on())
+		return delete_with_event(q, S_TAG_DELETE, repo, tag, true);
 	return delete_one(q, S_TAG_DELETE, repo, tag);
 }
 
@@ -1080,6 +1210,10 @@ static const struct meta_ops sqlite_ops = {
 	.grant_delete = sq_grant_delete,
 	.grants_list = sq_grants_list,
 	.set_actor = sq_set_actor,
+	.outbox_next = sq_outbox_next,
+	.outbox_mark = sq_outbox_mark,
+	.outbox_prune = sq_outbox_prune,
+	.outbox_status = sq_outbox_status,
 };
 
 META_BACKEND(sqlite_ops)

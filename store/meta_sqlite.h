@@ -44,6 +44,8 @@ enum sq_stmt_id {
 	S_UPLOAD_DELETE,
 	S_UPLOAD_EXPIRED,
 	S_BLOB_HOLDERS,
+	S_EVENT_INSERT,
+	S_EVENT_TAG_DELETE,
 	S_COUNT
 };
 
@@ -108,5 +110,13 @@ enum meta_err sq_grant_put(void *priv, const char *who, const char *pattern,
 enum meta_err sq_grant_delete(void *priv, const char *who, const char *pattern);
 enum meta_err sq_grants_list(void *priv, json_t *out);
 enum meta_err sq_set_actor(void *priv, const char *user);
+
+/* The outbox, in meta_sqlite_outbox.c; contracts in meta.h. */
+enum meta_err sq_outbox_next(void *priv, const char *url, size_t max,
+    json_t *out);
+enum meta_err sq_outbox_mark(void *priv, const char *url, int64_t seq,
+    const char *error);
+enum meta_err sq_outbox_prune(void *priv, const json_t *urls, int64_t *deleted);
+enum meta_err sq_outbox_status(void *priv, const json_t *urls, json_t *out);
 
 #endif

@@ -108,6 +108,8 @@ configure(struct store *st, struct conf *conf, bool create)
 	if (blob_find(st->blob_handler) == NULL)
 		return conf_bad(conf, "storage", "blob_handler",
 		    "no blob handler of that name in this build");
+	if (outbox_configure(&st->notify, conf) != 0)
+		return -1;
 	missing = !create && stat(dir, &sb) != 0 && errno == ENOENT;
 	if (missing ? absolute_missing(dir, abs, sizeof(abs)) != 0 :
 		      make_dirs(dir) != 0 || realpath(dir, abs) == NULL) {
@@ -152,6 +154,7 @@ store_open(struct store *st)
 {
 	if (st->open)
 		return 0;
+	meta_events(st->notify.nurls > 0);
 	if (meta_open(st->conf, st->data_dir) != META_OK)
 		return -1;
 	if (blob_open(st->blob_handler, st->conf, st->data_dir, &st->blobs) !=

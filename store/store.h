@@ -11,6 +11,8 @@
  *              metadata backend's own keys (store/meta.h, meta_*.c),
  *              read by meta_open()
  *   [auth]     access control: users, tokens, grants (store/ident.h)
+ *   [notify]   event notifications: receivers, secret (store/outbox.h);
+ *              with a url, store_open() turns the outbox writes on
  * store_configure() reads them without touching anything but the data
  * directory (created if missing); store_open() then opens the metadata
  * (migrating its schema forward) and the blob handler, once per process
@@ -26,6 +28,7 @@
 #include "blob.h"
 #include "conf.h"
 #include "ident.h"
+#include "outbox.h"
 
 /* Room for the names under the data directory (uploads/<id>, blobs/...). */
 #define STORE_DIR_MAX (PATH_MAX - 256)
@@ -40,6 +43,7 @@ struct store {
 	long upload_expiry;	   /* seconds */
 	struct conf *conf;	   /* borrowed: outlives us */
 	struct ident_conf auth;	   /* [auth] */
+	struct outbox_conf notify; /* [notify] */
 	struct blob_handler blobs; /* open after store_open() */
 	bool open;
 };

@@ -40,12 +40,17 @@
 #      accepts the installed example configurations; `make uninstall`
 #  16. slow clients (tests/slow): no worker waits on a client, per shape;
 #      body files handed over by nginx cleaned up; hostile ones refused
+#  17. event notifications (tests/notify): behind nginx, two local
+#      receivers, the envelope field by field, the HMAC signature, a
+#      receiver down for part of the run losing nothing, `berth notify
+#      status`, no outbox rows without [notify]; the same events from the
+#      PostgreSQL backend
 # Layers 5, 6, 7, 14 and 16 run once per web server shape in SERVERS
 # (default: nginx lighttpd apache apache-cgi), with SERVER set:
 # nginx/serve.sh, which they start the registry with, brings up that
 # shape -- what differs between shapes (request and body handling, blob
-# offload, Locations) is tested in each.  8 to 13 run behind nginx
-# only: they test the store and the pool, which are the same in every
+# offload, Locations) is tested in each.  8 to 13 and 17 run behind
+# nginx only: they test the store and the pool, which are the same in every
 # shape (11 also behind Apache, the one shape that streams a body to a
 # worker).
 # Each layer prints "N passed, N failed" last; this script adds them up,
@@ -161,6 +166,7 @@ done
 run_layer "hosts ($SERVERS)" "$top/tests/hosts/run.sh"
 run_layer "build and install" "$top/tests/build/run.sh"
 run_layer "slow clients ($SERVERS)" "$top/tests/slow/run.sh"
+run_layer "notify" "$top/tests/notify/run.sh"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"

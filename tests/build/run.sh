@@ -82,8 +82,10 @@ check "make install DESTDIR PREFIX=/usr exits 0" 0 $rc
 
 ex=usr/share/doc/berth/examples
 want=$(printf '%s\n' usr/bin/berth usr/share/berth/sql/001_init.sql \
-    usr/share/berth/sql/002_operator.sql usr/share/berth/sql/003_auth.sql usr/share/berth/sql/postgresql/001_init.sql \
-    usr/share/berth/sql/postgresql/002_operator.sql usr/share/doc/berth/README.md \
+    usr/share/berth/sql/002_operator.sql usr/share/berth/sql/003_auth.sql usr/share/berth/sql/004_notify.sql \
+    usr/share/berth/sql/postgresql/001_init.sql usr/share/berth/sql/postgresql/002_operator.sql \
+    usr/share/berth/sql/postgresql/003_auth.sql usr/share/berth/sql/postgresql/004_notify.sql \
+    usr/share/doc/berth/README.md \
     $ex/berth.ini $ex/nginx/berth.conf $ex/lighttpd/berth.conf \
     $ex/apache/berth.conf $ex/apache/htaccess $ex/apache/berth.ini \
     usr/lib/systemd/system/berth.service usr/lib/systemd/system/berth.socket \

@@ -161,6 +161,7 @@ teardown(void **state)
 	char cmd[128];
 
 	meta_close();
+	meta_events(false); /* test_outbox turns them on */
 	conf_free(f->conf);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
@@ -1715,6 +1716,194 @@ test_audit_actor(void **state)
 	json_decref(rows);
 }
 
+/* --- Events: the outbox (meta.h, "Events") -------------------------- */
+
+/* The outbox rows url has not acknowledged, at most max. */
+static json_t *
+pending(const char *url, size_t max)
+{
+	json_t *rows = json_array();
+
+	assert_int_equal(meta_outbox_next(url, max, rows), META_OK);
+	return rows;
+}
+
+/* Row i of rows has action, tag (NULL: null) and digest. */
+static void
+assert_event(json_t *rows, size_t i, const char *action, const char *tag,
+    const char *digest)
+{
+	json_t *r = json_array_get(rows, i), *t;
+
+	assert_non_null(r);
+	assert_string_equal(json_string_value(json_object_get(r, "action")),
+	    action);
+	assert_string_equal(json_string_value(json_object_get(r, "digest")),
+	    digest);
+	t = json_object_get(r, "tag");
+	if (tag == NULL)
+		assert_true(json_is_null(t));
+	else
+		assert_string_equal(json_string_value(t), tag);
+}
+
+static void
+test_outbox(void **state)
+{
+	static const char *const tags[] = { "a", "v1", "a" };
+	struct fixture *f = *state;
+	char m1[DIGEST_STR_MAX], m2[DIGEST_STR_MAX], blob[DIGEST_STR_MAX];
+	char other[DIGEST_STR_MAX];
+	struct meta_ref ref = { .digest = other, .manifest = false };
+	struct meta_manifest_put p = {
+		.repo = "app",
+		.tag = "v1",
+		.media_type = "application/vnd.oci.image.manifest.v1+json",
+		.body = (const unsigned char *)"{\"v\":2}",
+		.size = 7,
+		.tags = tags,
+		.ntags = 3,
+	};
+	const char *const A = "http://a/", *const B = "http://b/";
+	json_t *rows, *urls, *st, *missing, *r;
+	uint64_t size;
+	int64_t seq3, last, gone;
+
+	/* Events on, as store_open() does with a [notify] url. */
+	meta_close();
+	meta_events(true);
+	assert_int_equal(meta_open(f->conf, f->dir), META_OK);
+	meta_event_request("{\"method\":\"PUT\"}", "https://reg.example");
+	meta_set_actor("alice");
+	dg(m1, 801);
+	dg(m2, 802);
+	dg(blob, 803);
+	dg(other, 804);
+	p.digest = m2;
+
+	/* A write that fails writes no event (C1). */
+	assert_int_equal(put("app", "v0", m1, "{\"v\":1}", NULL, NULL, NULL,
+			     &ref, 1, &missing),
+	    META_MISSING);
+	json_decref(missing);
+	assert_int_equal(meta_tag_delete("app", "nosuch"), META_NOTFOUND);
+	assert_int_equal(meta_manifest_delete("app", m2), META_NOTFOUND);
+	assert_int_equal(meta_blob_mount("other", "app", blob, &size),
+	    META_NOTFOUND);
+	rows = pending(A, 100);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+
+	/* A blob commit is no event; a push, each tag, a mount, the
+	 * deletes are, in commit order. */
+	assert_int_equal(meta_blob_commit("app", blob, 9, NULL), META_OK);
+	put_plain("app", "v1", m1, "{\"v\":1}");
+	assert_int_equal(meta_manifest_put(&p, &missing), META_OK);
+	assert_int_equal(meta_blob_mount("other", "app", blob, &size), META_OK);
+	assert_int_equal(meta_tag_delete("app", "a"), META_OK);
+	assert_int_equal(meta_manifest_delete("app", m1), META_OK);
+	rows = pending(A, 100);
+	assert_int_equal(json_array_size(rows), 6);
+	assert_event(rows, 0, "push", "v1", m1);
+	assert_event(rows, 1, "push", "v1", m2); /* the move */
+	assert_event(rows, 2, "push", "a", m2);	 /* "a" once */
+	assert_event(rows, 3, "mount", NULL, blob);
+	assert_event(rows, 4, "delete", "a", m2);
+	assert_event(rows, 5, "delete", NULL, m1);
+	r = json_array_get(rows, 1);
+	assert_string_equal(json_string_value(json_object_get(r, "repository")),
+	    "app");
+	assert_string_equal(json_string_value(json_object_get(r, "media_type")),
+	    "application/vnd.oci.image.manifest.v1+json");
+	assert_int_equal(json_integer_value(json_object_get(r, "size")), 7);
+	assert_string_equal(json_string_value(json_object_get(r, "actor")),
+	    "alice");
+	assert_string_equal(json_string_value(json_object_get(r, "request")),
+	    "{\"method\":\"PUT\"}");
+	assert_string_equal(json_string_value(json_object_get(r, "base_url")),
+	    "https://reg.example");
+	r = json_array_get(rows, 3);
+	assert_string_equal(json_string_value(
+				json_object_get(r, "from_repository")),
+	    "app");
+	assert_string_equal(json_string_value(json_object_get(r, "repository")),
+	    "other");
+	assert_int_equal(json_integer_value(json_object_get(r, "size")), 9);
+	assert_true(
+	    json_is_null(json_object_get(json_array_get(rows, 5), "size")));
+	for (size_t i = 0; i < 6; i++) {
+		const char *id = json_string_value(
+		    json_object_get(json_array_get(rows, i), "id"));
+
+		assert_int_equal(strlen(id), 36);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(id,
+			    json_string_value(
+				json_object_get(json_array_get(rows, j),
+				    "id")));
+	}
+	seq3 = json_integer_value(
+	    json_object_get(json_array_get(rows, 2), "seq"));
+	last = json_integer_value(
+	    json_object_get(json_array_get(rows, 5), "seq"));
+	json_decref(rows);
+	rows = pending(A, 2);
+	assert_int_equal(json_array_size(rows), 2);
+	json_decref(rows);
+
+	/* Each receiver's cursor on its own; a row goes once all have it. */
+	assert_int_equal(meta_outbox_mark(A, seq3, NULL), META_OK);
+	assert_int_equal(meta_outbox_mark(B, 0, "HTTP 500"), META_OK);
+	rows = pending(A, 100);
+	assert_int_equal(json_array_size(rows), 3);
+	assert_event(rows, 0, "mount", NULL, blob);
+	json_decref(rows);
+	urls = json_pack("[ss]", A, B);
+	st = json_array();
+	assert_int_equal(meta_outbox_status(urls, st), META_OK);
+	assert_int_equal(json_array_size(st), 2);
+	r = find_row(st, "url", A);
+	assert_int_equal(json_integer_value(json_object_get(r, "pending")), 3);
+	assert_int_equal(json_integer_value(json_object_get(r, "failures")), 0);
+	r = find_row(st, "url", B);
+	assert_int_equal(json_integer_value(json_object_get(r, "pending")), 6);
+	assert_int_equal(json_integer_value(json_object_get(r, "failures")), 1);
+	assert_string_equal(json_string_value(json_object_get(r, "last_error")),
+	    "HTTP 500");
+	assert_true(json_is_integer(json_object_get(r, "oldest_at")));
+	json_decref(st);
+	assert_int_equal(meta_outbox_prune(urls, &gone), META_OK);
+	assert_int_equal(gone, 0); /* B has none */
+	assert_int_equal(meta_outbox_mark(B, last, NULL), META_OK);
+	assert_int_equal(meta_outbox_prune(urls, &gone), META_OK);
+	assert_int_equal(gone, 3); /* what A has too */
+	assert_int_equal(meta_outbox_mark(A, last, NULL), META_OK);
+	assert_int_equal(meta_outbox_prune(urls, &gone), META_OK);
+	assert_int_equal(gone, 3);
+	rows = pending(B, 100);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+
+	/* After everything went, numbers go on (a cursor never skips). */
+	put_plain("app", "v9", m1, "{\"v\":1}");
+	rows = pending(A, 100);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_true(json_integer_value(json_object_get(json_array_get(rows, 0),
+			"seq")) > last);
+	json_decref(rows);
+
+	/* Events off: the same writes leave the outbox alone. */
+	meta_events(false);
+	put_plain("app", "v10", m1, "{\"v\":1}");
+	assert_int_equal(meta_tag_delete("app", "v9"), META_OK);
+	rows = pending(B, 100);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	json_decref(urls);
+	meta_event_request(NULL, NULL);
+	meta_set_actor(NULL);
+}
+
 int
 main(void)
 {
@@ -1753,6 +1942,8 @@ main(void)
 		{ "CI tokens: add, get, revoke", test_ci_tokens },
 		{ "grants: put replaces, delete", test_grants },
 		{ "audit rows name the actor", test_audit_actor },
+		{ "the outbox: events with their change, cursors, prune",
+		    test_outbox },
 	};
 	enum {
 		NB = sizeof(backends) / sizeof(backends[0]),

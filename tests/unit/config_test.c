@@ -92,6 +92,23 @@ struct bad_row {
 
 static const struct row good[] = {
 	{ "defaults with no file", NO_FILE, NULL, NULL, { DEFAULTS }, NULL },
+	/* [notify] */
+	{ "no notify url: events off", "", NULL, NULL, { "notify_urls=0" },
+	    NULL },
+	{ "notify url repeated, and the defaults",
+	    "[notify]\nurl = http://127.0.0.1:9/a\nurl = https://b.example/y\n",
+	    NULL, NULL,
+	    { "notify_urls=2", "notify_url0=http://127.0.0.1:9/a",
+		"notify_url1=https://b.example/y", "notify_timeout=5",
+		"notify_backoff_max=300", "notify_batch=50", "notify_secret=" },
+	    NULL },
+	{ "notify timeout, backoff_max, batch",
+	    "[notify]\nurl = http://a/\ntimeout = 2\nbackoff_max = 1m\n"
+	    "batch = 1\n",
+	    NULL, NULL,
+	    { "notify_urls=1", "notify_timeout=2", "notify_backoff_max=60",
+		"notify_batch=1" },
+	    NULL },
 	{ "defaults with an empty file", "", NULL, NULL, { DEFAULTS }, NULL },
 	{ "comments, blank lines and spaces",
 	    "; a comment\n# another\n\n"
@@ -222,6 +239,23 @@ static const struct row good[] = {
 #define OPS_PATH_WHY "expected an absolute path without '?' or spaces, or off"
 
 static const struct bad_row bad[] = {
+	/* [notify] */
+	{ "notify url not http", "[notify]\nurl = ftp://a/\n", NULL, NULL,
+	    "berth: FILE: [notify] url: bad value \"ftp://a/\": an http:// or "
+	    "https:// URL (no spaces, under 1024 bytes)\n" },
+	{ "notify url bad before a good one",
+	    "[notify]\nurl = a b\nurl = http://ok/\n", NULL, NULL,
+	    "berth: FILE: [notify] url: bad value \"a b\": an http:// or "
+	    "https:// URL (no spaces, under 1024 bytes)\n" },
+	{ "notify batch 0", "[notify]\nurl = http://a/\nbatch = 0\n", NULL,
+	    NULL,
+	    "berth: FILE:3: [notify] batch: bad value \"0\": expected a "
+	    "number from 1 to 1000\n" },
+	{ "notify secret_file missing",
+	    "[notify]\nurl = http://a/\nsecret_file = /nonexistent/s\n", NULL,
+	    NULL,
+	    "berth: FILE:3: [notify] secret_file: bad value "
+	    "\"/nonexistent/s\": No such file or directory\n" },
 	/* Keys nobody read. */
 	{ "unknown key", "[server]\nsocket = /s\nport = 5000\n", NULL, NULL,
 	    "berth: FILE:3: [server] port: unknown key\n" },
@@ -419,6 +453,47 @@ meta_open(struct conf *conf, const char *data_dir)
 void
 meta_close(void)
 {
+}
+
+/* store.c turns events on or off; outbox.c (linked for [notify]) reads
+ * the outbox only in outbox_run(), which no row runs. */
+void
+meta_events(bool on)
+{
+	(void)on;
+}
+
+int
+meta_event_context(struct meta_event_ctx *c)
+{
+	(void)c;
+	return -1;
+}
+
+enum meta_err
+meta_outbox_next(const char *url, size_t max, json_t *out)
+{
+	(void)url;
+	(void)max;
+	(void)out;
+	return META_ERR;
+}
+
+enum meta_err
+meta_outbox_mark(const char *url, int64_t seq, const char *error)
+{
+	(void)url;
+	(void)seq;
+	(void)error;
+	return META_ERR;
+}
+
+enum meta_err
+meta_outbox_prune(const json_t *urls, int64_t *deleted)
+{
+	(void)urls;
+	(void)deleted;
+	return META_ERR;
 }
 
 /* store_section_unused() asks which backends are in this build: sqlite
@@ -664,7 +739,21 @@ field(struct outcome *o, const char *name, char *buf, size_t cap)
 	} else if (strcmp(name, "accel_prefix") == 0) {
 		handler_answer(o, &kind, buf, cap);
 		assert_string_equal(kind, "x-accel");
-	} else if (strcmp(name, "url") == 0) {
+	} else if (strcmp(name, "notify_urls") == 0)
+		snprintf(buf, cap, "%zu", o->st.notify.nurls);
+	else if (strncmp(name, "notify_url", 10) == 0 &&
+	    (size_t)atoi(name + 10) < o->st.notify.nurls)
+		return o->st.notify.urls[atoi(name + 10)];
+	else if (strcmp(name, "notify_timeout") == 0)
+		snprintf(buf, cap, "%ld", o->st.notify.timeout);
+	else if (strcmp(name, "notify_backoff_max") == 0)
+		snprintf(buf, cap, "%ld", o->st.notify.backoff_max);
+	else if (strcmp(name, "notify_batch") == 0)
+		snprintf(buf, cap, "%ld", o->st.notify.batch);
+	else if (strcmp(name, "notify_secret") == 0)
+		snprintf(buf, cap, "%.*s", (int)o->st.notify.secret_len,
+		    (const char *)o->st.notify.secret);
+	else if (strcmp(name, "url") == 0) {
 		handler_answer(o, &kind, buf, cap);
 		assert_string_equal(kind, "url");
 	} else
