@@ -102,6 +102,29 @@ fail : {
 }
 }
 
+/* A staging file shorter than the size its row records lost bytes the
+ * row counts (a crash, or someone cutting the file): finishing would
+ * commit what is not there.  Such a session is ended (logged) and
+ * answers as unknown, so the client uploads again.  Staged in the store,
+ * a short local file is normal (the segments hold the bytes).  True when
+ * it was ended; u is then closed. */
+static bool
+damaged(struct upload *u)
+{
+	struct stat sb;
+
+	if (u->staged || fstat(u->fd, &sb) != 0 ||
+	    (uint64_t)sb.st_size >= u->m.size)
+		return false;
+	fprintf(stderr,
+	    "berth: upload %s: the staging file holds %lld bytes, its "
+	    "session %llu: ended (the client starts again)\n",
+	    u->m.uuid, (long long)sb.st_size, (unsigned long long)u->m.size);
+	upload_cancel(u);
+	upload_close(u);
+	return true;
+}
+
 enum upload_err
 upload_open(struct store *st, const char *repo, const char *uuid,
     struct upload *u)
@@ -157,7 +180,7 @@ upload_open(struct store *st, const char *repo, const char *uuid,
 		upload_close(u);
 		return e == META_NOTFOUND ? UP_UNKNOWN : UP_IO;
 	}
-	return UP_OK;
+	return damaged(u) ? UP_UNKNOWN : UP_OK;
 fail:
 	upload_close(u);
 	return UP_IO;
@@ -305,7 +328,10 @@ settle(struct upload *u, const struct digest_ctx *hash, uint64_t old,
 {
 	enum upload_err err = UP_IO;
 
-	if (ftruncate(u->fd, (off_t)off) == 0) {
+	/* The bytes are on disk before the row counts them, so that a
+	 * crash cannot leave a row promising bytes the file lost. */
+	if (ftruncate(u->fd, (off_t)off) == 0 &&
+	    (!u->persist || off == old || fdatasync(u->fd) == 0)) {
 		err = UP_OK;
 		/* Staged: the bytes are in the store before the row says so. */
 		if (u->staged && off > old)

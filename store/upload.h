@@ -13,7 +13,10 @@
  *
  * The file may hold more bytes than the recorded size after a crash
  * mid-append: those are never trusted; the next append writes from the
- * recorded size and truncates.  Finishing verifies the digest, hands the
+ * recorded size and truncates.  The converse cannot happen by a crash:
+ * an append reaches the disk (fdatasync) before the row counts it; a
+ * file found shorter than its row anyway (cut by hand) ends the session,
+ * which then answers as unknown.  Finishing verifies the digest, hands the
  * file to the blob handler (blob.h put), and commits the blob link and
  * the end of the session in one transaction (meta_blob_commit).
  *

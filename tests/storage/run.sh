@@ -152,6 +152,34 @@ check "redirect: blob not linked here → 404" 404 "$(status GET "$url/v2/other/
 check "redirect: read-only, push → 405" 405 "$(status POST "$url/v2/ro/img/blobs/uploads/")"
 check "redirect: manifests still served" 200 "$(status GET "$url/v2/ro/img/manifests/v1")"
 
+# --- a staging file that lost bytes its session counts -----------------
+# What a crash could leave without the fdatasync before the row advances,
+# or a hand cutting the file: the session ends (404), never a blob of
+# zeros under the right digest.
+start short-staging "[blob.fs]
+offload = stream" && {
+	head -c 200000 "$work/blob" > "$work/part1"
+	tail -c +200001 "$work/blob" > "$work/part2"
+	loc=$(curl -s -D - -o /dev/null -X POST "$url/v2/s/img/blobs/uploads/" | tr -d '\r' | sed -n 's/^Location: //Ip')
+	uuid=${loc##*/}
+	check "short staging: first chunk accepted" 202 \
+	    "$(status PATCH "$url$loc" --data-binary "@$work/part1" -H 'Content-Type: application/octet-stream' -H 'Content-Range: 0-199999')"
+	truncate -s 150000 "$data/uploads/$uuid"
+	check "short staging: the next chunk finds the session ended" 404 \
+	    "$(status PATCH "$url$loc" --data-binary "@$work/part2" -H 'Content-Type: application/octet-stream' -H 'Content-Range: 200000-299999')"
+	check "short staging: BLOB_UPLOAD_UNKNOWN" BLOB_UPLOAD_UNKNOWN "$(oci_code "$work/body")"
+	check "short staging: its closing PUT too" 404 "$(status PUT "$url$loc?digest=$blob")"
+	check "short staging: no blob of that digest" 404 "$(status HEAD -I "$url/v2/s/img/blobs/$blob")"
+	check "short staging: row and file gone" "0 absent" \
+	    "$(sqlite3 "$data/berth.db" "select count(*) from uploads") $( [ -e "$data/uploads/$uuid" ] && echo present || echo absent)"
+	grep -q "upload $uuid: the staging file holds 150000 bytes, its session 200000: ended" "$data/run/berth.log" &&
+		ok "short staging: logged" || not_ok "short staging: logged" "$(tail -n 3 "$data/run/berth.log")"
+	check "short staging: a fresh push of the blob works" 201 \
+	    "$(status POST "$url/v2/s/img/blobs/uploads/?digest=$blob" --data-binary "@$work/blob")"
+	check "short staging: and serves the right bytes" "${blob#sha256:}" \
+	    "$(curl -s "$url/v2/s/img/blobs/$blob" | sha256sum | cut -d' ' -f1)"
+}
+
 # --- injected faults ---------------------------------------------------
 
 db_count() { sqlite3 "$data/berth.db" "$1"; }
