@@ -186,10 +186,10 @@ exec_stmt(struct sq *q, sqlite3_stmt *s)
 		/* For rollback(), which reports it for the transaction
 		 * (SQLite may have rolled it back itself); begin() clears
 		 * what a write outside one left. */
-		q->disk_full = rc == SQLITE_FULL;
+		q->failed = rc;
 		log_db(q, sqlite3_sql(s));
 		done(s);
-		return q->disk_full ? META_FULL : META_ERR;
+		return sq_result(rc);
 	}
 	done(s);
 	return META_OK;
@@ -198,7 +198,7 @@ exec_stmt(struct sq *q, sqlite3_stmt *s)
 static enum meta_err
 begin(struct sq *q)
 {
-	q->disk_full = false;
+	q->failed = 0;
 	return exec_stmt(q, stmt(q, S_BEGIN));
 }
 
@@ -209,16 +209,18 @@ commit(struct sq *q)
 }
 
 /* Undo the transaction in flight; the result for the caller to return:
- * META_FULL when it failed because the disk is full, else META_ERR. */
+ * META_FULL when it failed because the disk is full, META_UNAVAILABLE
+ * when another process held the write lock too long, else META_ERR. */
 static enum meta_err
 rollback(struct sq *q)
 {
-	bool full = q->disk_full;
+	int failed = q->failed;
+	enum meta_err e = failed != 0 ? sq_result(failed) : META_ERR;
 
 	if (!sqlite3_get_autocommit(q->db))
 		exec_stmt(q, stmt(q, S_ROLLBACK));
-	q->disk_full = false;
-	return full ? META_FULL : META_ERR;
+	q->failed = 0;
+	return e == META_OK ? META_ERR : e;
 }
 
 static int64_t
@@ -561,8 +563,8 @@ sq_blob_commit(void *priv, const char *repo, const char *digest, uint64_t size,
 	enum meta_err e;
 	int64_t rid;
 
-	if (begin(q) != META_OK)
-		return META_ERR;
+	if ((e = begin(q)) != META_OK)
+		return e;
 	rid = repo_id(q, repo, true, &e);
 	if (e != META_OK || link_blob(q, rid, digest, size) != META_OK)
 		goto fail;
@@ -593,8 +595,8 @@ sq_blob_mount(void *priv, const char *repo, const char *from,
 	e = sq_blob_linked(q, from, digest, size);
 	if (e != META_OK)
 		return e;
-	if (begin(q) != META_OK)
-		return META_ERR;
+	if ((e = begin(q)) != META_OK)
+		return e;
 	rid = repo_id(q, repo, true, &e);
 	if (e != META_OK)
 		goto fail;
@@ -772,8 +774,8 @@ sq_manifest_put(void *priv, const struct meta_manifest_put *p, json_t **missing)
 	bool present;
 
 	*missing = NULL;
-	if (begin(q) != META_OK)
-		return META_ERR;
+	if ((e = begin(q)) != META_OK)
+		return e;
 	rid = repo_id(q, p->repo, true, &e);
 	if (e != META_OK)
 		goto fail;
@@ -864,8 +866,8 @@ delete_with_event(struct sq *q, enum sq_stmt_id id, const char *repo,
 	sqlite3_stmt *s;
 	enum meta_err e;
 
-	if (begin(q) != META_OK)
-		return META_ERR;
+	if ((e = begin(q)) != META_OK)
+		return e;
 	if (tag) {
 		if (meta_event_context(&c) != 0 ||
 		    (s = stmt(q, S_EVENT_TAG_DELETE)) == NULL)

@@ -60,13 +60,34 @@ struct sq {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[S_COUNT];
 	sqlite3_stmt *auth_stmts[SA_COUNT];
-	bool disk_full;	     /* the last failed step was SQLITE_FULL */
+	int failed;	     /* the last failed step's result code, or 0 */
 	char path[PATH_MAX]; /* the database file, as opened */
 	dev_t dev;	     /* and its identity then (sq_stats) */
 	ino_t ino;
 	bool actor_ready; /* the audit actor's TEMP table exists
 			   * (meta_sqlite_auth.c) */
 };
+
+/* sq_result -- a step's result code as the seam's error: SQLITE_FULL a
+ * full disk; SQLITE_BUSY or SQLITE_LOCKED another process holding the
+ * write lock past the busy timeout, which the client may retry (503);
+ * anything else but done or a row META_ERR. */
+static inline enum meta_err
+sq_result(int rc)
+{
+	switch (rc & 0xff) { /* the primary code of an extended one */
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return META_OK;
+	case SQLITE_FULL:
+		return META_FULL;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return META_UNAVAILABLE;
+	default:
+		return META_ERR;
+	}
+}
 
 /* The operator's half, in meta_sqlite_admin.c; contracts in
  * meta_admin.h, priv a struct sq. */

@@ -127,9 +127,7 @@ exec_once(sqlite3_stmt *s)
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		log_db(sqlite3_db_handle(s), sqlite3_sql(s));
 	sqlite3_finalize(s);
-	if (rc == SQLITE_FULL)
-		return META_FULL;
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? META_OK : META_ERR;
+	return sq_result(rc);
 }
 
 /* --- Listings -------------------------------------------------------- */

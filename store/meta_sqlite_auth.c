@@ -75,7 +75,7 @@ run(struct sq *q, sqlite3_stmt *s, int *changes)
 	if (rc != SQLITE_DONE) {
 		log_db(q, sqlite3_sql(s));
 		sqlite3_finalize(s);
-		return rc == SQLITE_FULL ? META_FULL : META_ERR;
+		return sq_result(rc);
 	}
 	if (changes != NULL)
 		*changes = sqlite3_changes(q->db);
@@ -490,7 +490,5 @@ sq_set_actor(void *priv, const char *user)
 	if (rc != SQLITE_DONE)
 		log_db(q, auth_sql[SA_ACTOR_SET]);
 	release(s);
-	if (rc == SQLITE_DONE)
-		return META_OK;
-	return rc == SQLITE_FULL ? META_FULL : META_ERR;
+	return rc == SQLITE_DONE ? META_OK : sq_result(rc);
 }

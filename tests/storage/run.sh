@@ -180,6 +180,27 @@ offload = stream" && {
 	    "$(curl -s "$url/v2/s/img/blobs/$blob" | sha256sum | cut -d' ' -f1)"
 }
 
+# --- the database's write lock held by another process -----------------
+# Past SQLite's busy timeout (10 s) a write answers 503 UNAVAILABLE with
+# Retry-After, a status clients retry, not a 500; then it works again.
+start locked "[blob.fs]
+offload = stream" && {
+	push_image l/img v0 > /dev/null
+	(echo 'BEGIN IMMEDIATE;'; sleep 14) | sqlite3 "$data/berth.db" &
+	holder=$!
+	sleep 1
+	got=$(status PUT "$url/v2/l/img/manifests/v1" -H "Content-Type: $MT" --data-binary "@$work/manifest" -D "$work/h")
+	check "locked database: a manifest PUT answers 503" 503 "$got"
+	check "locked database: UNAVAILABLE" UNAVAILABLE "$(oci_code "$work/body")"
+	[ -n "$(header Retry-After "$work/h")" ] && ok "locked database: with Retry-After" ||
+		not_ok "locked database: Retry-After" "$(cat "$work/h")"
+	check "locked database: reads go on meanwhile" 200 \
+	    "$(status GET "$url/v2/l/img/manifests/v0" -H "Accept: $MT")"
+	wait "$holder"
+	check "locked database: the same PUT once the lock is gone" 201 \
+	    "$(status PUT "$url/v2/l/img/manifests/v1" -H "Content-Type: $MT" --data-binary "@$work/manifest")"
+}
+
 # --- injected faults ---------------------------------------------------
 
 db_count() { sqlite3 "$data/berth.db" "$1"; }
