@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -160,7 +161,7 @@ maybe_sweep(struct store *st, time_t *last)
 }
 
 /* SIGTERM in a worker: leave after the request in flight.  It is let in
- * only while the worker waits for a connection (fcgi_loop), so this runs
+ * only while the worker waits for a request (fcgi_loop), so this runs
  * between requests, never inside one. */
 static void
 on_worker_stop(int sig)
@@ -169,25 +170,119 @@ on_worker_stop(int sig)
 	stopping = 1;
 }
 
+/* The connections of the web server one worker holds at once: the one it
+ * answers on, and those the web server keeps open between requests
+ * (FCGI_KEEP_CONN) that wait for their next request. */
+#define MAX_CONNS 16
+
+struct fcgi_conns {
+	FCGX_Request fr[MAX_CONNS]; /* ipcFd < 0: the slot is free */
+	int listen_fd;
+};
+
+/* End the request on fr.  A connection the web server asked to keep
+ * (FCGI_KEEP_CONN: nginx's fastcgi_keep_conn) stays open for its next
+ * request; libfcgi closes it on an error.  Any other is closed, and
+ * without libfcgi's lingering close (shutdown, then read until the web
+ * server closes, waiting up to 2 s: three system calls and a round trip
+ * more) whenever nothing the web server sent is left unread, which is
+ * the case the lingering close is for (a close with unread bytes may
+ * reset the connection under the response); FCGX_Detach() makes
+ * FCGX_Finish_r() close the descriptor plainly. */
+static void
+fcgi_end(FCGX_Request *fr)
+{
+	int unread = 1;
+
+	if (!fr->keepConnection && ioctl(fr->ipcFd, FIONREAD, &unread) == 0 &&
+	    unread == 0)
+		(void)FCGX_Detach(fr);
+	FCGX_Finish_r(fr);
+}
+
+/* Which request to answer next: fills *pick with a slot that has a
+ * request waiting (a kept connection the web server wrote to, or a free
+ * slot when the listening socket has a connection waiting) and returns
+ * 1; 0 when nothing is waiting within timeout_ms (-1: until a signal in
+ * `unblocked` comes, 0: now); -1 on a poll error other than EINTR.  Kept
+ * connections are polled beside the listening socket, so that an idle
+ * one never pins the worker while new connections queue (DESIGN.md,
+ * pitfalls); they come first, so a connection the web server reuses is
+ * answered before a new one is taken. */
+static int
+fcgi_wait(struct fcgi_conns *c, int timeout_ms, const sigset_t *unblocked,
+    int *pick)
+{
+	struct pollfd pfd[MAX_CONNS + 1];
+	int slot[MAX_CONNS + 1], n = 0, free_slot = -1, rc;
+	struct timespec ts, *tsp = NULL;
+
+	for (int i = 0; i < MAX_CONNS; i++) {
+		if (c->fr[i].ipcFd >= 0) {
+			pfd[n].fd = c->fr[i].ipcFd;
+			pfd[n].events = POLLIN | POLLRDHUP;
+			pfd[n].revents = 0;
+			slot[n++] = i;
+		} else if (free_slot < 0)
+			free_slot = i;
+	}
+	/* Every slot holds a connection: leave new ones to other workers. */
+	if (free_slot >= 0) {
+		pfd[n].fd = c->listen_fd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		slot[n++] = free_slot;
+	}
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	rc = ppoll(pfd, (nfds_t)n, tsp, unblocked);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -1;
+	for (int i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		/* The web server closed a kept connection (it keeps only so
+		 * many idle): close ours, plainly -- there is nothing to
+		 * read, so no lingering close (fcgi_end). */
+		if (pfd[i].fd != c->listen_fd &&
+		    (pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+			(void)FCGX_Detach(&c->fr[slot[i]]);
+			FCGX_Free(&c->fr[slot[i]], 1);
+			continue;
+		}
+		*pick = slot[i];
+		return 1;
+	}
+	return 0;
+}
+
 /* The FastCGI accept loop of one process, until SIGTERM or an accept
  * error; the exit status.  SIGTERM stays blocked while a request is read,
  * handled and answered, so a stop never breaks a body read or a response
  * write with EINTR (DESIGN.md, pitfalls) and waits for the request in
  * flight; it is unblocked only inside ppoll(), while the process waits
- * for a connection, so an idle worker leaves at once.  The listening
- * socket is made non-blocking: when several idle workers wake for one
- * connection, the others' accept() fails with EAGAIN (libfcgi's
- * FCGX_Accept_r returns -EAGAIN) and they wait again.  Accepted
- * connections do not inherit O_NONBLOCK (Linux accept(2)). */
+ * for a request, so an idle worker leaves at once -- after answering
+ * the requests already waiting on its kept connections, which it then
+ * closes (nginx retries a request it sent on a kept connection that
+ * closed under it on another connection).  The listening socket is made
+ * non-blocking: when several idle workers wake for one connection, the
+ * others' accept() fails with EAGAIN (libfcgi's FCGX_Accept_r returns
+ * -EAGAIN) and they wait again; so does FCGX_Accept_r on a kept
+ * connection the web server closed (libfcgi then tries the listening
+ * socket).  Accepted connections do not inherit O_NONBLOCK (Linux
+ * accept(2)). */
 static int
 fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 {
-	FCGX_Request fr;
-	struct io io = { &fr, fcgi_read, fcgi_write, fcgi_param };
+	static struct fcgi_conns c;
+	struct io io = { NULL, fcgi_read, fcgi_write, fcgi_param };
 	struct sigaction sa;
 	sigset_t term, idle;
 	time_t last_sweep = 0; /* sweep after the first request */
-	int fl, rc;
+	int fl, rc, pick, status = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_worker_stop;
@@ -208,33 +303,45 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 	if (store_open(st) != 0)
 		return 1;
 	metrics_open(st->data_dir); /* best effort: off when it fails */
-	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
-		return 1;
-	while (!stopping) {
-		struct pollfd pfd = { listen_fd, POLLIN, 0 };
-
-		if (ppoll(&pfd, 1, NULL, &idle) < 0) {
-			if (errno == EINTR)
-				continue; /* SIGTERM: the loop ends */
+	c.listen_fd = listen_fd;
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (FCGX_InitRequest(&c.fr[i], listen_fd, 0) != 0)
+			return 1;
+	for (;;) {
+		/* Stopping: what already waits on a kept connection is
+		 * answered, then the loop ends. */
+		rc = fcgi_wait(&c, stopping ? 0 : -1, &idle, &pick);
+		if (rc < 0) {
 			fprintf(stderr, "berth: poll: %s\n", strerror(errno));
 			break;
 		}
-		rc = FCGX_Accept_r(&fr);
+		if (rc == 0) {
+			if (stopping)
+				break;
+			continue; /* SIGTERM: answer what waits, then end */
+		}
+		if (stopping && c.fr[pick].ipcFd < 0)
+			break; /* no new connection once stopping */
+		rc = FCGX_Accept_r(&c.fr[pick]);
 		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
-			continue; /* another worker took it */
+			continue; /* another worker took it, or nginx closed */
 		if (rc < 0) {
 			fprintf(stderr, "berth: accept: %s\n",
 			    rc < -1 && rc > -4096 ? strerror(-rc) :
 						    "libfcgi error");
-			store_close(st);
-			return 1;
+			status = 1;
+			break;
 		}
+		io.priv = &c.fr[pick];
 		handle(&io, cfg, st, false);
-		FCGX_Finish_r(&fr);
+		fcgi_end(&c.fr[pick]);
 		maybe_sweep(st, &last_sweep);
 	}
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (c.fr[i].ipcFd >= 0)
+			FCGX_Free(&c.fr[i], 1);
 	store_close(st);
-	return 0;
+	return status;
 }
 
 /* --- The pool ---------------------------------------------------------- *
