@@ -50,9 +50,10 @@ struct query_values {
 	enum digest_alg alg;		 /* DIGEST_SHA256 if not given */
 	char artifact_type[MEDIA_TYPE_MAX + 1];
 	/* Every "tag" value (QF_REPEATED), in the order given, repeats
-	 * included; ntags 0..QUERY_TAGS_MAX. */
-	char tags[QUERY_TAGS_MAX][TAG_MAX_LEN + 1];
+	 * included; ntags 0..QUERY_TAGS_MAX.  Last: tags[ntags..] are
+	 * never read, and req_query_parse() zeroes what comes before. */
 	size_t ntags;
+	char tags[QUERY_TAGS_MAX][TAG_MAX_LEN + 1];
 };
 
 #define QUERY_HAS(q, key) (((q)->present >> (key)) & 1u)
@@ -103,6 +104,11 @@ struct io {
 	const char *(*param)(void *priv, const char *name);
 };
 
+/* The fields up to `path` are zeroed for each request (req_init); the
+ * buffers from `path` on -- tens of KiB, most of the struct -- are read
+ * only as far as their strings or lengths go, and only get an empty
+ * string: zeroing them took more instructions than all the rest of a
+ * manifest GET (bench/callgrind.sh). */
 struct req {
 	struct io *io;
 	const struct config *cfg;
@@ -110,12 +116,8 @@ struct req {
 
 	/* Request line and headers, as received (NULL when absent). */
 	const char *method;
-	unsigned method_bit;	 /* enum http_method */
-	char path[PATH_MAX_LEN]; /* percent-decoded, from /v2 on */
-	/* What the client's URI had before /v2 (raw, "" at the root): the
-	 * path prefix the registry is mounted under, for Location headers. */
-	char prefix[PATH_MAX_LEN];
-	const char *query; /* raw QUERY_STRING, never NULL */
+	unsigned method_bit; /* enum http_method */
+	const char *query;   /* raw QUERY_STRING, never NULL */
 	const char *content_type;
 	int64_t content_length;	  /* -1: unknown (chunked) */
 	enum req_problem problem; /* what req_init() could not understand */
@@ -127,9 +129,6 @@ struct req {
 	/* Set by dispatch() after validation. */
 	const struct route *route;
 	struct route_match match;
-	char name[NAME_MAX_LEN + 1]; /* repository */
-	char arg[PATH_MAX_LEN];	     /* reference, digest or upload id */
-	struct query_values q;	     /* the route's declared query keys */
 
 	/* Body reading state. */
 	uint64_t body_read; /* bytes handed out so far */
@@ -142,7 +141,6 @@ struct req {
 
 	/* Response state (response.c). */
 	int status;
-	char head[RESP_HEAD_MAX];
 	size_t head_len;
 	bool head_sent;
 	bool head_overflow;
@@ -151,11 +149,21 @@ struct req {
 	/* What goes on an error response, should the handler fail
 	 * (response.c): its own headers, and a detail string or a jansson
 	 * array of them (owned; released by resp_error()). */
-	char ehead[RESP_HEAD_MAX];
 	size_t ehead_len;
 	bool ehead_overflow;
-	char detail[RESP_DETAIL_MAX];
 	void *details;
+
+	/* The buffers (see above). */
+	char path[PATH_MAX_LEN]; /* percent-decoded, from /v2 on */
+	/* What the client's URI had before /v2 (raw, "" at the root): the
+	 * path prefix the registry is mounted under, for Location headers. */
+	char prefix[PATH_MAX_LEN];
+	char name[NAME_MAX_LEN + 1]; /* repository, set by dispatch() */
+	char arg[PATH_MAX_LEN];	     /* reference, digest or upload id */
+	struct query_values q;	     /* the route's declared query keys */
+	char head[RESP_HEAD_MAX];    /* the success headers (response.c) */
+	char ehead[RESP_HEAD_MAX];   /* the error's own headers */
+	char detail[RESP_DETAIL_MAX];
 };
 
 /* req_init -- fill r from the transport's parameters.  Returns REQ_OK, or
