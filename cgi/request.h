@@ -24,8 +24,12 @@
 #include "spool.h"
 #include "validate.h"
 
-#define PATH_MAX_LEN	4096	 /* bytes of a request path; longer -> 404 */
-#define RESP_HEAD_MAX	8192	 /* bytes of response headers */
+#define PATH_MAX_LEN  4096 /* bytes of a request path; longer -> 404 */
+#define RESP_HEAD_MAX 8192 /* bytes of response headers */
+/* Room before the headers in struct req's head for the status line and
+ * the registry header, and after them for the blank line: the whole head
+ * goes out in one write (response.c). */
+#define RESP_HEAD_GAP	96
 #define RESP_DETAIL_MAX 512	 /* bytes of an error's detail string */
 #define PAGE_MAX	100000UL /* largest page size `n` a client may ask */
 #define MEDIA_TYPE_MAX	255	 /* bytes of a media type (RFC 6838 4.2) */
@@ -161,8 +165,9 @@ struct req {
 	char name[NAME_MAX_LEN + 1]; /* repository, set by dispatch() */
 	char arg[PATH_MAX_LEN];	     /* reference, digest or upload id */
 	struct query_values q;	     /* the route's declared query keys */
-	char head[RESP_HEAD_MAX];    /* the success headers (response.c) */
-	char ehead[RESP_HEAD_MAX];   /* the error's own headers */
+	/* The success headers (response.c), from head + RESP_HEAD_GAP. */
+	char head[RESP_HEAD_GAP + RESP_HEAD_MAX + 2];
+	char ehead[RESP_HEAD_MAX]; /* the error's own headers */
 	char detail[RESP_DETAIL_MAX];
 };
 
