@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -191,21 +190,16 @@ struct fcgi_conns {
 
 /* End the request on fr.  A connection the web server asked to keep
  * (FCGI_KEEP_CONN: nginx's fastcgi_keep_conn) stays open for its next
- * request; libfcgi closes it on an error.  Any other is closed, and
- * without libfcgi's lingering close (shutdown, then read until the web
- * server closes, waiting up to 2 s: three system calls and a round trip
- * more) whenever nothing the web server sent is left unread, which is
- * the case the lingering close is for (a close with unread bytes may
- * reset the connection under the response); FCGX_Detach() makes
- * FCGX_Finish_r() close the descriptor plainly. */
+ * request, and the response ends with no close at all; libfcgi closes it
+ * on an error.  Any other is closed by libfcgi with its lingering close
+ * (shutdown, then read until the web server closes): a plain close was
+ * tried and is not safe -- Apache's mod_proxy_fcgi may still be writing
+ * the request's last records when the response is complete, and a close
+ * with bytes unread resets the connection under the response (Apache
+ * answered 503 to one request in fifteen of tests/e2e under load). */
 static void
 fcgi_end(FCGX_Request *fr)
 {
-	int unread = 1;
-
-	if (!fr->keepConnection && ioctl(fr->ipcFd, FIONREAD, &unread) == 0 &&
-	    unread == 0)
-		(void)FCGX_Detach(fr);
 	FCGX_Finish_r(fr);
 }
 
