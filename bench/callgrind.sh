@@ -99,8 +99,9 @@ for what in "manifest GET by tag|GET|manifests/latest" \
 	rm -f "$W/cg.$worker".[0-9]*
 	callgrind_control --dump="${label//[^a-zA-Z0-9]/_}" "$worker" >/dev/null 2>&1
 	curl -fsS -o /dev/null "http://$B/v2/"
+	f=""
 	for _ in $(seq 100); do
-		f=$(ls "$W/cg.$worker".[0-9]* 2>/dev/null | head -1 || true)
+		f=$(find "$W" -maxdepth 1 -name "cg.$worker.[0-9]*" | head -1)
 		[ -n "$f" ] && break
 		sleep 0.1
 	done

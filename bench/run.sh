@@ -129,7 +129,7 @@ server_pids() {
 	case $1 in
 	"$B") echo "$(cat "$W/berth/run/berth.pid") $(cat "$W/berth/run/nginx.pid")" ;;
 	"$P") echo "$peer_pid" ;;
-	"$C") echo "$(cat "$W/ceiling/nginx.pid")" ;;
+	"$C") cat "$W/ceiling/nginx.pid" ;;
 	esac
 }
 # cpu_of HOST:PORT GENERATOR URL CONNS -> the generator's JSON line with
