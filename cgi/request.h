@@ -120,10 +120,10 @@ struct req {
 
 	/* Request line and headers, as received (NULL when absent). */
 	const char *method;
-	unsigned method_bit; /* enum http_method */
-	const char *query;   /* raw QUERY_STRING, never NULL */
+	const char *query; /* raw QUERY_STRING, never NULL */
 	const char *content_type;
 	int64_t content_length;	  /* -1: unknown (chunked) */
+	unsigned method_bit;	  /* enum http_method */
 	enum req_problem problem; /* what req_init() could not understand */
 
 	/* Headers, parsed by req_init() (whatever the route). */
@@ -134,25 +134,25 @@ struct req {
 	const struct route *route;
 	struct route_match match;
 
-	/* Body reading state. */
+	/* Body reading state.  The body as a file the web server handed
+	 * over (spool.open), or a BERTH_BODY_FILE that spool_open() refused
+	 * (body_refused: the request is answered 500 and its body is never
+	 * read). */
+	struct spool spool;
 	uint64_t body_read; /* bytes handed out so far */
 	bool body_done;	    /* the end of the body was seen */
-	/* The body as a file the web server handed over (spool.open), or a
-	 * BERTH_BODY_FILE that spool_open() refused (body_refused: the
-	 * request is answered 500 and its body is never read). */
-	struct spool spool;
 	bool body_refused;
 
 	/* Response state (response.c). */
-	int status;
-	size_t head_len;
 	bool head_sent;
 	bool head_overflow;
+	int status;
+	size_t head_len;
 	uint64_t bytes_sent; /* body bytes written (resp_write) */
 
 	/* What goes on an error response, should the handler fail
-	 * (response.c): its own headers, and a detail string or a jansson
-	 * array of them (owned; released by resp_error()). */
+	 * (response.c): its own headers (ehead below), and a detail string
+	 * or a jansson array of them (owned; released by resp_error()). */
 	size_t ehead_len;
 	bool ehead_overflow;
 	void *details;
