@@ -269,8 +269,9 @@ fcgi_wait(struct fcgi_conns *c, int timeout_ms, const sigset_t *unblocked,
  * flight; it is unblocked only inside ppoll(), while the process waits
  * for a request, so an idle worker leaves at once -- after answering
  * the requests already waiting on its kept connections, which it then
- * closes (nginx retries a request it sent on a kept connection that
- * closed under it on another connection).  The listening socket is made
+ * closes: nginx sends a request that meets a kept connection closing
+ * under it again on a new connection, except a POST or PATCH, and those
+ * (uploads) never come on a kept one (berth-locations.conf.in).  The listening socket is made
  * non-blocking: when several idle workers wake for one connection, the
  * others' accept() fails with EAGAIN (libfcgi's FCGX_Accept_r returns
  * -EAGAIN) and they wait again; so does FCGX_Accept_r on a kept
