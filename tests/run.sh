@@ -39,7 +39,8 @@
 #      install DESTDIR PREFIX` lays out the tree, the installed binary
 #      accepts the installed example configurations; `make uninstall`
 #  16. slow clients (tests/slow): no worker waits on a client, per shape;
-#      body files handed over by nginx cleaned up; hostile ones refused
+#      no idle kept connection pins a worker (nginx); body files handed
+#      over by nginx cleaned up; hostile ones refused
 # Layers 5, 6, 7, 14 and 16 run once per web server shape in SERVERS
 # (default: nginx lighttpd apache apache-cgi), with SERVER set:
 # nginx/serve.sh, which they start the registry with, brings up that
