@@ -14,8 +14,21 @@ import sys
 
 # key -> (comparison, bound, description); comparison on berth/peer,
 # berth/ceiling, or berth's own value.
+STATIC_P99 = ("ceiling", "<=", 2, "p99 <= 2x nginx static's")
 TARGETS = {
-    "manifest_get_tag_rps": [("peer", ">=", 10, "manifest GET >= 10x peer")],
+    "manifest_get_tag_rps": [("peer", ">=", 10, "manifest GET >= 10x peer"),
+                             ("ceiling", ">=", 0.7, "manifest GET by tag >= 0.7x static")],
+    # issue 13: reads against nginx serving a static 1 KiB file.
+    "manifest_get_digest_rps": [("ceiling", ">=", 0.9, "manifest GET by digest >= 0.9x static")],
+    "manifest_head_digest_rps": [("ceiling", ">=", 0.9, "manifest HEAD >= 0.9x static HEAD")],
+    "blob_head_rps": [("ceiling", ">=", 0.9, "blob HEAD >= 0.9x static HEAD")],
+    "tags200_rps": [("ceiling", ">=", 0.5, "tags list (200) >= 0.5x static")],
+    "manifest_get_tag_p99": [STATIC_P99],
+    "manifest_get_digest_p99": [STATIC_P99],
+    "manifest_head_digest_p99": [STATIC_P99],
+    "blob_head_p99": [STATIC_P99],
+    "tags200_p99": [STATIC_P99],
+    "manifest_get_tag_cpu": [("value", "<=", 40, "server CPU per manifest GET <= 40 us")],
     "blob_get_64MiB": [("ceiling", ">=", 0.9, "blob GET >= 0.9x nginx static")],
     "blob_get_1GiB": [("ceiling", ">=", 0.9, "blob GET >= 0.9x nginx static")],
     "blob_get_256MiB": [("ceiling", ">=", 0.9, "blob GET >= 0.9x nginx static")],

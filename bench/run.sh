@@ -6,12 +6,15 @@
 #   peer      Debian's docker-registry (CNCF Distribution 2.8), filesystem
 #   s3        berth with blob_handler = s3 against the fs handler and the
 #             object store itself (bench/s3.sh, hosting/s3-local.sh)
-#   ceiling   nginx serving berth's blob files as a plain directory, and
-#             nginx alone accepting an upload body to disk; openssl sha256
+#   ceiling   nginx serving berth's blob files as a plain directory and a
+#             static 1 KiB file, and nginx alone accepting an upload body
+#             to disk; openssl sha256
 #
 # Environment: BENCH_QUICK=1 (a short run, under 2 minutes), BERTH
 # (build/berth), BENCH_WORKERS (4), BENCH_OUT (var/bench), BENCH_KEEP=1
-# (keep the temporary directory), BENCH_TAGS (10000; 1000 when quick).
+# (keep the temporary directory), BENCH_TAGS (10000; 1000 when quick),
+# BENCH_ONLY=reads (only the request-rate figures against nginx's static
+# 1 KiB file, issue 13: seconds, for trying a change).
 # Prints one table; writes var/bench/<UTC time>.json, latest.json and a
 # PNG chart beside them.
 set -euo pipefail
@@ -22,6 +25,7 @@ cd "$root"
 
 PY=/usr/bin/python3		# Debian's, with its standard library whole
 QUICK=${BENCH_QUICK:-0}
+ONLY=${BENCH_ONLY:-}
 BERTH=${BERTH:-build/berth}
 WORKERS=${BENCH_WORKERS:-4}
 OUT=${BENCH_OUT:-var/bench}
@@ -118,6 +122,32 @@ abj() {
 }
 ACCEPT="application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
 
+# --- Server CPU: every process of a server's tree (bench/cpu.py) ---------
+# The pids whose trees make up each server: berth is its pool and its
+# nginx, the peer one process, the ceiling its nginx.
+server_pids() {
+	case $1 in
+	"$B") echo "$(cat "$W/berth/run/berth.pid") $(cat "$W/berth/run/nginx.pid")" ;;
+	"$P") echo "$peer_pid" ;;
+	"$C") cat "$W/ceiling/nginx.pid" ;;
+	esac
+}
+# cpu_of HOST:PORT GENERATOR URL CONNS -> the generator's JSON line with
+# "cpu_us": the server's CPU time (user + system, all its processes)
+# over the load test, in microseconds.
+cpu_of() {
+	local srv=$1 c0 c1 j
+	shift
+	# shellcheck disable=SC2046
+	c0=$($PY bench/cpu.py $(server_pids "$srv"))
+	j=$("$@")
+	# shellcheck disable=SC2046
+	c1=$($PY bench/cpu.py $(server_pids "$srv"))
+	$PY -c 'import json,sys; v=json.loads(sys.argv[1]); v["cpu_us"]=int(sys.argv[2]); print(json.dumps(v))' \
+	    "$j" "$((c1 - c0))"
+}
+cpu_per() { jf "$1" 'v["cpu_us"]/v["requests"] if v["requests"] else ""'; }
+
 # --- Memory: every process of a server together (bench/mem.py) -----------
 memory() {	# memory rest|after
 	local when=$1 bpid npid cnpid b pool p c
@@ -139,7 +169,8 @@ memory() {	# memory rest|after
 
 # --- Start the three servers ------------------------------------------------
 log "work directory $W; berth $B, peer $P, ceiling $C; quick=$QUICK"
-mkdir -p "$W/berth" "$W/peer" "$W/ceiling/sink" "$W/data"
+mkdir -p "$W/berth" "$W/peer" "$W/ceiling/sink" "$W/ceiling/static" "$W/data"
+head -c 1024 /dev/urandom > "$W/ceiling/static/1k"
 PORT=$BPORT DATA_DIR=$W/berth BERTH=$BERTH WORKERS=$WORKERS nginx/serve.sh start >&2
 
 sed -e "s|@ROOT@|$W/peer/storage|" -e "s|@PORT@|$PPORT|" bench/registry.yml.in \
@@ -161,10 +192,16 @@ done
 curl -fsS -o /dev/null "http://$P/v2/"
 
 # --- Data --------------------------------------------------------------------
-log "generating blobs (64 MiB, $BIGNAME, 256 MiB push body)"
-head -c $((64 << 20)) /dev/urandom > "$W/data/blob64"
-head -c "$BIG" /dev/urandom > "$W/data/blobbig"
-head -c $((256 << 20)) /dev/urandom > "$W/data/push256"
+if [ "$ONLY" = reads ]; then	# the read figures need no big blob
+	log "generating blobs (1 KiB and 2 KiB: BENCH_ONLY=reads)"
+	head -c 1024 /dev/urandom > "$W/data/blob64"
+	head -c 2048 /dev/urandom > "$W/data/blobbig"
+else
+	log "generating blobs (64 MiB, $BIGNAME, 256 MiB push body)"
+	head -c $((64 << 20)) /dev/urandom > "$W/data/blob64"
+	head -c "$BIG" /dev/urandom > "$W/data/blobbig"
+	head -c $((256 << 20)) /dev/urandom > "$W/data/push256"
+fi
 
 log "seeding both registries: bench/app:latest with both blobs"
 $PY bench/client.py seed "$B" bench/app latest "$W/data/blob64" "$W/data/blobbig" > "$W/seed-berth.json"
@@ -184,22 +221,46 @@ done
 sleep 1
 memory rest
 
-# --- Manifests and blob HEAD -------------------------------------------------
+# --- Reads against nginx serving a static 1 KiB file (issues 5, 13) -----
+# The same request rates for berth, the peer and the ceiling nginx
+# answering a static 1 KiB file from the same run: GET with wrk, HEAD with
+# ab (each registry's HEAD against static HEAD, so that the tool is the
+# same).  Server CPU per request: every process of the server (berth: its
+# nginx and its pool) over the load test, from /proc (bench/cpu.py).
+# The tags list is of bench/app with 200 tags (latest and t00000..t00198;
+# the tags fill further down reuses those names).
+log "200 tags in bench/app in each registry"
+for reg in "$B" "$P"; do
+	$PY bench/client.py tags "$reg" bench/app "$W/data/manifest.json" 199 >&2
+done
+log "nginx static 1 KiB: GET (wrk) and HEAD (ab)"
+jsg=$(cpu_of "$C" wrkj "http://$C/static/1k" $CONNS); check "static GET" "$jsg"
+jsh=$(cpu_of "$C" abj "http://$C/static/1k" $CONNS); check "static HEAD" "$jsh"
 for what in "manifest_get_tag|manifest GET by tag|GET|manifests/latest" \
+    "manifest_get_digest|manifest GET by digest|GET|manifests/$MDIG" \
     "manifest_head_digest|manifest HEAD by digest|HEAD|manifests/$MDIG" \
-    "blob_head|blob HEAD|HEAD|blobs/$D64"; do
+    "blob_head|blob HEAD|HEAD|blobs/$D64" \
+    "tags200|tags list (200 tags)|GET|tags/list"; do
 	IFS='|' read -r key label method path <<< "$what"
 	log "$label"
-	if [ "$method" = HEAD ]; then gen=abj; else gen=wrkj; fi
-	jb=$($gen "http://$B/v2/bench/app/$path" $CONNS); check "berth $key" "$jb"
-	jp=$($gen "http://$P/v2/bench/app/$path" $CONNS); check "peer $key" "$jp"
-	put "${key}_rps" "$label, req/s" req/s higher "$(rate "$jb")" "$(rate "$jp")" ""
+	if [ "$method" = HEAD ]; then gen=abj js=$jsh; else gen=wrkj js=$jsg; fi
+	sname="nginx static 1 KiB $method"
+	jb=$(cpu_of "$B" $gen "http://$B/v2/bench/app/$path" $CONNS); check "berth $key" "$jb"
+	jp=$(cpu_of "$P" $gen "http://$P/v2/bench/app/$path" $CONNS); check "peer $key" "$jp"
+	put "${key}_rps" "$label, req/s" req/s higher "$(rate "$jb")" "$(rate "$jp")" \
+	    "$(rate "$js")" "$sname"
 	[ "$key" = manifest_get_tag ] && base_rps=$(rate "$jb")
-	if [ "$key" != blob_head ]; then
-		put "${key}_p50" "$label, p50" ms lower "$(p50 "$jb")" "$(p50 "$jp")" ""
-		put "${key}_p99" "$label, p99" ms lower "$(p99 "$jb")" "$(p99 "$jp")" ""
-	fi
+	put "${key}_p50" "$label, p50" ms lower "$(p50 "$jb")" "$(p50 "$jp")" \
+	    "$(p50 "$js")" "$sname"
+	put "${key}_p99" "$label, p99" ms lower "$(p99 "$jb")" "$(p99 "$jp")" \
+	    "$(p99 "$js")" "$sname"
+	put "${key}_cpu" "$label, server CPU per request" us lower \
+	    "$(cpu_per "$jb")" "$(cpu_per "$jp")" "$(cpu_per "$js")" "$sname"
 done
+if [ "$ONLY" = reads ]; then
+	$PY bench/report.py "$R" "$OUT" "$ts" "$QUICK" "$WORKERS"
+	exit 0
+fi
 
 # --- Manifest GETs while slow uploads are in flight (issue 11) -------------
 # SLOWN chunked PATCHes trickle in at 20 KB/s each for the whole load test;

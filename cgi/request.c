@@ -212,7 +212,11 @@ req_init(struct req *r, struct io *io, const struct config *cfg,
 	const char *cl, *te, *cr;
 
 	req_body_close(r); /* a request left unanswered: never leak it */
-	memset(r, 0, sizeof(*r));
+	memset(r, 0, offsetof(struct req, path));
+	r->path[0] = r->prefix[0] = r->name[0] = r->arg[0] = '\0';
+	r->detail[0] = '\0';
+	memset(&r->q, 0, offsetof(struct query_values, tags));
+	r->q.n = PAGE_MAX;
 	r->io = io;
 	r->cfg = cfg;
 	r->store = store;
@@ -557,7 +561,7 @@ req_query_parse(const char *query, const struct query_decl *decls,
 	char scratch[MEDIA_TYPE_MAX + 1];
 	enum reg_err err;
 
-	memset(q, 0, sizeof(*q));
+	memset(q, 0, offsetof(struct query_values, tags));
 	q->n = PAGE_MAX;
 	q->alg = DIGEST_SHA256;
 	for (size_t i = 0; i < ROUTE_QUERY_MAX && decls[i].key != QK_NONE;

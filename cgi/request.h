@@ -24,8 +24,12 @@
 #include "spool.h"
 #include "validate.h"
 
-#define PATH_MAX_LEN	4096	 /* bytes of a request path; longer -> 404 */
-#define RESP_HEAD_MAX	8192	 /* bytes of response headers */
+#define PATH_MAX_LEN  4096 /* bytes of a request path; longer -> 404 */
+#define RESP_HEAD_MAX 8192 /* bytes of response headers */
+/* Room before the headers in struct req's head for the status line and
+ * the registry header, and after them for the blank line: the whole head
+ * goes out in one write (response.c). */
+#define RESP_HEAD_GAP	96
 #define RESP_DETAIL_MAX 512	 /* bytes of an error's detail string */
 #define PAGE_MAX	100000UL /* largest page size `n` a client may ask */
 #define MEDIA_TYPE_MAX	255	 /* bytes of a media type (RFC 6838 4.2) */
@@ -50,9 +54,10 @@ struct query_values {
 	enum digest_alg alg;		 /* DIGEST_SHA256 if not given */
 	char artifact_type[MEDIA_TYPE_MAX + 1];
 	/* Every "tag" value (QF_REPEATED), in the order given, repeats
-	 * included; ntags 0..QUERY_TAGS_MAX. */
-	char tags[QUERY_TAGS_MAX][TAG_MAX_LEN + 1];
+	 * included; ntags 0..QUERY_TAGS_MAX.  Last: tags[ntags..] are
+	 * never read, and req_query_parse() zeroes what comes before. */
 	size_t ntags;
+	char tags[QUERY_TAGS_MAX][TAG_MAX_LEN + 1];
 };
 
 #define QUERY_HAS(q, key) (((q)->present >> (key)) & 1u)
@@ -103,6 +108,11 @@ struct io {
 	const char *(*param)(void *priv, const char *name);
 };
 
+/* The fields up to `path` are zeroed for each request (req_init); the
+ * buffers from `path` on -- tens of KiB, most of the struct -- are read
+ * only as far as their strings or lengths go, and only get an empty
+ * string: zeroing them took more instructions than all the rest of a
+ * manifest GET (bench/callgrind.sh). */
 struct req {
 	struct io *io;
 	const struct config *cfg;
@@ -110,14 +120,10 @@ struct req {
 
 	/* Request line and headers, as received (NULL when absent). */
 	const char *method;
-	unsigned method_bit;	 /* enum http_method */
-	char path[PATH_MAX_LEN]; /* percent-decoded, from /v2 on */
-	/* What the client's URI had before /v2 (raw, "" at the root): the
-	 * path prefix the registry is mounted under, for Location headers. */
-	char prefix[PATH_MAX_LEN];
 	const char *query; /* raw QUERY_STRING, never NULL */
 	const char *content_type;
 	int64_t content_length;	  /* -1: unknown (chunked) */
+	unsigned method_bit;	  /* enum http_method */
 	enum req_problem problem; /* what req_init() could not understand */
 
 	/* Headers, parsed by req_init() (whatever the route). */
@@ -127,37 +133,44 @@ struct req {
 	/* Set by dispatch() after validation. */
 	const struct route *route;
 	struct route_match match;
-	char name[NAME_MAX_LEN + 1]; /* repository */
-	char arg[PATH_MAX_LEN];	     /* reference, digest or upload id */
-	struct query_values q;	     /* the route's declared query keys */
 
-	/* Body reading state. */
+	/* Body reading state.  The body as a file the web server handed
+	 * over (spool.open), or a BERTH_BODY_FILE that spool_open() refused
+	 * (body_refused: the request is answered 500 and its body is never
+	 * read). */
+	struct spool spool;
 	uint64_t body_read; /* bytes handed out so far */
 	bool body_done;	    /* the end of the body was seen */
-	/* The body as a file the web server handed over (spool.open), or a
-	 * BERTH_BODY_FILE that spool_open() refused (body_refused: the
-	 * request is answered 500 and its body is never read). */
-	struct spool spool;
 	bool body_refused;
 	bool body_gone; /* the web server's body file was removed first:
 			 * its client went away (SPOOL_GONE) */
 
 	/* Response state (response.c). */
-	int status;
-	char head[RESP_HEAD_MAX];
-	size_t head_len;
 	bool head_sent;
 	bool head_overflow;
+	int status;
+	size_t head_len;
 	uint64_t bytes_sent; /* body bytes written (resp_write) */
 
 	/* What goes on an error response, should the handler fail
-	 * (response.c): its own headers, and a detail string or a jansson
-	 * array of them (owned; released by resp_error()). */
-	char ehead[RESP_HEAD_MAX];
+	 * (response.c): its own headers (ehead below), and a detail string
+	 * or a jansson array of them (owned; released by resp_error()). */
 	size_t ehead_len;
 	bool ehead_overflow;
-	char detail[RESP_DETAIL_MAX];
 	void *details;
+
+	/* The buffers (see above). */
+	char path[PATH_MAX_LEN]; /* percent-decoded, from /v2 on */
+	/* What the client's URI had before /v2 (raw, "" at the root): the
+	 * path prefix the registry is mounted under, for Location headers. */
+	char prefix[PATH_MAX_LEN];
+	char name[NAME_MAX_LEN + 1]; /* repository, set by dispatch() */
+	char arg[PATH_MAX_LEN];	     /* reference, digest or upload id */
+	struct query_values q;	     /* the route's declared query keys */
+	/* The success headers (response.c), from head + RESP_HEAD_GAP. */
+	char head[RESP_HEAD_GAP + RESP_HEAD_MAX + 2];
+	char ehead[RESP_HEAD_MAX]; /* the error's own headers */
+	char detail[RESP_DETAIL_MAX];
 };
 
 /* req_init -- fill r from the transport's parameters.  Returns REQ_OK, or

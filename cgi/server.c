@@ -67,12 +67,21 @@ fcgi_write(void *priv, const void *buf, size_t n)
 	return 0;
 }
 
+/* FCGX_GetParam(), with the first byte compared before the call to
+ * strncmp: a request looks up about a dozen names among as many params,
+ * and most differ there (the lookups were a tenth of a manifest GET's
+ * instructions, bench/callgrind.sh). */
 static const char *
 fcgi_param(void *priv, const char *name)
 {
 	FCGX_Request *fr = priv;
+	size_t len = strlen(name);
 
-	return FCGX_GetParam(name, fr->envp);
+	for (char **p = fr->envp; p != NULL && *p != NULL; p++)
+		if ((*p)[0] == name[0] && strncmp(*p, name, len) == 0 &&
+		    (*p)[len] == '=')
+			return *p + len + 1;
+	return NULL;
 }
 
 static ssize_t
@@ -160,7 +169,7 @@ maybe_sweep(struct store *st, time_t *last)
 }
 
 /* SIGTERM in a worker: leave after the request in flight.  It is let in
- * only while the worker waits for a connection (fcgi_loop), so this runs
+ * only while the worker waits for a request (fcgi_loop), so this runs
  * between requests, never inside one. */
 static void
 on_worker_stop(int sig)
@@ -169,25 +178,117 @@ on_worker_stop(int sig)
 	stopping = 1;
 }
 
+/* The connections of the web server one worker holds at once: the one it
+ * answers on, and those the web server keeps open between requests
+ * (FCGI_KEEP_CONN) that wait for their next request. */
+#define MAX_CONNS 16
+
+struct fcgi_conns {
+	FCGX_Request fr[MAX_CONNS]; /* ipcFd < 0: the slot is free */
+	int listen_fd;
+};
+
+/* End the request on fr.  A connection the web server asked to keep
+ * (FCGI_KEEP_CONN: nginx's fastcgi_keep_conn) stays open for its next
+ * request, and the response ends with no close at all; libfcgi closes it
+ * on an error.  Any other is closed by libfcgi with its lingering close
+ * (shutdown, then read until the web server closes): a plain close was
+ * tried and is not safe -- Apache's mod_proxy_fcgi may still be writing
+ * the request's last records when the response is complete, and a close
+ * with bytes unread resets the connection under the response (Apache
+ * answered 503 to one request in fifteen of tests/e2e under load). */
+static void
+fcgi_end(FCGX_Request *fr)
+{
+	FCGX_Finish_r(fr);
+}
+
+/* Which requests to answer next: fills ready[] (room for MAX_CONNS + 1)
+ * with the slots that have a request waiting -- kept connections the web
+ * server wrote to, then a free slot when the listening socket has a
+ * connection waiting -- and returns their number; 0 when nothing waits
+ * within timeout_ms (-1: until a signal in `unblocked` comes, 0: now);
+ * -1 on a poll error other than EINTR.  Kept connections are polled
+ * beside the listening socket, so that an idle one never pins the worker
+ * while new connections queue (DESIGN.md, pitfalls).  The caller answers
+ * every one of them before it waits again: taking only the first would
+ * starve the later slots and the listening socket while nginx keeps the
+ * first ones busy (a p99 of 430 ms for a tags list in make bench). */
+static int
+fcgi_wait(struct fcgi_conns *c, int timeout_ms, const sigset_t *unblocked,
+    int *ready)
+{
+	struct pollfd pfd[MAX_CONNS + 1];
+	int slot[MAX_CONNS + 1], n = 0, free_slot = -1, rc, got = 0;
+	struct timespec ts, *tsp = NULL;
+
+	for (int i = 0; i < MAX_CONNS; i++) {
+		if (c->fr[i].ipcFd >= 0) {
+			pfd[n].fd = c->fr[i].ipcFd;
+			pfd[n].events = POLLIN | POLLRDHUP;
+			pfd[n].revents = 0;
+			slot[n++] = i;
+		} else if (free_slot < 0)
+			free_slot = i;
+	}
+	/* Every slot holds a connection: leave new ones to other workers. */
+	if (free_slot >= 0) {
+		pfd[n].fd = c->listen_fd;
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		slot[n++] = free_slot;
+	}
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+		tsp = &ts;
+	}
+	rc = ppoll(pfd, (nfds_t)n, tsp, unblocked);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -1;
+	for (int i = 0; i < n; i++) {
+		if (pfd[i].revents == 0)
+			continue;
+		/* The web server closed a kept connection (it keeps only so
+		 * many idle): close ours, plainly -- there is nothing to
+		 * read, so no lingering close (fcgi_end). */
+		if (pfd[i].fd != c->listen_fd &&
+		    (pfd[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+			(void)FCGX_Detach(&c->fr[slot[i]]);
+			FCGX_Free(&c->fr[slot[i]], 1);
+			continue;
+		}
+		ready[got++] = slot[i];
+	}
+	return got;
+}
+
 /* The FastCGI accept loop of one process, until SIGTERM or an accept
  * error; the exit status.  SIGTERM stays blocked while a request is read,
  * handled and answered, so a stop never breaks a body read or a response
  * write with EINTR (DESIGN.md, pitfalls) and waits for the request in
  * flight; it is unblocked only inside ppoll(), while the process waits
- * for a connection, so an idle worker leaves at once.  The listening
- * socket is made non-blocking: when several idle workers wake for one
- * connection, the others' accept() fails with EAGAIN (libfcgi's
- * FCGX_Accept_r returns -EAGAIN) and they wait again.  Accepted
- * connections do not inherit O_NONBLOCK (Linux accept(2)). */
+ * for a request, so an idle worker leaves at once -- after answering
+ * the requests already waiting on its kept connections, which it then
+ * closes: nginx sends a request that meets a kept connection closing
+ * under it again on a new connection, except a POST or PATCH, and those
+ * (uploads) never come on a kept one (berth-locations.conf.in).  The listening socket is made
+ * non-blocking: when several idle workers wake for one connection, the
+ * others' accept() fails with EAGAIN (libfcgi's FCGX_Accept_r returns
+ * -EAGAIN) and they wait again; so does FCGX_Accept_r on a kept
+ * connection the web server closed (libfcgi then tries the listening
+ * socket).  Accepted connections do not inherit O_NONBLOCK (Linux
+ * accept(2)). */
 static int
 fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 {
-	FCGX_Request fr;
-	struct io io = { &fr, fcgi_read, fcgi_write, fcgi_param };
+	static struct fcgi_conns c;
+	struct io io = { NULL, fcgi_read, fcgi_write, fcgi_param };
 	struct sigaction sa;
 	sigset_t term, idle;
 	time_t last_sweep = 0; /* sweep after the first request */
-	int fl, rc;
+	int ready[MAX_CONNS + 1];
+	int fl, rc, nready, pick, status = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_worker_stop;
@@ -208,33 +309,46 @@ fcgi_loop(const struct config *cfg, struct store *st, int listen_fd)
 	if (store_open(st) != 0)
 		return 1;
 	metrics_open(st->data_dir); /* best effort: off when it fails */
-	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
-		return 1;
-	while (!stopping) {
-		struct pollfd pfd = { listen_fd, POLLIN, 0 };
-
-		if (ppoll(&pfd, 1, NULL, &idle) < 0) {
-			if (errno == EINTR)
-				continue; /* SIGTERM: the loop ends */
+	c.listen_fd = listen_fd;
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (FCGX_InitRequest(&c.fr[i], listen_fd, 0) != 0)
+			return 1;
+	while (status == 0) {
+		/* Stopping: what already waits on a kept connection is
+		 * answered, then the loop ends. */
+		nready = fcgi_wait(&c, stopping ? 0 : -1, &idle, ready);
+		if (nready < 0) {
 			fprintf(stderr, "berth: poll: %s\n", strerror(errno));
 			break;
 		}
-		rc = FCGX_Accept_r(&fr);
-		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
-			continue; /* another worker took it */
-		if (rc < 0) {
-			fprintf(stderr, "berth: accept: %s\n",
-			    rc < -1 && rc > -4096 ? strerror(-rc) :
-						    "libfcgi error");
-			store_close(st);
-			return 1;
+		if (nready == 0 && stopping)
+			break;
+		for (int i = 0; i < nready && status == 0; i++) {
+			pick = ready[i];
+			if (stopping && c.fr[pick].ipcFd < 0)
+				continue; /* no new connection once stopping */
+			rc = FCGX_Accept_r(&c.fr[pick]);
+			if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+				continue; /* another worker took it, or the
+					   * web server closed a kept one */
+			if (rc < 0) {
+				fprintf(stderr, "berth: accept: %s\n",
+				    rc < -1 && rc > -4096 ? strerror(-rc) :
+							    "libfcgi error");
+				status = 1;
+				break;
+			}
+			io.priv = &c.fr[pick];
+			handle(&io, cfg, st, false);
+			fcgi_end(&c.fr[pick]);
+			maybe_sweep(st, &last_sweep);
 		}
-		handle(&io, cfg, st, false);
-		FCGX_Finish_r(&fr);
-		maybe_sweep(st, &last_sweep);
 	}
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (c.fr[i].ipcFd >= 0)
+			FCGX_Free(&c.fr[i], 1);
 	store_close(st);
-	return 0;
+	return status;
 }
 
 /* --- The pool ---------------------------------------------------------- *

@@ -48,6 +48,9 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 data=$(effective data_dir) || exit 1
 sock=$(effective socket)
 body=$(effective body_dir)	# nginx writes upload bodies there
+# Idle connections each nginx worker process keeps to the pool
+# (berth-local.conf.in): four per berth worker.
+keepalive=$(( $(effective workers) * 4 ))
 run=$data/run
 mkdir -p "$run"
 stop_previous "$run"
@@ -59,7 +62,7 @@ if [ "$cmd" = run ]; then daemon=off; else daemon=on; fi
 for f in berth-local.conf berth-locations.conf; do
 	sed -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$data|g" \
 	    -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
-	    -e "s|@BODY_DIR@|$body|g" \
+	    -e "s|@BODY_DIR@|$body|g" -e "s|@KEEPALIVE@|$keepalive|g" \
 	    -e "s|@CONF_DIR@|$run|g" -e "s|@USER_LINE@|$user_line|g" \
 	    -e "s|@DAEMON@|$daemon|g" -e "s|@LISTEN@|$LISTEN|g" \
 	    "$here/$f.in" > "$run/$f"

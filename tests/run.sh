@@ -39,7 +39,8 @@
 #      install DESTDIR PREFIX` lays out the tree, the installed binary
 #      accepts the installed example configurations; `make uninstall`
 #  16. slow clients (tests/slow): no worker waits on a client, per shape;
-#      body files handed over by nginx cleaned up; hostile ones refused
+#      no idle kept connection pins a worker (nginx); body files handed
+#      over by nginx cleaned up; hostile ones refused
 #  17. event notifications (tests/notify): behind nginx, two local
 #      receivers, the envelope field by field, the HMAC signature, a
 #      receiver down for part of the run losing nothing, `berth notify

@@ -23,7 +23,10 @@ Behind nginx, which hands upload bodies over as files
 (BERTH_BODY_FILE), the body directory must be empty after a success, a
 digest mismatch, a refused chunk (416) and a client that disconnects
 mid-body; and berth leaves no extra name for a body file in uploads/.
-lighttpd's buffered bodies (server.upload-dirs) likewise.
+lighttpd's buffered bodies (server.upload-dirs) likewise.  Also behind
+nginx: with more kept-alive connections idle than the pool has workers,
+requests on fresh connections, concurrent ones and an upload start are
+each answered within the deadline (no kept connection pins a worker).
 
 Last, berth as a plain CGI program with hostile BERTH_BODY_FILE values
 (outside the body directory, "..", symbolic links, a FIFO, a hard link,
@@ -207,6 +210,56 @@ def liveness(shape, port):
     check(shape, "the slow uploads close with their exact digests", all(digests), f"{digests}")
 
 
+def kept_connections(shape, port, data_dir):
+    """Behind nginx, connections to the workers stay open between requests
+    (fastcgi_keep_conn, an upstream keepalive of 4 per worker per nginx
+    process): after a burst of concurrent GETs nginx keeps more idle
+    connections than the pool has workers.  None of them may pin a worker
+    (DESIGN.md, pitfalls): requests on fresh connections, a burst of
+    concurrent ones and an upload start (a location without kept
+    connections: always a new one) are each answered within DEADLINE."""
+    sock = os.path.join(data_dir, "run", "berth.sock")
+
+    def get():
+        return request(port, "GET", f"/v2/{REPO}/tags/list", timeout=30)[0] == 200
+
+    def burst(n):
+        res = [None] * n
+
+        def one(i):
+            res[i] = get()
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        return all(r is True for r in res)
+
+    check(shape, "a burst of 24 concurrent GETs: all 200", burst(24))
+    time.sleep(0.3)     # the responses are out; nginx's connections idle
+    with open("/proc/net/unix") as f:
+        # Connected sockets bound to the path: the workers' accepted ends.
+        kept = sum(1 for ln in f if ln.split()[-1] == sock and ln.split()[5] == "03")
+    check(shape, f"nginx keeps more idle connections than the {WORKERS} workers",
+          kept > WORKERS, f"{kept} connected")
+    started = []
+
+    def upload_start():
+        st, h, _ = request(port, "POST", f"/v2/{REPO}/blobs/uploads/", timeout=30)
+        started.append(h.get("location"))
+        return st == 202
+
+    for name, fn in (("20 GETs one after another", lambda: all(get() for _ in range(20))),
+                     ("8 concurrent GETs", lambda: burst(8)),
+                     ("an upload start (a new connection)", upload_start)):
+        ok, secs = timed(fn)
+        check(shape, f"with idle kept connections, {name} within {DEADLINE:.0f} s",
+              ok is True and secs < DEADLINE, f"{ok} after {secs:.2f} s")
+    for loc in started:     # the checks that follow count uploads/
+        if loc:
+            request(port, "DELETE", loc)
+
+
 def listing(path):
     try:
         return sorted(os.listdir(path))
@@ -316,6 +369,8 @@ def run_shape(shape):
     before = berthtest.failed
     try:
         liveness(shape, port)
+        if shape == "nginx":
+            kept_connections(shape, port, data_dir)
         spool_cleanup(shape, port, data_dir)
     finally:
         subprocess.call([serve, "stop"], env=env, stdout=subprocess.DEVNULL)
