@@ -158,7 +158,11 @@ who(struct req *r, struct token_req *t, bool post, struct ident *id, bool *anon)
 		if (token_verify(r->store->data_dir, t->refresh,
 			(int64_t)time(NULL), IDENT_ISSUER, a->service, true,
 			&rc) != TOKEN_OK ||
-		    ident_lookup(a, rc.sub, id) != IDENT_OK) {
+		    ident_lookup(a, rc.sub, id) != IDENT_OK ||
+		    strcmp(rc.cred, id->cred) != 0) {
+			/* cred: a new password (or a user deleted and
+			 * added again, a CI token made anew) ends the
+			 * refresh tokens of the old one. */
 			fprintf(stderr,
 			    "berth: auth: refresh token refused "
 			    "from %s\n",
@@ -300,6 +304,7 @@ h_token(struct req *r)
 		snprintf(rc.iss, sizeof(rc.iss), "%s", IDENT_ISSUER);
 		snprintf(rc.aud, sizeof(rc.aud), "%s", a->service);
 		snprintf(rc.sub, sizeof(rc.sub), "%s", id.name);
+		snprintf(rc.cred, sizeof(rc.cred), "%s", id.cred);
 		rc.iat = rc.nbf = now;
 		rc.exp = now + a->refresh_lifetime;
 		rc.refresh = true;

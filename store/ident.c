@@ -23,6 +23,7 @@ _Static_assert(IDENT_PASSWORD_MAX + 1 <= CRYPT_MAX_PASSPHRASE_SIZE,
 #include <openssl/core_names.h>
 #include <openssl/rand.h>
 
+#include "digest.h"
 #include "token.h"
 
 #define SECRET_LEN 32
@@ -443,6 +444,7 @@ ci_login(const char *user, const char *pw, const char *id, struct ident *out)
 	out->kind = IDENT_CI;
 	snprintf(out->name, sizeof(out->name), "%s", t.name);
 	snprintf(out->scope, sizeof(out->scope), "%s", t.scope);
+	snprintf(out->cred, sizeof(out->cred), "%s", t.id);
 	return IDENT_OK;
 }
 
@@ -456,6 +458,17 @@ dummy_hash(void)
 	if (h[0] == '\0' && ident_hash_password("berth-dummy", h) != 0)
 		return NULL;
 	return h;
+}
+
+/* A user's credential fingerprint (struct ident cred) from its hash. */
+static void
+cred_of_hash(const char *hash, char cred[17])
+{
+	char d[DIGEST_STR_MAX];
+
+	digest_buf(DIGEST_SHA256, hash, strlen(hash), d);
+	memcpy(cred, d + strlen("sha256:"), 16);
+	cred[16] = '\0';
 }
 
 enum ident_result
@@ -518,6 +531,7 @@ ident_login(const struct ident_conf *a, const char *data_dir, const char *user,
 		if (r == IDENT_OK) {
 			id->kind = IDENT_USER;
 			snprintf(id->name, sizeof(id->name), "%s", user);
+			cred_of_hash(hash, id->cred);
 		}
 	}
 	if (r == IDENT_BAD) {
@@ -550,6 +564,8 @@ ident_lookup(const struct ident_conf *a, const char *name, struct ident *id)
 	    (e == META_NOTFOUND && htpasswd_get(a, name, hash))) {
 		id->kind = IDENT_USER;
 		snprintf(id->name, sizeof(id->name), "%s", name);
+		cred_of_hash(hash, id->cred);
+		explicit_bzero(hash, sizeof(hash));
 		return IDENT_OK;
 	}
 	if (e != META_NOTFOUND || (list = json_array()) == NULL)
@@ -573,6 +589,10 @@ ident_lookup(const struct ident_conf *a, const char *name, struct ident *id)
 		id->kind = IDENT_CI;
 		snprintf(id->name, sizeof(id->name), "%s", name);
 		snprintf(id->scope, sizeof(id->scope), "%s", scope);
+		snprintf(id->cred, sizeof(id->cred), "%s",
+		    json_string_value(json_object_get(t, "id")) != NULL ?
+			json_string_value(json_object_get(t, "id")) :
+			"");
 		r = IDENT_OK;
 	}
 	json_decref(list);

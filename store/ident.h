@@ -91,6 +91,11 @@ struct ident {
 	enum ident_kind kind;
 	char name[GRANT_WHO_MAX + 1]; /* "" when anonymous */
 	char scope[META_SCOPE_MAX];   /* IDENT_CI: its scope */
+	/* Which credential it is: 16 hex digits of the sha256 of a user's
+	 * password hash, or a CI token's id; "" for REMOTE_USER.  A new
+	 * password, or a user deleted and added again, changes it: refresh
+	 * tokens carry it (h_token.c) and stop working then. */
+	char cred[17];
 };
 
 enum ident_result {

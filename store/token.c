@@ -384,6 +384,9 @@ claims_json(const struct token_claims *c)
 	if (c->refresh &&
 	    json_object_set_new(o, "berth_use", json_string("refresh")) != 0)
 		goto fail_o;
+	if (c->cred[0] != '\0' &&
+	    json_object_set_new(o, "berth_cred", json_string(c->cred)) != 0)
+		goto fail_o;
 	return o;
 fail:
 	json_decref(access);
@@ -636,6 +639,9 @@ verify_full(const char *data_dir, const char *tok, int64_t now, const char *iss,
 	t.refresh = json_is_string(use) &&
 	    strcmp(json_string_value(use), "refresh") == 0;
 	if ((use != NULL && !t.refresh) || t.refresh != refresh)
+		goto out;
+	if (json_object_get(cl, "berth_cred") != NULL &&
+	    !get_str(cl, "berth_cred", t.cred, sizeof(t.cred)))
 		goto out;
 	if (strcmp(t.iss, iss) != 0 ||
 	    !aud_has(json_object_get(cl, "aud"), aud)) {

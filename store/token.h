@@ -63,6 +63,9 @@ struct token_claims {
 	char jti[33];	       /* 32 hex digits */
 	int64_t iat, nbf, exp; /* unix seconds */
 	bool refresh;	       /* a refresh token (berth_use) */
+	char cred[17];	       /* a refresh token: the credential it was
+				* issued for (berth_cred, ident.h struct
+				* ident cred); "" for none */
 	size_t naccess;
 	struct token_access access[TOKEN_ACCESS_MAX];
 };

@@ -453,6 +453,33 @@ def t_deleted_user():
     eq(berth("user", "del", "erin").returncode, 0, "erin deleted")
 
 
+def t_refresh_after_new_credentials():
+    def refresh(rt):
+        return req("POST", "/v2/token", body=urllib.parse.urlencode({
+            "grant_type": "refresh_token", "refresh_token": rt, "service": SERVICE}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    eq(berth("user", "add", "gina", stdin="gina-pw-1\n").returncode, 0, "gina added")
+    rt = token([], basic=("gina", "gina-pw-1"), extra="&offline_token=true")["refresh_token"]
+    eq(len(claims(rt).get("berth_cred", "")), 16,
+       "a refresh token names its credential (16 hex digits)")
+    eq(refresh(rt).status, 200, "the refresh token works")
+    eq(berth("user", "passwd", "gina", stdin="gina-pw-2\n").returncode, 0, "gina's new password")
+    eq(refresh(rt).status, 401, "a new password ends the old refresh tokens")
+    rt2 = token([], basic=("gina", "gina-pw-2"), extra="&offline_token=true")["refresh_token"]
+    eq(refresh(rt2).status, 200, "one issued after it works")
+    eq(berth("user", "del", "gina").returncode, 0, "gina deleted")
+    eq(berth("user", "add", "gina", stdin="gina-pw-2\n").returncode, 0,
+       "a new gina, with the same password")
+    eq(refresh(rt2).status, 401, "the old gina's refresh token is not the new gina's")
+    tampered = rt2.split(".")
+    c = claims(rt2)
+    c["berth_cred"] = "0" * 16
+    tampered[1] = b64u(json.dumps(c).encode())
+    eq(refresh(".".join(tampered)).status, 401, "a rewritten berth_cred breaks the signature")
+    eq(berth("user", "del", "gina").returncode, 0, "gina deleted again")
+
+
 def refused(tok, what):
     r = req("GET", "/v2/team/app/manifests/v1", token=tok)
     eq(r.status, 401, what)
@@ -595,6 +622,7 @@ for name, fn in [
         ("audit trail names who", t_audit_user),
         ("CI token: scope, Basic, revocation", t_ci_token),
         ("deleted user", t_deleted_user),
+        ("refresh tokens end with a new password or a new user", t_refresh_after_new_credentials),
         ("hostile tokens", t_hostile_tokens),
         ("a scope for a used on b", t_scope_for_a_on_b),
         ("a token that did not ask: 401; asked and refused: 403",
