@@ -47,23 +47,52 @@ h_tags(struct req *r)
 	    json_pack("{s:s,s:o}", "name", r->name, "tags", tags));
 }
 
+/* Pages of the catalog read for one answer at most, when access control
+ * hides names: a page holds up to n names the caller may pull. */
+#define CATALOG_ROUNDS 32
+
 enum reg_err
 h_catalog(struct req *r)
 {
-	json_t *repos = json_array();
+	json_t *repos = json_array(), *page, *v;
+	const char *last = QUERY_HAS(&r->q, QK_LAST) ? r->q.last : NULL;
+	char cursor[NAME_MAX_LEN + 1] = "";
 	unsigned long n = r->q.n;
 	enum meta_err me;
 	bool more = false;
+	size_t i;
 
-	me = meta_catalog(QUERY_HAS(&r->q, QK_LAST) ? r->q.last : NULL, n,
-	    repos, &more);
-	if (me != META_OK) {
-		json_decref(repos);
-		return reg_err_of_meta(me, E_INTERNAL);
+	/* With access control, names the caller may not pull are left out
+	 * (auth.h) and more pages are read to fill this one; the Link
+	 * continues after the last name read, kept or not. */
+	for (int round = 0; round < CATALOG_ROUNDS; round++) {
+		page = json_array();
+		me = meta_catalog(last,
+		    n > 0 ? n - (unsigned long)json_array_size(repos) : 0, page,
+		    &more);
+		if (me != META_OK) {
+			json_decref(page);
+			json_decref(repos);
+			return reg_err_of_meta(me, E_INTERNAL);
+		}
+		v = json_array_get(page, json_array_size(page) - 1);
+		if (json_is_string(v))
+			snprintf(cursor, sizeof(cursor), "%s",
+			    json_string_value(v));
+		auth_filter_repositories(r,
+		    page); /* what the caller may pull */
+		json_array_foreach(page, i, v)
+			json_array_append(repos, v);
+		json_decref(page);
+		if (!more || n == 0 || json_array_size(repos) >= n ||
+		    cursor[0] == '\0')
+			break;
+		last = cursor;
 	}
-	auth_filter_repositories(r, repos); /* what the caller may pull */
-	if (more && n > 0)
-		next_link(r, "/v2/_catalog", repos, n);
+	if (more && n > 0 && cursor[0] != '\0')
+		resp_header(r, "Link",
+		    "<%s/v2/_catalog?last=%s&n=%lu>; rel=\"next\"", r->prefix,
+		    cursor, n);
 	return resp_send_json(r, 200, NULL,
 	    json_pack("{s:o}", "repositories", repos));
 }

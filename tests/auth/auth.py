@@ -354,6 +354,21 @@ def t_catalog():
     t = token(["registry:catalog:*"], basic=("bob", PW["bob"]))
     eq(req("GET", "/v2/_catalog", token=t["token"]).json()["repositories"],
        ["pub/tool", "team/app"], "bob's catalog with a token")
+    # Pages of n names the caller may pull: secret/db, between bob's two,
+    # is read past, not answered as a short or empty page.
+    r = req("GET", "/v2/_catalog?n=1&last=pub/tool", **BOB)
+    eq((r.status, r.json()["repositories"]), (200, ["team/app"]),
+       "bob's page after pub/tool skips secret/db")
+    eq(r.header("Link"), None, "and is the last page")
+    r = req("GET", "/v2/_catalog?n=1", **BOB)
+    eq((r.json()["repositories"], r.header("Link")),
+       (["pub/tool"], '</v2/_catalog?last=pub/tool&n=1>; rel="next"'), "bob's first page of 1")
+    r = req("GET", "/v2/_catalog?n=1", **ROOT)
+    r2 = req("GET", "/v2/_catalog?n=2&last=pub/tool", **ROOT)
+    eq((r.json()["repositories"], r2.json()["repositories"], r2.header("Link")),
+       (["pub/tool"], ["secret/db", "team/app"], None), "root's pages are the plain ones")
+    r = req("GET", "/v2/_catalog?n=1&last=pub/tool", basic=("alice", PW["alice"]))
+    eq((r.status, r.json()["repositories"]), (200, ["team/app"]), "alice's too")
 
 
 def t_mount():
