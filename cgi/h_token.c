@@ -197,7 +197,7 @@ who(struct req *r, struct token_req *t, bool post, struct ident *id, bool *anon)
 	if (ir == IDENT_THROTTLED)
 		return refuse(r, E_UNAUTHORIZED,
 		    "too many failed sign-ins; "
-		    "wait a minute");
+		    "wait a few seconds and try again");
 	if (ir != IDENT_OK)
 		return refuse(r, ir == IDENT_ERR ? E_INTERNAL : E_UNAUTHORIZED,
 		    ir == IDENT_ERR ? NULL : "wrong user name or password");
