@@ -843,6 +843,16 @@ pool_inherit(struct pool *p)
 		    "berth: the configured socket is now %s; a restart "
 		    "keeps %s (stop and start to move it)\n",
 		    p->cfg->socket, p->path);
+	/* Who may connect follows the configuration read now. */
+	if (!p->activated &&
+	    ((p->cfg->socket_group >= 0 &&
+		 chown(p->path, (uid_t)-1, (gid_t)p->cfg->socket_group) != 0) ||
+		chmod(p->path, (mode_t)p->cfg->socket_mode) != 0))
+		fprintf(stderr,
+		    "berth: cannot give %s [server] socket_mode %04o, "
+		    "socket_group %ld: %s; it keeps its mode\n",
+		    p->path, p->cfg->socket_mode, p->cfg->socket_group,
+		    strerror(errno));
 	unsetenv(ENV_LISTEN_FD);
 	unsetenv(ENV_LISTEN_PATH);
 	return 1;

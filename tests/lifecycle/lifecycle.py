@@ -692,28 +692,35 @@ def guarded(test, reg, big):
 
 def test_socket_access():
     """[server] socket_mode and socket_group: the socket berth makes has
-    them (default 0666); a mode berth -t refuses starts nothing."""
+    them (default 0666), a restart (SIGHUP) applies new ones to the socket
+    it keeps, and a mode berth -t refuses starts nothing."""
     data = tempfile.mkdtemp(prefix="berth-socket.")
     group = grp.getgrnam("daemon")
+    conf = os.path.join(data, "berth.ini")
+    sock = os.path.join(data, "run", "berth.sock")
+    log_path = os.path.join(data, "pool.log")
     try:
-        for extra, want_mode, want_gid in (("", 0o666, os.getegid()),
-                                           ("socket_mode = 0660\nsocket_group = daemon\n",
-                                            0o660, group.gr_gid)):
-            conf = os.path.join(data, "berth.ini")
-            with open(conf, "w") as f:
-                f.write("[server]\nworkers = 1\n" + extra)
-            sock = os.path.join(data, "run", "berth.sock")
-            with open(os.path.join(data, "pool.log"), "a") as log:
-                p = subprocess.Popen([BERTH, "-d", data, "-c", conf], stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=log)
-            ok = wait_for(lambda: os.path.exists(sock) and len(children(p.pid)) >= 1, 10)
-            st = os.stat(sock) if ok else None
-            p.send_signal(signal.SIGTERM)
-            rc = p.wait(timeout=40)
-            check("socket: %s gives mode %04o, group %d" % (extra.replace("\n", " ").strip()
-                                                            or "the default", want_mode, want_gid),
-                  ok and stat.S_IMODE(st.st_mode) == want_mode and st.st_gid == want_gid
-                  and rc == 0, (ok, st, rc))
+        with open(conf, "w") as f:
+            f.write("[server]\nworkers = 1\n")
+        with open(log_path, "a") as log:
+            p = subprocess.Popen([BERTH, "-d", data, "-c", conf], stdin=subprocess.DEVNULL,
+                                 stdout=log, stderr=log)
+        ok = wait_for(lambda: os.path.exists(sock) and len(children(p.pid)) >= 1, 10)
+        st = os.stat(sock) if ok else None
+        check("socket: by default mode 0666, berth's group",
+              ok and stat.S_IMODE(st.st_mode) == 0o666 and st.st_gid == os.getegid(), (ok, st))
+        with open(conf, "w") as f:
+            f.write("[server]\nworkers = 1\nsocket_mode = 0660\nsocket_group = daemon\n")
+        p.send_signal(signal.SIGHUP)
+        restarted = wait_for(lambda: "berth: restarted" in open(log_path).read(), 20)
+        st = os.stat(sock)
+        check("socket: a restart gives the kept socket the new socket_mode 0660 and "
+              "socket_group daemon",
+              restarted and stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == group.gr_gid,
+              (restarted, st, open(log_path).read()[-400:]))
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=40)
+        check("socket: the pool stops cleanly", rc == 0, rc)
         with open(conf, "w") as f:
             f.write("[server]\nsocket_mode = 0500\n")
         r = subprocess.run([BERTH, "-t", "-d", data, "-c", conf], capture_output=True, text=True)
