@@ -392,6 +392,19 @@ class TestGarbage(RegistryTestCase):
         ("GET", "/v2/x/../../../../etc/passwd"),
     ]
 
+    def test_web_server_refusals_are_oci_errors(self):
+        """What nginx refuses itself (TRACE; request headers over its
+        buffers) still answers an OCI error body; other shapes may refuse
+        with a page of their own, never a 5xx."""
+        for method, headers, status in (("TRACE", None, 405),
+                                        ("GET", {"X-Big": "a" * 20000}, 400)):
+            r = self.reg.request(method, "/v2/", headers=headers)
+            if SERVER == "nginx":
+                self.assertError(r, status, "UNSUPPORTED")
+                self.assertApiVersion(r)
+            else:
+                self.assertLess(r.status, 500, r.describe())
+
     def test_garbage_paths_get_json_errors(self):
         problems = []
         for method, path in self.PATHS:
