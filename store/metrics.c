@@ -23,6 +23,45 @@ const uint64_t metrics_bucket_us[METRICS_BUCKETS - 1] = { 1000, 5000, 10000,
 static struct metrics_file *map; /* NULL: counting nothing */
 static char map_dir[PATH_MAX];	 /* the data directory it is of */
 static pid_t map_pid;		 /* who mapped it (busy slots) */
+/* Set by on_sigbus() when the file was cut short under the map. */
+static volatile sig_atomic_t detached;
+
+/* SIGBUS on the map: someone truncated the counter file (its size was
+ * allocated when made, so a full disk cannot).  Rather than die, put
+ * private zeroed memory in its place, so the access that faulted and
+ * all later ones count into this process alone, and say so once
+ * (metrics_request).  Any other SIGBUS is the default's: the handler
+ * steps aside and the access faults again. */
+static void
+on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	char *a = si->si_addr, *m = (char *)map;
+
+	(void)uc;
+	if (m != NULL && a >= m && a < m + sizeof(struct metrics_file) &&
+	    mmap(m, sizeof(struct metrics_file), PROT_READ | PROT_WRITE,
+		MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED) {
+		detached = 1;
+		return;
+	}
+	signal(sig, SIG_DFL);
+}
+
+static void
+catch_sigbus(void)
+{
+	static bool caught;
+	struct sigaction sa;
+
+	if (caught)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) == 0)
+		caught = true;
+}
 
 #define ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
 
@@ -160,6 +199,7 @@ metrics_open(const char *data_dir)
 	map = p;
 	map_pid = getpid();
 	snprintf(map_dir, sizeof(map_dir), "%s", data_dir);
+	catch_sigbus();
 	return 0;
 fail:
 	if (!told)
@@ -192,6 +232,14 @@ metrics_request(unsigned route, unsigned method, int status, uint64_t us,
 
 	if (map == NULL)
 		return;
+	if (detached == 1) {
+		detached = 2;
+		fprintf(stderr,
+		    "berth: metrics: %s/run/metrics was cut short while in "
+		    "use; process %d counts on its own from now on (restart "
+		    "the pool to share the counters again)\n",
+		    map_dir, (int)getpid());
+	}
 	if (route >= METRICS_ROUTES)
 		route = 0;
 	if (method >= METRICS_METHODS)

@@ -486,6 +486,32 @@ def test_access_log_off(reg):
     check("restart with the access log on again", rc == 0, out)
 
 
+def test_cut_short(reg):
+    """The counter file truncated while the pool maps it (an operator's
+    `: > run/metrics`): no worker dies of SIGBUS; each says once that it
+    counts on its own, and a restart shares the counters again."""
+    workers = set(children(reg.pool_pid()))
+    start = len(reg.log())
+    open(os.path.join(reg.run, "metrics"), "w").close()
+    got = [request(reg.port, "GET", "/v2/")[0] for _ in range(30)]
+    log = reg.log()[start:]
+    check("cut short: every request still answers 200, no worker restarted",
+          got == [200] * 30 and set(children(reg.pool_pid())) == workers,
+          (got, workers, log[-600:]))
+    check("cut short: the workers that met it say so",
+          "run/metrics was cut short while in use" in log and "SIGBUS" not in log, log[-600:])
+    rc, out = reg.serve("restart")
+    s1, _, _ = reg.scrape()
+    for _ in range(5):
+        request(reg.port, "GET", "/v2/")
+    s2, _, _ = reg.scrape()
+    check("cut short: after a restart the counters are shared again",
+          rc == 0 and get(s2[0], "berth_http_requests_total", route="base", method="GET",
+                          code="2xx")
+          - get(s1[0], "berth_http_requests_total", route="base", method="GET", code="2xx") == 5,
+          (rc, out))
+
+
 def test_shape(shape):
     """Behind lighttpd, Apache (FastCGI) and Apache (CGI, the .htaccess):
     the endpoints from 127.0.0.1, refused from 127.0.0.2, and counters
@@ -795,6 +821,7 @@ def main():
         test_health(reg)
         test_loopback_only(reg)
         test_access_log_off(reg)
+        test_cut_short(reg)
     finally:
         reg.serve("stop")
         sanitizer_check(reg.log(), "nginx registry")
