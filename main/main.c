@@ -217,9 +217,11 @@ main(int argc, char **argv)
 	}
 	/* Access control on with nobody to sign in as would lock
 	 * everyone out: refuse to serve, saying how to add a user.  -t
-	 * refuses too, so that a restart (server.c runs -t first) keeps
-	 * the running pool rather than stop at this. */
-	if (unborn == 0 && ident_ready(&st.auth) != 0) {
+	 * refuses too when a restart asks (server.c runs -t with
+	 * BERTH_CHECK_START first), so that the running pool goes on rather
+	 * than stop at this; a plain -t (scripts, make stop) does not. */
+	if (unborn == 0 && (!check || getenv("BERTH_CHECK_START") != NULL) &&
+	    ident_ready(&st.auth) != 0) {
 		if (getenv("GATEWAY_INTERFACE") != NULL)
 			fputs("Status: 500 Internal Server Error\r\n"
 			      "Content-Type: text/plain\r\n\r\n"

@@ -313,12 +313,14 @@ def test_restart(reg):
     # in as (berth -t says so too, so the restart is refused in time).
     reg.write_conf(2, "[auth]\nenabled = true\n")
     workers = reg.workers()
+    since = reg.log_size()
     rc, out = reg.serve("restart")
     st, _, _ = request(reg.port, "GET", "/v2/%s/manifests/v1" % REPO,
                        headers={"Accept": OCI_MANIFEST})
-    check("restart: access control with no user is refused by -t; the pool serves on",
-          rc != 0 and "berth user add" in out and st == 200 and alive(pid) and
-          reg.workers() == workers, (rc, out, st))
+    check("restart: access control with no user is refused; the pool serves on",
+          rc != 0 and "restart refused" in out and "berth user add" in reg.log_text(since)
+          and st == 200 and alive(pid) and reg.workers() == workers,
+          (rc, out, st, reg.log_text(since)[-400:]))
     reg.write_conf(2)
     check("restart: no note when the configuration is the one it runs with",
           "note" not in out1 + out2, (out1, out2))
