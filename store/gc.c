@@ -326,8 +326,11 @@ gc_run(struct store *st, const struct gc_options *o, json_t *report)
 	json_object_set_new(report, "dry_run", json_boolean(o->dry_run));
 	json_object_set_new(report, "grace", json_integer(o->grace));
 	if (!o->dry_run && !blob_can(h, BLOB_CAN_DELETE)) {
-		fprintf(stderr, "berth gc: blob handler %s cannot delete\n",
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "blob handler %s cannot delete",
 		    h->ops->name);
+		json_array_append_new(errors, json_string(msg));
 		goto out;
 	}
 	if (o->dry_run) {
@@ -360,6 +363,12 @@ gc_run(struct store *st, const struct gc_options *o, json_t *report)
 	}
 	rc = reclaim_orphans(st, o, cutoff, orphans, errors);
 out:
+	if (rc != 0 && json_array_size(errors) == 0)
+		json_array_append_new(errors,
+		    json_string("stopped: the metadata database refused the "
+				"work (see above); on a full disk it needs "
+				"some room to record the deletes, so free a "
+				"few MiB first"));
 	json_object_set_new(report, "manifests_removed",
 	    json_integer((json_int_t)json_array_size(manifests)));
 	json_object_set_new(report, "blobs_removed",
