@@ -166,6 +166,16 @@ client() {
 	n=$((n + 1))
 	timeout 300 bash -c '"$@"' client "$@" >"$TMP/c-$n.log" 2>&1 </dev/null
 	rc=$?
+	# containerd 1.6 now and then fails reading its own content store
+	# mid-push ("rpc error: code = Internal desc = unexpected EOF"): the
+	# registry sees the client abort its bodies (a short body, 400; nginx
+	# 499).  Seen twice in ~20 runs of the ctr pushes here; once more.
+	if [ "$want" = 0 ] && [ $rc -ne 0 ] && [ "$1" = ct ] &&
+	    grep -q 'rpc error: code = Internal desc = unexpected EOF' "$TMP/c-$n.log"; then
+		echo "# $name: containerd's content store gave unexpected EOF; once more"
+		timeout 300 bash -c '"$@"' client "$@" >"$TMP/c-$n.log" 2>&1 </dev/null
+		rc=$?
+	fi
 	if { [ "$want" = 0 ] && [ $rc -eq 0 ]; } || { [ "$want" = fail ] && [ $rc -ne 0 ]; }; then
 		ok "$name"
 		return 0
