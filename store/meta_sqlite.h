@@ -89,6 +89,19 @@ sq_result(int rc)
 	}
 }
 
+/* Statement helpers of meta_sqlite_admin.c, shared with the outbox
+ * (meta_sqlite_outbox.c): statements prepared per call there.
+ * sq_prepare -- sql prepared on q's connection (caller finalizes), or
+ *     NULL after logging.
+ * sq_row_object -- the current row of s as a new object {column name:
+ *     value}, NULLs as null; BLOB columns are left out (manifest bodies
+ *     travel through meta_manifest_get()).
+ * sq_rows -- step s (NULL: META_ERR) to its end, appending each row to
+ *     out; finalizes s; META_ERR after logging a failed step. */
+sqlite3_stmt *sq_prepare(struct sq *q, const char *sql);
+json_t *sq_row_object(sqlite3_stmt *s);
+enum meta_err sq_rows(sqlite3_stmt *s, json_t *out);
+
 /* The operator's half, in meta_sqlite_admin.c; contracts in
  * meta_admin.h, priv a struct sq. */
 enum meta_err sq_admin_repos(void *priv, json_t *out);

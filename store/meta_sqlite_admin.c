@@ -19,9 +19,8 @@ log_db(sqlite3 *db, const char *what)
 	fprintf(stderr, "berth: sqlite: %s: %s\n", what, sqlite3_errmsg(db));
 }
 
-/* Prepare sql on the instance's connection; NULL after logging. */
-static sqlite3_stmt *
-prepare(struct sq *q, const char *sql)
+sqlite3_stmt *
+sq_prepare(struct sq *q, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
 
@@ -42,10 +41,8 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
 }
 
-/* The current row as an object {column name: value}; BLOB columns are
- * left out (manifest bodies travel through meta_manifest_get()). */
-static json_t *
-row_object(sqlite3_stmt *s)
+json_t *
+sq_row_object(sqlite3_stmt *s)
 {
 	json_t *o = json_object();
 
@@ -76,16 +73,15 @@ row_object(sqlite3_stmt *s)
 	return o;
 }
 
-/* Step s to the end, appending each row to out; finalizes s. */
-static enum meta_err
-rows(sqlite3_stmt *s, json_t *out)
+enum meta_err
+sq_rows(sqlite3_stmt *s, json_t *out)
 {
 	int rc;
 
 	if (s == NULL)
 		return META_ERR;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(out, row_object(s));
+		json_array_append_new(out, sq_row_object(s));
 	if (rc != SQLITE_DONE)
 		log_db(sqlite3_db_handle(s), sqlite3_sql(s));
 	sqlite3_finalize(s);
@@ -105,7 +101,7 @@ one_row(sqlite3_stmt *s, json_t **out)
 		return META_ERR;
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		*out = row_object(s);
+		*out = sq_row_object(s);
 		e = META_OK;
 	} else if (rc != SQLITE_DONE) {
 		log_db(sqlite3_db_handle(s), sqlite3_sql(s));
@@ -136,19 +132,20 @@ enum meta_err
 sq_admin_repos(void *priv, json_t *out)
 {
 	struct sq *q = priv;
-	return rows(prepare(q,
-			"SELECT repository, tags, manifests, manifest_bytes, "
-			"blobs, blob_bytes, shared_bytes, unique_bytes "
-			"FROM repository_size "
-			"WHERE tags > 0 OR manifests > 0 OR blobs > 0 "
-			"ORDER BY repository"),
+	return sq_rows(
+	    sq_prepare(q,
+		"SELECT repository, tags, manifests, manifest_bytes, "
+		"blobs, blob_bytes, shared_bytes, unique_bytes "
+		"FROM repository_size "
+		"WHERE tags > 0 OR manifests > 0 OR blobs > 0 "
+		"ORDER BY repository"),
 	    out);
 }
 
 static enum meta_err
 repo_exists(struct sq *q, const char *repo)
 {
-	sqlite3_stmt *s = prepare(q,
+	sqlite3_stmt *s = sq_prepare(q,
 	    "SELECT 1 FROM repositories WHERE name = ?1");
 	json_t *row;
 	enum meta_err e;
@@ -171,7 +168,7 @@ sq_admin_tags(void *priv, const char *repo, json_t *out)
 	e = repo_exists(q, repo);
 	if (e != META_OK)
 		return e;
-	s = prepare(q,
+	s = sq_prepare(q,
 	    "SELECT t.name AS tag, m.digest, m.media_type, m.size, "
 	    "m.pushed_at, t.updated_at FROM tags t "
 	    "JOIN repositories r ON r.id = t.repository_id "
@@ -180,7 +177,7 @@ sq_admin_tags(void *priv, const char *repo, json_t *out)
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, repo);
-	return rows(s, out);
+	return sq_rows(s, out);
 }
 
 enum meta_err
@@ -194,7 +191,7 @@ sq_admin_manifest(void *priv, const char *repo, const char *reference,
 	json_int_t id;
 
 	*out = NULL;
-	s = prepare(q,
+	s = sq_prepare(q,
 	    by_digest ?
 		"SELECT m.id, r.name AS repository, m.digest, m.media_type, m.size, "
 		"m.pushed_at, m.subject, m.artifact_type FROM manifests m "
@@ -222,20 +219,20 @@ sq_admin_manifest(void *priv, const char *repo, const char *reference,
 	json_object_set_new(m, "tags", tags);
 	json_object_set_new(m, "stored", stored);
 	e = META_ERR;
-	s = prepare(q,
+	s = sq_prepare(q,
 	    "SELECT name FROM tags WHERE manifest_id = ?1 ORDER BY name");
 	if (s == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, id);
-	if (rows(s, tags) != META_OK)
+	if (sq_rows(s, tags) != META_OK)
 		goto fail;
-	s = prepare(q,
+	s = sq_prepare(q,
 	    "SELECT b.digest, b.size FROM manifest_references x "
 	    "JOIN blobs b ON b.digest = x.digest WHERE x.manifest_id = ?1");
 	if (s == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, id);
-	if (rows(s, stored) != META_OK)
+	if (sq_rows(s, stored) != META_OK)
 		goto fail;
 	*out = m;
 	return META_OK;
@@ -249,7 +246,7 @@ sq_admin_du(void *priv, json_t **out)
 {
 	struct sq *q = priv;
 	return one_row(
-	    prepare(q,
+	    sq_prepare(q,
 		"WITH lc AS (SELECT digest, count(*) AS n FROM blob_links "
 		"    GROUP BY digest), "
 		"u AS (SELECT b.digest, b.size FROM blobs b WHERE NOT EXISTS "
@@ -273,8 +270,8 @@ enum meta_err
 sq_admin_uploads(void *priv, json_t *out)
 {
 	struct sq *q = priv;
-	return rows(
-	    prepare(q,
+	return sq_rows(
+	    sq_prepare(q,
 		"SELECT uuid, repository, algorithm, size, "
 		"started_at, updated_at FROM uploads ORDER BY updated_at, uuid"),
 	    out);
@@ -284,7 +281,7 @@ enum meta_err
 sq_admin_audit(void *priv, const char *repo, long limit, json_t *out)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q,
+	sqlite3_stmt *s = sq_prepare(q,
 	    "SELECT * FROM (SELECT id, at, action, "
 	    "repository, tag, digest, old_digest, user FROM audit "
 	    "WHERE ?1 IS NULL OR repository = ?1 ORDER BY id DESC LIMIT ?2) "
@@ -294,7 +291,7 @@ sq_admin_audit(void *priv, const char *repo, long limit, json_t *out)
 		return META_ERR;
 	bind_text(s, 1, repo);
 	sqlite3_bind_int64(s, 2, limit);
-	return rows(s, out);
+	return sq_rows(s, out);
 }
 
 /* --- Transactions for gc and fsck ----------------------------------- */
@@ -303,7 +300,7 @@ enum meta_err
 sq_admin_begin(void *priv)
 {
 	struct sq *q = priv;
-	return exec_once(prepare(q, "BEGIN IMMEDIATE"));
+	return exec_once(sq_prepare(q, "BEGIN IMMEDIATE"));
 }
 
 enum meta_err
@@ -312,9 +309,9 @@ sq_admin_end(void *priv, bool commit)
 	struct sq *q = priv;
 	if (sqlite3_get_autocommit(q->db))
 		return commit ? META_ERR : META_OK;
-	if (commit && exec_once(prepare(q, "COMMIT")) == META_OK)
+	if (commit && exec_once(sq_prepare(q, "COMMIT")) == META_OK)
 		return META_OK;
-	exec_once(prepare(q, "ROLLBACK"));
+	exec_once(sq_prepare(q, "ROLLBACK"));
 	return commit ? META_ERR : META_OK;
 }
 
@@ -339,20 +336,21 @@ sq_gc_untagged(void *priv, int64_t cutoff, json_t *out)
 
 	do {
 		round = json_array();
-		s = prepare(q,
+		s = sq_prepare(q,
 		    "SELECT m.id, r.name AS repository, m.digest, "
 		    "m.media_type, m.size FROM manifests m "
 		    "JOIN repositories r ON r.id = m.repository_id WHERE " UNTAGGED_WHERE
 		    " ORDER BY r.name, m.digest");
 		if (s != NULL)
 			sqlite3_bind_int64(s, 1, cutoff);
-		if (rows(s, round) != META_OK)
+		if (sq_rows(s, round) != META_OK)
 			goto fail;
 		n = json_array_size(round);
 		for (size_t i = 0; i < n; i++) {
 			json_t *m = json_array_get(round, i);
 
-			s = prepare(q, "DELETE FROM manifests WHERE id = ?1");
+			s = sq_prepare(q,
+			    "DELETE FROM manifests WHERE id = ?1");
 			if (s == NULL)
 				goto fail;
 			sqlite3_bind_int64(s, 1,
@@ -383,14 +381,14 @@ enum meta_err
 sq_gc_candidates(void *priv, int64_t cutoff, json_t *out)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q,
+	sqlite3_stmt *s = sq_prepare(q,
 	    "SELECT b.digest, b.size FROM blobs b WHERE " GARBAGE_WHERE
 	    " ORDER BY b.digest");
 
 	if (s == NULL)
 		return META_ERR;
 	sqlite3_bind_int64(s, 1, cutoff);
-	return rows(s, out);
+	return sq_rows(s, out);
 }
 
 enum meta_err
@@ -403,7 +401,7 @@ sq_gc_blob_delete(void *priv, const char *digest, int64_t cutoff, bool *deleted,
 	enum meta_err e;
 
 	*deleted = false;
-	s = prepare(q,
+	s = sq_prepare(q,
 	    "SELECT b.size FROM blobs b WHERE b.digest = ?2 AND " GARBAGE_WHERE);
 	if (s == NULL)
 		return META_ERR;
@@ -427,7 +425,7 @@ enum meta_err
 sq_admin_blob(void *priv, const char *digest, uint64_t *size)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q,
+	sqlite3_stmt *s = sq_prepare(q,
 	    "SELECT size FROM blobs WHERE digest = ?1");
 	json_t *row;
 	enum meta_err e;
@@ -447,7 +445,7 @@ enum meta_err
 sq_admin_blob_page(void *priv, const char *after, size_t n, json_t *out)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q,
+	sqlite3_stmt *s = sq_prepare(q,
 	    "SELECT digest, size FROM blobs "
 	    "WHERE digest > ?1 ORDER BY digest LIMIT ?2");
 
@@ -455,14 +453,14 @@ sq_admin_blob_page(void *priv, const char *after, size_t n, json_t *out)
 		return META_ERR;
 	bind_text(s, 1, after);
 	sqlite3_bind_int64(s, 2, (int64_t)n);
-	return rows(s, out);
+	return sq_rows(s, out);
 }
 
 enum meta_err
 sq_admin_blob_forget(void *priv, const char *digest)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q,
+	sqlite3_stmt *s = sq_prepare(q,
 	    "DELETE FROM blob_links WHERE digest = ?1");
 
 	if (s == NULL)
@@ -470,7 +468,7 @@ sq_admin_blob_forget(void *priv, const char *digest)
 	bind_text(s, 1, digest);
 	if (exec_once(s) != META_OK)
 		return META_ERR;
-	s = prepare(q, "DELETE FROM blobs WHERE digest = ?1");
+	s = sq_prepare(q, "DELETE FROM blobs WHERE digest = ?1");
 	if (s == NULL)
 		return META_ERR;
 	bind_text(s, 1, digest);
@@ -483,7 +481,7 @@ enum meta_err
 sq_admin_referencing(void *priv, const char *digest, json_t *out)
 {
 	struct sq *q = priv;
-	sqlite3_stmt *s = prepare(q,
+	sqlite3_stmt *s = sq_prepare(q,
 	    "SELECT r.name || '@' || m.digest AS ref "
 	    "FROM manifest_references x JOIN manifests m ON m.id = x.manifest_id "
 	    "JOIN repositories r ON r.id = m.repository_id "
@@ -494,7 +492,7 @@ sq_admin_referencing(void *priv, const char *digest, json_t *out)
 
 	if (s != NULL)
 		bind_text(s, 1, digest);
-	e = rows(s, list);
+	e = sq_rows(s, list);
 	json_array_foreach(list, i, v)
 		json_array_append(out, json_object_get(v, "ref"));
 	json_decref(list);
@@ -509,7 +507,7 @@ sq_admin_integrity(void *priv, json_t *out)
 	enum meta_err e;
 	size_t i;
 
-	e = rows(prepare(q, "PRAGMA integrity_check"), list);
+	e = sq_rows(sq_prepare(q, "PRAGMA integrity_check"), list);
 	json_array_foreach(list, i, v) {
 		const char *msg = json_string_value(
 		    json_object_get(v, "integrity_check"));
@@ -519,7 +517,7 @@ sq_admin_integrity(void *priv, json_t *out)
 	}
 	json_array_clear(list);
 	if (e == META_OK)
-		e = rows(prepare(q, "PRAGMA foreign_key_check"), list);
+		e = sq_rows(sq_prepare(q, "PRAGMA foreign_key_check"), list);
 	json_array_foreach(list, i, v) {
 		char msg[512];
 
@@ -540,5 +538,5 @@ sq_admin_unlinked(void *priv, json_t *out)
 {
 	struct sq *q = priv;
 
-	return rows(prepare(q, META_SQL_UNLINKED), out);
+	return sq_rows(sq_prepare(q, META_SQL_UNLINKED), out);
 }

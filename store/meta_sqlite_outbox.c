@@ -14,21 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-/* Prepare sql on the instance's connection; NULL after logging. */
-static sqlite3_stmt *
-prepare(struct sq *q, const char *sql)
-{
-	sqlite3_stmt *s = NULL;
-
-	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		fprintf(stderr, "berth: sqlite: %s: %s\n", sql,
-		    sqlite3_errmsg(q->db));
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	return s;
-}
-
 /* Step s (bound) to its end; META_OK or META_ERR (logged).  Finalizes. */
 static enum meta_err
 run(struct sq *q, sqlite3_stmt *s)
@@ -46,39 +31,12 @@ run(struct sq *q, sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? META_OK : META_ERR;
 }
 
-/* The current row as {column: value}, NULLs as null. */
-static json_t *
-row_object(sqlite3_stmt *s)
-{
-	json_t *o = json_object();
-
-	for (int i = 0; i < sqlite3_column_count(s); i++) {
-		const char *k = sqlite3_column_name(s, i);
-
-		switch (sqlite3_column_type(s, i)) {
-		case SQLITE_INTEGER:
-			json_object_set_new(o, k,
-			    json_integer(sqlite3_column_int64(s, i)));
-			break;
-		case SQLITE_NULL:
-			json_object_set_new(o, k, json_null());
-			break;
-		default:
-			json_object_set_new(o, k,
-			    json_string(
-				(const char *)sqlite3_column_text(s, i)));
-			break;
-		}
-	}
-	return o;
-}
-
 /* Make sure url has a cursor row (a new one starts before every event
  * kept). */
 static enum meta_err
 ensure_cursor(struct sq *q, const char *url)
 {
-	sqlite3_stmt *s = prepare(q,
+	sqlite3_stmt *s = sq_prepare(q,
 	    "INSERT INTO outbox_cursors (url) VALUES (?1) "
 	    "ON CONFLICT (url) DO NOTHING");
 
@@ -93,11 +51,10 @@ sq_outbox_next(void *priv, const char *url, size_t max, json_t *out)
 {
 	struct sq *q = priv;
 	sqlite3_stmt *s;
-	int rc;
 
 	/* Read only: the poll writes nothing (a url without a cursor row
 	 * starts at 0; sq_outbox_mark() makes the row). */
-	s = prepare(q,
+	s = sq_prepare(q,
 	    "SELECT seq, id, at, action, repository, digest, media_type, "
 	    "size, tag, from_repository, actor, request, base_url "
 	    "FROM outbox WHERE seq > coalesce((SELECT delivered FROM "
@@ -106,13 +63,7 @@ sq_outbox_next(void *priv, const char *url, size_t max, json_t *out)
 		return META_ERR;
 	sqlite3_bind_text(s, 1, url, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (int64_t)max);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		json_array_append_new(out, row_object(s));
-	if (rc != SQLITE_DONE)
-		fprintf(stderr, "berth: sqlite: outbox: %s\n",
-		    sqlite3_errmsg(q->db));
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? META_OK : META_ERR;
+	return sq_rows(s, out);
 }
 
 enum meta_err
@@ -124,11 +75,11 @@ sq_outbox_mark(void *priv, const char *url, int64_t seq, const char *error)
 	if (ensure_cursor(q, url) != META_OK)
 		return META_ERR;
 	if (error == NULL)
-		s = prepare(q,
+		s = sq_prepare(q,
 		    "UPDATE outbox_cursors SET delivered = max(delivered, ?2), "
 		    "delivered_at = ?3, failures = 0 WHERE url = ?1");
 	else
-		s = prepare(q,
+		s = sq_prepare(q,
 		    "UPDATE outbox_cursors SET failures = failures + 1, "
 		    "last_error = ?4, last_error_at = ?3 WHERE url = ?1");
 	if (s == NULL)
@@ -153,7 +104,7 @@ min_cursor(struct sq *q, const json_t *urls)
 	json_t *u;
 
 	json_array_foreach(urls, i, u) {
-		s = prepare(q,
+		s = sq_prepare(q,
 		    "SELECT coalesce((SELECT delivered FROM outbox_cursors "
 		    "WHERE url = ?1), 0)");
 		if (s == NULL)
@@ -184,7 +135,7 @@ sq_outbox_prune(void *priv, const json_t *urls, int64_t *deleted)
 		return META_ERR;
 	if (low == 0)
 		return META_OK;
-	s = prepare(q, "DELETE FROM outbox WHERE seq <= ?1");
+	s = sq_prepare(q, "DELETE FROM outbox WHERE seq <= ?1");
 	if (s == NULL)
 		return META_ERR;
 	sqlite3_bind_int64(s, 1, low);
@@ -204,7 +155,7 @@ sq_outbox_status(void *priv, const json_t *urls, json_t *out)
 	int rc;
 
 	json_array_foreach(urls, i, u) {
-		s = prepare(q,
+		s = sq_prepare(q,
 		    "SELECT ?1 AS url, count(o.seq) AS pending, "
 		    "min(o.at) AS oldest_at, c.delivered_at AS delivered_at, "
 		    "coalesce(c.failures, 0) AS failures, "
@@ -219,7 +170,7 @@ sq_outbox_status(void *priv, const json_t *urls, json_t *out)
 		    SQLITE_STATIC);
 		rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW)
-			json_array_append_new(out, row_object(s));
+			json_array_append_new(out, sq_row_object(s));
 		else
 			fprintf(stderr, "berth: sqlite: outbox status: %s\n",
 			    sqlite3_errmsg(q->db));
