@@ -181,8 +181,16 @@ cli_main(struct store *store, int argc, char **argv)
 	/* An operator command on a directory that holds no registry is
 	 * most likely a wrong -d or -c: say so rather than create one. */
 	e = meta_exists(store->conf, store->data_dir, where, sizeof(where));
-	if (e == META_NOTFOUND && creates_registry(cmd->name))
-		e = META_OK; /* setting up access control comes first */
+	if (e == META_NOTFOUND && creates_registry(cmd->name)) {
+		/* Setting up access control comes first; say where, since a
+		 * missing -d or data_dir makes it in ./var. */
+		fprintf(stderr,
+		    "berth %s: no registry database at %s yet: making one "
+		    "(the data directory is -d, [storage] data_dir or "
+		    "./var)\n",
+		    cmd->name, where);
+		e = META_OK;
+	}
 	if (e == META_NOTFOUND)
 		fprintf(stderr,
 		    "berth %s: no registry database at %s "
