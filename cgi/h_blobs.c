@@ -14,6 +14,7 @@
 
 #include "store.h"
 #include "meta.h"
+#include "pub.h"
 
 #define STREAM_CHUNK (256 * 1024)
 
@@ -153,7 +154,10 @@ h_blob_delete(struct req *r)
 		resp_detail(r, "the blob handler cannot delete");
 		return E_UNSUPPORTED;
 	}
+	/* The web server's name goes first and again after (pub.h). */
+	pub_blob_removed(r->store, r->name, r->arg);
 	me = meta_blob_unlink(r->name, r->arg);
+	pub_blob_removed(r->store, r->name, r->arg);
 	if (me != META_OK)
 		return reg_err_of_meta(me, E_BLOB_UNKNOWN);
 	resp_send(r, 202, NULL, 0);

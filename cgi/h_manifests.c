@@ -23,6 +23,7 @@
 #include "digest.h"
 #include "manifest.h"
 #include "meta.h"
+#include "pub.h"
 
 #define MANIFEST_MAX ((size_t)4 * 1024 * 1024) /* bytes; oci-spec.md 5.2 */
 
@@ -147,6 +148,7 @@ h_manifest_put(struct req *r)
 	err = reg_err_of_meta(me, E_INTERNAL);
 	if (err != E_OK)
 		goto out;
+	pub_manifest_added(r->store, r->name, digest, body, len);
 	resp_location(r, "/v2/%s/manifests/%s", r->name, digest);
 	resp_header(r, "Docker-Content-Digest", "%s", digest);
 	if (m.subject != NULL)
@@ -167,9 +169,12 @@ h_manifest_delete(struct req *r)
 {
 	enum meta_err e;
 
-	if (is_digest_ref(r->arg))
+	if (is_digest_ref(r->arg)) {
+		/* The web server's file goes first and again after (pub.h). */
+		pub_manifest_removed(r->store, r->name, r->arg);
 		e = meta_manifest_delete(r->name, r->arg);
-	else
+		pub_manifest_removed(r->store, r->name, r->arg);
+	} else
 		e = meta_tag_delete(r->name, r->arg);
 	if (e != META_OK)
 		return reg_err_of_meta(e, E_MANIFEST_UNKNOWN);

@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "meta.h"
+#include "pub.h"
 #include "upload.h"
 
 static ssize_t
@@ -66,6 +67,7 @@ progress_error_headers(struct req *r, const struct meta_upload *m)
 void
 blob_created(struct req *r, const char *digest)
 {
+	pub_blob_added(r->store, r->name, digest);
 	resp_location(r, "/v2/%s/blobs/%s", r->name, digest);
 	resp_header(r, "Docker-Content-Digest", "%s", digest);
 	resp_send(r, 201, NULL, 0);

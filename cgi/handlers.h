@@ -36,7 +36,8 @@ enum reg_err h_health(struct req *r);	       /* h_ops.c: health_path */
 
 /* blob_created -- send a 201 for blob `digest` now stored in r->name:
  * Location /v2/<name>/blobs/<digest>, Docker-Content-Digest
- * (h_uploads.c; also used for a mount). */
+ * (h_uploads.c; also used for a mount); first the web server's name for
+ * it (store/pub.h). */
 void blob_created(struct req *r, const char *digest);
 
 #endif

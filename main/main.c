@@ -234,8 +234,13 @@ main(int argc, char **argv)
 	}
 	if (check) {
 		/* For scripts that write the web server's configuration. */
-		printf("data_dir=%s\nsocket=%s\nworkers=%d\nbody_dir=%s\n",
-		    st.data_dir, cfg.socket, cfg.workers, st.body_dir);
+		/* fast_reads: whether the web server may answer reads from
+		 * <data_dir>/pub (store/pub.h) -- never with access control
+		 * on, which only a worker enforces. */
+		printf("data_dir=%s\nsocket=%s\nworkers=%d\nbody_dir=%s\n"
+		       "fast_reads=%s\n",
+		    st.data_dir, cfg.socket, cfg.workers, st.body_dir,
+		    st.fast_reads && !st.auth.enabled ? "yes" : "no");
 		store_close(&st);
 		conf_free(conf);
 		return 0;

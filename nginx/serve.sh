@@ -51,6 +51,12 @@ body=$(effective body_dir)	# nginx writes upload bodies there
 # Idle connections each nginx worker process keeps to the pool
 # (berth-local.conf.in): four per berth worker.
 keepalive=$(( $(effective workers) * 4 ))
+# Reads without a worker (store/pub.h): the lines marked @FAST@ in
+# berth-locations.conf.in, kept only when berth says so.
+case $(effective fast_reads) in
+yes) fast='s|@FAST@||' ;;
+*) fast='/@FAST@/d' ;;
+esac
 run=$data/run
 mkdir -p "$run"
 stop_previous "$run"
@@ -64,7 +70,7 @@ for f in berth-local.conf berth-locations.conf; do
 	    -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
 	    -e "s|@BODY_DIR@|$body|g" -e "s|@KEEPALIVE@|$keepalive|g" \
 	    -e "s|@CONF_DIR@|$run|g" -e "s|@USER_LINE@|$user_line|g" \
-	    -e "s|@DAEMON@|$daemon|g" -e "s|@LISTEN@|$LISTEN|g" \
+	    -e "s|@DAEMON@|$daemon|g" -e "s|@LISTEN@|$LISTEN|g" -e "$fast" \
 	    "$here/$f.in" > "$run/$f"
 done
 

@@ -23,6 +23,7 @@
 #include "blob_lock.h"
 #include "digest.h"
 #include "meta_admin.h"
+#include "pub.h"
 #include "validate.h"
 
 #define ROW_PAGE 512 /* blobs rows per read transaction */
@@ -175,9 +176,11 @@ note(json_t *noted, const char *digest, enum finding f, const char *name)
 /* Fix one confirmed problem, under the exclusive blob lock.  Sets
  * "repaired" and "action" in p. */
 static void
-repair(const char *data_dir, struct blob_handler *h, const char *digest,
-    enum finding f, json_t *p)
+repair(struct store *st, const char *digest, enum finding f, json_t *p)
 {
+	const char *data_dir = st->data_dir;
+	struct blob_handler *h = &st->blobs;
+	json_t *holders;
 	char qdir[PATH_MAX], qpath[PATH_MAX + 200], action[PATH_MAX + 300];
 	enum blob_err be;
 	bool ok = false;
@@ -197,12 +200,16 @@ repair(const char *data_dir, struct blob_handler *h, const char *digest,
 		snprintf(action, sizeof(action), "database busy or failing");
 		goto out;
 	}
+	/* The web server's names for it too, before and after (pub.h). */
+	holders = pub_blob_forgetting(st, digest);
 	if (meta_admin_blob_forget(digest) == META_ERR ||
 	    meta_admin_end(true) != META_OK) {
 		meta_admin_end(false);
+		pub_blob_forgot(st, digest, holders);
 		snprintf(action, sizeof(action), "could not remove the rows");
 		goto out;
 	}
+	pub_blob_forgot(st, digest, holders);
 	if (f == FIND_MISSING) {
 		ok = true;
 		snprintf(action, sizeof(action), "removed the rows");
@@ -242,9 +249,9 @@ out:
 /* Confirm each noted blob under the exclusive lock; report (and repair)
  * what is still wrong. */
 static int
-confirm(const char *data_dir, struct blob_handler *h, json_t *noted,
-    bool do_repair, json_t *problems)
+confirm(struct store *st, json_t *noted, bool do_repair, json_t *problems)
 {
+	struct blob_handler *h = &st->blobs;
 	char detail[PATH_MAX + 256];
 	const char *digest, *name;
 	uint64_t hashed = 0;
@@ -252,7 +259,7 @@ confirm(const char *data_dir, struct blob_handler *h, json_t *noted,
 	json_t *v, *p;
 	int lock;
 
-	lock = blob_lock(data_dir, true);
+	lock = blob_lock(st->data_dir, true);
 	if (lock < 0)
 		return -1;
 	json_object_foreach(noted, digest, v) {
@@ -279,7 +286,7 @@ confirm(const char *data_dir, struct blob_handler *h, json_t *noted,
 			json_object_set_new(p, "referenced_by", refs);
 		}
 		if (do_repair)
-			repair(data_dir, h, digest, f, p);
+			repair(st, digest, f, p);
 		json_array_append_new(problems, p);
 	}
 	blob_unlock(lock);
@@ -367,7 +374,6 @@ unlinked(json_t *problems)
 int
 fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 {
-	const char *data_dir = st->data_dir;
 	struct blob_handler *h = &st->blobs;
 	json_t *problems = json_array(), *files = json_array();
 	json_t *seen = json_object(), *noted = json_object();
@@ -412,9 +418,11 @@ fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 	if (scan_rows(h, seen, noted, &nrows) != 0)
 		goto out;
 	if (json_object_size(noted) > 0 &&
-	    confirm(data_dir, h, noted, o->repair, problems) != 0)
+	    confirm(st, noted, o->repair, problems) != 0)
 		goto out;
 done:
+	if (pub_check(st, o->repair, problems) < 0)
+		goto out;
 	/* After any repair: a missing blob's rows removed leave the images
 	 * that reference it unpullable, which is said here. */
 	if (unlinked(problems) != 0)

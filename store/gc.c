@@ -120,6 +120,7 @@
 
 #include "blob_lock.h"
 #include "meta_admin.h"
+#include "pub.h"
 
 #define GC_BATCH 64 /* blobs per exclusive-lock section */
 
@@ -160,17 +161,19 @@ fail:
  * in one transaction, commit, then delete the bytes.  Appends what went
  * to `blobs` and problems to `errors`. */
 static int
-delete_batch(const char *data_dir, struct blob_handler *h, int64_t cutoff,
-    json_t *candidates, size_t from, size_t to, json_t *blobs, json_t *errors)
+delete_batch(struct store *st, int64_t cutoff, json_t *candidates, size_t from,
+    size_t to, json_t *blobs, json_t *errors)
 {
+	struct blob_handler *h = &st->blobs;
 	json_t *victims = json_array(), *v;
+	json_t *names = json_object(); /* digest: holders (pub.h) */
 	int lock, rc = -1;
 	enum blob_err be;
 	uint64_t size;
 	bool deleted;
 	size_t i;
 
-	lock = blob_lock(data_dir, true);
+	lock = blob_lock(st->data_dir, true);
 	if (lock < 0)
 		goto out;
 	if (meta_admin_begin() != META_OK)
@@ -178,7 +181,13 @@ delete_batch(const char *data_dir, struct blob_handler *h, int64_t cutoff,
 	for (i = from; i < to; i++) {
 		const char *digest = json_string_value(
 		    json_object_get(json_array_get(candidates, i), "digest"));
+		json_t *holders;
 
+		/* The web server's names go first, inside the transaction,
+		 * so that no mount links the blob between the two. */
+		holders = pub_blob_forgetting(st, digest);
+		if (holders != NULL)
+			json_object_set_new(names, digest, holders);
 		if (meta_gc_blob_delete(digest, cutoff, &deleted, &size) !=
 		    META_OK) {
 			meta_admin_end(false);
@@ -191,6 +200,18 @@ delete_batch(const char *data_dir, struct blob_handler *h, int64_t cutoff,
 	}
 	if (meta_admin_end(true) != META_OK)
 		goto out;
+	/* The names again; a blob the re-check kept gets them back. */
+	for (i = from; i < to; i++) {
+		const char *digest = json_string_value(
+		    json_object_get(json_array_get(candidates, i), "digest"));
+		json_t *holders = json_incref(json_object_get(names, digest));
+
+		pub_blob_forgot(st, digest, holders);
+	}
+	json_array_foreach(victims, i, v)
+		json_object_del(names,
+		    json_string_value(json_object_get(v, "digest")));
+	pub_blob_restore(st, names);
 	/* The rows are gone and no upload can be between put and commit:
 	 * the bytes may go.  The repository passed is "": the blob belongs
 	 * to none any more (blob.h, del). */
@@ -214,6 +235,7 @@ delete_batch(const char *data_dir, struct blob_handler *h, int64_t cutoff,
 out:
 	blob_unlock(lock);
 	json_decref(victims);
+	json_decref(names);
 	return rc;
 }
 
@@ -314,7 +336,6 @@ out:
 int
 gc_run(struct store *st, const struct gc_options *o, json_t *report)
 {
-	const char *data_dir = st->data_dir;
 	struct blob_handler *h = &st->blobs;
 	json_t *manifests = json_array(), *blobs = json_array();
 	json_t *errors = json_array(), *candidates = json_array();
@@ -342,12 +363,19 @@ gc_run(struct store *st, const struct gc_options *o, json_t *report)
 	if (o->untagged) {
 		if (meta_admin_begin() != META_OK)
 			goto out;
-		if (meta_gc_untagged(cutoff, manifests) != META_OK ||
-		    meta_admin_end(true) != META_OK) {
+		if (meta_gc_untagged(cutoff, manifests) != META_OK) {
 			meta_admin_end(false);
 			json_array_clear(manifests);
 			goto out;
 		}
+		/* The web server's files before and after the commit. */
+		pub_manifests_removed(st, manifests);
+		if (meta_admin_end(true) != META_OK) {
+			meta_admin_end(false);
+			json_array_clear(manifests);
+			goto out;
+		}
+		pub_manifests_removed(st, manifests);
 	}
 	if (meta_gc_candidates(cutoff, candidates) != META_OK)
 		goto out;
@@ -356,7 +384,7 @@ gc_run(struct store *st, const struct gc_options *o, json_t *report)
 	for (i = 0; i < n; i += GC_BATCH) {
 		size_t to = i + GC_BATCH < n ? i + GC_BATCH : n;
 
-		if (delete_batch(data_dir, h, cutoff, candidates, i, to, blobs,
+		if (delete_batch(st, cutoff, candidates, i, to, blobs,
 			errors) != 0)
 			goto out;
 		progress_report(&o->progress, "gc", to, n);

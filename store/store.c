@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "meta.h"
+#include "pub.h"
 
-/* mkdir -p path, mode 0755. */
-static int
-make_dirs(const char *path)
+int
+store_make_dirs(const char *path)
 {
 	char buf[PATH_MAX];
 
@@ -105,6 +105,12 @@ configure(struct store *st, struct conf *conf, bool create)
 	    conf_duration(conf, "registry", "upload_expiry", 24L * 3600,
 		&st->upload_expiry) != 0)
 		return -1;
+	/* Several PostgreSQL hosts need not share a data directory, and the
+	 * files of one would not see the deletes of another (pub.h). */
+	if (conf_bool(conf, "server", "fast_reads",
+		strcmp(meta_backend(conf), "postgresql") != 0,
+		&st->fast_reads) != 0)
+		return -1;
 	if (blob_find(st->blob_handler) == NULL)
 		return conf_bad(conf, "storage", "blob_handler",
 		    "no blob handler of that name in this build");
@@ -112,7 +118,7 @@ configure(struct store *st, struct conf *conf, bool create)
 		return -1;
 	missing = !create && stat(dir, &sb) != 0 && errno == ENOENT;
 	if (missing ? absolute_missing(dir, abs, sizeof(abs)) != 0 :
-		      make_dirs(dir) != 0 || realpath(dir, abs) == NULL) {
+		      store_make_dirs(dir) != 0 || realpath(dir, abs) == NULL) {
 		fprintf(stderr, "berth: data directory %s: %s\n", dir,
 		    strerror(errno));
 		return -1;
@@ -139,7 +145,7 @@ configure(struct store *st, struct conf *conf, bool create)
 		memcpy(st->body_dir, abs, strlen(abs) + 1);
 		return ident_configure(&st->auth, conf) != 0 ? -1 : 1;
 	}
-	if (make_dirs(dir) != 0 || realpath(dir, abs) == NULL ||
+	if (store_make_dirs(dir) != 0 || realpath(dir, abs) == NULL ||
 	    strlen(abs) >= sizeof(st->body_dir)) {
 		fprintf(stderr, "berth: body directory %s: %s\n", dir,
 		    errno != 0 ? strerror(errno) : "name too long");
@@ -162,6 +168,7 @@ store_open(struct store *st)
 		meta_close();
 		return -1;
 	}
+	pub_open(st);
 	st->open = true;
 	return 0;
 }

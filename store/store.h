@@ -6,6 +6,8 @@
  *   [storage]  data_dir (./var), body_dir (<data_dir>/uploads/body),
  *              blob_handler (fs)
  *   [registry] upload_expiry (24h)
+ *   [server]   fast_reads (true with SQLite, false with PostgreSQL):
+ *              keep the files nginx answers reads from (store/pub.h)
  *   [blob.NAME] the chosen blob handler's own keys (store/blob_*.c)
  *   [metadata] backend (sqlite), and [metadata.NAME] the chosen
  *              metadata backend's own keys (store/meta.h, meta_*.c),
@@ -41,12 +43,17 @@ struct store {
 	char body_dir[STORE_DIR_MAX];
 	char blob_handler[32];	   /* [storage] blob_handler */
 	long upload_expiry;	   /* seconds */
+	bool fast_reads;	   /* [server] fast_reads: pub.h's files */
 	struct conf *conf;	   /* borrowed: outlives us */
 	struct ident_conf auth;	   /* [auth] */
 	struct outbox_conf notify; /* [notify] */
 	struct blob_handler blobs; /* open after store_open() */
 	bool open;
 };
+
+/* store_make_dirs -- mkdir -p path (absolute), each made 0755.  0, or
+ * -1 with errno. */
+int store_make_dirs(const char *path);
 
 /* store_configure -- read the store's settings from conf (borrowed for
  * the life of st), create the data directory if missing and make its

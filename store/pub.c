@@ -1,0 +1,456 @@
+/* pub.c -- the files the web server answers immutable reads from; see
+ * pub.h for what is kept and in which order. */
+#include "pub.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "meta.h"
+#include "validate.h"
+
+#define PUB_PATH_MAX (PATH_MAX + 512)
+/* Every repository holding a blob, for its names to go (pub.h). */
+#define HOLDERS_MAX 1000000
+
+static const struct {
+	const char *media_type;
+	const char *ext;
+} exts[] = {
+	{ "application/vnd.oci.image.manifest.v1+json", "oim" },
+	{ "application/vnd.oci.image.index.v1+json", "oii" },
+	{ "application/vnd.docker.distribution.manifest.v2+json", "dm2" },
+	{ "application/vnd.docker.distribution.manifest.list.v2+json", "dml" },
+};
+#define NEXTS (sizeof(exts) / sizeof(exts[0]))
+
+const char *
+pub_ext(const char *media_type)
+{
+	for (size_t i = 0; i < NEXTS; i++)
+		if (strcmp(media_type, exts[i].media_type) == 0)
+			return exts[i].ext;
+	return NULL;
+}
+
+/* The hex of a validated sha256 digest, or NULL for another algorithm
+ * (no file: nginx's locations match sha256 only). */
+static const char *
+sha256_hex(const char *digest)
+{
+	return strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : NULL;
+}
+
+/* "<data_dir>/pub/<repo>/<kind>/sha256" into out (PUB_PATH_MAX). */
+static int
+dir_of(const struct store *st, const char *repo, const char *kind, char *out)
+{
+	int n = snprintf(out, PUB_PATH_MAX, "%s/pub/%s/%s/sha256", st->data_dir,
+	    repo, kind);
+
+	return n > 0 && n < PUB_PATH_MAX ? 0 : -1;
+}
+
+static void
+complain(const char *what, const char *path)
+{
+	fprintf(stderr, "berth: pub: %s %s: %s\n", what, path, strerror(errno));
+}
+
+static void
+remove_name(const char *path)
+{
+	if (unlink(path) != 0 && errno != ENOENT)
+		complain("cannot remove", path);
+}
+
+/* Put `tmp` in place as `path` (rename: the name appears whole). */
+static int
+place(const char *tmp, const char *path)
+{
+	if (rename(tmp, path) == 0)
+		return 0;
+	complain("cannot rename into", path);
+	remove_name(tmp);
+	return -1;
+}
+
+/* Write len bytes to a new file tmp, synced: after a crash the name
+ * renamed over it never shows a file shorter than the bytes. */
+static int
+write_file(const char *tmp, const unsigned char *body, size_t len)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t done = 0;
+
+	if (fd < 0) {
+		complain("cannot create", tmp);
+		return -1;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, body + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done < len || fsync(fd) != 0) {
+		complain("cannot write", tmp);
+		close(fd);
+		remove_name(tmp);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+void
+pub_manifest_added(struct store *st, const char *repo, const char *digest,
+    const unsigned char *body, size_t len)
+{
+	char dir[PUB_PATH_MAX], tmp[PUB_PATH_MAX + 32], path[PUB_PATH_MAX + 8];
+	const char *hex = sha256_hex(digest), *ext;
+	struct meta_manifest m;
+
+	if (!st->fast_reads || hex == NULL)
+		return;
+	/* The media type the database holds: a push of the same bytes with
+	 * another Content-Type keeps the first one's. */
+	if (meta_manifest_get(repo, digest, true, false, &m) != META_OK ||
+	    (ext = pub_ext(m.media_type)) == NULL)
+		return;
+	if (dir_of(st, repo, "manifests", dir) != 0 ||
+	    store_make_dirs(dir) != 0) {
+		complain("cannot make", dir);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, hex, ext);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", dir, hex, (long)getpid());
+	if (write_file(tmp, body, len) != 0 || place(tmp, path) != 0)
+		return;
+	if (meta_manifest_get(repo, digest, true, false, &m) == META_NOTFOUND)
+		remove_name(path); /* deleted meanwhile (pub.h) */
+}
+
+void
+pub_manifest_removed(struct store *st, const char *repo, const char *digest)
+{
+	char dir[PUB_PATH_MAX], path[PUB_PATH_MAX + 8];
+	const char *hex = sha256_hex(digest);
+
+	if (!st->fast_reads || hex == NULL ||
+	    dir_of(st, repo, "manifests", dir) != 0)
+		return;
+	for (size_t i = 0; i < NEXTS; i++) {
+		snprintf(path, sizeof(path), "%s/%s.%s", dir, hex, exts[i].ext);
+		remove_name(path);
+	}
+}
+
+void
+pub_manifests_removed(struct store *st, json_t *list)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v)
+		pub_manifest_removed(st,
+		    json_string_value(json_object_get(v, "repository")),
+		    json_string_value(json_object_get(v, "digest")));
+}
+
+/* Whether st's blobs are local files whose names pub can link to. */
+static bool
+blob_names(const struct store *st)
+{
+	return st->fast_reads && strcmp(st->blob_handler, "fs") == 0;
+}
+
+void
+pub_blob_added(struct store *st, const char *repo, const char *digest)
+{
+	char dir[PUB_PATH_MAX], tmp[PUB_PATH_MAX + 32], path[PUB_PATH_MAX + 8];
+	char target[PUB_PATH_MAX];
+	const char *hex = sha256_hex(digest);
+	uint64_t size;
+
+	if (!blob_names(st) || hex == NULL)
+		return;
+	if (dir_of(st, repo, "blobs", dir) != 0 || store_make_dirs(dir) != 0) {
+		complain("cannot make", dir);
+		return;
+	}
+	/* blob_fs.c's layout: blobs/<alg>/<first two hex>/<hex>. */
+	snprintf(target, sizeof(target), "%s/blobs/sha256/%.2s/%s",
+	    st->data_dir, hex, hex);
+	snprintf(path, sizeof(path), "%s/%s", dir, hex);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", dir, hex, (long)getpid());
+	remove_name(tmp);
+	if (symlink(target, tmp) != 0) {
+		complain("cannot link", tmp);
+		return;
+	}
+	if (place(tmp, path) != 0)
+		return;
+	if (meta_blob_linked(repo, digest, &size) == META_NOTFOUND)
+		remove_name(path); /* unlinked meanwhile (pub.h) */
+}
+
+void
+pub_blob_removed(struct store *st, const char *repo, const char *digest)
+{
+	char dir[PUB_PATH_MAX], path[PUB_PATH_MAX + 8];
+	const char *hex = sha256_hex(digest);
+
+	if (!blob_names(st) || hex == NULL ||
+	    dir_of(st, repo, "blobs", dir) != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, hex);
+	remove_name(path);
+}
+
+json_t *
+pub_blob_forgetting(struct store *st, const char *digest)
+{
+	json_t *holders, *v;
+	size_t i;
+
+	if (!blob_names(st) || sha256_hex(digest) == NULL)
+		return NULL;
+	holders = json_array();
+	if (holders == NULL ||
+	    meta_blob_holders(digest, HOLDERS_MAX, holders) != META_OK) {
+		fprintf(stderr,
+		    "berth: pub: cannot list the repositories of %s; "
+		    "berth fsck --repair removes their names\n",
+		    digest);
+		json_decref(holders);
+		return NULL;
+	}
+	json_array_foreach(holders, i, v)
+		pub_blob_removed(st, json_string_value(v), digest);
+	return holders;
+}
+
+void
+pub_blob_forgot(struct store *st, const char *digest, json_t *holders)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(holders, i, v)
+		pub_blob_removed(st, json_string_value(v), digest);
+	json_decref(holders);
+}
+
+void
+pub_blob_restore(struct store *st, json_t *names)
+{
+	const char *digest;
+	json_t *holders, *v;
+	size_t i;
+
+	json_object_foreach(names, digest, holders)
+		json_array_foreach(holders, i, v)
+			pub_blob_added(st, json_string_value(v), digest);
+}
+
+/* --- Removing the tree, checking it ----------------------------------
+ * nftw(3) passes no argument to its callback: the walk's state is
+ * file-scope, one walk at a time (the operator commands and store_open
+ * are single-threaded). */
+
+static int
+removed_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
+{
+	(void)sb;
+	(void)f;
+	if ((type == FTW_DP ? rmdir(path) : unlink(path)) != 0 &&
+	    errno != ENOENT)
+		complain("cannot remove", path);
+	return 0;
+}
+
+void
+pub_open(struct store *st)
+{
+	char dir[PUB_PATH_MAX];
+	struct stat sb;
+
+	if (st->fast_reads)
+		return;
+	snprintf(dir, sizeof(dir), "%s/pub", st->data_dir);
+	if (lstat(dir, &sb) != 0)
+		return;
+	if (nftw(dir, removed_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		complain("cannot remove", dir);
+}
+
+static struct {
+	struct store *st;
+	bool repair;
+	json_t *problems;
+	size_t root_len; /* of "<data_dir>/pub/" */
+	int unrepaired;
+	bool failed;
+} walk;
+
+/* Split rel ("<repo>/<kind>/sha256/<name>") in place into its repository,
+ * kind and last component; false when it has no such shape. */
+static bool
+split(char *rel, char **repo, char **kind, char **name)
+{
+	char *slash = strrchr(rel, '/');
+
+	if (slash == NULL)
+		return false;
+	*name = slash + 1;
+	*slash = '\0';
+	slash = strrchr(rel, '/');
+	if (slash == NULL || strcmp(slash + 1, "sha256") != 0)
+		return false;
+	*slash = '\0';
+	slash = strrchr(rel, '/');
+	if (slash == NULL)
+		return false;
+	*kind = slash + 1;
+	*slash = '\0';
+	*repo = rel;
+	return valid_name(rel, strlen(rel));
+}
+
+/* Whether manifest file `path` (`size` bytes) holds what repo's row
+ * for hex holds, under the right extension; META_ERR in *me stops. */
+static bool
+manifest_backed(const char *path, const char *repo, const char *name,
+    off_t size, enum meta_err *me)
+{
+	char digest[7 + 65];
+	const char *dot = strchr(name, '.'), *ext;
+	struct meta_manifest m;
+	bool same = false;
+	FILE *f;
+
+	if (dot == NULL || dot - name != 64)
+		return false;
+	snprintf(digest, sizeof(digest), "sha256:%.64s", name);
+	if (check_digest(digest, strlen(digest)) != DIGEST_OK)
+		return false;
+	*me = meta_manifest_get(repo, digest, true, true, &m);
+	if (*me != META_OK)
+		return false;
+	ext = pub_ext(m.media_type);
+	if (ext != NULL && strcmp(dot + 1, ext) == 0 && size >= 0 &&
+	    (uint64_t)size == m.size && (f = fopen(path, "rb")) != NULL) {
+		unsigned char *buf = malloc(m.size > 0 ? m.size : 1);
+
+		same = buf != NULL && fread(buf, 1, m.size, f) == m.size &&
+		    memcmp(buf, m.body, m.size) == 0;
+		free(buf);
+		fclose(f);
+	}
+	free(m.body);
+	return same;
+}
+
+/* Whether blob name `path` links to the file of a blob repo links. */
+static bool
+blob_backed(const char *path, const char *repo, const char *name,
+    enum meta_err *me)
+{
+	char digest[7 + 65], target[PUB_PATH_MAX], want[PUB_PATH_MAX];
+	ssize_t n;
+	uint64_t size;
+
+	snprintf(digest, sizeof(digest), "sha256:%s", name);
+	if (strlen(name) != 64 ||
+	    check_digest(digest, strlen(digest)) != DIGEST_OK)
+		return false;
+	*me = meta_blob_linked(repo, digest, &size);
+	if (*me != META_OK)
+		return false;
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	snprintf(want, sizeof(want), "%s/blobs/sha256/%.2s/%s",
+	    walk.st->data_dir, name, name);
+	return strcmp(target, want) == 0;
+}
+
+static int
+checked_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
+{
+	char rel[PUB_PATH_MAX], detail[256];
+	char *repo, *kind, *name;
+	enum meta_err me = META_OK;
+	bool ok = false;
+	json_t *p;
+
+	(void)f;
+	if (type == FTW_D || type == FTW_DP || strlen(path) <= walk.root_len)
+		return 0;
+	snprintf(rel, sizeof(rel), "%s", path + walk.root_len);
+	if (split(rel, &repo, &kind, &name)) {
+		if (strcmp(kind, "manifests") == 0 && type == FTW_F)
+			ok = manifest_backed(path, repo, name, sb->st_size,
+			    &me);
+		else if (strcmp(kind, "blobs") == 0 && type == FTW_SL)
+			ok = blob_backed(path, repo, name, &me);
+	}
+	if (me == META_ERR || me == META_UNAVAILABLE) {
+		walk.failed = true;
+		return 1;
+	}
+	if (ok)
+		return 0;
+	snprintf(detail, sizeof(detail), "%s",
+	    "a file for the web server that the database does not back: "
+	    "it would be served without a worker");
+	p = json_pack("{s:s, s:s, s:s, s:b}", "problem", "pub", "path", path,
+	    "detail", detail, "repaired", false);
+	if (walk.repair) {
+		bool gone = unlink(path) == 0 || errno == ENOENT;
+
+		json_object_set_new(p, "repaired", json_boolean(gone));
+		json_object_set_new(p, "action",
+		    json_string(gone ? "removed it" : strerror(errno)));
+		if (!gone)
+			walk.unrepaired++;
+	} else {
+		json_object_set_new(p, "action",
+		    json_string("berth fsck --repair removes it"));
+		walk.unrepaired++;
+	}
+	json_array_append_new(walk.problems, p);
+	return 0;
+}
+
+int
+pub_check(struct store *st, bool repair, json_t *problems)
+{
+	char dir[PUB_PATH_MAX];
+	struct stat sb;
+
+	snprintf(dir, sizeof(dir), "%s/pub", st->data_dir);
+	if (lstat(dir, &sb) != 0)
+		return 0;
+	walk.st = st;
+	walk.repair = repair;
+	walk.problems = problems;
+	walk.root_len = strlen(dir) + 1;
+	walk.unrepaired = 0;
+	walk.failed = false;
+	if (nftw(dir, checked_entry, 16, FTW_PHYS) != 0 || walk.failed) {
+		fprintf(stderr, "berth: pub: the check of %s stopped\n", dir);
+		return -1;
+	}
+	return walk.unrepaired;
+}
