@@ -50,6 +50,17 @@ print_fsck(json_t *r)
 	    json_array_size(problems),
 	    json_array_size(problems) == 1 ? "" : "s",
 	    (long long)json_integer_value(json_object_get(r, "unrepaired")));
+	/* Not problems: their reads go through a worker (store/pub.h). */
+	if (json_integer_value(json_object_get(r, "pub_missing")) > 0)
+		printf("%lld manifests and blob links without their file for "
+		       "the web server (reads through a worker); %lld made%s\n",
+		    (long long)json_integer_value(
+			json_object_get(r, "pub_missing")),
+		    (long long)json_integer_value(
+			json_object_get(r, "pub_made")),
+		    json_integer_value(json_object_get(r, "pub_made")) > 0 ?
+			"" :
+			" (berth fsck --repair makes them)");
 }
 
 int

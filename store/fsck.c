@@ -381,7 +381,7 @@ fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 	struct walk_ctx w = { files, seen, problems, false };
 	char detail[PATH_MAX + 256];
 	uint64_t total = 0, hashed = 0, nrows = 0;
-	long unrepaired = 0;
+	long unrepaired = 0, pub_missing = 0, pub_made = 0;
 	enum finding f;
 	size_t i;
 	int rc = -1;
@@ -421,7 +421,8 @@ fsck_run(struct store *st, const struct fsck_options *o, json_t *report)
 	    confirm(st, noted, o->repair, problems) != 0)
 		goto out;
 done:
-	if (pub_check(st, o->repair, problems) < 0)
+	if (pub_check(st, o->repair, problems) < 0 ||
+	    pub_fill(st, o->repair, &pub_missing, &pub_made) != 0)
 		goto out;
 	/* After any repair: a missing blob's rows removed leave the images
 	 * that reference it unpullable, which is said here. */
@@ -440,6 +441,8 @@ out:
 	    json_integer((json_int_t)hashed));
 	json_object_set_new(report, "problems", problems);
 	json_object_set_new(report, "unrepaired", json_integer(unrepaired));
+	json_object_set_new(report, "pub_missing", json_integer(pub_missing));
+	json_object_set_new(report, "pub_made", json_integer(pub_made));
 	json_decref(files);
 	json_decref(seen);
 	json_decref(noted);

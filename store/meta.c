@@ -492,6 +492,12 @@ meta_admin_unlinked(json_t *out)
 	return CALL_OR(META_OK, admin_unlinked, out);
 }
 
+enum meta_err
+meta_admin_pub_rows(json_t *out)
+{
+	return CALL_OR(META_OK, admin_pub_rows, out);
+}
+
 /* --- The blob lock across hosts ------------------------------------- */
 
 enum meta_err

@@ -527,6 +527,8 @@ struct meta_ops {
 	enum meta_err (*admin_integrity)(void *priv, json_t *out);
 	/* Optional: as meta_admin_unlinked().  NULL -> none found. */
 	enum meta_err (*admin_unlinked)(void *priv, json_t *out);
+	/* Optional: as meta_admin_pub_rows().  NULL -> none. */
+	enum meta_err (*admin_pub_rows)(void *priv, json_t *out);
 
 	/* Optional: the blob lock (blob_lock.h) as the backend's own, for
 	 * a store that several hosts share: as meta_blob_lock() and

@@ -129,4 +129,11 @@ enum meta_err meta_admin_integrity(json_t *out);
  * manifest, blob order; none when the backend cannot tell. */
 enum meta_err meta_admin_unlinked(json_t *out);
 
+/* meta_admin_pub_rows -- append {repository, digest, kind} for every
+ * sha256 manifest (kind "manifest") and every link to a sha256 blob
+ * (kind "blob"), in repository and digest order: what the web server's
+ * files (store/pub.h) may name.  All of them, in memory at once (about
+ * 150 bytes a row); none when the backend cannot tell. */
+enum meta_err meta_admin_pub_rows(json_t *out);
+
 #endif

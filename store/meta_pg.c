@@ -1732,6 +1732,7 @@ static const struct meta_ops postgresql_ops = {
 	.admin_referencing = pg_admin_referencing,
 	.admin_integrity = pg_admin_integrity,
 	.admin_unlinked = pg_admin_unlinked,
+	.admin_pub_rows = pg_admin_pub_rows,
 	.blob_lock = pg_blob_lock,
 	.blob_unlock = pg_blob_unlock,
 	.blob_holders = pg_blob_holders,

@@ -168,6 +168,7 @@ enum meta_err pg_admin_blob_forget(void *priv, const char *digest);
 enum meta_err pg_admin_referencing(void *priv, const char *digest, json_t *out);
 enum meta_err pg_admin_integrity(void *priv, json_t *out);
 enum meta_err pg_admin_unlinked(void *priv, json_t *out);
+enum meta_err pg_admin_pub_rows(void *priv, json_t *out);
 enum meta_err pg_blob_lock(void *priv, bool exclusive);
 
 /* The outbox, in meta_pg_outbox.c; contracts in meta.h. */

@@ -515,3 +515,9 @@ pg_admin_unlinked(void *priv, json_t *out)
 {
 	return rows(priv, META_SQL_UNLINKED, NULL, out);
 }
+
+enum meta_err
+pg_admin_pub_rows(void *priv, json_t *out)
+{
+	return rows(priv, META_SQL_PUB_ROWS, NULL, out);
+}

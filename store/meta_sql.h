@@ -15,4 +15,15 @@
 	"WHERE l.repository_id = m.repository_id AND l.digest = x.digest) " \
 	"ORDER BY r.name, m.digest, x.digest LIMIT 1000"
 
+/* What the web server's files may name (meta_admin_pub_rows): columns
+ * repository, digest, kind. */
+#define META_SQL_PUB_ROWS \
+	"SELECT r.name AS repository, m.digest AS digest, " \
+	"'manifest' AS kind FROM manifests m " \
+	"JOIN repositories r ON r.id = m.repository_id " \
+	"WHERE m.digest LIKE 'sha256:%' " \
+	"UNION ALL SELECT r.name, l.digest, 'blob' FROM blob_links l " \
+	"JOIN repositories r ON r.id = l.repository_id " \
+	"WHERE l.digest LIKE 'sha256:%' ORDER BY 1, 2"
+
 #endif

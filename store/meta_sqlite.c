@@ -1196,6 +1196,7 @@ static const struct meta_ops sqlite_ops = {
 	.admin_referencing = sq_admin_referencing,
 	.admin_integrity = sq_admin_integrity,
 	.admin_unlinked = sq_admin_unlinked,
+	.admin_pub_rows = sq_admin_pub_rows,
 	.blob_holders = sq_blob_holders,
 	.stats = sq_stats,
 	.user_add = sq_user_add,

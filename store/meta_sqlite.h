@@ -125,6 +125,7 @@ enum meta_err sq_admin_blob_forget(void *priv, const char *digest);
 enum meta_err sq_admin_referencing(void *priv, const char *digest, json_t *out);
 enum meta_err sq_admin_integrity(void *priv, json_t *out);
 enum meta_err sq_admin_unlinked(void *priv, json_t *out);
+enum meta_err sq_admin_pub_rows(void *priv, json_t *out);
 
 /* Identities, in meta_sqlite_auth.c; contracts in meta_auth.h. */
 struct meta_ci_token;

@@ -540,3 +540,11 @@ sq_admin_unlinked(void *priv, json_t *out)
 
 	return sq_rows(sq_prepare(q, META_SQL_UNLINKED), out);
 }
+
+enum meta_err
+sq_admin_pub_rows(void *priv, json_t *out)
+{
+	struct sq *q = priv;
+
+	return sq_rows(sq_prepare(q, META_SQL_PUB_ROWS), out);
+}

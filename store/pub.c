@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "meta.h"
+#include "meta_admin.h"
 #include "validate.h"
 
 #define PUB_PATH_MAX (PATH_MAX + 512)
@@ -431,6 +432,92 @@ checked_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
 	}
 	json_array_append_new(walk.problems, p);
 	return 0;
+}
+
+/* Whether repository repo has its file for `digest` of `kind`. */
+static bool
+has_file(const struct store *st, const char *repo, const char *digest,
+    bool manifest)
+{
+	char dir[PUB_PATH_MAX], path[PUB_PATH_MAX + 8];
+	const char *hex = digest + 7;
+	struct stat sb;
+
+	if (dir_of(st, repo, manifest ? "manifests" : "blobs", dir) != 0)
+		return true; /* a name too long: never a file */
+	if (!manifest) {
+		snprintf(path, sizeof(path), "%s/%s", dir, hex);
+		return lstat(path, &sb) == 0;
+	}
+	for (size_t i = 0; i < NEXTS; i++) {
+		snprintf(path, sizeof(path), "%s/%s.%s", dir, hex, exts[i].ext);
+		if (lstat(path, &sb) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+pub_fill(struct store *st, bool make, long *missing, long *made)
+{
+	json_t *rows = json_array(), *v;
+	struct meta_manifest m;
+	size_t i;
+	int rc = -1;
+
+	*missing = *made = 0;
+	if (!st->fast_reads) {
+		rc = 0;
+		goto out;
+	}
+	if (rows == NULL || meta_admin_pub_rows(rows) != META_OK)
+		goto out;
+	json_array_foreach(rows, i, v) {
+		const char *repo = json_string_value(
+		    json_object_get(v, "repository"));
+		const char *digest = json_string_value(
+		    json_object_get(v, "digest"));
+		bool manifest = strcmp(json_string_value(
+					   json_object_get(v, "kind")),
+				    "manifest") == 0;
+
+		if (manifest ? false : !blob_names(st))
+			continue;
+		if (has_file(st, repo, digest, manifest))
+			continue;
+		if (manifest) {
+			if (meta_manifest_get(repo, digest, true, true, &m) !=
+			    META_OK)
+				continue; /* deleted meanwhile */
+			if (pub_ext(m.media_type) == NULL) {
+				free(m.body);
+				continue; /* a type nginx is not given */
+			}
+		}
+		(*missing)++;
+		if (!make) {
+			if (manifest)
+				free(m.body);
+			continue;
+		}
+		if (manifest) {
+			pub_manifest_added(st, repo, digest, m.body,
+			    (size_t)m.size);
+			free(m.body);
+		} else {
+			pub_blob_added(st, repo, digest);
+		}
+		if (has_file(st, repo, digest, manifest))
+			(*made)++;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		fprintf(stderr,
+		    "berth: pub: the database did not list its "
+		    "manifests and blob links\n");
+	json_decref(rows);
+	return rc;
 }
 
 int

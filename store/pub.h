@@ -109,4 +109,13 @@ void pub_blob_restore(struct store *st, json_t *names);
  * when the walk or the database failed (logged). */
 int pub_check(struct store *st, bool repair, json_t *problems);
 
+/* pub_fill -- for `berth fsck`: count the manifests and blob links the
+ * database holds that have no file yet (a registry from before
+ * fast_reads, a crash between commit and file, fast_reads turned back
+ * on): their reads still work, through a worker.  With make, write them
+ * (pub_manifest_added, pub_blob_added: each re-checked).  Sets *missing
+ * and *made.  0, or -1 when the database failed (logged).  Nothing to do
+ * with fast_reads off. */
+int pub_fill(struct store *st, bool make, long *missing, long *made);
+
 #endif
