@@ -48,10 +48,15 @@ struct fsck_options {
  *            holds no link to (pulls of the image fail): checked after
  *            the repairs above, whose removed rows it then names.
  *            Never touched; "action" says what to do.
+ *   pub      an entry under <data_dir>/pub that the database does not
+ *            back (pub.h: it would be served without a worker).
+ *            Repair: removed.
  * Every problem is confirmed again under the exclusive blob lock
  * (blob_lock.h) before it is reported, so a gc or upload running
  * meanwhile shows up as nothing.  Fills `report` (caller-owned object):
- * files, blobs (rows), bytes_hashed, problems, unrepaired.  Returns the
+ * files, blobs (rows), bytes_hashed, problems, unrepaired, pub_missing
+ * and pub_made (pub_fill: manifests and blob links without their file
+ * for the web server, not problems; repair makes them).  Returns the
  * number of problems not repaired, or -1 on an error that stopped it. */
 int fsck_run(struct store *st, const struct fsck_options *o, json_t *report);
 

@@ -30,6 +30,10 @@ static const struct {
 };
 #define NEXTS (sizeof(exts) / sizeof(exts[0]))
 
+/* In <data_dir>/pub while blob names are made: a later start without
+ * them (another handler, another offload mode) removes them all. */
+#define BLOBS_MARK ".blobs"
+
 const char *
 pub_ext(const char *media_type)
 {
@@ -167,11 +171,19 @@ pub_manifests_removed(struct store *st, json_t *list)
 		    json_string_value(json_object_get(v, "digest")));
 }
 
-/* Whether st's blobs are local files whose names pub can link to. */
+/* Whether st's blobs get names: they are files under <data_dir>/blobs
+ * that nginx sends itself (the fs handler in its x-accel mode, the one
+ * whose answer the fast locations repeat; blob_fs.c reads the same key,
+ * also from [storage] before 0.2). */
 static bool
 blob_names(const struct store *st)
 {
-	return st->fast_reads && strcmp(st->blob_handler, "fs") == 0;
+	const char *offload = conf_get(st->conf, "blob.fs", "offload");
+
+	if (offload == NULL)
+		offload = conf_get(st->conf, "storage", "offload");
+	return st->fast_reads && strcmp(st->blob_handler, "fs") == 0 &&
+	    (offload == NULL || strcmp(offload, "x-accel") == 0);
 }
 
 void
@@ -279,19 +291,53 @@ removed_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
 	return 0;
 }
 
+/* Only the blob names (the one kind of symbolic link under pub). */
+static int
+removed_link(const char *path, const struct stat *sb, int type,
+    struct FTW *f)
+{
+	(void)sb;
+	(void)f;
+	if (type == FTW_SL && unlink(path) != 0 && errno != ENOENT)
+		complain("cannot remove", path);
+	return 0;
+}
+
 void
 pub_open(struct store *st)
 {
-	char dir[PUB_PATH_MAX];
+	char dir[PUB_PATH_MAX], mark[PUB_PATH_MAX + 8];
 	struct stat sb;
+	int fd;
 
-	if (st->fast_reads)
-		return;
 	snprintf(dir, sizeof(dir), "%s/pub", st->data_dir);
-	if (lstat(dir, &sb) != 0)
+	snprintf(mark, sizeof(mark), "%s/%s", dir, BLOBS_MARK);
+	if (!st->fast_reads) {
+		if (lstat(dir, &sb) == 0 &&
+		    nftw(dir, removed_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+			complain("cannot remove", dir);
 		return;
-	if (nftw(dir, removed_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		complain("cannot remove", dir);
+	}
+	/* Blob names made under another blob handler or offload mode would
+	 * answer for bytes this one sends otherwise, or not at all. */
+	if (!blob_names(st)) {
+		if (lstat(mark, &sb) != 0)
+			return;
+		if (nftw(dir, removed_link, 16, FTW_PHYS) != 0) {
+			complain("cannot remove the blob names in", dir);
+			return;
+		}
+		remove_name(mark);
+		return;
+	}
+	if (lstat(mark, &sb) == 0)
+		return;
+	if (store_make_dirs(dir) != 0 ||
+	    (fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		complain("cannot make", mark);
+		return;
+	}
+	close(fd);
 }
 
 static struct {
@@ -399,6 +445,8 @@ checked_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
 	if (type == FTW_D || type == FTW_DP || strlen(path) <= walk.root_len)
 		return 0;
 	snprintf(rel, sizeof(rel), "%s", path + walk.root_len);
+	if (strcmp(rel, BLOBS_MARK) == 0)
+		return 0;
 	if (split(rel, &repo, &kind, &name)) {
 		if (strcmp(kind, "manifests") == 0 && type == FTW_F)
 			ok = manifest_backed(path, repo, name, sb->st_size,

@@ -28,7 +28,9 @@
  *
  * With [server] fast_reads off (the default with PostgreSQL, whose hosts
  * need not share a data directory) nothing is made and store_open()
- * removes what an earlier run made.  The files are kept with access
+ * removes what an earlier run made.  Blob names only with the fs handler
+ * in its x-accel mode (the answer nginx's fast location repeats); with
+ * any other, store_open() removes those an earlier run made.  The files are kept with access
  * control on too; only the web server's configuration decides whether
  * they are read (nginx/serve.sh: not with [auth] enabled). */
 #ifndef BERTH_PUB_H
@@ -47,7 +49,9 @@ const char *pub_ext(const char *media_type);
 
 /* pub_open -- at store_open(): with fast_reads off, remove
  * <data_dir>/pub and everything in it (files an earlier run made would
- * go stale).  Problems are logged; never fails. */
+ * go stale); without blob names, remove those an earlier run made (the
+ * marker <data_dir>/pub/.blobs tells).  Problems are logged; never
+ * fails. */
 void pub_open(struct store *st);
 
 /* pub_manifest_added -- after a manifest PUT committed manifest `digest`
