@@ -293,8 +293,7 @@ removed_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
 
 /* Only the blob names (the one kind of symbolic link under pub). */
 static int
-removed_link(const char *path, const struct stat *sb, int type,
-    struct FTW *f)
+removed_link(const char *path, const struct stat *sb, int type, struct FTW *f)
 {
 	(void)sb;
 	(void)f;

@@ -596,6 +596,55 @@ test_blob_holders(void **state)
 	json_decref(out);
 }
 
+/* What the web server's files may name (store/pub.h): every sha256
+ * manifest and blob link, by repository then digest; sha512 never. */
+static void
+test_pub_rows(void **state)
+{
+	char m[DIGEST_STR_MAX], b[DIGEST_STR_MAX], c[DIGEST_STR_MAX];
+	char big[DIGEST_STR_MAX];
+	json_t *out = json_array(), *v;
+
+	(void)state;
+	dg(m, 71);
+	dg(b, 72);
+	dg(c, 73);
+	snprintf(big, sizeof(big), "sha512:%0128x", 74);
+	assert_int_equal(meta_admin_pub_rows(out), META_OK);
+	assert_int_equal(json_array_size(out), 0);
+	assert_int_equal(meta_blob_commit("zeta", b, 5, NULL), META_OK);
+	assert_int_equal(meta_blob_commit("app", c, 5, NULL), META_OK);
+	assert_int_equal(meta_blob_commit("app", big, 5, NULL), META_OK);
+	put_plain("app", "v1", m, "{\"p\":1}");
+	assert_int_equal(meta_admin_pub_rows(out), META_OK);
+	assert_int_equal(json_array_size(out), 3);
+	v = json_array_get(out, 0);
+	assert_string_equal(json_string_value(json_object_get(v, "repository")),
+	    "app");
+	assert_string_equal(json_string_value(json_object_get(v, "digest")), m);
+	assert_string_equal(json_string_value(json_object_get(v, "kind")),
+	    "manifest");
+	v = json_array_get(out, 1);
+	assert_string_equal(json_string_value(json_object_get(v, "digest")), c);
+	assert_string_equal(json_string_value(json_object_get(v, "kind")),
+	    "blob");
+	v = json_array_get(out, 2);
+	assert_string_equal(json_string_value(json_object_get(v, "repository")),
+	    "zeta");
+	assert_string_equal(json_string_value(json_object_get(v, "digest")), b);
+	json_array_clear(out);
+	/* A row gone is a name gone. */
+	assert_int_equal(meta_manifest_delete("app", m), META_OK);
+	assert_int_equal(meta_blob_unlink("zeta", b), META_OK);
+	assert_int_equal(meta_admin_pub_rows(out), META_OK);
+	assert_int_equal(json_array_size(out), 1);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(out, 0),
+				    "digest")),
+	    c);
+	json_decref(out);
+}
+
 /* A repository emptied by deletes leaves the catalog and the listing. */
 static void
 test_empty_repository(void **state)
@@ -1920,6 +1969,7 @@ main(void)
 		{ "a list of tags with the manifest, all or none",
 		    test_tag_list },
 		{ "the repositories that link a blob", test_blob_holders },
+		{ "the rows the web server's files may name", test_pub_rows },
 		{ "an emptied repository leaves the catalog",
 		    test_empty_repository },
 		{ "manifest delete removes its tags", test_manifest_delete },
