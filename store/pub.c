@@ -106,7 +106,9 @@ write_file(const char *tmp, const unsigned char *body, size_t len)
 			break;
 		done += (size_t)n;
 	}
-	if (done < len || fsync(fd) != 0) {
+	/* Readable by the web server's user whatever the umask, as the
+	 * blob files are (blob_fs.c). */
+	if (done < len || fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
 		complain("cannot write", tmp);
 		close(fd);
 		remove_name(tmp);
