@@ -528,6 +528,9 @@ def t_hostile(st):
         ("65 hex digits", "/v2/fx/a/manifests/sha256:%s0" % hexd),
         ("trailing slash", "/v2/fx/a/manifests/%s/" % d),
         ("an extension after the digest", "/v2/fx/a/manifests/%s.oim" % d),
+        ("a 300-character name", "/v2/fx/%s/manifests/%s" % ("a" * 296, d)),
+        ("a name with a .. component", "/v2/fx/../fx/a/manifests/%s" % d),
+        ("a name ending in .oim", "/v2/fx/a.oim/manifests/%s" % d),
         ("blob: query string", "/v2/fx/a/blobs/%s?x=1" % layer),
         ("blob: %-encoded slash", "/v2/fx%%2Fa/blobs/%s" % layer),
         ("blob: // in the name", "/v2/fx//a/blobs/%s" % layer),
@@ -543,6 +546,11 @@ def t_hostile(st):
     for what, target in cases:
         for method in ("GET", "HEAD"):
             same("%s %s" % (method, what), method, target, worker=True)
+    # The absolute form: nginx's $request_uri is the path alone (either
+    # may answer, the same).
+    for method in ("GET", "HEAD"):
+        same("%s in the absolute form" % method, method,
+             "http://127.0.0.1:%d/v2/fx/a/manifests/%s" % (S.port, d), status=200)
 
     # A sha512 blob: the worker serves it; no file is ever made for it.
     data = os.urandom(3000)
@@ -737,6 +745,18 @@ def t_gc(st):
     check("pub: no link in %s again" % repo, gone(S.blob_link(repo, layer)))
 
 
+def t_lost(st):
+    """A linked blob whose bytes are gone (a dangling link): the worker's
+    answer, not nginx's 404."""
+    data = os.urandom(2000)
+    dg = S.reg.push_blob("fx/lost", data)
+    wait_for(lambda: links_to(S, "fx/lost", dg), 5)
+    os.remove(S.blob_file(dg))
+    for method in ("GET", "HEAD"):
+        same("a linked blob without its bytes: %s" % method, method, b_path("fx/lost", dg),
+             worker=True)
+
+
 def fsck(*args):
     out = S.berth("fsck", "--json", *args)
     try:
@@ -754,6 +774,17 @@ def mentions(rep, path):
 
 def t_fsck(st):
     repo, img, other = st["repo"], st["img"], st["other"]
+    # Repositories whose names are fx/a's own pub directories: their files
+    # live inside fx/a's, and are neither fx/a's nor stale.
+    nested = {}
+    for rp in ("fx/a/manifests/sha256", "fx/a/blobs/sha256"):
+        nested[rp] = push_image(S.reg, rp, tag="v1")
+        n = nested[rp]
+        same("GET manifest by digest in %s" % rp, "GET", m_path(rp, n.digest), status=200,
+             body=n.manifest)
+        same("GET blob in %s" % rp, "GET", b_path(rp, n.layer_digests[0]), status=200,
+             body=n.blobs[n.layer_digests[0]])
+    st["nested"] = nested
     out, rep = fsck()
     check("fsck: clean before anything is planted", out.returncode == 0
           and not rep.get("problems"), out.stdout[-1500:] + out.stderr)
@@ -775,6 +806,10 @@ def t_fsck(st):
     out, rep = fsck("--repair")
     check("fsck --repair removes the planted file and link",
           gone(stale) and gone(stale_link), out.stdout[-1500:] + out.stderr)
+    for rp, n in nested.items():
+        check("fsck --repair keeps the files of %s" % rp,
+              is_regular(S.manifest_file(rp, n.digest, MT_OCI_MANIFEST), n.manifest)
+              and links_to(S, rp, n.layer_digests[0]))
     same("after fsck --repair: GET the planted digest", "GET",
          m_path(repo, sha256(bogus)), status=404)
     same("after fsck --repair: GET the blob in fx/b", "GET", b_path(other, layer), status=404)
@@ -841,6 +876,14 @@ def t_auth():
         check("auth: user add, grants", not bad, bad)
         out = srv.berth("-t")
         check("[auth] enabled: berth -t says fast_reads=no",
+              "fast_reads=no" in out.stdout.splitlines(), out.stdout + out.stderr)
+        with open(srv.conf) as f:
+            text = f.read()
+        with open(srv.conf + ".on", "w") as f:
+            f.write(text.replace("[server]\n", "[server]\nfast_reads = true\n"))
+        out = subprocess.run([BERTH, "-c", srv.conf + ".on", "-t"], capture_output=True,
+                             text=True, timeout=60)
+        check("[auth] enabled and fast_reads = true: berth -t says fast_reads=no",
               "fast_reads=no" in out.stdout.splitlines(), out.stdout + out.stderr)
         if not srv.start():
             return
@@ -945,6 +988,7 @@ def main():
                 run("lifecycle", t_lifecycle, st)
                 run("fsck", t_fsck, st)
                 run("gc", t_gc, st)
+                run("lost bytes", t_lost, st)
     except Exception as e:
         check("fast server: ran to the end", False, "%s: %s" % (type(e).__name__, e))
     finally:
