@@ -407,6 +407,11 @@ def t_manifests(st):
               wait_for(lambda: links_to(S, repo, d), 5), S.blob_link(repo, d))
         same("GET blob %s..." % d[:15], "GET", b_path(repo, d), status=200, body=data)
         same("HEAD blob %s..." % d[:15], "HEAD", b_path(repo, d), status=200, body=b"")
+    big = os.urandom(1536 * 1024 + 7)
+    bd = S.reg.push_blob(repo, big)
+    same("GET a 1.5 MiB blob", "GET", b_path(repo, bd), status=200, body=big)
+    same("GET a 1.5 MiB blob, Range in the middle", "GET", b_path(repo, bd),
+             [("Range", "bytes=1000000-1000099")], status=206, body=big[1000000:1000100])
     empty = S.reg.push_blob(repo, b"")
     st["empty"] = empty
     same("GET the empty blob", "GET", b_path(repo, empty), status=200, body=b"")
@@ -713,6 +718,48 @@ def t_lifecycle(st):
              status=404)
         same("blob deleted in fx/s1: %s in fx/s2" % method, method, b_path("fx/s2", dg),
              status=200, body=data if method == "GET" else b"")
+    reg.push_blob("fx/s1", data)
+    check("pub: the blob pushed again into fx/s1 is linked again",
+          wait_for(lambda: links_to(S, "fx/s1", dg), 5))
+    same("blob pushed again into fx/s1: GET", "GET", b_path("fx/s1", dg), status=200,
+         body=data)
+
+    # Every way of uploading makes the link: POST ?digest= (monolithic),
+    # POST + PATCH + PUT (chunked).
+    mono = os.urandom(4000)
+    r = reg.post("/v2/fx/up/blobs/uploads/?digest=%s" % sha256(mono), body=mono,
+                 headers=[("Content-Type", "application/octet-stream")])
+    check("monolithic POST ?digest=: 201", r.status == 201, r.describe())
+    chunks = [os.urandom(3000), os.urandom(2000)]
+    whole = b"".join(chunks)
+    r = reg.start_upload("fx/up")
+    loc, at = r.location, 0
+    for c in chunks:
+        r = reg.patch_chunk(loc, c, at)
+        loc, at = r.location, at + len(c)
+    r = reg.finish_upload(loc, sha256(whole))
+    check("chunked POST + PATCH + PATCH + PUT: 201", r.status == 201, r.describe())
+    for what, blob in (("monolithic POST", mono), ("chunked upload", whole)):
+        check("pub: a %s makes the link" % what,
+              wait_for(lambda: links_to(S, "fx/up", sha256(blob)), 5))
+        same("%s: GET the blob" % what, "GET", b_path("fx/up", sha256(blob)), status=200,
+             body=blob)
+
+    # The same manifest in two repositories: a delete in one keeps the other's.
+    img = push_image(reg, "fx/twin1", tag="t")
+    for d, blob in img.blobs.items():
+        reg.push_blob("fx/twin2", blob)
+    reg.push_manifest("fx/twin2", "t", img.manifest, MT_OCI_MANIFEST)
+    mf2 = S.manifest_file("fx/twin2", img.digest, MT_OCI_MANIFEST)
+    check("pub: the same manifest in a second repository",
+          wait_for(lambda: is_regular(mf2, img.manifest), 5))
+    r = reg.delete(m_path("fx/twin1", img.digest))
+    check("DELETE in fx/twin1: 202", r.status == 202, r.describe())
+    check("pub: fx/twin2's file stays", is_regular(mf2, img.manifest))
+    same("deleted in fx/twin1: GET there", "GET", m_path("fx/twin1", img.digest),
+         status=404)
+    same("deleted in fx/twin1: GET in fx/twin2", "GET", m_path("fx/twin2", img.digest),
+         status=200, body=img.manifest)
 
 
 def t_gc(st):
@@ -767,9 +814,19 @@ def fsck(*args):
 
 
 def mentions(rep, path):
+    """The problems of fsck's report naming pub file PATH: by its path
+    (absolute or under the data directory), or by its repository and
+    digest."""
     rel = os.path.relpath(path, S.data)
-    return [p for p in rep.get("problems", [])
-            if any(isinstance(v, str) and (path in v or rel in v) for v in p.values())]
+    m = re.match(r"^pub/(.+)/(manifests|blobs)/(sha256)/([0-9a-f]{64})", rel)
+    out = []
+    for p in rep.get("problems", []):
+        text = " ".join(v for v in p.values() if isinstance(v, str))
+        if path in text or rel in text or (
+                m and (" %s " % m.group(1) in " %s " % text.replace('"', " ")
+                       or "%s@" % m.group(1) in text) and m.group(4) in text):
+            out.append(p)
+    return out
 
 
 def t_fsck(st):
