@@ -411,11 +411,34 @@ def t_manifests(st):
     bd = S.reg.push_blob(repo, big)
     same("GET a 1.5 MiB blob", "GET", b_path(repo, bd), status=200, body=big)
     same("GET a 1.5 MiB blob, Range in the middle", "GET", b_path(repo, bd),
-             [("Range", "bytes=1000000-1000099")], status=206, body=big[1000000:1000100])
+         [("Range", "bytes=1000000-1000099")], status=206, body=big[1000000:1000100])
     empty = S.reg.push_blob(repo, b"")
     st["empty"] = empty
     same("GET the empty blob", "GET", b_path(repo, empty), status=200, body=b"")
     same("HEAD the empty blob", "HEAD", b_path(repo, empty), status=200, body=b"")
+
+    # The media type as berth stores it, however it was pushed: with a
+    # parameter on Content-Type, with none (the body's mediaType), with
+    # neither (inferred from the shape).
+    cfg = img.blobs[img.config_digest]
+    for what, ctype, extra in (
+            ("Content-Type with a parameter",
+             MT_OCI_MANIFEST + "; charset=utf-8", {"mediaType": MT_OCI_MANIFEST}),
+            ("no Content-Type, the body's mediaType", None, {"mediaType": MT_OCI_MANIFEST}),
+            ("no Content-Type, no mediaType", None, {})):
+        body = {"schemaVersion": 2,
+                "config": descriptor(lib.MT_OCI_CONFIG, cfg),
+                "layers": [], "annotations": {"how": what}}
+        body.update(extra)
+        data = dumps(body)
+        hdrs = [("Content-Type", ctype)] if ctype else []
+        r = S.reg.put(m_path(repo, sha256(data)), body=data, headers=hdrs)
+        if not check("push with %s: 201" % what, r.status == 201, r.describe()):
+            continue
+        for method in ("GET", "HEAD"):
+            same("%s manifest pushed with %s" % (method, what), method,
+                 m_path(repo, sha256(data)), status=200,
+                 body=data if method == "GET" else b"")
 
     # A name with every separator the grammar has.
     odd = "fx/a.b_c__d--e/f-0"
