@@ -623,6 +623,9 @@ def t_hostile(st):
     same("blob GET Range bytes=%d-%d (unsatisfiable)" % (n + 5, n + 9), "GET",
          b_path(repo, layer), [("Range", "bytes=%d-%d" % (n + 5, n + 9))], status=416)
     same("blob GET Range: garbage", "GET", b_path(repo, layer), [("Range", "bytes=x-y")])
+    same("blob GET Range: empty", "GET", b_path(repo, layer), [("Range", "")])
+    same("blob GET Range: bytes=0- (all of it)", "GET", b_path(repo, layer),
+         [("Range", "bytes=0-")])
     same("blob GET Range: another unit", "GET", b_path(repo, layer), [("Range", "items=0-1")])
     same("empty blob GET Range bytes=0-0", "GET", b_path(repo, st["empty"]),
          [("Range", "bytes=0-0")])
@@ -866,8 +869,9 @@ def t_fsck(st):
              body=n.blobs[n.layer_digests[0]])
     st["nested"] = nested
     out, rep = fsck()
-    check("fsck: clean before anything is planted", out.returncode == 0
-          and not rep.get("problems"), out.stdout[-1500:] + out.stderr)
+    check("fsck: clean before anything is planted (no problem, pub_missing 0)",
+          out.returncode == 0 and not rep.get("problems") and rep.get("pub_missing") == 0,
+          out.stdout[-1500:] + out.stderr)
     # A stale manifest file and a stale blob link (a digest fx/b does not link).
     bogus = b'{"schemaVersion":2,"planted":true}'
     stale = S.manifest_file(repo, sha256(bogus), MT_OCI_MANIFEST)
@@ -899,16 +903,22 @@ def t_fsck(st):
     for p in (mf, bl):
         if os.path.lexists(p):
             os.remove(p)
+    # Not problems (their reads go to a worker): counted, made by --repair.
     out, rep = fsck()
-    check("fsck: a missing pub file and link are reported",
-          mentions(rep, mf) and mentions(rep, bl), out.stdout[-1500:] + out.stderr)
+    check("fsck: a missing pub file and link are counted (pub_missing 2, pub_made 0)",
+          out.returncode == 0 and not rep.get("problems")
+          and (rep.get("pub_missing"), rep.get("pub_made")) == (2, 0) and gone(mf),
+          out.stdout[-1500:] + out.stderr)
+    same("a missing pub file: GET the manifest (the worker)", "GET",
+         m_path(repo, img.digest), status=200, body=img.manifest, worker=True)
     out, rep = fsck("--repair")
-    check("fsck --repair remakes the manifest file and the blob link",
-          is_regular(mf, img.manifest) and links_to(S, repo, layer),
+    check("fsck --repair remakes the manifest file and the blob link (pub_made 2)",
+          is_regular(mf, img.manifest) and links_to(S, repo, layer)
+          and (rep.get("pub_missing"), rep.get("pub_made")) == (2, 2),
           out.stdout[-1500:] + out.stderr)
     out, rep = fsck()
-    check("fsck: clean after the repairs", out.returncode == 0 and not rep.get("problems"),
-          out.stdout[-1500:] + out.stderr)
+    check("fsck: clean after the repairs", out.returncode == 0 and not rep.get("problems")
+          and rep.get("pub_missing") == 0, out.stdout[-1500:] + out.stderr)
     same("after fsck --repair: GET the manifest", "GET", m_path(repo, img.digest),
          status=200, body=img.manifest)
 
@@ -923,13 +933,16 @@ def t_off():
               "fast_reads=no" in out.stdout.splitlines(), out.stdout + out.stderr)
         if not srv.start():
             return
-        loc, local = srv.generated("locations"), srv.generated("local")
-        check("fast_reads = false: no return 418 in the configuration",
-              "return 418" not in loc and "berth_pub" not in loc + local)
+        loc = srv.generated("locations")
+        check("fast_reads = false: no return 418/419/420, no @berth_pub_ error_page",
+              re.search(r"return 4(18|19|20);|error_page 4\d\d = @berth_pub_", loc) is None,
+              [l for l in loc.splitlines() if "berth_pub" in l][:6])
         img = push_image(srv.reg, "fx/off", tag="v1")
         r = fetch(srv.port, "GET", m_path("fx/off", img.digest))
         check("fast_reads = false: GET by digest 200 (the worker)",
               r.status == 200 and r.body == img.manifest, r.show())
+        check("fast_reads = false: no pub files are made", gone(srv.pub),
+              os.listdir(srv.pub) if os.path.isdir(srv.pub) else "")
     finally:
         srv.stop()
         shutil.rmtree(srv.tmp, ignore_errors=True)
