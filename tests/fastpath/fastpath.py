@@ -828,6 +828,18 @@ def t_lost(st):
     for method in ("GET", "HEAD"):
         same("a linked blob without its bytes: %s" % method, method, b_path("fx/lost", dg),
              worker=True)
+    # fsck --repair removes its rows, and its names with them.
+    out, rep = fsck("--repair")
+    check("fsck --repair: the blob without bytes is a problem, repaired",
+          any(p.get("digest") == dg and p.get("repaired") for p in rep.get("problems", [])),
+          out.stdout[-1500:] + out.stderr)
+    check("pub: fsck --repair removed fx/lost's name for it", gone(S.blob_link("fx/lost", dg)))
+    for method in ("GET", "HEAD"):
+        same("after fsck --repair removed the rows: %s" % method, method,
+             b_path("fx/lost", dg), status=404)
+    S.reg.push_blob("fx/lost2", data)
+    same("the same bytes pushed into fx/lost2: GET in fx/lost still 404", "GET",
+         b_path("fx/lost", dg), status=404)
 
 
 def fsck(*args):
@@ -926,8 +938,20 @@ def t_fsck(st):
 # --- where there is no fast path ----------------------------------------------
 
 def t_off():
-    srv = Server("off", "fast_reads = false\n")
+    """A registry started with fast reads, then without (its pub files
+    removed at the start, no fast path generated), then with them again
+    (the reads through a worker until fsck --repair makes the files)."""
+    srv = Server("off")
+    img = None
     try:
+        if not srv.start():
+            return
+        img = push_image(srv.reg, "fx/off", tag="v1")
+        mf = srv.manifest_file("fx/off", img.digest, MT_OCI_MANIFEST)
+        check("fast_reads on: the manifest's file", wait_for(lambda: is_regular(mf, img.manifest), 5))
+        srv.stop()
+        with open(srv.conf, "a") as f:
+            f.write("fast_reads = false\n")
         out = srv.berth("-t")
         check("fast_reads = false: berth -t says fast_reads=no",
               "fast_reads=no" in out.stdout.splitlines(), out.stdout + out.stderr)
@@ -937,14 +961,36 @@ def t_off():
         check("fast_reads = false: no return 418/419/420, no @berth_pub_ error_page",
               re.search(r"return 4(18|19|20);|error_page 4\d\d = @berth_pub_", loc) is None,
               [l for l in loc.splitlines() if "berth_pub" in l][:6])
-        img = push_image(srv.reg, "fx/off", tag="v1")
-        r = fetch(srv.port, "GET", m_path("fx/off", img.digest))
+        check("fast_reads = false: the start removed the pub files", gone(srv.pub),
+              os.listdir(srv.pub) if os.path.isdir(srv.pub) else "")
+        img2 = push_image(srv.reg, "fx/off", tag="v2")
+        r = fetch(srv.port, "GET", m_path("fx/off", img2.digest))
         check("fast_reads = false: GET by digest 200 (the worker)",
-              r.status == 200 and r.body == img.manifest, r.show())
+              r.status == 200 and r.body == img2.manifest, r.show())
         check("fast_reads = false: no pub files are made", gone(srv.pub),
               os.listdir(srv.pub) if os.path.isdir(srv.pub) else "")
+        srv.stop()
+        with open(srv.conf) as f:
+            text = f.read()
+        with open(srv.conf, "w") as f:
+            f.write(text.replace("fast_reads = false\n", ""))
+        if not srv.start():
+            return
+        srv.start_twin()
+        same("fast reads again, no files yet: GET by digest", "GET",
+             m_path("fx/off", img2.digest), status=200, body=img2.manifest, srv=srv,
+             worker=True)
+        out = srv.berth("fsck", "--json", "--repair")
+        rep = json.loads(out.stdout) if out.stdout.startswith("{") else {}
+        check("fast reads again: fsck --repair makes the files of both images",
+              rep.get("pub_made", 0) >= 2 and is_regular(mf, img.manifest)
+              and is_regular(srv.manifest_file("fx/off", img2.digest, MT_OCI_MANIFEST),
+                             img2.manifest), out.stdout[-800:] + out.stderr)
+        same("fast reads again, after fsck --repair: GET by digest", "GET",
+             m_path("fx/off", img2.digest), status=200, body=img2.manifest, srv=srv)
     finally:
         srv.stop()
+        sanitizer_check(srv, "fast_reads on/off server")
         shutil.rmtree(srv.tmp, ignore_errors=True)
     dsn = os.environ.get("BERTH_TEST_PG_DSN", "host=/nonexistent dbname=berth")
     pg = Server("pg", "[metadata]\nbackend = postgresql\n[metadata.postgresql]\ndsn = %s\n" % dsn)
