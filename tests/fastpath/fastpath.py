@@ -126,6 +126,15 @@ def fetch(port, method, target, headers=(), body=None, timeout=30, host=None):
         c.close()
 
 
+def raw(port, target):
+    """GET TARGET HTTP/1.0, no headers, on a raw socket."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sk:
+        sk.sendall(b"GET %s HTTP/1.0\r\n\r\n" % target.encode())
+        r = http.client.HTTPResponse(sk, method="GET")
+        r.begin()
+        return Resp(r.status, r.getheaders(), r.read())
+
+
 class Server:
     """berth behind nginx (nginx/serve.sh start) in a fresh data directory,
     and its twin: the same configuration without the fast path."""
@@ -575,10 +584,20 @@ def t_hostile(st):
         for method in ("GET", "HEAD"):
             same("%s %s" % (method, what), method, target, worker=True)
     # The absolute form: nginx's $request_uri is the path alone (either
-    # may answer, the same).
+    # may answer, the same).  A fragment, a name component starting with
+    # a separator: compared.
     for method in ("GET", "HEAD"):
         same("%s in the absolute form" % method, method,
              "http://127.0.0.1:%d/v2/fx/a/manifests/%s" % (S.port, d), status=200)
+        same("%s with a fragment" % method, method, "/v2/fx/a/manifests/%s#x" % d)
+        same("%s a name component starting with _" % method, method,
+             "/v2/fx/_a/manifests/%s" % d)
+    # HTTP/1.0 without Host, on a raw socket.
+    for target in (m_path(repo, d), b_path(repo, layer)):
+        f, w = raw(S.port, target), raw(S.twin_port, target)
+        check("HTTP/1.0 GET %s: fast path == worker" % target[:40],
+              (f.status, f.multiset(), f.body) == (w.status, w.multiset(), w.body)
+              and f.status == 200, "fast %s; worker %s" % (f.show(), w.show()))
 
     # A sha512 blob: the worker serves it; no file is ever made for it.
     data = os.urandom(3000)
