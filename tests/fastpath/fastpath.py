@@ -913,14 +913,21 @@ def t_fsck(st):
     stale_link = S.blob_link(other, layer)
     os.makedirs(os.path.dirname(stale_link), exist_ok=True)
     os.symlink(S.blob_file(layer), stale_link)
+    # A file of no such shape (what a crash mid-write could leave).
+    odd_file = os.path.join(os.path.dirname(stale), "%s.oim.tmp" % ("7" * 64))
+    with open(odd_file, "wb") as f:
+        f.write(bogus)
     out, rep = fsck()
+    check("fsck: a pub file of no known shape is a problem", mentions(rep, odd_file),
+          out.stdout[-1500:])
     check("fsck: a planted pub file is a problem (non-zero exit)",
           out.returncode != 0 and mentions(rep, stale), out.stdout[-1500:] + out.stderr)
     check("fsck: a planted blob link is a problem", mentions(rep, stale_link),
           out.stdout[-1500:])
     out, rep = fsck("--repair")
-    check("fsck --repair removes the planted file and link",
-          gone(stale) and gone(stale_link), out.stdout[-1500:] + out.stderr)
+    check("fsck --repair removes the planted file, link and odd file",
+          gone(stale) and gone(stale_link) and gone(odd_file),
+          out.stdout[-1500:] + out.stderr)
     for rp, n in nested.items():
         check("fsck --repair keeps the files of %s" % rp,
               is_regular(S.manifest_file(rp, n.digest, MT_OCI_MANIFEST), n.manifest)
