@@ -383,6 +383,49 @@ def t_config(removed):
     check("the twin has the three return lines left out", removed == 3, removed)
 
 
+def blocks(text):
+    """{header: [directive lines]} of every `map ... {` and `location @x {`
+    block in an nginx configuration: comments dropped, lines stripped,
+    continuation lines joined, `root` left out (the data directory)."""
+    out, cur, depth, stmt = {}, None, 0, ""
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip() if not line.strip().startswith('"~') else line.strip()
+        if not line:
+            continue
+        if cur is None:
+            if re.match(r"^(map\s.*|location @\w+)\s*\{$", line):
+                cur, depth, out[line] = line, 1, []
+            continue
+        depth += line.count("{") - line.count("}")
+        if depth <= 0:
+            cur = None
+            continue
+        stmt = (stmt + " " + line).strip()
+        if stmt.endswith(";") or stmt.endswith("{") or stmt.endswith("}"):
+            if not stmt.startswith("root "):
+                out[cur].append(stmt)
+            stmt = ""
+    return out
+
+
+def t_shipped():
+    """nginx/berth.conf, the production example, has the same fast path as
+    the configuration the tests run."""
+    with open(os.path.join(TOP, "nginx", "berth.conf")) as f:
+        text = f.read()
+    shipped = blocks(text)
+    for code, var in (("418", "manifest"), ("419", "blob_get"), ("420", "blob_head")):
+        check("nginx/berth.conf: if ($berth_pub_%s) { return %s; } and its error_page"
+              % (var, code),
+              "if ($berth_pub_%s) { return %s; }" % (var, code) in text
+              and "error_page %s = @berth_pub_%s;" % (code, var) in text)
+    ours = blocks(S.generated("local") + "\n" + S.generated("locations"))
+    for name in [k for k in ours if "berth_pub" in k]:
+        check("nginx/berth.conf: %s the same as the generated one" % name,
+              len(ours[name]) >= 2 and shipped.get(name) == ours[name],
+              "shipped %r; generated %r" % (shipped.get(name), ours[name]))
+
+
 # --- manifests and blobs, compared -----------------------------------------
 
 def t_manifests(st):
@@ -1146,6 +1189,7 @@ def main():
             removed = S.start_twin()
             st = {}
             run("config", t_config, removed)
+            run("shipped", t_shipped)
             run("manifests", t_manifests, st)
             if "mans" in st:
                 run("no worker", t_no_worker, st)
