@@ -13,9 +13,10 @@ multiset of (lower-cased name, value) with Date left out, and the same
 body bytes.  Behind nginx only, with the fs blob handler and SQLite
 (fast_reads on by default):
   - the generated configuration: the three maps and the three `if` lines,
-    `berth -t` saying fast_reads=yes; the files under pub/ (a manifest's
-    exact bytes in a regular file named by its media type, a blob a
-    symlink to the stored file, nothing for sha512);
+    `berth -t` saying fast_reads=yes, nginx/berth.conf (the production
+    example) with the same maps and named locations; the files under
+    pub/ (a manifest's exact bytes in a regular file named by its media
+    type, a blob a symlink to the stored file, nothing for sha512);
   - manifests by digest, GET and HEAD, of all four media types (OCI image
     manifest and index, Docker v2 manifest and manifest list), blobs GET
     and HEAD (an empty one too), a repository that does not link the
@@ -30,19 +31,24 @@ body bytes.  Behind nginx only, with the fs blob handler and SQLite
     trailing slash; Range on a blob GET (206, multi-range, an
     unsatisfiable one gets the worker's JSON 416), Range on a manifest
     GET and on a blob HEAD (ignored), If-None-Match, If-Modified-Since,
-    If-Range; POST, PUT and DELETE on a fast-path URL reaching the
-    worker;
+    If-Unmodified-Since, If-Match, If-Range (the worker ignores them on
+    manifests and blob HEADs); POST, PUT and DELETE on a fast-path URL
+    reaching the worker; HTTP/1.0, the absolute form;
   - the files following the database: a manifest deleted by digest (404
     at once, GET and HEAD) and pushed again, a tag deleted (by digest
     still 200), a blob deleted in one repository while another links it,
     a cross-repository mount, gc removing an untagged manifest and its
     blobs (404 after) and the same blob pushed again into another
     repository not showing again in the first;
-  - berth fsck: a stale pub file and a stale blob link planted by hand are
-    problems (non-zero exit), --repair removes them; a removed manifest
-    file and blob link are remade by --repair;
+  - berth fsck: a stale pub file, a stale blob link and a file of no
+    known shape planted by hand are problems (non-zero exit), --repair
+    removes them (and keeps the files of repositories named like pub's
+    own directories); a removed manifest file and blob link are counted
+    (pub_missing) and remade by --repair; a blob without its bytes
+    repaired away takes its names with it;
   - no fast path where it must not be: [server] fast_reads = false
-    generates none (`berth -t`: fast_reads=no), nor [auth] enabled,
+    generates none (`berth -t`: fast_reads=no) and removes pub/ at start
+    (turned on again, fsck --repair makes the files), nor [auth] enabled,
     where an anonymous GET by digest is the worker's 401 even with the
     pub files in place, and a valid token gets the worker's 200; and the
     PostgreSQL default (`berth -t`).
