@@ -453,6 +453,10 @@ def t_manifests(st):
         check("pub: %s is a regular file with its exact bytes (.%s)" % (what, EXT[mt]),
               wait_for(lambda: is_regular(S.manifest_file(repo, d, mt), data), 5),
               S.manifest_file(repo, d, mt))
+        mode = os.stat(S.manifest_file(repo, d, mt)).st_mode & 0o7777 if not gone(
+            S.manifest_file(repo, d, mt)) else None
+        check("pub: the %s file is 0644 (any web server user reads it)" % what,
+              mode == 0o644, oct(mode) if mode is not None else "no file")
         r = same("GET %s by digest" % what, "GET", m_path(repo, d), status=200, body=data)
         check("GET %s by digest: Content-Type %s, Docker-Content-Digest" % (what, mt),
               r.header("Content-Type") == mt and r.header("Docker-Content-Digest") == d,
