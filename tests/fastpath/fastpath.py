@@ -54,7 +54,8 @@ body bytes.  Behind nginx only, with the fs blob handler and SQLite
     PostgreSQL default (`berth -t`).
 Prints one line per check and, last, "N passed, N failed"; exits non-zero
 on any failure.  Environment: BERTH (the binary), SANITIZER_LOG_CHECK=1
-to fail on sanitizer reports in the pool's log.  python3's standard
+to fail on sanitizer reports in the pool's log, FASTPATH_RACE_ROUNDS (30)
+for the push-and-delete race.  python3's standard
 library; nginx.
 """
 
@@ -71,6 +72,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
@@ -860,6 +862,52 @@ def t_lifecycle(st):
          status=200, body=img.manifest)
 
 
+def t_race(st):
+    """A push and a delete of the same manifest at once, and a mount and a
+    delete of the same blob, round after round: whichever wins, never a
+    file the database does not back (the fast path's answer is the
+    worker's after each round)."""
+    reg = S.reg
+    img = push_image(reg, "fx/race", tag=None)
+    layer = img.layer_digests[0]
+    rounds = int(os.environ.get("FASTPATH_RACE_ROUNDS", "30"))
+    bad, outcome = [], collections.Counter()
+
+    def both(a, b):
+        go = threading.Barrier(2)
+
+        def run_(fn):
+            go.wait()
+            return fn()
+        with concurrent.futures.ThreadPoolExecutor(2) as ex:
+            fa, fb = ex.submit(run_, a), ex.submit(run_, b)
+            return fa.result().status, fb.result().status
+
+    for i in range(rounds):
+        sts = both(lambda: fetch(S.port, "PUT", m_path("fx/race", img.digest),
+                                 [("Content-Type", MT_OCI_MANIFEST)], body=img.manifest),
+                   lambda: fetch(S.port, "DELETE", m_path("fx/race", img.digest)))
+        f = fetch(S.port, "GET", m_path("fx/race", img.digest))
+        w = fetch(S.twin_port, "GET", m_path("fx/race", img.digest))
+        outcome["manifest %d" % w.status] += 1
+        if f.status != w.status or f.body != w.body:
+            bad.append("manifest round %d (PUT %d, DELETE %d): fast %d, worker %d"
+                       % (i, sts[0], sts[1], f.status, w.status))
+        sts = both(lambda: fetch(S.port, "POST", "/v2/fx/race2/blobs/uploads/?mount=%s&from=fx/race"
+                                 % layer, body=b""),
+                   lambda: fetch(S.port, "DELETE", b_path("fx/race2", layer)))
+        f = fetch(S.port, "GET", b_path("fx/race2", layer))
+        w = fetch(S.twin_port, "GET", b_path("fx/race2", layer))
+        outcome["blob %d" % w.status] += 1
+        if f.status != w.status or f.body != w.body:
+            bad.append("blob round %d (mount %d, DELETE %d): fast %d, worker %d"
+                       % (i, sts[0], sts[1], f.status, w.status))
+    check("race: %d rounds of PUT and DELETE, mount and DELETE at once: the fast path "
+          "answers as the worker after each (%s)"
+          % (rounds, ", ".join("%s: %d" % kv for kv in sorted(outcome.items()))),
+          not bad, bad[:5])
+
+
 def t_gc(st):
     repo, other = "fx/gc", "fx/gc2"
     img = push_image(S.reg, repo, tag=None)     # untagged
@@ -1205,6 +1253,7 @@ def main():
                 run("no worker", t_no_worker, st)
                 run("hostile", t_hostile, st)
                 run("lifecycle", t_lifecycle, st)
+                run("race", t_race, st)
                 run("fsck", t_fsck, st)
                 run("gc", t_gc, st)
                 run("lost bytes", t_lost, st)
