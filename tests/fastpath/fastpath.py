@@ -40,6 +40,9 @@ body bytes.  Behind nginx only, with the fs blob handler and SQLite
     a cross-repository mount, gc removing an untagged manifest and its
     blobs (404 after) and the same blob pushed again into another
     repository not showing again in the first;
+  - races: a push and a delete of one manifest at once, a mount and a
+    delete of one blob, gc removing a blob while it is mounted elsewhere
+    again and again: after each the fast path answers as the worker;
   - berth fsck: a stale pub file, a stale blob link and a file of no
     known shape planted by hand are problems (non-zero exit), --repair
     removes them (and keeps the files of repositories named like pub's
@@ -54,9 +57,9 @@ body bytes.  Behind nginx only, with the fs blob handler and SQLite
     PostgreSQL default (`berth -t`).
 Prints one line per check and, last, "N passed, N failed"; exits non-zero
 on any failure.  Environment: BERTH (the binary), SANITIZER_LOG_CHECK=1
-to fail on sanitizer reports in the pool's log, FASTPATH_RACE_ROUNDS (30)
-for the push-and-delete race.  python3's standard
-library; nginx.
+to fail on sanitizer reports in the pool's log, FASTPATH_RACE_ROUNDS
+(30) for the push-and-delete race, KEEP=1 to keep the fast-path
+server's directory after a failure.  python3's standard library; nginx.
 """
 
 import base64
@@ -908,6 +911,44 @@ def t_race(st):
           not bad, bad[:5])
 
 
+def t_gc_race(st):
+    """gc removing an untagged manifest's blob while its bytes are mounted
+    into another repository again and again: whichever way each mount
+    went, the fast path answers as the worker after."""
+    bad, outcome = [], collections.Counter()
+    for i in range(3):
+        src, dst = "fx/gcr%d" % i, "fx/gcr%d-b" % i
+        img = push_image(S.reg, src, tag=None, layers=1)
+        layer = img.layer_digests[0]
+        stop = threading.Event()
+
+        def mounts():
+            n = collections.Counter()
+            while not stop.is_set():
+                n[fetch(S.port, "POST", "/v2/%s/blobs/uploads/?mount=%s&from=%s"
+                        % (dst, layer, src), body=b"").status] += 1
+            return n
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(mounts)
+            out = S.berth("gc", "--untagged", "--grace", "0s")
+            stop.set()
+            for k, v in fut.result().items():
+                outcome["mount %d" % k] += v
+        if out.returncode != 0:
+            bad.append("gc round %d: %s" % (i, out.stderr[-300:]))
+        for rp in (src, dst):
+            for method in ("GET", "HEAD"):
+                f = fetch(S.port, method, b_path(rp, layer))
+                w = fetch(S.twin_port, method, b_path(rp, layer))
+                outcome["%s %d" % ("source" if rp == src else "mounted", w.status)] += 1
+                if f.status != w.status or f.body != w.body:
+                    bad.append("round %d, %s %s: fast %d, worker %d"
+                               % (i, method, rp, f.status, w.status))
+    check("gc racing mounts of the blob it removes: the fast path answers as the worker "
+          "(%s)" % ", ".join("%s: %d" % kv for kv in sorted(outcome.items())),
+          not bad, bad[:5])
+
+
 def t_gc(st):
     repo, other = "fx/gc", "fx/gc2"
     img = push_image(S.reg, repo, tag=None)     # untagged
@@ -1256,6 +1297,7 @@ def main():
                 run("race", t_race, st)
                 run("fsck", t_fsck, st)
                 run("gc", t_gc, st)
+                run("gc race", t_gc_race, st)
                 run("lost bytes", t_lost, st)
     except Exception as e:
         check("fast server: ran to the end", False, "%s: %s" % (type(e).__name__, e))
