@@ -46,14 +46,21 @@
 #      receiver down for part of the run losing nothing, `berth notify
 #      status`, no outbox rows without [notify]; the same events from the
 #      PostgreSQL backend
+#  18. reads without a worker (tests/fastpath): behind nginx, manifests by
+#      digest and blobs answered by nginx from <data_dir>/pub exactly as
+#      the worker answers them (status, every header, bytes; a twin nginx
+#      without the fast path in front of the same pool), with every
+#      process of the pool stopped, hostile and edge requests, deletes,
+#      gc and fsck keeping the files in step; no fast path with
+#      fast_reads = false or [auth] enabled
 # Layers 5, 6, 7, 14 and 16 run once per web server shape in SERVERS
 # (default: nginx lighttpd apache apache-cgi), with SERVER set:
 # nginx/serve.sh, which they start the registry with, brings up that
 # shape -- what differs between shapes (request and body handling, blob
-# offload, Locations) is tested in each.  8 to 13 and 17 run behind
+# offload, Locations) is tested in each.  8 to 13, 17 and 18 run behind
 # nginx only: they test the store and the pool, which are the same in every
 # shape (11 also behind Apache, the one shape that streams a body to a
-# worker).
+# worker; 18 tests what only nginx has).
 # Each layer prints "N passed, N failed" last; this script adds them up,
 # prints the total the same way, and exits non-zero on any failure.
 set -u
@@ -168,6 +175,7 @@ run_layer "hosts ($SERVERS)" "$top/tests/hosts/run.sh"
 run_layer "build and install" "$top/tests/build/run.sh"
 run_layer "slow clients ($SERVERS)" "$top/tests/slow/run.sh"
 run_layer "notify" "$top/tests/notify/run.sh"
+run_layer "fastpath (nginx)" "$top/tests/fastpath/run.sh"
 rm -f "$log" "$log.rc"
 
 echo "$total_pass passed, $total_fail failed"
