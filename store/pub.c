@@ -142,8 +142,10 @@ pub_manifest_added(struct store *st, const char *repo, const char *digest,
 	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", dir, hex, (long)getpid());
 	if (write_file(tmp, body, len) != 0 || place(tmp, path) != 0)
 		return;
-	if (meta_manifest_get(repo, digest, true, false, &m) == META_NOTFOUND)
-		remove_name(path); /* deleted meanwhile (pub.h) */
+	/* Deleted meanwhile (pub.h); or the database cannot say, and a
+	 * missing file is the safe side. */
+	if (meta_manifest_get(repo, digest, true, false, &m) != META_OK)
+		remove_name(path);
 }
 
 void
@@ -214,8 +216,8 @@ pub_blob_added(struct store *st, const char *repo, const char *digest)
 	}
 	if (place(tmp, path) != 0)
 		return;
-	if (meta_blob_linked(repo, digest, &size) == META_NOTFOUND)
-		remove_name(path); /* unlinked meanwhile (pub.h) */
+	if (meta_blob_linked(repo, digest, &size) != META_OK)
+		remove_name(path); /* unlinked meanwhile, or unknown (pub.h) */
 }
 
 void
