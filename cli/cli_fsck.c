@@ -15,9 +15,10 @@ static const struct option fsck_options[] = { { "json", no_argument, NULL,
 	{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 
 static void
-print_fsck(json_t *r)
+print_fsck(json_t *r, bool repair)
 {
 	json_t *problems = json_object_get(r, "problems"), *p, *refs, *v;
+	json_int_t missing, made;
 	char h[32];
 	size_t i, j;
 
@@ -51,16 +52,22 @@ print_fsck(json_t *r)
 	    json_array_size(problems) == 1 ? "" : "s",
 	    (long long)json_integer_value(json_object_get(r, "unrepaired")));
 	/* Not problems: their reads go through a worker (store/pub.h). */
-	if (json_integer_value(json_object_get(r, "pub_missing")) > 0)
+	missing = json_integer_value(json_object_get(r, "pub_missing"));
+	made = json_integer_value(json_object_get(r, "pub_made"));
+	if (missing > 0 && !repair)
 		printf("%lld manifests and blob links without their file for "
-		       "the web server (reads through a worker); %lld made%s\n",
-		    (long long)json_integer_value(
-			json_object_get(r, "pub_missing")),
-		    (long long)json_integer_value(
-			json_object_get(r, "pub_made")),
-		    json_integer_value(json_object_get(r, "pub_made")) > 0 ?
-			"" :
-			" (berth fsck --repair makes them)");
+		       "the web server (reads through a worker); berth fsck "
+		       "--repair makes them\n",
+		    (long long)missing);
+	else if (missing > 0)
+		printf("%lld manifests and blob links without their file for "
+		       "the web server: %lld made%s\n",
+		    (long long)missing, (long long)made,
+		    made < missing ? "; the others cannot be (their paths "
+				     "collide with another repository's "
+				     "files, or see the log), and read "
+				     "through a worker" :
+				     "");
 }
 
 int
@@ -108,7 +115,7 @@ cli_fsck(struct cli *c, int argc, char **argv)
 	if (c->json)
 		cli_json(report);
 	else
-		print_fsck(report);
+		print_fsck(report, o.repair);
 	json_decref(report);
 	return rc == 0 ? 0 : 1;
 }

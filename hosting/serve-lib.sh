@@ -212,7 +212,14 @@ restart_command() {
 		said=$(tail -n +$((seen + 1)) "$run/berth.log" |
 		    grep -E '^berth: (restarted|restart refused|restart failed)' | head -n 1)
 		case $said in
-		"berth: restarted"*) echo "serve.sh: ${said#berth: }"; exit 0 ;;
+		"berth: restarted"*)
+			echo "serve.sh: ${said#berth: }"
+			# The web server's own part, if its script has one
+			# (nginx/serve.sh: the locations follow the configuration).
+			if command -v after_restart >/dev/null 2>&1; then
+				after_restart
+			fi
+			exit 0 ;;
 		?*) die "${said#berth: } (see $run/berth.log)" ;;
 		esac
 		alive "$pid" || die "the worker pool died restarting; see $run/berth.log"

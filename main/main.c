@@ -240,7 +240,7 @@ main(int argc, char **argv)
 		printf("data_dir=%s\nsocket=%s\nworkers=%d\nbody_dir=%s\n"
 		       "fast_reads=%s\n",
 		    st.data_dir, cfg.socket, cfg.workers, st.body_dir,
-		    st.fast_reads && !st.auth.enabled ? "yes" : "no");
+		    st.fast_reads ? "yes" : "no");
 		store_close(&st);
 		conf_free(conf);
 		return 0;

@@ -33,6 +33,38 @@ WORKERS=${WORKERS:-}
 
 . "$lib"
 
+# The fast reads (store/pub.h): the lines marked @FAST@ in
+# berth-locations.conf.in are kept only when `berth -t` says
+# fast_reads=yes (not with [auth] enabled, which only a worker checks).
+# Sets $fast to the sed expression.
+fast_reads() {
+	case $(effective fast_reads) in
+	yes) fast='s|@FAST@||' ;;
+	*) fast='/@FAST@/d' ;;
+	esac
+}
+
+# berth-locations.conf in $run from its template, with $data, $sock,
+# $body and $fast.
+locations() {
+	sed -e "s|@DATA_DIR@|$data|g" -e "s|@SOCKET@|$sock|g" \
+	    -e "s|@BODY_DIR@|$body|g" -e "$fast" \
+	    "$here/berth-locations.conf.in" > "$run/berth-locations.conf"
+}
+
+# After the pool took up the configuration again (restart_command): the
+# locations follow it -- [auth] enabled turned on must take the fast
+# reads away at once -- and nginx reloads them (SIGHUP, graceful).
+after_restart() {
+	sock=$(effective socket)
+	body=$(effective body_dir)
+	fast_reads
+	locations
+	if [ -f "$run/nginx.pid" ] && is_ours "$(cat "$run/nginx.pid")" nginx; then
+		kill -HUP "$(cat "$run/nginx.pid")"
+	fi
+}
+
 # SERVER=lighttpd|apache|apache-cgi: hosting/serve.sh, same contract.  It
 # also does every stop, whichever server a start brought up.
 case ${SERVER:-nginx}:$cmd in
@@ -51,12 +83,7 @@ body=$(effective body_dir)	# nginx writes upload bodies there
 # Idle connections each nginx worker process keeps to the pool
 # (berth-local.conf.in): four per berth worker.
 keepalive=$(( $(effective workers) * 4 ))
-# Reads without a worker (store/pub.h): the lines marked @FAST@ in
-# berth-locations.conf.in, kept only when berth says so.
-case $(effective fast_reads) in
-yes) fast='s|@FAST@||' ;;
-*) fast='/@FAST@/d' ;;
-esac
+fast_reads
 run=$data/run
 mkdir -p "$run"
 stop_previous "$run"
@@ -65,14 +92,12 @@ stop_previous "$run"
 # they run as root here (a local test server); otherwise as ourselves.
 if [ "$(id -u)" = 0 ]; then user_line="user root;"; else user_line=""; fi
 if [ "$cmd" = run ]; then daemon=off; else daemon=on; fi
-for f in berth-local.conf berth-locations.conf; do
-	sed -e "s|@PORT@|$PORT|g" -e "s|@DATA_DIR@|$data|g" \
-	    -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
-	    -e "s|@BODY_DIR@|$body|g" -e "s|@KEEPALIVE@|$keepalive|g" \
-	    -e "s|@CONF_DIR@|$run|g" -e "s|@USER_LINE@|$user_line|g" \
-	    -e "s|@DAEMON@|$daemon|g" -e "s|@LISTEN@|$LISTEN|g" -e "$fast" \
-	    "$here/$f.in" > "$run/$f"
-done
+sed -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
+    -e "s|@KEEPALIVE@|$keepalive|g" -e "s|@CONF_DIR@|$run|g" \
+    -e "s|@USER_LINE@|$user_line|g" -e "s|@DAEMON@|$daemon|g" \
+    -e "s|@LISTEN@|$LISTEN|g" \
+    "$here/berth-local.conf.in" > "$run/berth-local.conf"
+locations
 
 # shellcheck disable=SC2046
 start_pool $(berth_args)

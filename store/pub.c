@@ -51,6 +51,20 @@ sha256_hex(const char *digest)
 	return strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : NULL;
 }
 
+/* Whether <data_dir>/pub exists.  Removals are made whenever it does,
+ * whatever fast_reads says now: a file another process made (a command
+ * run with another configuration, a worker of the pool before a
+ * restart) must still go with its rows. */
+static bool
+present(const struct store *st)
+{
+	char dir[PUB_PATH_MAX];
+	struct stat sb;
+
+	snprintf(dir, sizeof(dir), "%s/pub", st->data_dir);
+	return lstat(dir, &sb) == 0;
+}
+
 /* "<data_dir>/pub/<repo>/<kind>/sha256" into out (PUB_PATH_MAX). */
 static int
 dir_of(const struct store *st, const char *repo, const char *kind, char *out)
@@ -154,7 +168,7 @@ pub_manifest_removed(struct store *st, const char *repo, const char *digest)
 	char dir[PUB_PATH_MAX], path[PUB_PATH_MAX + 8];
 	const char *hex = sha256_hex(digest);
 
-	if (!st->fast_reads || hex == NULL ||
+	if (hex == NULL || !present(st) ||
 	    dir_of(st, repo, "manifests", dir) != 0)
 		return;
 	for (size_t i = 0; i < NEXTS; i++) {
@@ -226,8 +240,7 @@ pub_blob_removed(struct store *st, const char *repo, const char *digest)
 	char dir[PUB_PATH_MAX], path[PUB_PATH_MAX + 8];
 	const char *hex = sha256_hex(digest);
 
-	if (!blob_names(st) || hex == NULL ||
-	    dir_of(st, repo, "blobs", dir) != 0)
+	if (hex == NULL || !present(st) || dir_of(st, repo, "blobs", dir) != 0)
 		return;
 	snprintf(path, sizeof(path), "%s/%s", dir, hex);
 	remove_name(path);
@@ -239,7 +252,7 @@ pub_blob_forgetting(struct store *st, const char *digest)
 	json_t *holders, *v;
 	size_t i;
 
-	if (!blob_names(st) || sha256_hex(digest) == NULL)
+	if (sha256_hex(digest) == NULL || !present(st))
 		return NULL;
 	holders = json_array();
 	if (holders == NULL ||

@@ -27,12 +27,16 @@
  * a delete was about to remove: `berth fsck` finds those (pub_check).
  *
  * With [server] fast_reads off (the default with PostgreSQL, whose hosts
- * need not share a data directory) nothing is made and store_open()
- * removes what an earlier run made.  Blob names only with the fs handler
- * in its x-accel mode (the answer nginx's fast location repeats); with
- * any other, store_open() removes those an earlier run made.  The files are kept with access
- * control on too; only the web server's configuration decides whether
- * they are read (nginx/serve.sh: not with [auth] enabled). */
+ * need not share a data directory) or [auth] enabled (only a worker
+ * checks tokens; store.h folds it into st->fast_reads) nothing is made
+ * and store_open() removes what an earlier run made, so that a web
+ * server still configured for the files finds none.  Blob names only
+ * with the fs handler in its x-accel mode (the answer nginx's fast
+ * location repeats); with any other, store_open() removes those an
+ * earlier run made.  Removals are made whenever <data_dir>/pub exists,
+ * whatever the configuration: a file made by a process configured
+ * otherwise (a command run without -c, a worker draining from before a
+ * restart) still goes with its rows. */
 #ifndef BERTH_PUB_H
 #define BERTH_PUB_H
 

@@ -143,7 +143,10 @@ configure(struct store *st, struct conf *conf, bool create)
 			return -1;
 		}
 		memcpy(st->body_dir, abs, strlen(abs) + 1);
-		return ident_configure(&st->auth, conf) != 0 ? -1 : 1;
+		if (ident_configure(&st->auth, conf) != 0)
+			return -1;
+		st->fast_reads = st->fast_reads && !st->auth.enabled;
+		return 1;
 	}
 	if (store_make_dirs(dir) != 0 || realpath(dir, abs) == NULL ||
 	    strlen(abs) >= sizeof(st->body_dir)) {
@@ -152,7 +155,12 @@ configure(struct store *st, struct conf *conf, bool create)
 		return -1;
 	}
 	memcpy(st->body_dir, abs, strlen(abs) + 1);
-	return ident_configure(&st->auth, conf);
+	if (ident_configure(&st->auth, conf) != 0)
+		return -1;
+	/* Only a worker checks tokens: with access control no file may
+	 * answer for it (pub.h). */
+	st->fast_reads = st->fast_reads && !st->auth.enabled;
+	return 0;
 }
 
 int

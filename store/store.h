@@ -41,11 +41,12 @@ struct store {
 	 * (spool.h): absolute, exists, on the data directory's file system
 	 * for the hand-over to be a link rather than a copy. */
 	char body_dir[STORE_DIR_MAX];
-	char blob_handler[32];	   /* [storage] blob_handler */
-	long upload_expiry;	   /* seconds */
-	bool fast_reads;	   /* [server] fast_reads: pub.h's files */
-	struct conf *conf;	   /* borrowed: outlives us */
-	struct ident_conf auth;	   /* [auth] */
+	char blob_handler[32];	/* [storage] blob_handler */
+	long upload_expiry;	/* seconds */
+	bool fast_reads;	/* [server] fast_reads and not [auth] enabled:
+			  * make pub.h's files */
+	struct conf *conf;	/* borrowed: outlives us */
+	struct ident_conf auth; /* [auth] */
 	struct outbox_conf notify; /* [notify] */
 	struct blob_handler blobs; /* open after store_open() */
 	bool open;

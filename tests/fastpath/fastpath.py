@@ -54,7 +54,11 @@ body bytes.  Behind nginx only, with the fs blob handler and SQLite
     (turned on again, fsck --repair makes the files), nor [auth] enabled,
     where an anonymous GET by digest is the worker's 401 even with the
     pub files in place, and a valid token gets the worker's 200; and the
-    PostgreSQL default (`berth -t`).
+    PostgreSQL default (`berth -t`);
+  - another configuration's leftovers: workers with fast_reads = false
+    remove, on a delete, the file a command with it on made; [auth]
+    enabled turned on with `serve.sh restart` alone reloads nginx without
+    the fast reads and removes the files (anonymous: the worker's 401).
 Prints one line per check and, last, "N passed, N failed"; exits non-zero
 on any failure.  Environment: BERTH (the binary), SANITIZER_LOG_CHECK=1
 to fail on sanitizer reports in the pool's log, FASTPATH_RACE_ROUNDS
@@ -1257,6 +1261,69 @@ def t_auth():
         shutil.rmtree(srv.tmp, ignore_errors=True)
 
 
+def t_restart():
+    """What another configuration leaves behind: a delete by workers
+    with fast_reads = false removes the file a command run with it on
+    made; and [auth] enabled turned on with `serve.sh restart` (no stop)
+    takes the fast reads away at once -- nginx reloaded without them, the
+    files removed -- so an anonymous read of the manifest is the worker's
+    401."""
+    srv = Server("restart", "fast_reads = false\n")
+    try:
+        if not srv.start():
+            return
+        img = push_image(srv.reg, "fx/r", tag="v1")
+        on = srv.conf + ".on"
+        with open(srv.conf) as f:
+            text = f.read()
+        with open(on, "w") as f:
+            f.write(text.replace("fast_reads = false\n", ""))
+        out = subprocess.run([BERTH, "-c", on, "fsck", "--repair"], capture_output=True,
+                             text=True, timeout=120,
+                             env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+        mf = srv.manifest_file("fx/r", img.digest, MT_OCI_MANIFEST)
+        check("restart: fsck --repair with fast reads on made the file, beside workers without",
+              is_regular(mf, img.manifest), out.stdout[-400:] + out.stderr[-400:])
+        r = fetch(srv.port, "DELETE", m_path("fx/r", img.digest))
+        check("restart: DELETE by digest 202", r.status == 202, r.show())
+        check("restart: the workers without fast reads removed the file with the row",
+              gone(mf))
+        srv.stop()
+        with open(srv.conf, "w") as f:
+            f.write(text.replace("fast_reads = false\n", ""))
+        if not srv.start():
+            return
+        img = push_image(srv.reg, "fx/r", tag="v2")
+        mf = srv.manifest_file("fx/r", img.digest, MT_OCI_MANIFEST)
+        check("restart: fast reads on, the file", is_regular(mf, img.manifest))
+        check("restart: fast reads on, in the locations",
+              "return 418" in srv.generated("locations"))
+        pw = base64.b64encode(os.urandom(12)).decode()
+        with open(srv.conf, "a") as f:
+            f.write("[auth]\nenabled = true\n")
+        steps = [srv.berth("user", "add", "alice", stdin=pw + "\n"),
+                 srv.berth("grant", "alice", "**", "pull,push,delete")]
+        bad = [s.stderr for s in steps if s.returncode != 0]
+        check("restart: user add, grant", not bad, bad)
+        rc, out = srv.serve("restart")
+        check("restart: serve.sh restart with [auth] enabled", rc == 0, out)
+        check("restart: the locations have no fast reads after it",
+              "return 418" not in srv.generated("locations"))
+        check("restart: the files are gone", gone(srv.pub),
+              os.listdir(srv.pub) if os.path.isdir(srv.pub) else "")
+        # nginx reloads gracefully: its old workers may answer a moment.
+        ok = wait_for(lambda: fetch(srv.port, "GET", m_path("fx/r", img.digest)).status == 401,
+                      10)
+        r = fetch(srv.port, "GET", m_path("fx/r", img.digest))
+        check("restart: an anonymous GET by digest is the worker's 401",
+              ok and r.status == 401 and (r.header("WWW-Authenticate") or "")
+              .startswith("Bearer realm="), r.show())
+    finally:
+        srv.stop()
+        sanitizer_check(srv, "restart server")
+        shutil.rmtree(srv.tmp, ignore_errors=True)
+
+
 def sanitizer_check(srv, what):
     if os.environ.get("SANITIZER_LOG_CHECK") != "1":
         return
@@ -1310,6 +1377,7 @@ def main():
             print("fastpath: kept %s" % S.tmp)
     run("fast_reads off", t_off)
     run("auth", t_auth)
+    run("restart", t_restart)
     return berthtest.summary()
 
 
