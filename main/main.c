@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "config.h"
 #include "meta.h"
+#include "pub.h"
 #include "server.h"
 #include "store.h"
 
@@ -238,9 +239,10 @@ main(int argc, char **argv)
 		 * <data_dir>/pub (store/pub.h) -- never with access control
 		 * on, which only a worker enforces. */
 		printf("data_dir=%s\nsocket=%s\nworkers=%d\nbody_dir=%s\n"
-		       "fast_reads=%s\n",
+		       "fast_reads=%s\nfast_blob_reads=%s\n",
 		    st.data_dir, cfg.socket, cfg.workers, st.body_dir,
-		    st.fast_reads ? "yes" : "no");
+		    st.fast_reads ? "yes" : "no",
+		    pub_blob_names(&st) ? "yes" : "no");
 		store_close(&st);
 		conf_free(conf);
 		return 0;

@@ -33,33 +33,37 @@ WORKERS=${WORKERS:-}
 
 . "$lib"
 
-# The fast reads (store/pub.h): the lines marked @FAST@ in
-# berth-locations.conf.in are kept only when `berth -t` says
-# fast_reads=yes (not with [auth] enabled, which only a worker checks).
-# Sets $fast to the sed expression.
-fast_reads() {
-	case $(effective fast_reads) in
+# berth-locations.conf in $run from its template, for the configuration
+# whose `berth -t` output is $1: its socket, body directory and data
+# directory, and the fast reads (store/pub.h) -- the lines marked @FAST@
+# only with fast_reads=yes (never with [auth] enabled: only a worker
+# checks tokens), those marked @FASTBLOB@ only with fast_blob_reads=yes.
+locations() {
+	case $(printf '%s\n' "$1" | sed -n 's/^fast_reads=//p') in
 	yes) fast='s|@FAST@||' ;;
 	*) fast='/@FAST@/d' ;;
 	esac
-}
-
-# berth-locations.conf in $run from its template, with $data, $sock,
-# $body and $fast.
-locations() {
-	sed -e "s|@DATA_DIR@|$data|g" -e "s|@SOCKET@|$sock|g" \
-	    -e "s|@BODY_DIR@|$body|g" -e "$fast" \
+	case $(printf '%s\n' "$1" | sed -n 's/^fast_blob_reads=//p') in
+	yes) fastblob='s|@FASTBLOB@||' ;;
+	*) fastblob='/@FASTBLOB@/d' ;;
+	esac
+	sed -e "s|@DATA_DIR@|$(printf '%s\n' "$1" | sed -n 's/^data_dir=//p')|g" \
+	    -e "s|@SOCKET@|$(printf '%s\n' "$1" | sed -n 's/^socket=//p')|g" \
+	    -e "s|@BODY_DIR@|$(printf '%s\n' "$1" | sed -n 's/^body_dir=//p')|g" \
+	    -e "$fast" -e "$fastblob" \
 	    "$here/berth-locations.conf.in" > "$run/berth-locations.conf"
 }
 
-# After the pool took up the configuration again (restart_command): the
-# locations follow it -- [auth] enabled turned on must take the fast
-# reads away at once -- and nginx reloads them (SIGHUP, graceful).
+# After the pool took up its configuration again (restart_command): the
+# locations follow what the pool now runs with -- its own arguments,
+# whatever this restart's environment says -- so that [auth] enabled
+# turned on takes the fast reads away at once; nginx reloads them
+# (SIGHUP, graceful).
 after_restart() {
-	sock=$(effective socket)
-	body=$(effective body_dir)
-	fast_reads
-	locations
+	out=$(tr '\0' '\n' < "/proc/$pid/cmdline" | tail -n +2 |
+	    xargs -d '\n' "$BERTH" -t) ||
+		die "berth -t refused the running pool's configuration; nginx keeps its locations"
+	locations "$out"
 	if [ -f "$run/nginx.pid" ] && is_ours "$(cat "$run/nginx.pid")" nginx; then
 		kill -HUP "$(cat "$run/nginx.pid")"
 	fi
@@ -83,7 +87,6 @@ body=$(effective body_dir)	# nginx writes upload bodies there
 # Idle connections each nginx worker process keeps to the pool
 # (berth-local.conf.in): four per berth worker.
 keepalive=$(( $(effective workers) * 4 ))
-fast_reads
 run=$data/run
 mkdir -p "$run"
 stop_previous "$run"
@@ -97,7 +100,8 @@ sed -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$sock|g" -e "s|@RUN_DIR@|$run|g" \
     -e "s|@USER_LINE@|$user_line|g" -e "s|@DAEMON@|$daemon|g" \
     -e "s|@LISTEN@|$LISTEN|g" \
     "$here/berth-local.conf.in" > "$run/berth-local.conf"
-locations
+# shellcheck disable=SC2046
+locations "$("$BERTH" -t $(berth_args))"
 
 # shellcheck disable=SC2046
 start_pool $(berth_args)

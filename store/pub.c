@@ -193,8 +193,8 @@ pub_manifests_removed(struct store *st, json_t *list)
  * that nginx sends itself (the fs handler in its x-accel mode, the one
  * whose answer the fast locations repeat; blob_fs.c reads the same key,
  * also from [storage] before 0.2). */
-static bool
-blob_names(const struct store *st)
+bool
+pub_blob_names(const struct store *st)
 {
 	const char *offload = conf_get(st->conf, "blob.fs", "offload");
 
@@ -202,6 +202,22 @@ blob_names(const struct store *st)
 		offload = conf_get(st->conf, "storage", "offload");
 	return st->fast_reads && strcmp(st->blob_handler, "fs") == 0 &&
 	    (offload == NULL || strcmp(offload, "x-accel") == 0);
+}
+
+/* The marker says blob names may exist; made after each name (so that a
+ * start that removes them, marker first and names after, misses none). */
+static void
+mark_blob_names(const struct store *st)
+{
+	char mark[PUB_PATH_MAX];
+	int fd;
+
+	snprintf(mark, sizeof(mark), "%s/pub/%s", st->data_dir, BLOBS_MARK);
+	fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		complain("cannot make", mark);
+	else
+		close(fd);
 }
 
 void
@@ -212,7 +228,7 @@ pub_blob_added(struct store *st, const char *repo, const char *digest)
 	const char *hex = sha256_hex(digest);
 	uint64_t size;
 
-	if (!blob_names(st) || hex == NULL)
+	if (!pub_blob_names(st) || hex == NULL)
 		return;
 	if (dir_of(st, repo, "blobs", dir) != 0 || store_make_dirs(dir) != 0) {
 		complain("cannot make", dir);
@@ -230,6 +246,7 @@ pub_blob_added(struct store *st, const char *repo, const char *digest)
 	}
 	if (place(tmp, path) != 0)
 		return;
+	mark_blob_names(st);
 	if (meta_blob_linked(repo, digest, &size) != META_OK)
 		remove_name(path); /* unlinked meanwhile, or unknown (pub.h) */
 }
@@ -324,7 +341,6 @@ pub_open(struct store *st)
 {
 	char dir[PUB_PATH_MAX], mark[PUB_PATH_MAX + 8];
 	struct stat sb;
-	int fd;
 
 	snprintf(dir, sizeof(dir), "%s/pub", st->data_dir);
 	snprintf(mark, sizeof(mark), "%s/%s", dir, BLOBS_MARK);
@@ -335,25 +351,14 @@ pub_open(struct store *st)
 		return;
 	}
 	/* Blob names made under another blob handler or offload mode would
-	 * answer for bytes this one sends otherwise, or not at all. */
-	if (!blob_names(st)) {
-		if (lstat(mark, &sb) != 0)
-			return;
-		if (nftw(dir, removed_link, 16, FTW_PHYS) != 0) {
-			complain("cannot remove the blob names in", dir);
-			return;
-		}
-		remove_name(mark);
+	 * answer for bytes this one sends otherwise, or not at all.  The
+	 * marker goes first: a worker of the previous pool still making a
+	 * name makes it again after (mark_blob_names), for the next start. */
+	if (pub_blob_names(st) || lstat(mark, &sb) != 0)
 		return;
-	}
-	if (lstat(mark, &sb) == 0)
-		return;
-	if (store_make_dirs(dir) != 0 ||
-	    (fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
-		complain("cannot make", mark);
-		return;
-	}
-	close(fd);
+	remove_name(mark);
+	if (nftw(dir, removed_link, 16, FTW_PHYS) != 0)
+		complain("cannot remove the blob names in", dir);
 }
 
 static struct {
@@ -467,7 +472,8 @@ checked_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
 		if (strcmp(kind, "manifests") == 0 && type == FTW_F)
 			ok = manifest_backed(path, repo, name, sb->st_size,
 			    &me);
-		else if (strcmp(kind, "blobs") == 0 && type == FTW_SL)
+		else if (strcmp(kind, "blobs") == 0 && type == FTW_SL &&
+		    pub_blob_names(walk.st))
 			ok = blob_backed(path, repo, name, &me);
 	}
 	if (me == META_ERR || me == META_UNAVAILABLE) {
@@ -545,7 +551,7 @@ pub_fill(struct store *st, bool make, long *missing, long *made)
 					   json_object_get(v, "kind")),
 				    "manifest") == 0;
 
-		if (manifest ? false : !blob_names(st))
+		if (manifest ? false : !pub_blob_names(st))
 			continue;
 		if (has_file(st, repo, digest, manifest))
 			continue;

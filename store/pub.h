@@ -51,11 +51,16 @@
  * "dm2", "dml"), or NULL for a type that gets no file.  Static string. */
 const char *pub_ext(const char *media_type);
 
+/* pub_blob_names -- whether st makes blob names: fast_reads, the fs
+ * handler, and its x-accel offload (the answer nginx's fast location
+ * repeats; blob_fs.c reads the same key). */
+bool pub_blob_names(const struct store *st);
+
 /* pub_open -- at store_open(): with fast_reads off, remove
  * <data_dir>/pub and everything in it (files an earlier run made would
  * go stale); without blob names, remove those an earlier run made (the
- * marker <data_dir>/pub/.blobs tells).  Problems are logged; never
- * fails. */
+ * marker <data_dir>/pub/.blobs, made after every name, tells).  Problems
+ * are logged; never fails. */
 void pub_open(struct store *st);
 
 /* pub_manifest_added -- after a manifest PUT committed manifest `digest`
@@ -111,8 +116,9 @@ void pub_blob_restore(struct store *st, json_t *names);
  * shape: {problem, path, detail, repaired, action}) for each that is not
  * backed: "pub" -- a manifest file whose repository does not hold the
  * manifest, holds it with another media type or other bytes; a blob name
- * whose repository does not link the blob or that points elsewhere; an
- * entry of no such shape (a temporary file a crash left).  With repair
+ * whose repository does not link the blob or that points elsewhere, or
+ * any blob name when st makes none (pub_blob_names); an entry of no such
+ * shape (a temporary file a crash left).  With repair
  * each is removed.  Returns the number of problems not repaired, or -1
  * when the walk or the database failed (logged). */
 int pub_check(struct store *st, bool repair, json_t *problems);

@@ -165,7 +165,8 @@ check "installed berth -t with the installed berth.ini" \
 socket=/run/berth/berth.sock
 workers=8
 body_dir=$work/data/uploads/body
-fast_reads=no" "$out"
+fast_reads=no
+fast_blob_reads=no" "$out"
 [ -f "$work/data/berth.db" ] && ok "-t opened the store in data_dir" ||
     not_ok "-t opened the store" "no $work/data/berth.db"
 sed 's|^blob_handler = fs$|blob_handler = redirect|' "$work/fs.ini" > "$work/rd.ini"

@@ -58,7 +58,11 @@ body bytes.  Behind nginx only, with the fs blob handler and SQLite
   - another configuration's leftovers: workers with fast_reads = false
     remove, on a delete, the file a command with it on made; [auth]
     enabled turned on with `serve.sh restart` alone reloads nginx without
-    the fast reads and removes the files (anonymous: the worker's 401).
+    the fast reads and removes the files (anonymous: the worker's 401),
+    also when the restart's environment lacks the configuration (the
+    pool's own is used); [blob.fs] offload = stream leaves the blob lines
+    out, removes the names an x-accel run made, and fsck removes one
+    planted by hand.
 Prints one line per check and, last, "N passed, N failed"; exits non-zero
 on any failure.  Environment: BERTH (the binary), SANITIZER_LOG_CHECK=1
 to fail on sanitizer reports in the pool's log, FASTPATH_RACE_ROUNDS
@@ -80,6 +84,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
@@ -1318,9 +1323,72 @@ def t_restart():
         check("restart: an anonymous GET by digest is the worker's 401",
               ok and r.status == 401 and (r.header("WWW-Authenticate") or "")
               .startswith("Bearer realm="), r.show())
+        # A restart from an environment without the configuration (a
+        # plain `make restart`): the pool keeps its own, and so do the
+        # locations.
+        env = {k: v for k, v in srv.env.items() if k != "BERTH_CONFIG"}
+        r2 = subprocess.run([SERVE, "restart"], env=env, cwd=TOP, timeout=120,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        check("restart: serve.sh restart without BERTH_CONFIG", r2.returncode == 0, r2.stdout)
+        check("restart without BERTH_CONFIG: still no fast reads in the locations",
+              "return 418" not in srv.generated("locations"))
+        time.sleep(0.5)
+        r = fetch(srv.port, "GET", m_path("fx/r", img.digest))
+        check("restart without BERTH_CONFIG: anonymous GET by digest still 401",
+              r.status == 401, r.show())
     finally:
         srv.stop()
         sanitizer_check(srv, "restart server")
+        shutil.rmtree(srv.tmp, ignore_errors=True)
+
+
+def t_offload():
+    """[blob.fs] offload = stream: the worker sends blob bytes itself, so
+    no blob may be answered from a name -- `berth -t` says
+    fast_blob_reads=no, the blob lines are left out (manifests keep
+    theirs), the names an x-accel run made are removed at start, and a
+    name planted by hand is an fsck problem that --repair removes."""
+    srv = Server("offload")
+    try:
+        if not srv.start():
+            return
+        img = push_image(srv.reg, "fx/o", tag="v1")
+        layer = img.layer_digests[0]
+        bl = srv.blob_link("fx/o", layer)
+        check("offload: x-accel makes the blob name", os.path.islink(bl))
+        srv.stop()
+        with open(srv.conf, "a") as f:
+            f.write("[blob.fs]\noffload = stream\n")
+        out = srv.berth("-t")
+        lines = out.stdout.splitlines()
+        check("offload = stream: berth -t says fast_reads=yes, fast_blob_reads=no",
+              "fast_reads=yes" in lines and "fast_blob_reads=no" in lines, out.stdout)
+        if not srv.start():
+            return
+        loc = srv.generated("locations")
+        check("offload = stream: the manifest lines stay, the blob lines go",
+              "return 418" in loc and "return 419" not in loc and "return 420" not in loc,
+              [l for l in loc.splitlines() if "berth_pub" in l][:6])
+        check("offload = stream: the blob name is gone", not os.path.lexists(bl))
+        srv.start_twin()
+        for method in ("GET", "HEAD"):
+            same("offload = stream: %s blob" % method, method, b_path("fx/o", layer),
+                 status=200, body=img.blobs[layer] if method == "GET" else b"", srv=srv,
+                 worker=True)
+        same("offload = stream: GET manifest by digest", "GET", m_path("fx/o", img.digest),
+             status=200, body=img.manifest, srv=srv)
+        os.makedirs(os.path.dirname(bl), exist_ok=True)
+        os.symlink(srv.blob_file(layer), bl)
+        out = srv.berth("fsck", "--json")
+        rep = json.loads(out.stdout) if out.stdout.startswith("{") else {}
+        check("offload = stream: a blob name planted by hand is a problem",
+              out.returncode != 0 and mentions(rep, bl), out.stdout[-600:])
+        out = srv.berth("fsck", "--json", "--repair")
+        check("offload = stream: --repair removes it", not os.path.lexists(bl),
+              out.stdout[-600:])
+    finally:
+        srv.stop()
+        sanitizer_check(srv, "offload server")
         shutil.rmtree(srv.tmp, ignore_errors=True)
 
 
@@ -1378,6 +1446,7 @@ def main():
     run("fast_reads off", t_off)
     run("auth", t_auth)
     run("restart", t_restart)
+    run("offload", t_offload)
     return berthtest.summary()
 
 
