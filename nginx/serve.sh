@@ -55,15 +55,23 @@ locations() {
 }
 
 # After the pool took up its configuration again (restart_command): the
-# locations follow what the pool now runs with -- its own arguments,
-# whatever this restart's environment says -- so that [auth] enabled
-# turned on takes the fast reads away at once; nginx reloads them
-# (SIGHUP, graceful).
+# locations follow what the pool now runs with -- its own arguments, in
+# its own directory (a relative -d), whatever this restart's environment
+# says -- so that [auth] enabled turned on takes the fast reads away at
+# once; nginx checks and reloads them (SIGHUP, graceful).
 after_restart() {
-	out=$(tr '\0' '\n' < "/proc/$pid/cmdline" | tail -n +2 |
-	    xargs -d '\n' "$BERTH" -t) ||
+	bin=$(realpath "$BERTH")
+	out=$(cd "/proc/$pid/cwd" && tr '\0' '\n' < "/proc/$pid/cmdline" |
+	    tail -n +2 | xargs -d '\n' "$bin" -t) ||
 		die "berth -t refused the running pool's configuration; nginx keeps its locations"
+	cp "$run/berth-locations.conf" "$run/berth-locations.conf.old"
 	locations "$out"
+	NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+	if ! "$NGINX" -t -q -p "$run" -c "$run/berth-local.conf" -e "$run/nginx-error.log" 2>&1; then
+		mv "$run/berth-locations.conf.old" "$run/berth-locations.conf"
+		die "nginx refused the regenerated locations (above); it keeps the previous ones"
+	fi
+	rm -f "$run/berth-locations.conf.old"
 	if [ -f "$run/nginx.pid" ] && is_ours "$(cat "$run/nginx.pid")" nginx; then
 		kill -HUP "$(cat "$run/nginx.pid")"
 	fi
