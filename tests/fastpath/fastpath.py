@@ -5,14 +5,14 @@ manifest by digest and a blob GET or HEAD from the files berth keeps in
 
 "What the worker answers" comes from a twin: a second nginx on another
 free port with a copy of the configuration nginx/serve.sh generated,
-minus the three `if ($berth_pub_...) { return 41x; }` lines (and with its
+minus the four `if ($berth_pub = ...) { return 41x; }` lines (and with its
 own pid, logs and temporary paths), in front of the same worker pool.
 Every comparison sends the same request line and headers (Host
 included) to both and wants the same status, the same headers as a
 multiset of (lower-cased name, value) with Date left out, and the same
 body bytes.  Behind nginx only, with the fs blob handler and SQLite
 (fast_reads on by default):
-  - the generated configuration: the three maps and the three `if` lines,
+  - the generated configuration: the map and the four `if` lines,
     `berth -t` saying fast_reads=yes, nginx/berth.conf (the production
     example) with the same maps and named locations; the files under
     pub/ (a manifest's exact bytes in a regular file named by its media
@@ -101,7 +101,7 @@ SERVE = os.path.join(TOP, "nginx", "serve.sh")
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 EXT = {MT_OCI_MANIFEST: "oim", MT_OCI_INDEX: "oii",
        MT_DOCKER_MANIFEST: "dm2", MT_DOCKER_LIST: "dml"}
-FAST_IF = re.compile(r"^\s*if \(\$berth_pub_\w+\) \{ return 4\d\d; \}\s*$")
+FAST_IF = re.compile(r"^\s*if \(\$berth_pub = [A-Za-z]+\) \{ return 4(18|19|20); \}\s*$")
 ACCESS = re.compile(r"^berth: access \S+ \S+ \d{3} ")
 FUTURE = "Fri, 01 Jan 2100 00:00:00 GMT"
 
@@ -389,18 +389,20 @@ def t_config(removed):
     check("berth -t: fast_reads=yes (sqlite, no [auth])",
           "fast_reads=yes" in out.stdout.splitlines(), out.stdout + out.stderr)
     local, loc = S.generated("local"), S.generated("locations")
-    for var in ("$berth_pub_manifest", "$berth_pub_blob_get", "$berth_pub_blob_head"):
-        check("berth-local.conf: map ... %s" % var,
-              re.search(r"^\s*map\s.*\%s\s*\{" % var, local, re.M) is not None)
-    for code, var in (("418", "manifest"), ("419", "blob_get"), ("420", "blob_head")):
-        check("berth-locations.conf: if ($berth_pub_%s) { return %s; } -> @berth_pub_%s"
-              % (var, code, var),
-              "if ($berth_pub_%s) { return %s; }" % (var, code) in loc
-              and re.search(r"error_page %s = @berth_pub_%s;" % (code, var), loc)
-              and re.search(r"location @berth_pub_%s \{" % var, loc), code)
+    check("berth-local.conf: map ... $berth_pub (one expression for every kind)",
+          re.search(r"^\s*map\s.*\$berth_pub\s*\{", local, re.M) is not None)
+    for code, kinds, var in (("418", ("GETmanifests", "HEADmanifests"), "manifest"),
+                             ("419", ("GETblobs",), "blob_get"),
+                             ("420", ("HEADblobs",), "blob_head")):
+        for kind in kinds:
+            check("berth-locations.conf: if ($berth_pub = %s) { return %s; } -> @berth_pub_%s"
+                  % (kind, code, var),
+                  "if ($berth_pub = %s) { return %s; }" % (kind, code) in loc
+                  and re.search(r"error_page %s = @berth_pub_%s;" % (code, var), loc)
+                  and re.search(r"location @berth_pub_%s \{" % var, loc), code)
     check("berth-locations.conf: the worker's named location @berth",
           re.search(r"location @berth \{", loc) is not None)
-    check("the twin has the three return lines left out", removed == 3, removed)
+    check("the twin has the four return lines left out", removed == 4, removed)
 
 
 def blocks(text):
@@ -434,10 +436,12 @@ def t_shipped():
     with open(os.path.join(TOP, "nginx", "berth.conf")) as f:
         text = f.read()
     shipped = blocks(text)
-    for code, var in (("418", "manifest"), ("419", "blob_get"), ("420", "blob_head")):
-        check("nginx/berth.conf: if ($berth_pub_%s) { return %s; } and its error_page"
-              % (var, code),
-              "if ($berth_pub_%s) { return %s; }" % (var, code) in text
+    for code, kind, var in (("418", "GETmanifests", "manifest"),
+                            ("418", "HEADmanifests", "manifest"),
+                            ("419", "GETblobs", "blob_get"), ("420", "HEADblobs", "blob_head")):
+        check("nginx/berth.conf: if ($berth_pub = %s) { return %s; } and its error_page"
+              % (kind, code),
+              "if ($berth_pub = %s) { return %s; }" % (kind, code) in text
               and "error_page %s = @berth_pub_%s;" % (code, var) in text)
     ours = blocks(S.generated("local") + "\n" + S.generated("locations"))
     for name in [k for k in ours if "berth_pub" in k]:
