@@ -135,23 +135,15 @@ configure(struct store *st, struct conf *conf, bool create)
 	if (dir[0] == '\0')
 		snprintf(dir, sizeof(dir), "%s/uploads/body", st->data_dir);
 	errno = 0;
-	if (missing) {
-		if (absolute_missing(dir, abs, sizeof(abs)) != 0 ||
-		    strlen(abs) >= sizeof(st->body_dir)) {
-			fprintf(stderr, "berth: body directory %s: %s\n", dir,
-			    errno != 0 ? strerror(errno) : "name too long");
-			return -1;
-		}
-		memcpy(st->body_dir, abs, strlen(abs) + 1);
-		if (ident_configure(&st->auth, conf) != 0)
-			return -1;
-		st->fast_reads = st->fast_reads && !st->auth.enabled;
-		return 1;
-	}
-	if (store_make_dirs(dir) != 0 || realpath(dir, abs) == NULL ||
-	    strlen(abs) >= sizeof(st->body_dir)) {
+	if (missing ? absolute_missing(dir, abs, sizeof(abs)) != 0 :
+		      store_make_dirs(dir) != 0 || realpath(dir, abs) == NULL) {
 		fprintf(stderr, "berth: body directory %s: %s\n", dir,
 		    errno != 0 ? strerror(errno) : "name too long");
+		return -1;
+	}
+	if (strlen(abs) >= sizeof(st->body_dir)) {
+		fprintf(stderr, "berth: body directory %s: name too long\n",
+		    dir);
 		return -1;
 	}
 	memcpy(st->body_dir, abs, strlen(abs) + 1);
@@ -160,7 +152,7 @@ configure(struct store *st, struct conf *conf, bool create)
 	/* Only a worker checks tokens: with access control no file may
 	 * answer for it (pub.h). */
 	st->fast_reads = st->fast_reads && !st->auth.enabled;
-	return 0;
+	return missing ? 1 : 0;
 }
 
 int
